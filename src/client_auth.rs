@@ -1,0 +1,188 @@
+//! Client authentication at the token endpoint (RFC 6749 §2.3; RFC 7521
+//! §4.2; RFC 7523 §2.2, §3).
+
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+use crate::config::{AuthMethod, Client, Config};
+use crate::crypto::Algorithm;
+use crate::grant::TimeRules;
+use crate::jose::{self, JoseError};
+use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
+use crate::replay::{ReplayKey, ReplayKind};
+use crate::request::{Credentials, GrantType};
+
+/// Why client authentication (or the client's authorization) failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuthError {
+    /// Unknown client, wrong secret, or a method the client is not
+    /// registered for. One opaque answer for all three.
+    Failed {
+        /// The client tried HTTP Basic (so the 401 carries
+        /// `WWW-Authenticate: Basic`).
+        via_header: bool,
+    },
+    /// The client's JWT assertion was refused (RFC 7523 §3).
+    Assertion(Cow<'static, str>),
+    /// A confidential client sent only its `client_id`.
+    CredentialsRequired,
+    /// No client identified itself, but the assertion's issuer requires one
+    /// (`require_client`).
+    Required,
+    /// The client may not use this grant type (`unauthorized_client`).
+    UnauthorizedGrantType,
+    /// The client may not present assertions from this issuer
+    /// (`invalid_grant`).
+    IssuerNotAllowed,
+}
+
+impl ClientAuthError {
+    /// Whether the failure answers an `Authorization: Basic` attempt.
+    pub fn used_authorization_header(&self) -> bool {
+        matches!(self, Self::Failed { via_header: true })
+    }
+}
+
+impl fmt::Display for ClientAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed { .. } => f.write_str("client authentication failed"),
+            Self::Assertion(why) => write!(f, "client assertion rejected: {why}"),
+            Self::CredentialsRequired => f.write_str("this client must authenticate"),
+            Self::Required => f.write_str("client authentication is required for assertions from this issuer"),
+            Self::UnauthorizedGrantType => f.write_str("this client may not use this grant type"),
+            Self::IssuerNotAllowed => f.write_str("this client may not present assertions from this issuer"),
+        }
+    }
+}
+
+/// The outcome of client authentication.
+#[derive(Debug)]
+pub(crate) struct ClientOutcome<'c> {
+    /// The authenticated (or, for `none`, identified) client; `None` when
+    /// the request named no client at all.
+    pub client: Option<&'c Client>,
+    /// The client assertion's one-time-use key, if one was used.
+    pub replay: Option<ReplayKey>,
+}
+
+/// Authenticates the client named by `credentials`.
+///
+/// Secrets are compared as SHA-256 digests in constant time, and an unknown
+/// client is compared against a dummy digest, so unknown client, wrong
+/// secret and wrong method all cost the same hashing and comparison work.
+pub(crate) fn authenticate<'c>(
+    config: &'c Config,
+    credentials: &Credentials,
+    grant_type: GrantType,
+    now: i64,
+) -> Result<ClientOutcome<'c>, ClientAuthError> {
+    let (client, replay) = match credentials {
+        Credentials::None => return Ok(ClientOutcome { client: None, replay: None }),
+        Credentials::ClientId(id) => match config.client(id) {
+            Some(c) if c.auth_method == AuthMethod::None => (c, None),
+            Some(_) => return Err(ClientAuthError::CredentialsRequired),
+            None => return Err(ClientAuthError::Failed { via_header: false }),
+        },
+        Credentials::Basic { client_id, secret } => (
+            check_secret(config, client_id, secret, AuthMethod::ClientSecretBasic)
+                .ok_or(ClientAuthError::Failed { via_header: true })?,
+            None,
+        ),
+        Credentials::Post { client_id, secret } => (
+            check_secret(config, client_id, secret, AuthMethod::ClientSecretPost)
+                .ok_or(ClientAuthError::Failed { via_header: false })?,
+            None,
+        ),
+        Credentials::JwtAssertion { assertion, client_id } => {
+            let (client, key) = check_jwt_assertion(config, assertion, client_id.as_deref(), now)?;
+            (client, Some(key))
+        }
+    };
+    if !client.grant_types.iter().any(|g| g == grant_type.as_str()) {
+        return Err(ClientAuthError::UnauthorizedGrantType);
+    }
+    Ok(ClientOutcome {
+        client: Some(client),
+        replay,
+    })
+}
+
+/// A digest no secret is known to hash to, compared against when the client
+/// is unknown or registered for another method.
+const DUMMY_DIGEST: [u8; 32] = [0x5a; 32];
+
+fn check_secret<'c>(config: &'c Config, client_id: &str, secret: &str, method: AuthMethod) -> Option<&'c Client> {
+    let presented = Sha256::digest(secret.as_bytes());
+    let client = config.client(client_id);
+    let stored = match client {
+        Some(c) if c.auth_method == method => c.secret_sha256,
+        _ => None,
+    };
+    let matches: bool = presented.as_slice().ct_eq(&stored.unwrap_or(DUMMY_DIGEST)).into();
+    match (matches, stored) {
+        (true, Some(_)) => client,
+        _ => None,
+    }
+}
+
+/// RFC 7523 §3 applied to a client assertion: `iss` = `sub` = client_id,
+/// `aud` names us, `exp` present and near, `jti` present and one-time.
+fn check_jwt_assertion<'c>(
+    config: &'c Config,
+    assertion: &str,
+    body_client_id: Option<&str>,
+    now: i64,
+) -> Result<(&'c Client, ReplayKey), ClientAuthError> {
+    let reject = |e: JoseError| match e {
+        JoseError::BadSignature => ClientAuthError::Failed { via_header: false },
+        other => ClientAuthError::Assertion(Cow::Owned(other.to_string())),
+    };
+    let jws = jose::parse(assertion).map_err(reject)?;
+    let claimed = jws.unverified_issuer().ok_or(ClientAuthError::Assertion("iss is missing".into()))?;
+    if body_client_id.is_some_and(|id| id != claimed) {
+        return Err(ClientAuthError::Assertion("client_id does not match the assertion's iss".into()));
+    }
+    let client = match config.client(claimed) {
+        Some(c) if c.auth_method == AuthMethod::PrivateKeyJwt => c,
+        _ => return Err(ClientAuthError::Failed { via_header: false }),
+    };
+    let verified = jws.verify(&client.keys, &Algorithm::ALL).map_err(reject)?;
+    let claims = verified.get();
+    let problem = |why: &'static str| ClientAuthError::Assertion(Cow::Borrowed(why));
+    if claims.string("iss").map_err(reject)? != Some(client.client_id.as_str())
+        || claims.string("sub").map_err(reject)? != Some(client.client_id.as_str())
+    {
+        return Err(problem("iss and sub must both be the client_id"));
+    }
+    let audiences = claims.audiences().map_err(reject)?;
+    if !audiences.iter().any(|aud| config.is_our_audience(aud)) {
+        return Err(problem("aud does not name this authorization server"));
+    }
+    let exp = claims.numeric_date("exp", false).map_err(reject)?.ok_or(problem("exp is missing"))?;
+    let rules = TimeRules {
+        now,
+        skew: config.clock_skew,
+        max_lifetime: DEFAULT_MAX_LIFETIME_SECS,
+    };
+    rules
+        .check(
+            exp,
+            claims.numeric_date("nbf", true).map_err(reject)?,
+            claims.numeric_date("iat", true).map_err(reject)?,
+        )
+        .map_err(|e| ClientAuthError::Assertion(Cow::Owned(e.to_string())))?;
+    let jti = match claims.string("jti").map_err(reject)? {
+        Some(j) if !j.is_empty() => j,
+        _ => return Err(problem("jti is missing")),
+    };
+    let key = ReplayKey::new(
+        ReplayKind::ClientAssertion,
+        &client.client_id,
+        jti,
+        exp.saturating_add(config.clock_skew),
+    );
+    Ok((client, key))
+}

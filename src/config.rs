@@ -1,0 +1,651 @@
+//! Configuration: one JSON document, validated completely at load.
+//!
+//! Every error names the offending field path
+//! (`trusted_issuers[1].jwks.keys[0].x: not a P-256 point`); those field
+//! names are a public contract. Unknown fields are rejected too, so a typo
+//! such as `"require_jit": false` cannot silently leave a default in force.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use crate::crypto::{Algorithm, SigningKey};
+use crate::encoding::hex_decode;
+use crate::jose::{Jwk, parse_jwk_set, parse_private_jwk};
+use crate::json;
+use crate::limits::*;
+use crate::policy::ScopeSet;
+
+/// The JWT bearer grant type (RFC 7523 §2.1).
+pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The SAML 2.0 bearer grant type (RFC 7522 §2.1).
+pub const GRANT_SAML2_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
+
+/// A configuration error: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field path, e.g. `trusted_issuers[1].jwks.keys[0].x`; empty for
+    /// the document as a whole.
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What happens when a client asks for a scope it may not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopePolicy {
+    /// Refuse the request with `invalid_scope` (default).
+    #[default]
+    Reject,
+    /// Grant the allowed part and report it in the response's `scope`
+    /// (RFC 6749 §3.3); an empty result is still `invalid_scope`.
+    Narrow,
+}
+
+/// The format of assertions a trusted issuer produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssertionFormat {
+    /// Signed JWTs (RFC 7523).
+    Jwt,
+    /// Signed SAML 2.0 assertions (RFC 7522).
+    Saml2,
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the client secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` + `client_secret` in the body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// A JWT signed with the client's key (RFC 7523 §2.2).
+    PrivateKeyJwt,
+    /// A SAML assertion about the client (RFC 7522 §2.2).
+    Saml2Bearer,
+    /// A public client that only names itself.
+    None,
+}
+
+impl AuthMethod {
+    /// The RFC 7591 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::Saml2Bearer => "saml2_bearer",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A validated configuration. Build it with [`Config::from_json`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) issuer: String,
+    pub(crate) token_endpoint: String,
+    pub(crate) jwks_uri: String,
+    /// Every value accepted as `aud` (issuer, token endpoint, `audiences`).
+    pub(crate) accepted_audiences: Vec<String>,
+    pub(crate) clock_skew: i64,
+    pub(crate) scope_policy: ScopePolicy,
+    pub(crate) access_token: AccessTokenPolicy,
+    pub(crate) issuers: Vec<TrustedIssuer>,
+    pub(crate) clients: Vec<Client>,
+    issuer_index: HashMap<String, usize>,
+    client_index: HashMap<String, usize>,
+}
+
+/// How access tokens are minted.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessTokenPolicy {
+    pub audience: String,
+    pub lifetime: i64,
+    pub cap_at_assertion_expiry: bool,
+}
+
+/// An identity provider whose assertions we accept.
+#[derive(Debug, Clone)]
+pub(crate) struct TrustedIssuer {
+    pub issuer: String,
+    pub format: AssertionFormat,
+    pub keys: Vec<Jwk>,
+    pub algorithms: Vec<Algorithm>,
+    pub max_lifetime: i64,
+    pub clock_skew: i64,
+    pub require_jti: bool,
+    pub require_client: bool,
+    pub scope: Option<ScopeSet>,
+    pub claims: Vec<(String, String)>,
+    pub subjects: Option<HashSet<String>>,
+}
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    pub client_id: String,
+    pub auth_method: AuthMethod,
+    pub secret_sha256: Option<[u8; 32]>,
+    pub keys: Vec<Jwk>,
+    pub grant_types: Vec<String>,
+    pub scope: ScopeSet,
+    pub trusted_issuers: Option<Vec<usize>>,
+}
+
+/// Access-token claims that the issuer's `claims` mapping may not set.
+const RESERVED_CLAIMS: [&str; 12] = [
+    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "cnf", "auth_time",
+    "acr",
+];
+
+impl Config {
+    /// Parses and validates a configuration document.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::new("", "configuration is larger than 1 MiB"));
+        }
+        let value = json::parse(text.as_bytes())
+            .map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
+        let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let mut path = e.path().to_string();
+            if path == "." {
+                path.clear();
+            }
+            let reason = e.into_inner().to_string();
+            // serde reports a missing field at its parent; point at the field.
+            if let Some(field) = reason.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(field);
+                return ConfigError::new(path, "missing");
+            }
+            ConfigError::new(path, reason)
+        })?;
+        build(raw)
+    }
+
+    /// This server's issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The token endpoint URL.
+    pub fn token_endpoint(&self) -> &str {
+        &self.token_endpoint
+    }
+
+    /// The JWKS URL published in the metadata.
+    pub fn jwks_uri(&self) -> &str {
+        &self.jwks_uri
+    }
+
+    pub(crate) fn trusted_issuer(&self, issuer: &str) -> Option<(usize, &TrustedIssuer)> {
+        self.issuer_index
+            .get(issuer)
+            .map(|&i| (i, &self.issuers[i]))
+    }
+
+    pub(crate) fn client(&self, client_id: &str) -> Option<&Client> {
+        self.client_index.get(client_id).map(|&i| &self.clients[i])
+    }
+
+    /// Whether `aud` names this server: the issuer, the token endpoint or a
+    /// configured alias, compared exactly (RFC 7521 §5.2, RFC 7523 §3 item 3).
+    pub(crate) fn is_our_audience(&self, aud: &str) -> bool {
+        self.accepted_audiences.iter().any(|a| a == aud)
+    }
+}
+
+/// Parses the access-token signing keys: one private EC P-256 JWK, or a JWK
+/// Set of them whose first key is the active one (the others stay published
+/// in the JWKS during rotation).
+pub fn signing_keys_from_json(text: &str) -> Result<Vec<SigningKey>, ConfigError> {
+    let value = json::parse(text.as_bytes())
+        .map_err(|e| ConfigError::new("signing_key", format!("not valid JSON: {e}")))?;
+    let at = |path: String, e: crate::jose::JwkError| match e.member {
+        Some(m) => ConfigError::new(format!("{path}.{m}"), e.reason),
+        None => ConfigError::new(path, e.reason),
+    };
+    match value.get("keys") {
+        None => Ok(vec![parse_private_jwk(&value).map_err(|e| at("signing_key".into(), e))?]),
+        Some(Value::Array(keys)) if !keys.is_empty() && keys.len() <= MAX_KEYS_PER_SET => {
+            let keys = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| parse_private_jwk(k).map_err(|e| at(format!("signing_key.keys[{i}]"), e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut seen = HashSet::new();
+            for (i, k) in keys.iter().enumerate() {
+                if !seen.insert(k.kid().to_owned()) {
+                    return Err(ConfigError::new(format!("signing_key.keys[{i}].kid"), "duplicate kid"));
+                }
+            }
+            Ok(keys)
+        }
+        Some(_) => Err(ConfigError::new(
+            "signing_key.keys",
+            format!("must be an array of 1 to {MAX_KEYS_PER_SET} private JWKs"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuer: String,
+    token_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    #[serde(default)]
+    audiences: Vec<String>,
+    clock_skew_secs: Option<i64>,
+    #[serde(default)]
+    scope_policy: ScopePolicy,
+    access_token: RawAccessToken,
+    #[serde(default)]
+    trusted_issuers: Vec<RawIssuer>,
+    #[serde(default)]
+    clients: Vec<RawClient>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccessToken {
+    audience: String,
+    lifetime_secs: Option<i64>,
+    #[serde(default)]
+    cap_at_assertion_expiry: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    issuer: String,
+    format: AssertionFormat,
+    jwks: Option<Value>,
+    x509_certificates: Option<Vec<String>>,
+    algorithms: Option<Vec<String>>,
+    max_lifetime_secs: Option<i64>,
+    clock_skew_secs: Option<i64>,
+    require_jti: Option<bool>,
+    require_client: Option<bool>,
+    scope: Option<String>,
+    claims: Option<BTreeMap<String, String>>,
+    subjects: Option<Vec<String>>,
+    #[serde(default)]
+    allow_sha1: bool,
+    #[serde(default)]
+    allow_inclusive_c14n: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    client_id: String,
+    token_endpoint_auth_method: AuthMethod,
+    client_secret_sha256: Option<String>,
+    jwks: Option<Value>,
+    grant_types: Option<Vec<String>>,
+    scope: Option<String>,
+    trusted_issuers: Option<Vec<String>>,
+}
+
+fn build(raw: RawConfig) -> Result<Config, ConfigError> {
+    check_url(&raw.issuer, "issuer")?;
+    let issuer = raw.issuer.trim_end_matches('/').to_owned();
+    if issuer.contains('?') {
+        return Err(ConfigError::new("issuer", "must not have a query (RFC 8414 §2)"));
+    }
+    let token_endpoint = match raw.token_endpoint {
+        Some(url) => {
+            check_url(&url, "token_endpoint")?;
+            url
+        }
+        None => format!("{issuer}/token"),
+    };
+    let jwks_uri = match raw.jwks_uri {
+        Some(url) => {
+            check_url(&url, "jwks_uri")?;
+            url
+        }
+        None => format!("{issuer}/.well-known/jwks.json"),
+    };
+    let mut accepted_audiences = vec![raw.issuer.clone(), token_endpoint.clone()];
+    if issuer != raw.issuer {
+        accepted_audiences.push(issuer.clone());
+    }
+    for (i, aud) in raw.audiences.iter().enumerate() {
+        if aud.is_empty() {
+            return Err(ConfigError::new(format!("audiences[{i}]"), "must not be empty"));
+        }
+        accepted_audiences.push(aud.clone());
+    }
+    let clock_skew = bounded(raw.clock_skew_secs, DEFAULT_CLOCK_SKEW_SECS, 0, MAX_CLOCK_SKEW_SECS, "clock_skew_secs")?;
+
+    let access_token = AccessTokenPolicy {
+        audience: nonempty(raw.access_token.audience, "access_token.audience")?,
+        lifetime: bounded(
+            raw.access_token.lifetime_secs,
+            DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
+            1,
+            MAX_ACCESS_TOKEN_LIFETIME_SECS,
+            "access_token.lifetime_secs",
+        )?,
+        cap_at_assertion_expiry: raw.access_token.cap_at_assertion_expiry,
+    };
+
+    let mut issuers = Vec::with_capacity(raw.trusted_issuers.len());
+    let mut issuer_index = HashMap::new();
+    for (i, ri) in raw.trusted_issuers.into_iter().enumerate() {
+        let path = format!("trusted_issuers[{i}]");
+        let ti = build_issuer(ri, &path, clock_skew)?;
+        if issuer_index.insert(ti.issuer.clone(), i).is_some() {
+            return Err(ConfigError::new(format!("{path}.issuer"), "duplicate trusted issuer"));
+        }
+        issuers.push(ti);
+    }
+
+    let mut clients = Vec::with_capacity(raw.clients.len());
+    let mut client_index = HashMap::new();
+    for (i, rc) in raw.clients.into_iter().enumerate() {
+        let path = format!("clients[{i}]");
+        let client = build_client(rc, &path, &issuer_index)?;
+        if client_index.insert(client.client_id.clone(), i).is_some() {
+            return Err(ConfigError::new(format!("{path}.client_id"), "duplicate client_id"));
+        }
+        clients.push(client);
+    }
+
+    Ok(Config {
+        issuer,
+        token_endpoint,
+        jwks_uri,
+        accepted_audiences,
+        clock_skew,
+        scope_policy: raw.scope_policy,
+        access_token,
+        issuers,
+        clients,
+        issuer_index,
+        client_index,
+    })
+}
+
+fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIssuer, ConfigError> {
+    let issuer = nonempty(ri.issuer, &format!("{path}.issuer"))?;
+    if ri.format == AssertionFormat::Saml2 {
+        return Err(ConfigError::new(
+            format!("{path}.format"),
+            "saml2 issuers are not supported by this version yet",
+        ));
+    }
+    if ri.x509_certificates.is_some() {
+        return Err(ConfigError::new(
+            format!("{path}.x509_certificates"),
+            "certificates are used by saml2 issuers, which this version does not support yet; give JWT issuers a jwks",
+        ));
+    }
+    if ri.allow_sha1 || ri.allow_inclusive_c14n {
+        let field = if ri.allow_sha1 { "allow_sha1" } else { "allow_inclusive_c14n" };
+        return Err(ConfigError::new(format!("{path}.{field}"), "applies only to saml2 issuers"));
+    }
+    let keys = match &ri.jwks {
+        Some(v) => jwks(v, &format!("{path}.jwks"))?,
+        None => return Err(ConfigError::new(format!("{path}.jwks"), "a JWT issuer needs a jwks with its public keys")),
+    };
+    let algorithms = algorithms(ri.algorithms.as_deref(), &keys, &format!("{path}.algorithms"))?;
+    let scope = ri
+        .scope
+        .as_deref()
+        .map(|s| ScopeSet::parse(s).map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string())))
+        .transpose()?;
+    let mut claims = Vec::new();
+    for (target, source) in ri.claims.unwrap_or_default() {
+        let at = format!("{path}.claims.{target}");
+        if RESERVED_CLAIMS.contains(&target.as_str()) {
+            return Err(ConfigError::new(at, "this access-token claim is set by the server and cannot be mapped"));
+        }
+        if target.is_empty() || source.is_empty() {
+            return Err(ConfigError::new(at, "claim names must not be empty"));
+        }
+        claims.push((target, source));
+    }
+    let subjects = ri.subjects.map(|s| s.into_iter().collect::<HashSet<_>>());
+    Ok(TrustedIssuer {
+        issuer,
+        format: ri.format,
+        keys,
+        algorithms,
+        max_lifetime: bounded(ri.max_lifetime_secs, DEFAULT_MAX_LIFETIME_SECS, 1, MAX_ASSERTION_LIFETIME_SECS, &format!("{path}.max_lifetime_secs"))?,
+        clock_skew: bounded(ri.clock_skew_secs, global_skew, 0, MAX_CLOCK_SKEW_SECS, &format!("{path}.clock_skew_secs"))?,
+        require_jti: ri.require_jti.unwrap_or(true),
+        require_client: ri.require_client.unwrap_or(true),
+        scope,
+        claims,
+        subjects,
+    })
+}
+
+fn build_client(
+    rc: RawClient,
+    path: &str,
+    issuer_index: &HashMap<String, usize>,
+) -> Result<Client, ConfigError> {
+    let client_id = nonempty(rc.client_id, &format!("{path}.client_id"))?;
+    if client_id.contains(':') {
+        // RFC 6749 §2.3.1 form-encodes ids for Basic, but a colon still makes
+        // the id ambiguous for clients that do not; refuse it up front.
+        return Err(ConfigError::new(format!("{path}.client_id"), "must not contain ':'"));
+    }
+    let method = rc.token_endpoint_auth_method;
+    let secret_path = format!("{path}.client_secret_sha256");
+    let jwks_path = format!("{path}.jwks");
+    let uses_secret = matches!(method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost);
+    let secret_sha256 = match (&rc.client_secret_sha256, uses_secret) {
+        (Some(hex), true) => Some(hex_decode::<32>(hex).ok_or_else(|| {
+            ConfigError::new(&secret_path, "must be the 64-digit hex SHA-256 of the client secret")
+        })?),
+        (None, true) => return Err(ConfigError::new(&secret_path, format!("required for {}", method.as_str()))),
+        (Some(_), false) => return Err(ConfigError::new(&secret_path, format!("not used by {}", method.as_str()))),
+        (None, false) => None,
+    };
+    let keys = match (&rc.jwks, method) {
+        (Some(v), AuthMethod::PrivateKeyJwt) => jwks(v, &jwks_path)?,
+        (None, AuthMethod::PrivateKeyJwt) => return Err(ConfigError::new(&jwks_path, "required for private_key_jwt")),
+        (Some(_), _) => return Err(ConfigError::new(&jwks_path, format!("not used by {}", method.as_str()))),
+        (None, _) => Vec::new(),
+    };
+    if method == AuthMethod::Saml2Bearer {
+        return Err(ConfigError::new(
+            format!("{path}.token_endpoint_auth_method"),
+            "saml2_bearer is not supported by this version yet",
+        ));
+    }
+    let grant_types = match rc.grant_types {
+        None => vec![GRANT_JWT_BEARER.to_owned(), GRANT_SAML2_BEARER.to_owned()],
+        Some(list) => {
+            for (i, g) in list.iter().enumerate() {
+                if g != GRANT_JWT_BEARER && g != GRANT_SAML2_BEARER {
+                    return Err(ConfigError::new(
+                        format!("{path}.grant_types[{i}]"),
+                        "unsupported grant type (use the jwt-bearer or saml2-bearer URN)",
+                    ));
+                }
+            }
+            list
+        }
+    };
+    let scope = match rc.scope.as_deref() {
+        Some(s) => ScopeSet::parse(s).map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string()))?,
+        None => ScopeSet::default(),
+    };
+    let trusted_issuers = match rc.trusted_issuers {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    issuer_index.get(name).copied().ok_or_else(|| {
+                        ConfigError::new(format!("{path}.trusted_issuers[{i}]"), "names no configured trusted issuer")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(Client {
+        client_id,
+        auth_method: method,
+        secret_sha256,
+        keys,
+        grant_types,
+        scope,
+        trusted_issuers,
+    })
+}
+
+fn jwks(value: &Value, path: &str) -> Result<Vec<Jwk>, ConfigError> {
+    parse_jwk_set(value).map_err(|(index, e)| {
+        let mut at = path.to_owned();
+        if let Some(i) = index {
+            at.push_str(&format!(".keys[{i}]"));
+        }
+        if let Some(m) = e.member {
+            at.push('.');
+            at.push_str(m);
+        }
+        ConfigError::new(at, e.reason)
+    })
+}
+
+/// The allow-list: the configured names, each fitting at least one key; by
+/// default every algorithm some key fits.
+fn algorithms(names: Option<&[String]>, keys: &[Jwk], path: &str) -> Result<Vec<Algorithm>, ConfigError> {
+    let Some(names) = names else {
+        return Ok(Algorithm::ALL.into_iter().filter(|a| keys.iter().any(|k| k.accepts(*a))).collect());
+    };
+    if names.is_empty() {
+        return Err(ConfigError::new(path, "must name at least one algorithm"));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let alg = Algorithm::from_jose(name).ok_or_else(|| {
+                ConfigError::new(format!("{path}[{i}]"), "unsupported algorithm (RS256/384/512, PS256/384/512, ES256)")
+            })?;
+            if !keys.iter().any(|k| k.accepts(alg)) {
+                return Err(ConfigError::new(format!("{path}[{i}]"), "no configured key can verify this algorithm"));
+            }
+            Ok(alg)
+        })
+        .collect()
+}
+
+fn check_url(url: &str, path: &str) -> Result<(), ConfigError> {
+    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|p| url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])));
+    let authority = url.strip_prefix("https://").filter(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if !(local || authority.is_some()) {
+        return Err(ConfigError::new(path, "must be an https:// URL (http:// only for localhost)"));
+    }
+    if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::new(path, "must not contain a fragment, whitespace or control characters"));
+    }
+    Ok(())
+}
+
+fn nonempty(s: String, path: &str) -> Result<String, ConfigError> {
+    if s.is_empty() {
+        Err(ConfigError::new(path, "must not be empty"))
+    } else {
+        Ok(s)
+    }
+}
+
+fn bounded(value: Option<i64>, default: i64, min: i64, max: i64, path: &str) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(_) => Err(ConfigError::new(path, format!("must be between {min} and {max}"))),
+    }
+}
+
+/// Returns the path component of an absolute URL (`/` when it has none),
+/// without query.
+pub(crate) fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    path.split('?').next().unwrap_or("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"issuer":"https://as.example.com","access_token":{"audience":"https://api"}}"#;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_json(MINIMAL).unwrap();
+        assert_eq!(c.token_endpoint(), "https://as.example.com/token");
+        assert_eq!(c.jwks_uri(), "https://as.example.com/.well-known/jwks.json");
+        assert_eq!(c.clock_skew, 60);
+        assert_eq!(c.access_token.lifetime, 3600);
+        assert!(c.is_our_audience("https://as.example.com"));
+        assert!(c.is_our_audience("https://as.example.com/token"));
+        assert!(!c.is_our_audience("https://as.example.com/"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (r#"{"access_token":{"audience":"x"}}"#, "issuer"),
+            (r#"{"issuer":"https://a","access_token":{}}"#, "access_token.audience"),
+            (r#"{"issuer":"http://evil.example","access_token":{"audience":"x"}}"#, "issuer"),
+            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"require_jit":false}"#, "require_jit"),
+            (r#"{"issuer":"https://a","access_token":{"audience":"x","lifetime_secs":0}}"#, "access_token.lifetime_secs"),
+            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"trusted_issuers":[{"issuer":"i","format":"x"}]}"#, "trusted_issuers[0].format"),
+            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"trusted_issuers":[{"issuer":"i","format":"jwt"}]}"#, "trusted_issuers[0].jwks"),
+            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"clients":[{"client_id":"c","token_endpoint_auth_method":"client_secret_basic","client_secret_sha256":"zz"}]}"#, "clients[0].client_secret_sha256"),
+            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"clients":[{"client_id":"c","token_endpoint_auth_method":"none","trusted_issuers":["nope"]}]}"#, "clients[0].trusted_issuers[0]"),
+        ];
+        for (json, path) in cases {
+            let err = Config::from_json(json).unwrap_err();
+            assert_eq!(err.path, path, "{json} -> {err}");
+        }
+    }
+
+    #[test]
+    fn url_paths() {
+        assert_eq!(url_path("https://a.example/token"), "/token");
+        assert_eq!(url_path("https://a.example"), "/");
+        assert_eq!(url_path("http://127.0.0.1:8787/t/x?y=1"), "/t/x");
+    }
+}

@@ -1,0 +1,245 @@
+//! [`TokenEndpoint`]: request → client → grant → policy → (host claims
+//! replay keys) → token.
+
+use serde_json::{Map, Value, json};
+
+use crate::client_auth::{self, ClientAuthError};
+use crate::config::{Config, ConfigError, url_path};
+use crate::crypto::SigningKey;
+use crate::error::OAuthError;
+use crate::grant::{self, GrantError, TimeError};
+use crate::metadata;
+use crate::policy::{self, ScopeSet};
+use crate::replay::{ReplayKey, ReplayStore, Replayed};
+use crate::request::{self, GrantType, HttpRequest, RequestError};
+use crate::response::{HttpResponse, TokenResponse};
+use crate::token;
+
+/// The token endpoint: validated configuration, signing keys, and the
+/// metadata and JWKS documents (rendered once, at construction).
+///
+/// It does no I/O: every call takes the current time, and one-time use is
+/// delegated to the host through [`PendingToken::replay_keys`].
+#[derive(Debug)]
+pub struct TokenEndpoint {
+    config: Config,
+    keys: Vec<SigningKey>,
+    ephemeral: bool,
+    metadata_json: String,
+    jwks_json: String,
+    metadata_path: String,
+}
+
+/// A request that passed every check except one-time use. The host must
+/// claim every [`ReplayKey`] (atomically, in its store) before calling
+/// [`TokenEndpoint::issue`]; if any claim fails, answer with
+/// [`TokenEndpoint::replay_rejected`].
+#[derive(Debug, Clone)]
+pub struct PendingToken {
+    replay_keys: Vec<ReplayKey>,
+    subject: String,
+    client_id: Option<String>,
+    scope: ScopeSet,
+    report_scope: bool,
+    mapped_claims: Map<String, Value>,
+    assertion_expires_at: i64,
+}
+
+impl PendingToken {
+    /// The keys to claim before issuing (client assertion first, then the
+    /// grant's assertion).
+    pub fn replay_keys(&self) -> &[ReplayKey] {
+        &self.replay_keys
+    }
+
+    /// The subject the token will carry.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The authenticated client, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// The granted scope.
+    pub fn scope(&self) -> &ScopeSet {
+        &self.scope
+    }
+}
+
+impl TokenEndpoint {
+    /// An endpoint signing with `keys` (the first is active; all are
+    /// published in the JWKS).
+    pub fn new(config: Config, keys: Vec<SigningKey>) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError {
+                path: "signing_key".into(),
+                reason: "at least one signing key is required".into(),
+            });
+        }
+        Ok(Self::build(config, keys, false))
+    }
+
+    /// An endpoint with a fresh random signing key that lives as long as
+    /// this value: for demos and tests, since tokens stop verifying when
+    /// the process restarts.
+    pub fn with_ephemeral_key(config: Config) -> Result<Self, ConfigError> {
+        let key = SigningKey::generate(Some("ephemeral".into())).map_err(|_| ConfigError {
+            path: "signing_key".into(),
+            reason: "no randomness available to generate a key".into(),
+        })?;
+        Ok(Self::build(config, vec![key], true))
+    }
+
+    fn build(config: Config, keys: Vec<SigningKey>, ephemeral: bool) -> Self {
+        let metadata_json = metadata::metadata_document(&config).to_string();
+        let jwks_json = metadata::jwks_document(&keys).to_string();
+        let metadata_path = metadata::metadata_path(config.issuer());
+        Self {
+            config,
+            keys,
+            ephemeral,
+            metadata_json,
+            jwks_json,
+            metadata_path,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the signing key is ephemeral (see [`Self::with_ephemeral_key`]).
+    pub fn ephemeral_key(&self) -> bool {
+        self.ephemeral
+    }
+
+    /// The RFC 8414 metadata document (JSON).
+    pub fn metadata_json(&self) -> &str {
+        &self.metadata_json
+    }
+
+    /// The public JWK Set of the signing keys (JSON).
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+
+    /// The path of the token endpoint URL.
+    pub fn token_path(&self) -> &str {
+        url_path(self.config.token_endpoint())
+    }
+
+    /// The path of the JWKS URL.
+    pub fn jwks_path(&self) -> &str {
+        url_path(self.config.jwks_uri())
+    }
+
+    /// The RFC 8414 §3.1 path of the metadata document.
+    pub fn metadata_path(&self) -> &str {
+        &self.metadata_path
+    }
+
+    /// Runs every check of a token request at time `now` (Unix seconds):
+    /// request syntax, client authentication, the assertion, issuer/client
+    /// binding and scope. Replay keys exist only when all of these passed.
+    pub fn prepare(&self, req: &HttpRequest<'_>, now: i64) -> Result<PendingToken, OAuthError> {
+        let request = request::parse_request(req)?;
+        if request.grant_type == GrantType::Saml2Bearer {
+            return Err(RequestError::UnsupportedGrantType.into());
+        }
+        let client =
+            client_auth::authenticate(&self.config, &request.credentials, request.grant_type, now)?;
+        let grant = grant::jwt::validate(&self.config, &request.assertion, now)?;
+        let issuer = &self.config.issuers[grant.issuer];
+        match client.client {
+            None if issuer.require_client => return Err(ClientAuthError::Required.into()),
+            Some(c)
+                if c.trusted_issuers
+                    .as_ref()
+                    .is_some_and(|allowed| !allowed.contains(&grant.issuer)) =>
+            {
+                return Err(ClientAuthError::IssuerNotAllowed.into());
+            }
+            _ => {}
+        }
+        let scope = policy::decide_scope(
+            request.scope.as_ref(),
+            client.client.map(|c| &c.scope),
+            issuer.scope.as_ref(),
+            self.config.scope_policy,
+        )?;
+        let replay_keys = client.replay.into_iter().chain(grant.replay).collect();
+        Ok(PendingToken {
+            replay_keys,
+            mapped_claims: policy::map_claims(&issuer.claims, &grant.claims),
+            subject: grant.subject,
+            client_id: client.client.map(|c| c.client_id.clone()),
+            scope: scope.granted,
+            report_scope: scope.report,
+            assertion_expires_at: grant.expires_at,
+        })
+    }
+
+    /// Mints the access token for a request whose replay keys were all
+    /// claimed. `now` is read again because claiming may have taken time.
+    pub fn issue(&self, pending: PendingToken, now: i64) -> Result<TokenResponse, OAuthError> {
+        let policy = &self.config.access_token;
+        let mut exp = now.saturating_add(policy.lifetime);
+        if policy.cap_at_assertion_expiry {
+            exp = exp.min(pending.assertion_expires_at);
+        }
+        if exp <= now {
+            return Err(GrantError::Time(TimeError::Expired).into());
+        }
+        let jti = token::new_jti().map_err(|_| OAuthError::server_error())?;
+        let mut claims = pending.mapped_claims;
+        claims.insert("iss".into(), json!(self.config.issuer()));
+        claims.insert("sub".into(), json!(pending.subject));
+        claims.insert("aud".into(), json!(policy.audience));
+        claims.insert("exp".into(), json!(exp));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("jti".into(), json!(jti));
+        if let Some(client_id) = &pending.client_id {
+            claims.insert("client_id".into(), json!(client_id));
+        }
+        let scope = pending.scope.to_scope_string();
+        if !scope.is_empty() {
+            claims.insert("scope".into(), json!(scope));
+        }
+        // `keys` is never empty: both constructors guarantee one key.
+        let access_token = token::mint(&self.keys[0], &claims);
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: exp - now,
+            scope: pending.report_scope.then_some(scope),
+        })
+    }
+
+    /// The error for a request whose replay key `failed` could not be
+    /// claimed (`invalid_grant`, or `invalid_client` for a reused client
+    /// assertion).
+    pub fn replay_rejected(failed: &ReplayKey) -> OAuthError {
+        Replayed(failed.kind).into()
+    }
+
+    /// The whole exchange with a synchronous store: prepare, claim every
+    /// replay key, issue. Always returns a complete HTTP response.
+    pub fn handle(&self, req: &HttpRequest<'_>, now: i64, store: &mut dyn ReplayStore) -> HttpResponse {
+        let pending = match self.prepare(req, now) {
+            Ok(p) => p,
+            Err(e) => return e.to_http(),
+        };
+        for key in pending.replay_keys() {
+            if !store.claim(&key.key, key.expires_at, now) {
+                return Self::replay_rejected(key).to_http();
+            }
+        }
+        match self.issue(pending, now) {
+            Ok(token) => token.to_http(),
+            Err(e) => e.to_http(),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The one place where internal errors become OAuth errors (RFC 6749 §5.2).
+//!
+//! Every module reports failures with its own specific error type; the
+//! `From` impls below are the only mapping from those to the protocol's
+//! error codes and HTTP statuses. Descriptions help a legitimate client fix
+//! its request without telling an attacker which key almost matched or
+//! whether a client exists.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::client_auth::ClientAuthError;
+use crate::grant::GrantError;
+use crate::policy::ScopeError;
+use crate::replay::{ReplayKind, Replayed};
+use crate::request::RequestError;
+use crate::response::HttpResponse;
+
+/// An RFC 6749 §5.2 error code (plus `server_error`, RFC 6749 §4.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request is malformed: missing, repeated or unsupported parameters.
+    InvalidRequest,
+    /// Client authentication failed (HTTP 401).
+    InvalidClient,
+    /// The assertion is invalid, expired, replayed or not meant for us
+    /// (RFC 7521 §4.1.1).
+    InvalidGrant,
+    /// The authenticated client may not use this grant type.
+    UnauthorizedClient,
+    /// The grant type is not supported by this server.
+    UnsupportedGrantType,
+    /// The requested scope is invalid or exceeds what is allowed.
+    InvalidScope,
+    /// Something failed on our side; details are never sent to the client.
+    ServerError,
+}
+
+impl ErrorCode {
+    /// The wire name, e.g. `"invalid_grant"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    /// The HTTP status RFC 6749 §5.2 prescribes: 401 for `invalid_client`,
+    /// 500 for `server_error`, 400 otherwise.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidClient => 401,
+            Self::ServerError => 500,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed token request, ready to be sent: RFC 6749 code, description and
+/// HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    code: ErrorCode,
+    description: Cow<'static, str>,
+    status: u16,
+    www_authenticate: bool,
+    allow_post: bool,
+}
+
+impl OAuthError {
+    fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description: sanitize(description.into()),
+            status: code.status(),
+            www_authenticate: false,
+            allow_post: false,
+        }
+    }
+
+    /// A masked internal failure: the client learns nothing about the cause.
+    pub(crate) fn server_error() -> Self {
+        Self::new(ErrorCode::ServerError, "the server could not complete the request")
+    }
+
+    /// The RFC 6749 error code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The human-readable `error_description`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The HTTP status of the response.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The complete HTTP response: JSON body, `Cache-Control: no-store`,
+    /// `Pragma: no-cache`, and `WWW-Authenticate: Basic` (RFC 6749 §5.2) when
+    /// the client tried the Authorization header.
+    pub fn to_http(&self) -> HttpResponse {
+        let body = serde_json::json!({
+            "error": self.code.as_str(),
+            "error_description": self.description,
+        })
+        .to_string();
+        let mut response = HttpResponse::json(self.status, body);
+        if self.www_authenticate {
+            response.push_header("WWW-Authenticate", "Basic realm=\"token\", charset=\"UTF-8\"");
+        }
+        if self.allow_post {
+            response.push_header("Allow", "POST");
+        }
+        response
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+/// RFC 6749 §5.2 limits `error_description` to `%x20-21 / %x23-5B / %x5D-7E`.
+fn sanitize(text: Cow<'static, str>) -> Cow<'static, str> {
+    let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+    if text.chars().all(allowed) {
+        text
+    } else {
+        Cow::Owned(text.chars().map(|c| if allowed(c) { c } else { '?' }).collect())
+    }
+}
+
+impl From<RequestError> for OAuthError {
+    fn from(e: RequestError) -> Self {
+        let code = match e {
+            RequestError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
+            RequestError::InvalidScopeSyntax => ErrorCode::InvalidScope,
+            _ => ErrorCode::InvalidRequest,
+        };
+        let mut out = Self::new(code, e.to_string());
+        if e == RequestError::MethodNotAllowed {
+            out.status = 405;
+            out.allow_post = true;
+        }
+        out
+    }
+}
+
+impl From<ClientAuthError> for OAuthError {
+    fn from(e: ClientAuthError) -> Self {
+        let code = match e {
+            ClientAuthError::UnauthorizedGrantType => ErrorCode::UnauthorizedClient,
+            ClientAuthError::IssuerNotAllowed => ErrorCode::InvalidGrant,
+            _ => ErrorCode::InvalidClient,
+        };
+        let mut out = Self::new(code, e.to_string());
+        out.www_authenticate = code == ErrorCode::InvalidClient && e.used_authorization_header();
+        out
+    }
+}
+
+impl From<GrantError> for OAuthError {
+    fn from(e: GrantError) -> Self {
+        Self::new(ErrorCode::InvalidGrant, e.to_string())
+    }
+}
+
+impl From<Replayed> for OAuthError {
+    fn from(e: Replayed) -> Self {
+        match e.0 {
+            // RFC 7523 §3 item 7 / RFC 7521 §4.2.1: a reused client
+            // assertion fails client authentication.
+            ReplayKind::ClientAssertion => Self::new(ErrorCode::InvalidClient, e.to_string()),
+            ReplayKind::Grant => Self::new(ErrorCode::InvalidGrant, e.to_string()),
+        }
+    }
+}
+
+impl From<ScopeError> for OAuthError {
+    fn from(e: ScopeError) -> Self {
+        Self::new(ErrorCode::InvalidScope, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_stay_in_the_rfc_charset() {
+        let e = OAuthError::new(ErrorCode::InvalidGrant, "bad \"quote\" \\ and é\n");
+        assert_eq!(e.description(), "bad ?quote? ? and ??");
+    }
+
+    #[test]
+    fn every_error_response_is_uncacheable_json() {
+        let r = OAuthError::from(RequestError::MethodNotAllowed).to_http();
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("allow"), Some("POST"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(r.header("pragma"), Some("no-cache"));
+        assert_eq!(r.header("content-type"), Some("application/json;charset=UTF-8"));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+}

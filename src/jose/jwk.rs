@@ -1,0 +1,233 @@
+//! JWK and JWK Set parsing (RFC 7517; key parameters RFC 7518 §6).
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+use crate::crypto::{Algorithm, KeyType, PublicKey, SigningKey};
+use crate::encoding::b64url_decode;
+use crate::limits::MAX_KEYS_PER_SET;
+
+/// A configured public verification key.
+#[derive(Debug, Clone)]
+pub struct Jwk {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    key: PublicKey,
+}
+
+impl Jwk {
+    /// The key id, if the JWK has one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithm the JWK is restricted to, if it names one.
+    pub fn alg(&self) -> Option<Algorithm> {
+        self.alg
+    }
+
+    /// The key itself.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// Whether this key may verify a signature made with `alg`: the key type
+    /// must fit, and a JWK `alg` must equal it.
+    pub fn accepts(&self, alg: Algorithm) -> bool {
+        self.key.key_type() == alg.key_type() && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// Why a JWK was refused; `member` names the offending JWK member, so the
+/// configuration error can point at it (`…keys[0].x: not a P-256 point`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwkError {
+    /// The JWK member at fault, or `None` for the JWK as a whole.
+    pub member: Option<&'static str>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl JwkError {
+    fn at(member: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            member: Some(member),
+            reason: reason.into(),
+        }
+    }
+
+    fn whole(reason: impl Into<String>) -> Self {
+        Self {
+            member: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for JwkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.member {
+            Some(m) => write!(f, "{m}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// Parses a public JWK: `RSA` (`n`, `e`; 2048–8192 bits) or `EC` on P-256
+/// (`x`, `y`, on the curve). Private members are refused, so a private key
+/// pasted into a trust configuration is caught rather than silently kept.
+pub fn parse_public_jwk(value: &Value) -> Result<Jwk, JwkError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| JwkError::whole("a JWK must be a JSON object"))?;
+    for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+        if obj.contains_key(private) {
+            return Err(JwkError::whole(format!(
+                "contains private key member \"{private}\": configure only public keys here"
+            )));
+        }
+    }
+    let kty = string_member(obj, "kty")?.ok_or_else(|| JwkError::at("kty", "missing"))?;
+    let key = match kty {
+        "RSA" => {
+            let n = b64_member(obj, "n")?;
+            let e = b64_member(obj, "e")?;
+            PublicKey::rsa(&n, &e).map_err(|err| JwkError::whole(err.to_string()))?
+        }
+        "EC" => {
+            check_curve(obj)?;
+            let x = b64_member(obj, "x")?;
+            let y = b64_member(obj, "y")?;
+            let member = if x.len() == 32 { "y" } else { "x" };
+            PublicKey::p256(&x, &y).map_err(|err| JwkError::at(member, err.to_string()))?
+        }
+        other => {
+            return Err(JwkError::at(
+                "kty",
+                format!("unsupported key type \"{}\" (use RSA or EC)", truncate(other)),
+            ));
+        }
+    };
+    let (kid, alg) = common_members(obj, key.key_type())?;
+    Ok(Jwk { kid, alg, key })
+}
+
+/// Parses a JWK Set (`{"keys": [...]}`); on error, returns the index of the
+/// offending key (or `None` for the set itself) with the reason.
+pub fn parse_jwk_set(value: &Value) -> Result<Vec<Jwk>, (Option<usize>, JwkError)> {
+    let keys = value
+        .as_object()
+        .and_then(|o| o.get("keys"))
+        .and_then(Value::as_array)
+        .ok_or((None, JwkError::whole("a JWK Set must be an object with a \"keys\" array")))?;
+    if keys.is_empty() {
+        return Err((None, JwkError::at("keys", "the JWK Set has no keys")));
+    }
+    if keys.len() > MAX_KEYS_PER_SET {
+        return Err((
+            None,
+            JwkError::at("keys", format!("more than {MAX_KEYS_PER_SET} keys")),
+        ));
+    }
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| parse_public_jwk(k).map_err(|e| (Some(i), e)))
+        .collect()
+}
+
+/// Parses a private EC P-256 JWK (`d`, `x`, `y`) into an access-token
+/// signing key, checking that `x`/`y` belong to `d`. Without a `kid`, the
+/// RFC 7638 thumbprint is used.
+pub fn parse_private_jwk(value: &Value) -> Result<SigningKey, JwkError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| JwkError::whole("a JWK must be a JSON object"))?;
+    match string_member(obj, "kty")? {
+        Some("EC") => {}
+        Some(_) => {
+            return Err(JwkError::at(
+                "kty",
+                "access tokens are signed with ES256: the signing key must be an EC P-256 JWK",
+            ));
+        }
+        None => return Err(JwkError::at("kty", "missing")),
+    }
+    check_curve(obj)?;
+    if let Some(alg) = string_member(obj, "alg")?
+        && alg != "ES256"
+    {
+        return Err(JwkError::at("alg", "must be ES256"));
+    }
+    let d = b64_member(obj, "d")?;
+    let kid = string_member(obj, "kid")?.map(str::to_owned);
+    let key = SigningKey::from_scalar(&d, kid).map_err(|e| JwkError::at("d", e.to_string()))?;
+    let (x, y) = key.public_coordinates();
+    if b64_member(obj, "x")? != x || b64_member(obj, "y")? != y {
+        return Err(JwkError::whole("x and y do not match the private key d"));
+    }
+    Ok(key)
+}
+
+fn check_curve(obj: &Map<String, Value>) -> Result<(), JwkError> {
+    match string_member(obj, "crv")? {
+        Some("P-256") => Ok(()),
+        Some(other) => Err(JwkError::at(
+            "crv",
+            format!("unsupported curve \"{}\" (use P-256)", truncate(other)),
+        )),
+        None => Err(JwkError::at("crv", "missing")),
+    }
+}
+
+fn common_members(
+    obj: &Map<String, Value>,
+    key_type: KeyType,
+) -> Result<(Option<String>, Option<Algorithm>), JwkError> {
+    if let Some(usage) = string_member(obj, "use")?
+        && usage != "sig"
+    {
+        return Err(JwkError::at("use", "must be \"sig\" for a verification key"));
+    }
+    if let Some(ops) = obj.get("key_ops") {
+        let verify = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")));
+        if !verify {
+            return Err(JwkError::at("key_ops", "must include \"verify\""));
+        }
+    }
+    let kid = string_member(obj, "kid")?.map(str::to_owned);
+    let alg = match string_member(obj, "alg")? {
+        None => None,
+        Some(name) => {
+            let alg = Algorithm::from_jose(name).ok_or_else(|| {
+                JwkError::at("alg", format!("unsupported algorithm \"{}\"", truncate(name)))
+            })?;
+            if alg.key_type() != key_type {
+                return Err(JwkError::at("alg", format!("{alg} does not fit this key type")));
+            }
+            Some(alg)
+        }
+    };
+    Ok((kid, alg))
+}
+
+fn string_member<'a>(
+    obj: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, JwkError> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(JwkError::at(name, "must be a string")),
+    }
+}
+
+fn b64_member(obj: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, JwkError> {
+    let text = string_member(obj, name)?.ok_or_else(|| JwkError::at(name, "missing"))?;
+    b64url_decode(text).ok_or_else(|| JwkError::at(name, "not unpadded base64url"))
+}
+
+fn truncate(s: &str) -> &str {
+    s.char_indices().nth(32).map_or(s, |(i, _)| &s[..i])
+}

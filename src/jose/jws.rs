@@ -1,0 +1,216 @@
+//! Compact JWS parsing and verification (RFC 7515 §3.1, §5.2; RFC 8725).
+
+use serde_json::{Map, Value};
+
+use super::{Claims, JoseError, Jwk};
+use crate::crypto::{self, Algorithm};
+use crate::encoding::b64url_decode;
+use crate::json;
+use crate::limits::{MAX_JWT_BYTES, MAX_KEY_CANDIDATES};
+use crate::verified::Verified;
+
+/// A structurally valid compact JWS whose signature has **not** been checked
+/// yet. Only [`UnverifiedJws::unverified_issuer`] (to pick the issuer's
+/// keys) is readable before [`UnverifiedJws::verify`].
+#[derive(Debug)]
+pub struct UnverifiedJws<'a> {
+    signing_input: &'a str,
+    alg: Algorithm,
+    kid: Option<String>,
+    payload: Map<String, Value>,
+    signature: Vec<u8>,
+}
+
+/// Parses a compact JWS. Checks, in order of cost: size, shape, strict
+/// base64url, strict JSON header, `alg` (no `none`, no HMAC, nothing
+/// unknown), `crit`, `typ`, then the payload (a strict JSON object).
+/// Header parameters that name keys (`jwk`, `jku`, `x5u`, `x5c`) are ignored:
+/// keys come only from configuration.
+pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, JoseError> {
+    if token.len() > MAX_JWT_BYTES {
+        return Err(JoseError::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JoseError::Malformed);
+    };
+    match parts.count() {
+        0 => {}
+        2 => return Err(JoseError::Encrypted),
+        _ => return Err(JoseError::Malformed),
+    }
+    if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
+        return Err(JoseError::Malformed);
+    }
+    let header_bytes = b64url_decode(header_b64).ok_or(JoseError::Malformed)?;
+    let header = json::parse_object(&header_bytes)?;
+    let (alg, kid) = check_header(&header)?;
+
+    let payload_bytes = b64url_decode(payload_b64).ok_or(JoseError::Malformed)?;
+    let payload = json::parse_object(&payload_bytes)?;
+    let signature = b64url_decode(signature_b64).ok_or(JoseError::Malformed)?;
+    let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+    Ok(UnverifiedJws {
+        signing_input,
+        alg,
+        kid,
+        payload,
+        signature,
+    })
+}
+
+fn check_header(header: &Map<String, Value>) -> Result<(Algorithm, Option<String>), JoseError> {
+    if header.contains_key("enc") {
+        return Err(JoseError::Encrypted);
+    }
+    let alg_name = match header.get("alg") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(JoseError::HeaderType("alg")),
+        None => return Err(JoseError::MissingAlgorithm),
+    };
+    if alg_name.eq_ignore_ascii_case("none") {
+        return Err(JoseError::AlgorithmNone);
+    }
+    let alg = Algorithm::from_jose(alg_name).ok_or(JoseError::UnsupportedAlgorithm)?;
+    // RFC 7515 §4.1.11: we understand no extension, so any `crit` (even an
+    // empty list, which the RFC forbids) is fatal.
+    if header.contains_key("crit") {
+        return Err(JoseError::CriticalHeader);
+    }
+    match header.get("typ") {
+        None => {}
+        Some(Value::String(typ)) => {
+            let typ = typ.to_ascii_lowercase();
+            let media = typ.strip_prefix("application/").unwrap_or(&typ);
+            if media == "at+jwt" {
+                return Err(JoseError::AccessTokenType);
+            }
+        }
+        Some(_) => return Err(JoseError::HeaderType("typ")),
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err(JoseError::HeaderType("kid")),
+    };
+    Ok((alg, kid))
+}
+
+impl<'a> UnverifiedJws<'a> {
+    /// The `iss` claim as the token states it, **unverified**: use it only
+    /// to choose whose keys to verify with.
+    pub fn unverified_issuer(&self) -> Option<&str> {
+        self.payload.get("iss").and_then(Value::as_str)
+    }
+
+    /// The algorithm named in the header (already known to be supported).
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Verifies the signature with one of `keys`, under an algorithm in
+    /// `allowed`. The header's `alg` must be allowed *and* fit the key
+    /// (RFC 8725 §3.1); `kid`, when present, only selects among `keys`.
+    /// Without a `kid`, at most [`MAX_KEY_CANDIDATES`] fitting keys are tried.
+    pub fn verify(self, keys: &[Jwk], allowed: &[Algorithm]) -> Result<Verified<Claims>, JoseError> {
+        if !allowed.contains(&self.alg) {
+            return Err(JoseError::AlgorithmNotAllowed);
+        }
+        let candidates = keys
+            .iter()
+            .filter(|k| self.kid.is_none() || k.kid() == self.kid.as_deref())
+            .filter(|k| k.accepts(self.alg))
+            .take(MAX_KEY_CANDIDATES);
+        let mut verified = false;
+        for key in candidates {
+            if crypto::verify(self.alg, key.key(), self.signing_input.as_bytes(), &self.signature)
+                .is_ok()
+            {
+                verified = true;
+                break;
+            }
+        }
+        if !verified {
+            return Err(JoseError::BadSignature);
+        }
+        Ok(Verified::new(Claims::new(self.payload)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SigningKey;
+    use crate::encoding::b64url_encode;
+    use crate::jose::parse_public_jwk;
+
+    fn sign(header: &str, payload: &str, key: &SigningKey) -> String {
+        let input = format!("{}.{}", b64url_encode(header.as_bytes()), b64url_encode(payload.as_bytes()));
+        let sig = key.sign_es256(input.as_bytes());
+        format!("{input}.{}", b64url_encode(&sig))
+    }
+
+    fn jwk_of(key: &SigningKey, kid: &str) -> Jwk {
+        let (x, y) = key.public_coordinates();
+        parse_public_jwk(&serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": kid,
+            "x": b64url_encode(&x), "y": b64url_encode(&y)
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn verifies_and_exposes_claims_only_after_verification() {
+        let key = SigningKey::from_scalar(&[3u8; 32], None).unwrap();
+        let token = sign(r#"{"alg":"ES256","kid":"a"}"#, r#"{"iss":"x","sub":"y"}"#, &key);
+        let jws = parse(&token).unwrap();
+        assert_eq!(jws.unverified_issuer(), Some("x"));
+        let claims = jws.verify(&[jwk_of(&key, "a")], &[Algorithm::ES256]).unwrap();
+        assert_eq!(claims.get().string("sub").unwrap(), Some("y"));
+    }
+
+    #[test]
+    fn kid_selects_and_alg_must_be_allowed() {
+        let key = SigningKey::from_scalar(&[3u8; 32], None).unwrap();
+        let token = sign(r#"{"alg":"ES256","kid":"b"}"#, r#"{}"#, &key);
+        let err = parse(&token).unwrap().verify(&[jwk_of(&key, "a")], &[Algorithm::ES256]);
+        assert_eq!(err.unwrap_err(), JoseError::BadSignature);
+        let err = parse(&token).unwrap().verify(&[jwk_of(&key, "b")], &[Algorithm::RS256]);
+        assert_eq!(err.unwrap_err(), JoseError::AlgorithmNotAllowed);
+    }
+
+    #[test]
+    fn hostile_headers() {
+        let key = SigningKey::from_scalar(&[3u8; 32], None).unwrap();
+        let cases = [
+            (r#"{"alg":"none"}"#, JoseError::AlgorithmNone),
+            (r#"{"alg":"nOnE"}"#, JoseError::AlgorithmNone),
+            (r#"{"alg":"HS256"}"#, JoseError::UnsupportedAlgorithm),
+            (r#"{"alg":"ES256","crit":[]}"#, JoseError::CriticalHeader),
+            (r#"{"alg":"ES256","typ":"AT+JWT"}"#, JoseError::AccessTokenType),
+            (r#"{"alg":"ES256","typ":"application/at+jwt"}"#, JoseError::AccessTokenType),
+            (r#"{"alg":"ES256","alg":"ES256"}"#, JoseError::Json(crate::json::JsonError::DuplicateMember)),
+            (r#"{"alg":["ES256"]}"#, JoseError::HeaderType("alg")),
+            (r#"{"kid":"x"}"#, JoseError::MissingAlgorithm),
+            (r#"{"alg":"ES256","enc":"A128GCM"}"#, JoseError::Encrypted),
+        ];
+        for (header, expected) in cases {
+            let token = sign(header, "{}", &key);
+            assert_eq!(parse(&token).unwrap_err(), expected, "{header}");
+        }
+    }
+
+    #[test]
+    fn shape() {
+        assert_eq!(parse("a.b").unwrap_err(), JoseError::Malformed);
+        assert_eq!(parse("a.b.c.d").unwrap_err(), JoseError::Malformed);
+        assert_eq!(parse("a.b.c.d.e").unwrap_err(), JoseError::Encrypted);
+        assert_eq!(parse("").unwrap_err(), JoseError::Malformed);
+        assert_eq!(parse(&"a".repeat(MAX_JWT_BYTES + 1)).unwrap_err(), JoseError::TooLarge);
+        let key = SigningKey::from_scalar(&[3u8; 32], None).unwrap();
+        let token = sign(r#"{"alg":"ES256"}"#, "[1]", &key);
+        assert_eq!(parse(&token).unwrap_err(), JoseError::Json(crate::json::JsonError::NotAnObject));
+    }
+}

@@ -1,0 +1,60 @@
+//! Every size and count limit the core enforces, in one place.
+//!
+//! Limits are checked *before* any expensive work (base64 decoding, JSON
+//! parsing, signature verification), so hostile input is turned away cheaply.
+
+/// Largest token-request body accepted, in bytes (a SAML assertion of a few
+/// dozen kilobytes, base64-encoded, fits comfortably).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Most form parameters accepted in one token request.
+pub const MAX_FORM_PARAMS: usize = 32;
+
+/// Largest compact JWS accepted as a grant or client assertion, in bytes.
+pub const MAX_JWT_BYTES: usize = 16 * 1024;
+
+/// Deepest nesting of JSON arrays/objects accepted anywhere (assertions,
+/// keys, configuration).
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Most keys in one JWK Set (per trusted issuer, per client, signing keys).
+pub const MAX_KEYS_PER_SET: usize = 32;
+
+/// Most signature verifications attempted for one JWS when its header names
+/// no `kid` and several configured keys fit the algorithm.
+pub const MAX_KEY_CANDIDATES: usize = 4;
+
+/// Smallest RSA modulus accepted for verification keys, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Largest RSA modulus accepted for verification keys, in bits.
+pub const MAX_RSA_BITS: usize = 8192;
+
+/// Largest configuration document accepted, in bytes.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+/// Most scope tokens in a request or a configured scope string.
+pub const MAX_SCOPE_TOKENS: usize = 64;
+
+/// Largest serialized size of one claim copied from an assertion into the
+/// access token, in bytes.
+pub const MAX_MAPPED_CLAIM_BYTES: usize = 4096;
+
+/// Default maximum lifetime of an assertion, in seconds (RFC 7521 §5.2
+/// allows rejecting expiry times unreasonably far in the future).
+pub const DEFAULT_MAX_LIFETIME_SECS: i64 = 3600;
+
+/// Default clock skew tolerated on every time comparison, in seconds.
+pub const DEFAULT_CLOCK_SKEW_SECS: i64 = 60;
+
+/// Largest clock skew a configuration may set, in seconds.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 600;
+
+/// Default access-token lifetime, in seconds.
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
+
+/// Largest access-token lifetime a configuration may set, in seconds (24 h).
+pub const MAX_ACCESS_TOKEN_LIFETIME_SECS: i64 = 86_400;
+
+/// Largest `max_lifetime_secs` a configuration may set for an issuer (24 h).
+pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 86_400;

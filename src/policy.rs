@@ -1,0 +1,180 @@
+//! Scope and claim policy (RFC 6749 §3.3, §5.1).
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+use crate::config::ScopePolicy;
+use crate::limits::{MAX_MAPPED_CLAIM_BYTES, MAX_SCOPE_TOKENS};
+
+/// An ordered set of scope tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeSet(Vec<String>);
+
+/// Why a scope was refused (`invalid_scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeError {
+    /// A token outside RFC 6749 §3.3's character set, or too many tokens.
+    Syntax,
+    /// A requested scope is not allowed for this issuer and client.
+    NotAllowed,
+    /// Nothing requested is allowed.
+    NothingGranted,
+}
+
+impl fmt::Display for ScopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Syntax => "scope is not a space-separated list of valid scope tokens",
+            Self::NotAllowed => "the requested scope exceeds what this client and issuer allow",
+            Self::NothingGranted => "none of the requested scope is allowed",
+        })
+    }
+}
+
+impl ScopeSet {
+    /// Parses a space-separated scope string. Tokens are
+    /// `1*( %x21 / %x23-5B / %x5D-7E )` (RFC 6749 §3.3); repeated tokens
+    /// collapse, order is kept.
+    pub fn parse(s: &str) -> Result<Self, ScopeError> {
+        let mut out: Vec<String> = Vec::new();
+        for token in s.split(' ').filter(|t| !t.is_empty()) {
+            let valid = token
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e));
+            if !valid {
+                return Err(ScopeError::Syntax);
+            }
+            if !out.iter().any(|t| t == token) {
+                if out.len() == MAX_SCOPE_TOKENS {
+                    return Err(ScopeError::Syntax);
+                }
+                out.push(token.to_owned());
+            }
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether the set holds `token`.
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.iter().any(|t| t == token)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The tokens of `self` that `other` also has, in `self`'s order.
+    pub fn intersect(&self, other: &ScopeSet) -> ScopeSet {
+        ScopeSet(self.0.iter().filter(|t| other.contains(t)).cloned().collect())
+    }
+
+    /// Same tokens, order aside.
+    pub fn same_as(&self, other: &ScopeSet) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().all(|t| other.contains(t))
+    }
+
+    /// The space-separated form.
+    pub fn to_scope_string(&self) -> String {
+        self.0.join(" ")
+    }
+}
+
+/// The scope decision for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScopeGrant {
+    pub granted: ScopeSet,
+    /// RFC 6749 §5.1: `scope` must be in the response when it differs from
+    /// what was requested (we also return it when nothing was requested).
+    pub report: bool,
+}
+
+/// Decides the granted scope: `requested ∩ allowed`, where `allowed` is the
+/// client's allowance narrowed by the issuer's ceiling (or the ceiling alone
+/// for a grant without a client). No request → everything allowed.
+pub(crate) fn decide_scope(
+    requested: Option<&ScopeSet>,
+    client_allowance: Option<&ScopeSet>,
+    issuer_ceiling: Option<&ScopeSet>,
+    policy: ScopePolicy,
+) -> Result<ScopeGrant, ScopeError> {
+    let allowed = match (client_allowance, issuer_ceiling) {
+        (Some(client), Some(ceiling)) => client.intersect(ceiling),
+        (Some(client), None) => client.clone(),
+        (None, Some(ceiling)) => ceiling.clone(),
+        (None, None) => ScopeSet::default(),
+    };
+    let Some(requested) = requested else {
+        return Ok(ScopeGrant {
+            report: !allowed.is_empty(),
+            granted: allowed,
+        });
+    };
+    let granted = requested.intersect(&allowed);
+    if policy == ScopePolicy::Reject && granted.0.len() != requested.0.len() {
+        return Err(ScopeError::NotAllowed);
+    }
+    if granted.is_empty() {
+        return Err(ScopeError::NothingGranted);
+    }
+    Ok(ScopeGrant {
+        report: !granted.same_as(requested),
+        granted,
+    })
+}
+
+/// Copies the mapped claims (`token claim ← assertion claim`) that the
+/// verified assertion carries. Oversized values are skipped, never truncated.
+pub(crate) fn map_claims(mapping: &[(String, String)], assertion: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (target, source) in mapping {
+        if let Some(value) = assertion.get(source)
+            && serde_json::to_string(value).is_ok_and(|s| s.len() <= MAX_MAPPED_CLAIM_BYTES)
+        {
+            out.insert(target.clone(), value.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> ScopeSet {
+        ScopeSet::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parse_rules() {
+        assert_eq!(s("a  b a").to_scope_string(), "a b");
+        assert_eq!(ScopeSet::parse("a\"b"), Err(ScopeError::Syntax));
+        assert_eq!(ScopeSet::parse("a\\b"), Err(ScopeError::Syntax));
+        assert_eq!(ScopeSet::parse("é"), Err(ScopeError::Syntax));
+        assert_eq!(ScopeSet::parse("a\tb"), Err(ScopeError::Syntax));
+    }
+
+    #[test]
+    fn decisions() {
+        let client = s("read write");
+        let ceiling = s("read admin");
+        let d = decide_scope(None, Some(&client), Some(&ceiling), ScopePolicy::Reject).unwrap();
+        assert_eq!((d.granted.to_scope_string().as_str(), d.report), ("read", true));
+        let d = decide_scope(Some(&s("read")), Some(&client), Some(&ceiling), ScopePolicy::Reject).unwrap();
+        assert_eq!((d.granted.to_scope_string().as_str(), d.report), ("read", false));
+        assert_eq!(
+            decide_scope(Some(&s("read write")), Some(&client), Some(&ceiling), ScopePolicy::Reject),
+            Err(ScopeError::NotAllowed)
+        );
+        let d = decide_scope(Some(&s("read write")), Some(&client), Some(&ceiling), ScopePolicy::Narrow).unwrap();
+        assert_eq!((d.granted.to_scope_string().as_str(), d.report), ("read", true));
+        assert_eq!(
+            decide_scope(Some(&s("admin")), Some(&client), Some(&ceiling), ScopePolicy::Narrow),
+            Err(ScopeError::NothingGranted)
+        );
+        let d = decide_scope(None, None, Some(&ceiling), ScopePolicy::Reject).unwrap();
+        assert_eq!(d.granted.to_scope_string(), "read admin");
+        let d = decide_scope(None, Some(&ScopeSet::default()), None, ScopePolicy::Reject).unwrap();
+        assert!(d.granted.is_empty() && !d.report);
+    }
+}

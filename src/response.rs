@@ -1,0 +1,69 @@
+//! HTTP responses of the token endpoint (RFC 6749 §5.1, §5.2).
+
+use serde::Serialize;
+
+/// An HTTP response for the host to send as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Header names and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (JSON).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// A token-endpoint JSON response with the headers RFC 6749 §5.1
+    /// requires on every token response, errors included.
+    pub(crate) fn json(status: u16, body: String) -> Self {
+        Self {
+            status,
+            headers: vec![
+                (
+                    "Content-Type".to_owned(),
+                    "application/json;charset=UTF-8".to_owned(),
+                ),
+                ("Cache-Control".to_owned(), "no-store".to_owned()),
+                ("Pragma".to_owned(), "no-cache".to_owned()),
+            ],
+            body,
+        }
+    }
+
+    pub(crate) fn push_header(&mut self, name: &str, value: &str) {
+        self.headers.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A successful access-token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenResponse {
+    /// The RFC 9068 JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The granted scope; present when it differs from the request
+    /// (RFC 6749 §5.1) — including when the request named none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl TokenResponse {
+    /// The `200 OK` HTTP response carrying this token.
+    pub fn to_http(&self) -> HttpResponse {
+        // Serializing a struct of strings and integers cannot fail.
+        let body = serde_json::to_string(self).unwrap_or_default();
+        HttpResponse::json(200, body)
+    }
+}

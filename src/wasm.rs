@@ -1,0 +1,223 @@
+//! The `#[wasm_bindgen]` façade: the only file that knows JavaScript.
+//!
+//! It converts between JS values and the core's types and nothing more;
+//! every decision stays in the Rust modules. The friendly npm API
+//! (`TokenEndpoint.handle(Request)`, replay stores) is `js/index.js`, built
+//! on these exports.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::config::{Config, ConfigError, signing_keys_from_json};
+use crate::endpoint::{PendingToken, TokenEndpoint};
+use crate::error::OAuthError;
+use crate::replay::{ReplayKey, ReplayKind};
+use crate::request::HttpRequest;
+use crate::response::HttpResponse;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** An HTTP response to send as it is. */
+export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string; }
+/** A one-time-use key to claim (atomically) before issuing. */
+export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion"; }
+"#;
+
+/// The token endpoint core, built once per isolate from the configuration.
+#[wasm_bindgen]
+pub struct Core {
+    inner: TokenEndpoint,
+}
+
+/// The outcome of [`Core::prepare`]: a finished (error) response, or replay
+/// keys to claim before [`Core::issue`].
+#[wasm_bindgen]
+pub struct Prepared {
+    result: Result<PendingToken, HttpResponse>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyClaim<'a> {
+    key: &'a str,
+    expires_at: i64,
+    kind: &'static str,
+}
+
+fn config_error(e: ConfigError) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    // Setting properties on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &"invalid_config".into());
+    let _ = js_sys::Reflect::set(&err, &"path".into(), &e.path.as_str().into());
+    err.into()
+}
+
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Seconds since the epoch from JS; non-finite values are refused.
+fn seconds(now: f64) -> Option<i64> {
+    (now.is_finite() && now.abs() < 9.0e15).then(|| now.floor() as i64)
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// Validates the configuration and loads the signing keys (one private
+    /// EC P-256 JWK, or a JWK Set whose first key is active). Without keys,
+    /// an ephemeral key is generated. Throws an Error with
+    /// `code = "invalid_config"` and the field `path`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str, signing_keys: Option<String>) -> Result<Core, JsValue> {
+        let config = Config::from_json(config_json).map_err(config_error)?;
+        let inner = match signing_keys {
+            Some(keys) => TokenEndpoint::new(config, signing_keys_from_json(&keys).map_err(config_error)?),
+            None => TokenEndpoint::with_ephemeral_key(config),
+        }
+        .map_err(config_error)?;
+        Ok(Core { inner })
+    }
+
+    /// Whether the signing key was generated for this instance only.
+    #[wasm_bindgen(getter, js_name = ephemeralKey)]
+    pub fn ephemeral_key(&self) -> bool {
+        self.inner.ephemeral_key()
+    }
+
+    /// Path of the token endpoint.
+    #[wasm_bindgen(getter, js_name = tokenPath)]
+    pub fn token_path(&self) -> String {
+        self.inner.token_path().to_owned()
+    }
+
+    /// Path of the RFC 8414 metadata document.
+    #[wasm_bindgen(getter, js_name = metadataPath)]
+    pub fn metadata_path(&self) -> String {
+        self.inner.metadata_path().to_owned()
+    }
+
+    /// Path of the JWK Set.
+    #[wasm_bindgen(getter, js_name = jwksPath)]
+    pub fn jwks_path(&self) -> String {
+        self.inner.jwks_path().to_owned()
+    }
+
+    /// Runs every check of a token request; see `Prepared`.
+    pub fn prepare(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+    ) -> Prepared {
+        let result = (|| {
+            let headers: Vec<(String, String)> =
+                serde_wasm_bindgen::from_value(headers).map_err(|_| OAuthError::server_error())?;
+            let now = seconds(now_secs).ok_or_else(OAuthError::server_error)?;
+            let req = HttpRequest::from_headers(
+                method,
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+                body,
+            )?;
+            self.inner.prepare(&req, now)
+        })();
+        Prepared {
+            result: result.map_err(|e| e.to_http()),
+        }
+    }
+
+    /// Issues the access token once every replay key has been claimed.
+    #[wasm_bindgen(unchecked_return_type = "HttpResponse")]
+    pub fn issue(&self, prepared: Prepared, now_secs: f64) -> JsValue {
+        let response = match (prepared.result, seconds(now_secs)) {
+            (Err(response), _) => response,
+            (Ok(_), None) => OAuthError::server_error().to_http(),
+            (Ok(pending), Some(now)) => match self.inner.issue(pending, now) {
+                Ok(token) => token.to_http(),
+                Err(e) => e.to_http(),
+            },
+        };
+        to_js(&response)
+    }
+
+    /// The response when claiming a replay key failed; pass the key that
+    /// failed so a reused client assertion answers `invalid_client`.
+    #[wasm_bindgen(js_name = replayRejected, unchecked_return_type = "HttpResponse")]
+    pub fn replay_rejected(&self, prepared: &Prepared, failed_key: Option<String>) -> JsValue {
+        let grant = ReplayKey {
+            key: String::new(),
+            expires_at: 0,
+            kind: ReplayKind::Grant,
+        };
+        let failed = match (&prepared.result, failed_key) {
+            (Ok(p), Some(k)) => p.replay_keys().iter().find(|r| r.key == k).unwrap_or(&grant),
+            _ => &grant,
+        };
+        to_js(&TokenEndpoint::replay_rejected(failed).to_http())
+    }
+
+    /// The RFC 8414 metadata document (JSON text).
+    #[wasm_bindgen(js_name = metadataJson)]
+    pub fn metadata_json(&self) -> String {
+        self.inner.metadata_json().to_owned()
+    }
+
+    /// The public JWK Set (JSON text).
+    #[wasm_bindgen(js_name = jwksJson)]
+    pub fn jwks_json(&self) -> String {
+        self.inner.jwks_json().to_owned()
+    }
+}
+
+#[wasm_bindgen]
+impl Prepared {
+    /// The finished response when the request failed; `undefined` otherwise.
+    #[wasm_bindgen(getter, unchecked_return_type = "HttpResponse | undefined")]
+    pub fn response(&self) -> JsValue {
+        match &self.result {
+            Err(response) => to_js(response),
+            Ok(_) => JsValue::UNDEFINED,
+        }
+    }
+
+    /// The keys to claim, in order, before issuing.
+    #[wasm_bindgen(getter, js_name = replayKeys, unchecked_return_type = "ReplayKeyClaim[]")]
+    pub fn replay_keys(&self) -> JsValue {
+        let keys: Vec<KeyClaim<'_>> = match &self.result {
+            Ok(p) => p
+                .replay_keys()
+                .iter()
+                .map(|k| KeyClaim {
+                    key: &k.key,
+                    expires_at: k.expires_at,
+                    kind: match k.kind {
+                        ReplayKind::Grant => "grant",
+                        ReplayKind::ClientAssertion => "client_assertion",
+                    },
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        to_js(&keys)
+    }
+}
+
+/// A new private EC P-256 JWK (JSON) for `AG_SIGNING_KEY`.
+#[wasm_bindgen(js_name = generateSigningKey)]
+pub fn generate_signing_key(kid: Option<String>) -> Result<String, JsValue> {
+    crate::generate_signing_key_jwk(kid).map_err(|_| js_sys::Error::new("no randomness available").into())
+}
+
+/// Lowercase hex SHA-256 of a client secret, for `client_secret_sha256`.
+#[wasm_bindgen(js_name = hashClientSecret)]
+pub fn hash_client_secret(secret: &str) -> String {
+    crate::hash_client_secret(secret)
+}
+
+/// The built-in demo configuration (JSON text).
+#[wasm_bindgen(js_name = demoConfig)]
+pub fn demo_config() -> String {
+    crate::DEMO_CONFIG.to_owned()
+}
