@@ -98,7 +98,9 @@ pub fn parse_public_jwk(value: &Value) -> Result<Jwk, JwkError> {
             check_curve(obj)?;
             let x = b64_member(obj, "x")?;
             let y = b64_member(obj, "y")?;
-            let member = if x.len() == 32 { "y" } else { "x" };
+            // Which coordinate is "wrong" is undecidable for an off-curve
+            // point; blame y only when x is well-formed and y has a bad length.
+            let member = if x.len() == 32 && y.len() != 32 { "y" } else { "x" };
             PublicKey::p256(&x, &y).map_err(|err| JwkError::at(member, err.to_string()))?
         }
         other => {

@@ -549,10 +549,10 @@ def build_cases(keys):
           scope="read")
     n = "valid-anonymous-service-idp"
     g.add(n, "no client authentication; service-idp has require_client false; sub svc-batch is allowed; "
-             "no scope requested and no client => no scope",
+             "no scope requested and no client => the issuer's scope ceiling ('read') is the default (issue #2)",
           jws({"alg": "ES256", "kid": "svc-ec-1"}, claims(n, iss=SVC_IDP, sub="svc-batch", email=DEL, groups=DEL),
               K("svc-ec-1")),
-          ok(sub="svc-batch", scope=None), client={"anonymous": True})
+          ok(sub="svc-batch", scope="read"), client={"anonymous": True})
     n = "valid-anonymous-service-idp-scope"
     g.add(n, "as valid-anonymous-service-idp, requesting scope 'read' (within the issuer ceiling)",
           jws({"alg": "ES256", "kid": "svc-ec-1"}, claims(n, iss=SVC_IDP, sub="svc-batch", email=DEL, groups=DEL),
@@ -1171,8 +1171,12 @@ def reference(case, cfg, replay_seen=None):
                 raise Reject(400, "invalid_scope", "scope")
             granted = req
         else:
-            granted = client["scope"].split() if client and "scope" in client else []
-            if ceiling is not None:
+            if client is None:
+                # Issue #2: with no client, the issuer's ceiling is the default scope.
+                granted = sorted(ceiling) if ceiling is not None else []
+            else:
+                granted = client["scope"].split() if "scope" in client else []
+            if client is not None and ceiling is not None:
                 granted = [s for s in granted if s in ceiling]
         out = {"status": 200, "sub": p["sub"], "scope": " ".join(granted) or None}
         if ti.get("claims"):
