@@ -51,9 +51,13 @@ impl fmt::Display for ClientAuthError {
             Self::Failed { .. } => f.write_str("client authentication failed"),
             Self::Assertion(why) => write!(f, "client assertion rejected: {why}"),
             Self::CredentialsRequired => f.write_str("this client must authenticate"),
-            Self::Required => f.write_str("client authentication is required for assertions from this issuer"),
+            Self::Required => {
+                f.write_str("client authentication is required for assertions from this issuer")
+            }
             Self::UnauthorizedGrantType => f.write_str("this client may not use this grant type"),
-            Self::IssuerNotAllowed => f.write_str("this client may not present assertions from this issuer"),
+            Self::IssuerNotAllowed => {
+                f.write_str("this client may not present assertions from this issuer")
+            }
         }
     }
 }
@@ -80,7 +84,12 @@ pub(crate) fn authenticate<'c>(
     now: i64,
 ) -> Result<ClientOutcome<'c>, ClientAuthError> {
     let (client, replay) = match credentials {
-        Credentials::None => return Ok(ClientOutcome { client: None, replay: None }),
+        Credentials::None => {
+            return Ok(ClientOutcome {
+                client: None,
+                replay: None,
+            });
+        }
         Credentials::ClientId(id) => match config.client(id) {
             Some(c) if c.auth_method == AuthMethod::None => (c, None),
             Some(_) => return Err(ClientAuthError::CredentialsRequired),
@@ -96,7 +105,10 @@ pub(crate) fn authenticate<'c>(
                 .ok_or(ClientAuthError::Failed { via_header: false })?,
             None,
         ),
-        Credentials::JwtAssertion { assertion, client_id } => {
+        Credentials::JwtAssertion {
+            assertion,
+            client_id,
+        } => {
             let (client, key) = check_jwt_assertion(config, assertion, client_id.as_deref(), now)?;
             (client, Some(key))
         }
@@ -114,14 +126,22 @@ pub(crate) fn authenticate<'c>(
 /// is unknown or registered for another method.
 const DUMMY_DIGEST: [u8; 32] = [0x5a; 32];
 
-fn check_secret<'c>(config: &'c Config, client_id: &str, secret: &str, method: AuthMethod) -> Option<&'c Client> {
+fn check_secret<'c>(
+    config: &'c Config,
+    client_id: &str,
+    secret: &str,
+    method: AuthMethod,
+) -> Option<&'c Client> {
     let presented = Sha256::digest(secret.as_bytes());
     let client = config.client(client_id);
     let stored = match client {
         Some(c) if c.auth_method == method => c.secret_sha256,
         _ => None,
     };
-    let matches: bool = presented.as_slice().ct_eq(&stored.unwrap_or(DUMMY_DIGEST)).into();
+    let matches: bool = presented
+        .as_slice()
+        .ct_eq(&stored.unwrap_or(DUMMY_DIGEST))
+        .into();
     match (matches, stored) {
         (true, Some(_)) => client,
         _ => None,
@@ -141,9 +161,13 @@ fn check_jwt_assertion<'c>(
         other => ClientAuthError::Assertion(Cow::Owned(other.to_string())),
     };
     let jws = jose::parse(assertion).map_err(reject)?;
-    let claimed = jws.unverified_issuer().ok_or(ClientAuthError::Assertion("iss is missing".into()))?;
+    let claimed = jws
+        .unverified_issuer()
+        .ok_or(ClientAuthError::Assertion("iss is missing".into()))?;
     if body_client_id.is_some_and(|id| id != claimed) {
-        return Err(ClientAuthError::Assertion("client_id does not match the assertion's iss".into()));
+        return Err(ClientAuthError::Assertion(
+            "client_id does not match the assertion's iss".into(),
+        ));
     }
     let client = match config.client(claimed) {
         Some(c) if c.auth_method == AuthMethod::PrivateKeyJwt => c,
@@ -161,7 +185,10 @@ fn check_jwt_assertion<'c>(
     if !audiences.iter().any(|aud| config.is_our_audience(aud)) {
         return Err(problem("aud does not name this authorization server"));
     }
-    let exp = claims.numeric_date("exp", false).map_err(reject)?.ok_or(problem("exp is missing"))?;
+    let exp = claims
+        .numeric_date("exp", false)
+        .map_err(reject)?
+        .ok_or(problem("exp is missing"))?;
     let rules = TimeRules {
         now,
         skew: config.clock_skew,

@@ -159,7 +159,17 @@ pub(crate) struct Client {
 
 /// Access-token claims that the issuer's `claims` mapping may not set.
 const RESERVED_CLAIMS: [&str; 12] = [
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "cnf", "auth_time",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+    "cnf",
+    "auth_time",
     "acr",
 ];
 
@@ -178,7 +188,10 @@ impl Config {
             }
             let reason = e.into_inner().to_string();
             // serde reports a missing field at its parent; point at the field.
-            if let Some(field) = reason.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+            if let Some(field) = reason
+                .strip_prefix("missing field `")
+                .and_then(|r| r.strip_suffix('`'))
+            {
                 if !path.is_empty() {
                     path.push('.');
                 }
@@ -233,17 +246,24 @@ pub fn signing_keys_from_json(text: &str) -> Result<Vec<SigningKey>, ConfigError
         None => ConfigError::new(path, e.reason),
     };
     match value.get("keys") {
-        None => Ok(vec![parse_private_jwk(&value).map_err(|e| at("signing_key".into(), e))?]),
+        None => Ok(vec![
+            parse_private_jwk(&value).map_err(|e| at("signing_key".into(), e))?,
+        ]),
         Some(Value::Array(keys)) if !keys.is_empty() && keys.len() <= MAX_KEYS_PER_SET => {
             let keys = keys
                 .iter()
                 .enumerate()
-                .map(|(i, k)| parse_private_jwk(k).map_err(|e| at(format!("signing_key.keys[{i}]"), e)))
+                .map(|(i, k)| {
+                    parse_private_jwk(k).map_err(|e| at(format!("signing_key.keys[{i}]"), e))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let mut seen = HashSet::new();
             for (i, k) in keys.iter().enumerate() {
                 if !seen.insert(k.kid().to_owned()) {
-                    return Err(ConfigError::new(format!("signing_key.keys[{i}].kid"), "duplicate kid"));
+                    return Err(ConfigError::new(
+                        format!("signing_key.keys[{i}].kid"),
+                        "duplicate kid",
+                    ));
                 }
             }
             Ok(keys)
@@ -319,7 +339,10 @@ fn build(raw: RawConfig) -> Result<Config, ConfigError> {
     check_url(&raw.issuer, "issuer")?;
     let issuer = raw.issuer.trim_end_matches('/').to_owned();
     if issuer.contains('?') {
-        return Err(ConfigError::new("issuer", "must not have a query (RFC 8414 §2)"));
+        return Err(ConfigError::new(
+            "issuer",
+            "must not have a query (RFC 8414 §2)",
+        ));
     }
     let token_endpoint = match raw.token_endpoint {
         Some(url) => {
@@ -341,11 +364,20 @@ fn build(raw: RawConfig) -> Result<Config, ConfigError> {
     }
     for (i, aud) in raw.audiences.iter().enumerate() {
         if aud.is_empty() {
-            return Err(ConfigError::new(format!("audiences[{i}]"), "must not be empty"));
+            return Err(ConfigError::new(
+                format!("audiences[{i}]"),
+                "must not be empty",
+            ));
         }
         accepted_audiences.push(aud.clone());
     }
-    let clock_skew = bounded(raw.clock_skew_secs, DEFAULT_CLOCK_SKEW_SECS, 0, MAX_CLOCK_SKEW_SECS, "clock_skew_secs")?;
+    let clock_skew = bounded(
+        raw.clock_skew_secs,
+        DEFAULT_CLOCK_SKEW_SECS,
+        0,
+        MAX_CLOCK_SKEW_SECS,
+        "clock_skew_secs",
+    )?;
 
     let access_token = AccessTokenPolicy {
         audience: nonempty(raw.access_token.audience, "access_token.audience")?,
@@ -365,7 +397,10 @@ fn build(raw: RawConfig) -> Result<Config, ConfigError> {
         let path = format!("trusted_issuers[{i}]");
         let ti = build_issuer(ri, &path, clock_skew)?;
         if issuer_index.insert(ti.issuer.clone(), i).is_some() {
-            return Err(ConfigError::new(format!("{path}.issuer"), "duplicate trusted issuer"));
+            return Err(ConfigError::new(
+                format!("{path}.issuer"),
+                "duplicate trusted issuer",
+            ));
         }
         issuers.push(ti);
     }
@@ -376,7 +411,10 @@ fn build(raw: RawConfig) -> Result<Config, ConfigError> {
         let path = format!("clients[{i}]");
         let client = build_client(rc, &path, &issuer_index)?;
         if client_index.insert(client.client_id.clone(), i).is_some() {
-            return Err(ConfigError::new(format!("{path}.client_id"), "duplicate client_id"));
+            return Err(ConfigError::new(
+                format!("{path}.client_id"),
+                "duplicate client_id",
+            ));
         }
         clients.push(client);
     }
@@ -411,24 +449,45 @@ fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIs
         ));
     }
     if ri.allow_sha1 || ri.allow_inclusive_c14n {
-        let field = if ri.allow_sha1 { "allow_sha1" } else { "allow_inclusive_c14n" };
-        return Err(ConfigError::new(format!("{path}.{field}"), "applies only to saml2 issuers"));
+        let field = if ri.allow_sha1 {
+            "allow_sha1"
+        } else {
+            "allow_inclusive_c14n"
+        };
+        return Err(ConfigError::new(
+            format!("{path}.{field}"),
+            "applies only to saml2 issuers",
+        ));
     }
     let keys = match &ri.jwks {
         Some(v) => jwks(v, &format!("{path}.jwks"))?,
-        None => return Err(ConfigError::new(format!("{path}.jwks"), "a JWT issuer needs a jwks with its public keys")),
+        None => {
+            return Err(ConfigError::new(
+                format!("{path}.jwks"),
+                "a JWT issuer needs a jwks with its public keys",
+            ));
+        }
     };
-    let algorithms = algorithms(ri.algorithms.as_deref(), &keys, &format!("{path}.algorithms"))?;
+    let algorithms = algorithms(
+        ri.algorithms.as_deref(),
+        &keys,
+        &format!("{path}.algorithms"),
+    )?;
     let scope = ri
         .scope
         .as_deref()
-        .map(|s| ScopeSet::parse(s).map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string())))
+        .map(|s| {
+            ScopeSet::parse(s).map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string()))
+        })
         .transpose()?;
     let mut claims = Vec::new();
     for (target, source) in ri.claims.unwrap_or_default() {
         let at = format!("{path}.claims.{target}");
         if RESERVED_CLAIMS.contains(&target.as_str()) {
-            return Err(ConfigError::new(at, "this access-token claim is set by the server and cannot be mapped"));
+            return Err(ConfigError::new(
+                at,
+                "this access-token claim is set by the server and cannot be mapped",
+            ));
         }
         if target.is_empty() || source.is_empty() {
             return Err(ConfigError::new(at, "claim names must not be empty"));
@@ -441,8 +500,20 @@ fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIs
         format: ri.format,
         keys,
         algorithms,
-        max_lifetime: bounded(ri.max_lifetime_secs, DEFAULT_MAX_LIFETIME_SECS, 1, MAX_ASSERTION_LIFETIME_SECS, &format!("{path}.max_lifetime_secs"))?,
-        clock_skew: bounded(ri.clock_skew_secs, global_skew, 0, MAX_CLOCK_SKEW_SECS, &format!("{path}.clock_skew_secs"))?,
+        max_lifetime: bounded(
+            ri.max_lifetime_secs,
+            DEFAULT_MAX_LIFETIME_SECS,
+            1,
+            MAX_ASSERTION_LIFETIME_SECS,
+            &format!("{path}.max_lifetime_secs"),
+        )?,
+        clock_skew: bounded(
+            ri.clock_skew_secs,
+            global_skew,
+            0,
+            MAX_CLOCK_SKEW_SECS,
+            &format!("{path}.clock_skew_secs"),
+        )?,
         require_jti: ri.require_jti.unwrap_or(true),
         require_client: ri.require_client.unwrap_or(true),
         scope,
@@ -460,24 +531,50 @@ fn build_client(
     if client_id.contains(':') {
         // RFC 6749 §2.3.1 form-encodes ids for Basic, but a colon still makes
         // the id ambiguous for clients that do not; refuse it up front.
-        return Err(ConfigError::new(format!("{path}.client_id"), "must not contain ':'"));
+        return Err(ConfigError::new(
+            format!("{path}.client_id"),
+            "must not contain ':'",
+        ));
     }
     let method = rc.token_endpoint_auth_method;
     let secret_path = format!("{path}.client_secret_sha256");
     let jwks_path = format!("{path}.jwks");
-    let uses_secret = matches!(method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost);
+    let uses_secret = matches!(
+        method,
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+    );
     let secret_sha256 = match (&rc.client_secret_sha256, uses_secret) {
         (Some(hex), true) => Some(hex_decode::<32>(hex).ok_or_else(|| {
-            ConfigError::new(&secret_path, "must be the 64-digit hex SHA-256 of the client secret")
+            ConfigError::new(
+                &secret_path,
+                "must be the 64-digit hex SHA-256 of the client secret",
+            )
         })?),
-        (None, true) => return Err(ConfigError::new(&secret_path, format!("required for {}", method.as_str()))),
-        (Some(_), false) => return Err(ConfigError::new(&secret_path, format!("not used by {}", method.as_str()))),
+        (None, true) => {
+            return Err(ConfigError::new(
+                &secret_path,
+                format!("required for {}", method.as_str()),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(ConfigError::new(
+                &secret_path,
+                format!("not used by {}", method.as_str()),
+            ));
+        }
         (None, false) => None,
     };
     let keys = match (&rc.jwks, method) {
         (Some(v), AuthMethod::PrivateKeyJwt) => jwks(v, &jwks_path)?,
-        (None, AuthMethod::PrivateKeyJwt) => return Err(ConfigError::new(&jwks_path, "required for private_key_jwt")),
-        (Some(_), _) => return Err(ConfigError::new(&jwks_path, format!("not used by {}", method.as_str()))),
+        (None, AuthMethod::PrivateKeyJwt) => {
+            return Err(ConfigError::new(&jwks_path, "required for private_key_jwt"));
+        }
+        (Some(_), _) => {
+            return Err(ConfigError::new(
+                &jwks_path,
+                format!("not used by {}", method.as_str()),
+            ));
+        }
         (None, _) => Vec::new(),
     };
     if method == AuthMethod::Saml2Bearer {
@@ -501,7 +598,8 @@ fn build_client(
         }
     };
     let scope = match rc.scope.as_deref() {
-        Some(s) => ScopeSet::parse(s).map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string()))?,
+        Some(s) => ScopeSet::parse(s)
+            .map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string()))?,
         None => ScopeSet::default(),
     };
     let trusted_issuers = match rc.trusted_issuers {
@@ -512,7 +610,10 @@ fn build_client(
                 .enumerate()
                 .map(|(i, name)| {
                     issuer_index.get(name).copied().ok_or_else(|| {
-                        ConfigError::new(format!("{path}.trusted_issuers[{i}]"), "names no configured trusted issuer")
+                        ConfigError::new(
+                            format!("{path}.trusted_issuers[{i}]"),
+                            "names no configured trusted issuer",
+                        )
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?,
@@ -545,9 +646,16 @@ fn jwks(value: &Value, path: &str) -> Result<Vec<Jwk>, ConfigError> {
 
 /// The allow-list: the configured names, each fitting at least one key; by
 /// default every algorithm some key fits.
-fn algorithms(names: Option<&[String]>, keys: &[Jwk], path: &str) -> Result<Vec<Algorithm>, ConfigError> {
+fn algorithms(
+    names: Option<&[String]>,
+    keys: &[Jwk],
+    path: &str,
+) -> Result<Vec<Algorithm>, ConfigError> {
     let Some(names) = names else {
-        return Ok(Algorithm::ALL.into_iter().filter(|a| keys.iter().any(|k| k.accepts(*a))).collect());
+        return Ok(Algorithm::ALL
+            .into_iter()
+            .filter(|a| keys.iter().any(|k| k.accepts(*a)))
+            .collect());
     };
     if names.is_empty() {
         return Err(ConfigError::new(path, "must name at least one algorithm"));
@@ -557,10 +665,16 @@ fn algorithms(names: Option<&[String]>, keys: &[Jwk], path: &str) -> Result<Vec<
         .enumerate()
         .map(|(i, name)| {
             let alg = Algorithm::from_jose(name).ok_or_else(|| {
-                ConfigError::new(format!("{path}[{i}]"), "unsupported algorithm (RS256/384/512, PS256/384/512, ES256)")
+                ConfigError::new(
+                    format!("{path}[{i}]"),
+                    "unsupported algorithm (RS256/384/512, PS256/384/512, ES256)",
+                )
             })?;
             if !keys.iter().any(|k| k.accepts(alg)) {
-                return Err(ConfigError::new(format!("{path}[{i}]"), "no configured key can verify this algorithm"));
+                return Err(ConfigError::new(
+                    format!("{path}[{i}]"),
+                    "no configured key can verify this algorithm",
+                ));
             }
             Ok(alg)
         })
@@ -570,13 +684,24 @@ fn algorithms(names: Option<&[String]>, keys: &[Jwk], path: &str) -> Result<Vec<
 fn check_url(url: &str, path: &str) -> Result<(), ConfigError> {
     let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
         .iter()
-        .any(|p| url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])));
-    let authority = url.strip_prefix("https://").filter(|rest| !rest.is_empty() && !rest.starts_with('/'));
+        .any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    let authority = url
+        .strip_prefix("https://")
+        .filter(|rest| !rest.is_empty() && !rest.starts_with('/'));
     if !(local || authority.is_some()) {
-        return Err(ConfigError::new(path, "must be an https:// URL (http:// only for localhost)"));
+        return Err(ConfigError::new(
+            path,
+            "must be an https:// URL (http:// only for localhost)",
+        ));
     }
     if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ConfigError::new(path, "must not contain a fragment, whitespace or control characters"));
+        return Err(ConfigError::new(
+            path,
+            "must not contain a fragment, whitespace or control characters",
+        ));
     }
     Ok(())
 }
@@ -589,11 +714,20 @@ fn nonempty(s: String, path: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn bounded(value: Option<i64>, default: i64, min: i64, max: i64, path: &str) -> Result<i64, ConfigError> {
+fn bounded(
+    value: Option<i64>,
+    default: i64,
+    min: i64,
+    max: i64,
+    path: &str,
+) -> Result<i64, ConfigError> {
     match value {
         None => Ok(default),
         Some(v) if (min..=max).contains(&v) => Ok(v),
-        Some(_) => Err(ConfigError::new(path, format!("must be between {min} and {max}"))),
+        Some(_) => Err(ConfigError::new(
+            path,
+            format!("must be between {min} and {max}"),
+        )),
     }
 }
 
@@ -609,7 +743,8 @@ pub(crate) fn url_path(url: &str) -> &str {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"{"issuer":"https://as.example.com","access_token":{"audience":"https://api"}}"#;
+    const MINIMAL: &str =
+        r#"{"issuer":"https://as.example.com","access_token":{"audience":"https://api"}}"#;
 
     #[test]
     fn defaults() {
@@ -627,14 +762,38 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             (r#"{"access_token":{"audience":"x"}}"#, "issuer"),
-            (r#"{"issuer":"https://a","access_token":{}}"#, "access_token.audience"),
-            (r#"{"issuer":"http://evil.example","access_token":{"audience":"x"}}"#, "issuer"),
-            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"require_jit":false}"#, "require_jit"),
-            (r#"{"issuer":"https://a","access_token":{"audience":"x","lifetime_secs":0}}"#, "access_token.lifetime_secs"),
-            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"trusted_issuers":[{"issuer":"i","format":"x"}]}"#, "trusted_issuers[0].format"),
-            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"trusted_issuers":[{"issuer":"i","format":"jwt"}]}"#, "trusted_issuers[0].jwks"),
-            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"clients":[{"client_id":"c","token_endpoint_auth_method":"client_secret_basic","client_secret_sha256":"zz"}]}"#, "clients[0].client_secret_sha256"),
-            (r#"{"issuer":"https://a","access_token":{"audience":"x"},"clients":[{"client_id":"c","token_endpoint_auth_method":"none","trusted_issuers":["nope"]}]}"#, "clients[0].trusted_issuers[0]"),
+            (
+                r#"{"issuer":"https://a","access_token":{}}"#,
+                "access_token.audience",
+            ),
+            (
+                r#"{"issuer":"http://evil.example","access_token":{"audience":"x"}}"#,
+                "issuer",
+            ),
+            (
+                r#"{"issuer":"https://a","access_token":{"audience":"x"},"require_jit":false}"#,
+                "require_jit",
+            ),
+            (
+                r#"{"issuer":"https://a","access_token":{"audience":"x","lifetime_secs":0}}"#,
+                "access_token.lifetime_secs",
+            ),
+            (
+                r#"{"issuer":"https://a","access_token":{"audience":"x"},"trusted_issuers":[{"issuer":"i","format":"x"}]}"#,
+                "trusted_issuers[0].format",
+            ),
+            (
+                r#"{"issuer":"https://a","access_token":{"audience":"x"},"trusted_issuers":[{"issuer":"i","format":"jwt"}]}"#,
+                "trusted_issuers[0].jwks",
+            ),
+            (
+                r#"{"issuer":"https://a","access_token":{"audience":"x"},"clients":[{"client_id":"c","token_endpoint_auth_method":"client_secret_basic","client_secret_sha256":"zz"}]}"#,
+                "clients[0].client_secret_sha256",
+            ),
+            (
+                r#"{"issuer":"https://a","access_token":{"audience":"x"},"clients":[{"client_id":"c","token_endpoint_auth_method":"none","trusted_issuers":["nope"]}]}"#,
+                "clients[0].trusted_issuers[0]",
+            ),
         ];
         for (json, path) in cases {
             let err = Config::from_json(json).unwrap_err();

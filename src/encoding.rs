@@ -64,7 +64,10 @@ mod tests {
         assert!(b64url_decode("YWI=").is_none(), "padding");
         assert!(b64url_decode("YW I").is_none(), "whitespace");
         assert!(b64url_decode("+/8").is_none(), "standard alphabet");
-        assert!(b64url_decode("YWJ").is_none(), "non-canonical trailing bits");
+        assert!(
+            b64url_decode("YWJ").is_none(),
+            "non-canonical trailing bits"
+        );
         assert_eq!(b64url_decode("-_8").as_deref(), Some(&[0xfb, 0xff][..]));
     }
 

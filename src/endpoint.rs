@@ -227,7 +227,12 @@ impl TokenEndpoint {
 
     /// The whole exchange with a synchronous store: prepare, claim every
     /// replay key, issue. Always returns a complete HTTP response.
-    pub fn handle(&self, req: &HttpRequest<'_>, now: i64, store: &mut dyn ReplayStore) -> HttpResponse {
+    pub fn handle(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        store: &mut dyn ReplayStore,
+    ) -> HttpResponse {
         let pending = match self.prepare(req, now) {
             Ok(p) => p,
             Err(e) => return e.to_http(),

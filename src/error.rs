@@ -91,7 +91,10 @@ impl OAuthError {
 
     /// A masked internal failure: the client learns nothing about the cause.
     pub(crate) fn server_error() -> Self {
-        Self::new(ErrorCode::ServerError, "the server could not complete the request")
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
     }
 
     /// The RFC 6749 error code.
@@ -120,7 +123,10 @@ impl OAuthError {
         .to_string();
         let mut response = HttpResponse::json(self.status, body);
         if self.www_authenticate {
-            response.push_header("WWW-Authenticate", "Basic realm=\"token\", charset=\"UTF-8\"");
+            response.push_header(
+                "WWW-Authenticate",
+                "Basic realm=\"token\", charset=\"UTF-8\"",
+            );
         }
         if self.allow_post {
             response.push_header("Allow", "POST");
@@ -143,7 +149,11 @@ fn sanitize(text: Cow<'static, str>) -> Cow<'static, str> {
     if text.chars().all(allowed) {
         text
     } else {
-        Cow::Owned(text.chars().map(|c| if allowed(c) { c } else { '?' }).collect())
+        Cow::Owned(
+            text.chars()
+                .map(|c| if allowed(c) { c } else { '?' })
+                .collect(),
+        )
     }
 }
 
@@ -216,7 +226,10 @@ mod tests {
         assert_eq!(r.header("allow"), Some("POST"));
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_eq!(r.header("pragma"), Some("no-cache"));
-        assert_eq!(r.header("content-type"), Some("application/json;charset=UTF-8"));
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json;charset=UTF-8")
+        );
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(body["error"], "invalid_request");
     }

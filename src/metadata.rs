@@ -77,7 +77,13 @@ mod tests {
 
     #[test]
     fn metadata_paths() {
-        assert_eq!(metadata_path("https://as.example.com"), "/.well-known/oauth-authorization-server");
-        assert_eq!(metadata_path("https://as.example.com/tenant/a"), "/.well-known/oauth-authorization-server/tenant/a");
+        assert_eq!(
+            metadata_path("https://as.example.com"),
+            "/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            metadata_path("https://as.example.com/tenant/a"),
+            "/.well-known/oauth-authorization-server/tenant/a"
+        );
     }
 }

@@ -66,7 +66,13 @@ impl ScopeSet {
 
     /// The tokens of `self` that `other` also has, in `self`'s order.
     pub fn intersect(&self, other: &ScopeSet) -> ScopeSet {
-        ScopeSet(self.0.iter().filter(|t| other.contains(t)).cloned().collect())
+        ScopeSet(
+            self.0
+                .iter()
+                .filter(|t| other.contains(t))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Same tokens, order aside.
@@ -125,7 +131,10 @@ pub(crate) fn decide_scope(
 
 /// Copies the mapped claims (`token claim ← assertion claim`) that the
 /// verified assertion carries. Oversized values are skipped, never truncated.
-pub(crate) fn map_claims(mapping: &[(String, String)], assertion: &Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn map_claims(
+    mapping: &[(String, String)],
+    assertion: &Map<String, Value>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (target, source) in mapping {
         if let Some(value) = assertion.get(source)
@@ -159,17 +168,48 @@ mod tests {
         let client = s("read write");
         let ceiling = s("read admin");
         let d = decide_scope(None, Some(&client), Some(&ceiling), ScopePolicy::Reject).unwrap();
-        assert_eq!((d.granted.to_scope_string().as_str(), d.report), ("read", true));
-        let d = decide_scope(Some(&s("read")), Some(&client), Some(&ceiling), ScopePolicy::Reject).unwrap();
-        assert_eq!((d.granted.to_scope_string().as_str(), d.report), ("read", false));
         assert_eq!(
-            decide_scope(Some(&s("read write")), Some(&client), Some(&ceiling), ScopePolicy::Reject),
+            (d.granted.to_scope_string().as_str(), d.report),
+            ("read", true)
+        );
+        let d = decide_scope(
+            Some(&s("read")),
+            Some(&client),
+            Some(&ceiling),
+            ScopePolicy::Reject,
+        )
+        .unwrap();
+        assert_eq!(
+            (d.granted.to_scope_string().as_str(), d.report),
+            ("read", false)
+        );
+        assert_eq!(
+            decide_scope(
+                Some(&s("read write")),
+                Some(&client),
+                Some(&ceiling),
+                ScopePolicy::Reject
+            ),
             Err(ScopeError::NotAllowed)
         );
-        let d = decide_scope(Some(&s("read write")), Some(&client), Some(&ceiling), ScopePolicy::Narrow).unwrap();
-        assert_eq!((d.granted.to_scope_string().as_str(), d.report), ("read", true));
+        let d = decide_scope(
+            Some(&s("read write")),
+            Some(&client),
+            Some(&ceiling),
+            ScopePolicy::Narrow,
+        )
+        .unwrap();
         assert_eq!(
-            decide_scope(Some(&s("admin")), Some(&client), Some(&ceiling), ScopePolicy::Narrow),
+            (d.granted.to_scope_string().as_str(), d.report),
+            ("read", true)
+        );
+        assert_eq!(
+            decide_scope(
+                Some(&s("admin")),
+                Some(&client),
+                Some(&ceiling),
+                ScopePolicy::Narrow
+            ),
             Err(ScopeError::NothingGranted)
         );
         let d = decide_scope(None, None, Some(&ceiling), ScopePolicy::Reject).unwrap();

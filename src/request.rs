@@ -28,7 +28,11 @@ pub struct HttpRequest<'a> {
 impl<'a> HttpRequest<'a> {
     /// Picks `Content-Type` and `Authorization` out of a header list
     /// (names case-insensitive). A header given twice is an error.
-    pub fn from_headers<I>(method: &'a str, headers: I, body: &'a [u8]) -> Result<Self, RequestError>
+    pub fn from_headers<I>(
+        method: &'a str,
+        headers: I,
+        body: &'a [u8],
+    ) -> Result<Self, RequestError>
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
@@ -228,8 +232,16 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
             }
         }
     }
-    let [grant_type, assertion, scope, client_id, client_secret, client_assertion, client_assertion_type, _resource] =
-        values.map(|v| v.filter(|s| !s.is_empty()));
+    let [
+        grant_type,
+        assertion,
+        scope,
+        client_id,
+        client_secret,
+        client_assertion,
+        client_assertion_type,
+        _resource,
+    ] = values.map(|v| v.filter(|s| !s.is_empty()));
 
     let grant_type = match grant_type.as_deref() {
         None => return Err(RequestError::Missing("grant_type")),
@@ -243,7 +255,12 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         .transpose()?;
     let basic = req.authorization.map(parse_basic).transpose()?;
 
-    let credentials = match (basic, client_secret, client_assertion, client_assertion_type) {
+    let credentials = match (
+        basic,
+        client_secret,
+        client_assertion,
+        client_assertion_type,
+    ) {
         (Some(_), Some(_), _, _) | (Some(_), _, Some(_), _) | (None, Some(_), Some(_), _) => {
             return Err(RequestError::MultipleClientAuthentication);
         }
@@ -251,14 +268,20 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
             if client_id.as_ref().is_some_and(|body_id| *body_id != id) {
                 return Err(RequestError::MultipleClientAuthentication);
             }
-            Credentials::Basic { client_id: id, secret }
+            Credentials::Basic {
+                client_id: id,
+                secret,
+            }
         }
         (None, Some(secret), None, None) => Credentials::Post {
             client_id: client_id.ok_or(RequestError::Missing("client_id"))?,
             secret,
         },
         (None, None, Some(assertion), Some(kind)) if kind == CLIENT_ASSERTION_JWT => {
-            Credentials::JwtAssertion { assertion, client_id }
+            Credentials::JwtAssertion {
+                assertion,
+                client_id,
+            }
         }
         (None, None, Some(_), Some(kind)) if kind == CLIENT_ASSERTION_SAML2 => {
             return Err(RequestError::UnsupportedClientAssertionType);
@@ -294,12 +317,18 @@ fn is_form_content_type(value: Option<&str>) -> bool {
 
 /// RFC 6749 §2.3.1: `Basic base64(form-encode(id) ":" form-encode(secret))`.
 fn parse_basic(header: &str) -> Result<(String, String), RequestError> {
-    let (scheme, rest) = header.trim().split_once(' ').ok_or(RequestError::MalformedAuthorization)?;
+    let (scheme, rest) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(RequestError::MalformedAuthorization)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(RequestError::MalformedAuthorization);
     }
     let decoded = b64_decode(rest.trim()).ok_or(RequestError::MalformedAuthorization)?;
-    let colon = decoded.iter().position(|&b| b == b':').ok_or(RequestError::MalformedAuthorization)?;
+    let colon = decoded
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(RequestError::MalformedAuthorization)?;
     let id = form_decode(&decoded[..colon]).ok_or(RequestError::MalformedAuthorization)?;
     let secret = form_decode(&decoded[colon + 1..]).ok_or(RequestError::MalformedAuthorization)?;
     if id.is_empty() {
@@ -342,70 +371,190 @@ mod tests {
     const FORM: &str = "application/x-www-form-urlencoded";
 
     fn post(body: &str) -> Result<TokenRequest, RequestError> {
-        parse_request(&HttpRequest { method: "POST", content_type: Some(FORM), authorization: None, body: body.as_bytes() })
+        parse_request(&HttpRequest {
+            method: "POST",
+            content_type: Some(FORM),
+            authorization: None,
+            body: body.as_bytes(),
+        })
     }
 
-    const GRANT: &str = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.b.c";
+    const GRANT: &str =
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.b.c";
 
     #[test]
     fn basic_rules() {
         let r = post(GRANT).unwrap();
         assert_eq!(r.grant_type, GrantType::JwtBearer);
         assert_eq!(r.credentials, Credentials::None);
-        assert_eq!(post(&format!("{GRANT}&assertion=x")).unwrap_err(), RequestError::DuplicateParameter);
-        assert_eq!(post(&format!("{GRANT}&foo=1&foo=2")).unwrap_err(), RequestError::DuplicateParameter);
-        assert!(post(&format!("{GRANT}&foo=1")).is_ok(), "unknown parameters are ignored");
-        assert_eq!(post(&format!("{GRANT}&scope=")).unwrap().scope, None, "empty = absent");
-        assert_eq!(post("grant_type=password&assertion=x").unwrap_err(), RequestError::UnsupportedGrantType);
-        assert_eq!(post("assertion=x").unwrap_err(), RequestError::Missing("grant_type"));
-        assert_eq!(post(&format!("{GRANT}&x=%zz")).unwrap_err(), RequestError::MalformedBody);
-        assert_eq!(post(&format!("{GRANT}&x=%ff")).unwrap_err(), RequestError::MalformedBody);
-        assert_eq!(post(&format!("{GRANT}&scope=a%22b")).unwrap_err(), RequestError::InvalidScopeSyntax);
+        assert_eq!(
+            post(&format!("{GRANT}&assertion=x")).unwrap_err(),
+            RequestError::DuplicateParameter
+        );
+        assert_eq!(
+            post(&format!("{GRANT}&foo=1&foo=2")).unwrap_err(),
+            RequestError::DuplicateParameter
+        );
+        assert!(
+            post(&format!("{GRANT}&foo=1")).is_ok(),
+            "unknown parameters are ignored"
+        );
+        assert_eq!(
+            post(&format!("{GRANT}&scope=")).unwrap().scope,
+            None,
+            "empty = absent"
+        );
+        assert_eq!(
+            post("grant_type=password&assertion=x").unwrap_err(),
+            RequestError::UnsupportedGrantType
+        );
+        assert_eq!(
+            post("assertion=x").unwrap_err(),
+            RequestError::Missing("grant_type")
+        );
+        assert_eq!(
+            post(&format!("{GRANT}&x=%zz")).unwrap_err(),
+            RequestError::MalformedBody
+        );
+        assert_eq!(
+            post(&format!("{GRANT}&x=%ff")).unwrap_err(),
+            RequestError::MalformedBody
+        );
+        assert_eq!(
+            post(&format!("{GRANT}&scope=a%22b")).unwrap_err(),
+            RequestError::InvalidScopeSyntax
+        );
     }
 
     #[test]
     fn method_content_type_and_size() {
         let body = GRANT.as_bytes();
-        let req = |method, ct| HttpRequest { method, content_type: ct, authorization: None, body };
-        assert_eq!(parse_request(&req("GET", Some(FORM))).unwrap_err(), RequestError::MethodNotAllowed);
-        assert_eq!(parse_request(&req("POST", None)).unwrap_err(), RequestError::UnsupportedContentType);
-        assert_eq!(parse_request(&req("POST", Some("application/json"))).unwrap_err(), RequestError::UnsupportedContentType);
-        assert_eq!(parse_request(&req("POST", Some("application/x-www-form-urlencoded; charset=latin1"))).unwrap_err(), RequestError::UnsupportedContentType);
-        assert!(parse_request(&req("POST", Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"))).is_ok());
+        let req = |method, ct| HttpRequest {
+            method,
+            content_type: ct,
+            authorization: None,
+            body,
+        };
+        assert_eq!(
+            parse_request(&req("GET", Some(FORM))).unwrap_err(),
+            RequestError::MethodNotAllowed
+        );
+        assert_eq!(
+            parse_request(&req("POST", None)).unwrap_err(),
+            RequestError::UnsupportedContentType
+        );
+        assert_eq!(
+            parse_request(&req("POST", Some("application/json"))).unwrap_err(),
+            RequestError::UnsupportedContentType
+        );
+        assert_eq!(
+            parse_request(&req(
+                "POST",
+                Some("application/x-www-form-urlencoded; charset=latin1")
+            ))
+            .unwrap_err(),
+            RequestError::UnsupportedContentType
+        );
+        assert!(
+            parse_request(&req(
+                "POST",
+                Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8")
+            ))
+            .is_ok()
+        );
         let big = format!("{GRANT}&pad={}", "a".repeat(MAX_BODY_BYTES));
         assert_eq!(post(&big).unwrap_err(), RequestError::BodyTooLarge);
         let many: String = (0..40).map(|i| format!("&p{i}=1")).collect();
-        assert_eq!(post(&format!("{GRANT}{many}")).unwrap_err(), RequestError::MalformedBody);
+        assert_eq!(
+            post(&format!("{GRANT}{many}")).unwrap_err(),
+            RequestError::MalformedBody
+        );
     }
 
     #[test]
     fn client_credentials() {
         // RFC 6749 §2.3.1: id and secret are form-encoded inside Basic.
-        let header = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "my%20client:p%3Ass+word"));
-        let r = parse_request(&HttpRequest { method: "POST", content_type: Some(FORM), authorization: Some(&header), body: GRANT.as_bytes() }).unwrap();
-        assert_eq!(r.credentials, Credentials::Basic { client_id: "my client".into(), secret: "p:ss word".into() });
+        let header = format!(
+            "Basic {}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                "my%20client:p%3Ass+word"
+            )
+        );
+        let r = parse_request(&HttpRequest {
+            method: "POST",
+            content_type: Some(FORM),
+            authorization: Some(&header),
+            body: GRANT.as_bytes(),
+        })
+        .unwrap();
+        assert_eq!(
+            r.credentials,
+            Credentials::Basic {
+                client_id: "my client".into(),
+                secret: "p:ss word".into()
+            }
+        );
         let both = format!("{GRANT}&client_secret=s&client_id=c");
         assert_eq!(
-            parse_request(&HttpRequest { method: "POST", content_type: Some(FORM), authorization: Some(&header), body: both.as_bytes() }).unwrap_err(),
+            parse_request(&HttpRequest {
+                method: "POST",
+                content_type: Some(FORM),
+                authorization: Some(&header),
+                body: both.as_bytes()
+            })
+            .unwrap_err(),
             RequestError::MultipleClientAuthentication
         );
         assert_eq!(
             post(&format!("{GRANT}&client_id=c&client_secret=s&client_assertion=x&client_assertion_type={CLIENT_ASSERTION_JWT}")).unwrap_err(),
             RequestError::MultipleClientAuthentication
         );
-        assert_eq!(post(&format!("{GRANT}&client_secret=s")).unwrap_err(), RequestError::Missing("client_id"));
-        assert_eq!(post(&format!("{GRANT}&client_id=pub")).unwrap().credentials, Credentials::ClientId("pub".into()));
-        assert_eq!(post(&format!("{GRANT}&client_assertion=x")).unwrap_err(), RequestError::Missing("client_assertion_type"));
-        assert_eq!(post(&format!("{GRANT}&client_assertion=x&client_assertion_type=urn:x")).unwrap_err(), RequestError::UnsupportedClientAssertionType);
-        for bad in ["Bearer abc", "Basic !!!", "Basic Zm9v", "Basic OnNlY3JldA=="] {
-            let r = parse_request(&HttpRequest { method: "POST", content_type: Some(FORM), authorization: Some(bad), body: GRANT.as_bytes() });
-            assert_eq!(r.unwrap_err(), RequestError::MalformedAuthorization, "{bad}");
+        assert_eq!(
+            post(&format!("{GRANT}&client_secret=s")).unwrap_err(),
+            RequestError::Missing("client_id")
+        );
+        assert_eq!(
+            post(&format!("{GRANT}&client_id=pub")).unwrap().credentials,
+            Credentials::ClientId("pub".into())
+        );
+        assert_eq!(
+            post(&format!("{GRANT}&client_assertion=x")).unwrap_err(),
+            RequestError::Missing("client_assertion_type")
+        );
+        assert_eq!(
+            post(&format!(
+                "{GRANT}&client_assertion=x&client_assertion_type=urn:x"
+            ))
+            .unwrap_err(),
+            RequestError::UnsupportedClientAssertionType
+        );
+        for bad in [
+            "Bearer abc",
+            "Basic !!!",
+            "Basic Zm9v",
+            "Basic OnNlY3JldA==",
+        ] {
+            let r = parse_request(&HttpRequest {
+                method: "POST",
+                content_type: Some(FORM),
+                authorization: Some(bad),
+                body: GRANT.as_bytes(),
+            });
+            assert_eq!(
+                r.unwrap_err(),
+                RequestError::MalformedAuthorization,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn duplicate_headers() {
         let h = [("content-type", FORM), ("Content-Type", FORM)];
-        assert_eq!(HttpRequest::from_headers("POST", h, b"").unwrap_err(), RequestError::DuplicateHeader);
+        assert_eq!(
+            HttpRequest::from_headers("POST", h, b"").unwrap_err(),
+            RequestError::DuplicateHeader
+        );
     }
 }

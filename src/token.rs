@@ -11,7 +11,9 @@ pub(crate) fn mint(key: &SigningKey, claims: &Map<String, Value>) -> String {
     let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": key.kid()});
     let mut token = b64url_encode(header.to_string().as_bytes());
     token.push('.');
-    token.push_str(&b64url_encode(Value::Object(claims.clone()).to_string().as_bytes()));
+    token.push_str(&b64url_encode(
+        Value::Object(claims.clone()).to_string().as_bytes(),
+    ));
     let signature = key.sign_es256(token.as_bytes());
     token.push('.');
     token.push_str(&b64url_encode(&signature));

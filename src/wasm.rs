@@ -73,7 +73,9 @@ impl Core {
     pub fn new(config_json: &str, signing_keys: Option<String>) -> Result<Core, JsValue> {
         let config = Config::from_json(config_json).map_err(config_error)?;
         let inner = match signing_keys {
-            Some(keys) => TokenEndpoint::new(config, signing_keys_from_json(&keys).map_err(config_error)?),
+            Some(keys) => {
+                TokenEndpoint::new(config, signing_keys_from_json(&keys).map_err(config_error)?)
+            }
             None => TokenEndpoint::with_ephemeral_key(config),
         }
         .map_err(config_error)?;
@@ -152,7 +154,11 @@ impl Core {
             kind: ReplayKind::Grant,
         };
         let failed = match (&prepared.result, failed_key) {
-            (Ok(p), Some(k)) => p.replay_keys().iter().find(|r| r.key == k).unwrap_or(&grant),
+            (Ok(p), Some(k)) => p
+                .replay_keys()
+                .iter()
+                .find(|r| r.key == k)
+                .unwrap_or(&grant),
             _ => &grant,
         };
         to_js(&TokenEndpoint::replay_rejected(failed).to_http())
@@ -207,7 +213,8 @@ impl Prepared {
 /// A new private EC P-256 JWK (JSON) for `AG_SIGNING_KEY`.
 #[wasm_bindgen(js_name = generateSigningKey)]
 pub fn generate_signing_key(kid: Option<String>) -> Result<String, JsValue> {
-    crate::generate_signing_key_jwk(kid).map_err(|_| js_sys::Error::new("no randomness available").into())
+    crate::generate_signing_key_jwk(kid)
+        .map_err(|_| js_sys::Error::new("no randomness available").into())
 }
 
 /// Lowercase hex SHA-256 of a client secret, for `client_secret_sha256`.

@@ -23,13 +23,34 @@ const VECTORS: &str = include_str!("vectors/jwt/vectors.json");
 const REPLAY: &str = include_str!("vectors/jwt/replay.json");
 const INVALID_MANIFEST: &str = include_str!("vectors/jwt/config_invalid/manifest.json");
 const INVALID_CONFIGS: &[(&str, &str)] = &[
-    ("missing_issuer.json", include_str!("vectors/jwt/config_invalid/missing_issuer.json")),
-    ("http_issuer.json", include_str!("vectors/jwt/config_invalid/http_issuer.json")),
-    ("unknown_format.json", include_str!("vectors/jwt/config_invalid/unknown_format.json")),
-    ("ec_off_curve.json", include_str!("vectors/jwt/config_invalid/ec_off_curve.json")),
-    ("config_weak_rsa.json", include_str!("vectors/jwt/config_invalid/config_weak_rsa.json")),
-    ("secret_hash_not_hex.json", include_str!("vectors/jwt/config_invalid/secret_hash_not_hex.json")),
-    ("unknown_auth_method.json", include_str!("vectors/jwt/config_invalid/unknown_auth_method.json")),
+    (
+        "missing_issuer.json",
+        include_str!("vectors/jwt/config_invalid/missing_issuer.json"),
+    ),
+    (
+        "http_issuer.json",
+        include_str!("vectors/jwt/config_invalid/http_issuer.json"),
+    ),
+    (
+        "unknown_format.json",
+        include_str!("vectors/jwt/config_invalid/unknown_format.json"),
+    ),
+    (
+        "ec_off_curve.json",
+        include_str!("vectors/jwt/config_invalid/ec_off_curve.json"),
+    ),
+    (
+        "config_weak_rsa.json",
+        include_str!("vectors/jwt/config_invalid/config_weak_rsa.json"),
+    ),
+    (
+        "secret_hash_not_hex.json",
+        include_str!("vectors/jwt/config_invalid/secret_hash_not_hex.json"),
+    ),
+    (
+        "unknown_auth_method.json",
+        include_str!("vectors/jwt/config_invalid/unknown_auth_method.json"),
+    ),
     (
         "private_key_jwt_without_jwks.json",
         include_str!("vectors/jwt/config_invalid/private_key_jwt_without_jwks.json"),
@@ -60,10 +81,18 @@ fn enc(s: &str) -> String {
 
 /// Builds the form body and Authorization header a vector's `client` asks for.
 fn request_parts(assertion: &str, client: &Value, scope: Option<&str>) -> (String, Option<String>) {
-    let mut body = format!("grant_type={}&assertion={}", enc(JWT_BEARER), enc(assertion));
+    let mut body = format!(
+        "grant_type={}&assertion={}",
+        enc(JWT_BEARER),
+        enc(assertion)
+    );
     let mut authorization = None;
     if let Some(pair) = client.get("basic") {
-        let creds = format!("{}:{}", enc(pair[0].as_str().unwrap()), enc(pair[1].as_str().unwrap()));
+        let creds = format!(
+            "{}:{}",
+            enc(pair[0].as_str().unwrap()),
+            enc(pair[1].as_str().unwrap())
+        );
         authorization = Some(format!("Basic {}", STANDARD.encode(creds)));
     } else if let Some(pair) = client.get("post") {
         body.push_str(&format!(
@@ -80,7 +109,11 @@ fn request_parts(assertion: &str, client: &Value, scope: Option<&str>) -> (Strin
     } else if let Some(id) = client.get("none") {
         body.push_str(&format!("&client_id={}", enc(id.as_str().unwrap())));
     } else {
-        assert_eq!(client.get("anonymous"), Some(&json!(true)), "unknown client form {client}");
+        assert_eq!(
+            client.get("anonymous"),
+            Some(&json!(true)),
+            "unknown client form {client}"
+        );
     }
     if let Some(scope) = scope {
         body.push_str(&format!("&scope={}", enc(scope)));
@@ -88,7 +121,13 @@ fn request_parts(assertion: &str, client: &Value, scope: Option<&str>) -> (Strin
     (body, authorization)
 }
 
-fn send(ep: &TokenEndpoint, store: &mut dyn ReplayStore, body: &str, authorization: Option<&str>, now: i64) -> HttpResponse {
+fn send(
+    ep: &TokenEndpoint,
+    store: &mut dyn ReplayStore,
+    body: &str,
+    authorization: Option<&str>,
+    now: i64,
+) -> HttpResponse {
     let req = HttpRequest {
         method: "POST",
         content_type: Some(FORM),
@@ -116,18 +155,34 @@ fn verify_access_token(ep: &TokenEndpoint, token: &str) -> (Value, Value) {
     let key = PublicKey::p256(&coord("x"), &coord("y")).unwrap();
     let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
     let input = format!("{}.{}", parts[0], parts[1]);
-    crypto::verify(Algorithm::ES256, &key, input.as_bytes(), &signature).expect("access token signature");
+    crypto::verify(Algorithm::ES256, &key, input.as_bytes(), &signature)
+        .expect("access token signature");
     (header, claims)
 }
 
-fn check_expectation(ep: &TokenEndpoint, name: &str, response: &HttpResponse, expect: &Value, now: i64) {
+fn check_expectation(
+    ep: &TokenEndpoint,
+    name: &str,
+    response: &HttpResponse,
+    expect: &Value,
+    now: i64,
+) {
     let body: Value = serde_json::from_str(&response.body).unwrap();
-    assert_eq!(i64::from(response.status), expect["status"].as_i64().unwrap(), "{name}: {body}");
+    assert_eq!(
+        i64::from(response.status),
+        expect["status"].as_i64().unwrap(),
+        "{name}: {body}"
+    );
     assert_eq!(response.header("cache-control"), Some("no-store"), "{name}");
     assert_eq!(response.header("pragma"), Some("no-cache"), "{name}");
     if response.status != 200 {
         assert_eq!(body["error"], expect["error"], "{name}: {body}");
-        assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{name}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{name}"
+        );
         return;
     }
     assert_eq!(body["token_type"], "Bearer");
@@ -140,9 +195,16 @@ fn check_expectation(ep: &TokenEndpoint, name: &str, response: &HttpResponse, ex
     assert_eq!(claims["iat"], json!(now), "{name}");
     assert_eq!(claims["exp"], json!(now + 3600), "{name}");
     assert_eq!(body["expires_in"], json!(3600), "{name}");
-    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 22), "{name}");
+    assert!(
+        claims["jti"].as_str().is_some_and(|j| j.len() >= 22),
+        "{name}"
+    );
     let expected_scope = expect.get("scope").cloned().unwrap_or(Value::Null);
-    assert_eq!(claims.get("scope").cloned().unwrap_or(Value::Null), expected_scope, "{name}");
+    assert_eq!(
+        claims.get("scope").cloned().unwrap_or(Value::Null),
+        expected_scope,
+        "{name}"
+    );
     if let Some(mapped) = expect.get("claims").and_then(Value::as_object) {
         for (k, v) in mapped {
             assert_eq!(&claims[k], v, "{name}: mapped claim {k}");
@@ -159,7 +221,11 @@ fn every_jwt_vector_gets_its_expected_answer() {
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let now = case.get("now").and_then(Value::as_i64).unwrap_or(NOW);
-        let (body, auth) = request_parts(case["assertion"].as_str().unwrap(), &case["client"], case.get("scope").and_then(Value::as_str));
+        let (body, auth) = request_parts(
+            case["assertion"].as_str().unwrap(),
+            &case["client"],
+            case.get("scope").and_then(Value::as_str),
+        );
         let mut store = MemoryReplayStore::new();
         let response = send(&ep, &mut store, &body, auth.as_deref(), now);
         // Collect every mismatch rather than stopping at the first.
@@ -167,13 +233,25 @@ fn every_jwt_vector_gets_its_expected_answer() {
             check_expectation(&ep, name, &response, &case["expect"], now)
         }));
         if result.is_err() {
-            failures.push(format!("{name}: got {} {:.160}", response.status, response.body));
+            failures.push(format!(
+                "{name}: got {} {:.160}",
+                response.status, response.body
+            ));
         }
         if response.status != 200 {
-            assert!(store.is_empty(), "{name}: a refused request consumed a replay entry");
+            assert!(
+                store.is_empty(),
+                "{name}: a refused request consumed a replay entry"
+            );
         }
     }
-    assert!(failures.is_empty(), "{} of {} vectors failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -185,7 +263,11 @@ fn replays_are_refused() {
         let mut store = MemoryReplayStore::new();
         let now = scenario["now"].as_i64().unwrap_or(NOW);
         for (i, step) in scenario["requests"].as_array().unwrap().iter().enumerate() {
-            let (body, auth) = request_parts(step["assertion"].as_str().unwrap(), &step["client"], step.get("scope").and_then(Value::as_str));
+            let (body, auth) = request_parts(
+                step["assertion"].as_str().unwrap(),
+                &step["client"],
+                step.get("scope").and_then(Value::as_str),
+            );
             let response = send(&ep, &mut store, &body, auth.as_deref(), now);
             let name = format!("{}[{i}]", scenario["name"]);
             check_expectation(&ep, &name, &response, &step["expect"], now);
@@ -196,13 +278,24 @@ fn replays_are_refused() {
 #[test]
 fn bad_configurations_name_the_field() {
     let manifest: Vec<Value> = serde_json::from_str(INVALID_MANIFEST).unwrap();
-    assert_eq!(manifest.len(), INVALID_CONFIGS.len(), "every manifest entry has a compiled-in file");
+    assert_eq!(
+        manifest.len(),
+        INVALID_CONFIGS.len(),
+        "every manifest entry has a compiled-in file"
+    );
     for entry in &manifest {
         let file = entry["file"].as_str().unwrap();
-        let text = INVALID_CONFIGS.iter().find(|(f, _)| *f == file).expect(file).1;
+        let text = INVALID_CONFIGS
+            .iter()
+            .find(|(f, _)| *f == file)
+            .expect(file)
+            .1;
         let err = Config::from_json(text).expect_err(file);
         let prefix = entry["path_prefix"].as_str().unwrap();
-        assert!(err.to_string().starts_with(prefix), "{file}: `{err}` should start with `{prefix}`");
+        assert!(
+            err.to_string().starts_with(prefix),
+            "{file}: `{err}` should start with `{prefix}`"
+        );
     }
 }
 
@@ -212,16 +305,27 @@ fn basic_failure_is_401_with_www_authenticate_and_post_failure_is_not() {
     let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
     let assertion = cases[0]["assertion"].as_str().unwrap();
     let mut store = MemoryReplayStore::new();
-    let (body, auth) = request_parts(assertion, &json!({"basic": ["basic-client", "wrong"]}), None);
+    let (body, auth) = request_parts(
+        assertion,
+        &json!({"basic": ["basic-client", "wrong"]}),
+        None,
+    );
     let r = send(&ep, &mut store, &body, auth.as_deref(), NOW);
     assert_eq!(r.status, 401);
-    assert!(r.header("www-authenticate").is_some_and(|v| v.starts_with("Basic")));
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Basic"))
+    );
     let (body, auth) = request_parts(assertion, &json!({"post": ["post-client", "wrong"]}), None);
     let r = send(&ep, &mut store, &body, auth.as_deref(), NOW);
     assert_eq!(r.status, 401);
     assert_eq!(r.header("www-authenticate"), None);
     // Unknown client and wrong secret are indistinguishable.
-    let (body, auth) = request_parts(assertion, &json!({"basic": ["no-such-client", "basic-secret"]}), None);
+    let (body, auth) = request_parts(
+        assertion,
+        &json!({"basic": ["no-such-client", "basic-secret"]}),
+        None,
+    );
     let unknown = send(&ep, &mut store, &body, auth.as_deref(), NOW);
     let (body, auth) = request_parts(assertion, &json!({"basic": ["basic-client", "nope"]}), None);
     let wrong = send(&ep, &mut store, &body, auth.as_deref(), NOW);
@@ -233,9 +337,17 @@ fn basic_failure_is_401_with_www_authenticate_and_post_failure_is_not() {
 fn prepare_returns_replay_keys_and_issue_uses_the_later_clock() {
     let ep = endpoint();
     let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
-    let case = cases.iter().find(|c| c["name"] == "valid-private-key-jwt-client").unwrap();
+    let case = cases
+        .iter()
+        .find(|c| c["name"] == "valid-private-key-jwt-client")
+        .unwrap();
     let (body, auth) = request_parts(case["assertion"].as_str().unwrap(), &case["client"], None);
-    let req = HttpRequest { method: "POST", content_type: Some(FORM), authorization: auth.as_deref(), body: body.as_bytes() };
+    let req = HttpRequest {
+        method: "POST",
+        content_type: Some(FORM),
+        authorization: auth.as_deref(),
+        body: body.as_bytes(),
+    };
     let pending = ep.prepare(&req, NOW).unwrap();
     let keys = pending.replay_keys();
     assert_eq!(keys.len(), 2, "client assertion jti and grant jti");
@@ -243,8 +355,14 @@ fn prepare_returns_replay_keys_and_issue_uses_the_later_clock() {
     assert_eq!(keys[1].kind, assertion_grant::ReplayKind::Grant);
     assert!(keys.iter().all(|k| k.key.len() == 64 && k.expires_at > NOW));
     // A reused client assertion is invalid_client; a reused grant, invalid_grant.
-    assert_eq!(TokenEndpoint::replay_rejected(&keys[0]).code().as_str(), "invalid_client");
-    assert_eq!(TokenEndpoint::replay_rejected(&keys[1]).code().as_str(), "invalid_grant");
+    assert_eq!(
+        TokenEndpoint::replay_rejected(&keys[0]).code().as_str(),
+        "invalid_client"
+    );
+    assert_eq!(
+        TokenEndpoint::replay_rejected(&keys[1]).code().as_str(),
+        "invalid_grant"
+    );
     let token = ep.issue(pending, NOW + 5).unwrap();
     let (_, claims) = verify_access_token(&ep, &token.access_token);
     assert_eq!(claims["iat"], json!(NOW + 5));
@@ -257,16 +375,35 @@ fn metadata_and_jwks() {
     let m: Value = serde_json::from_str(ep.metadata_json()).unwrap();
     assert_eq!(m["issuer"], "https://as.example.com");
     assert_eq!(m["token_endpoint"], "https://as.example.com/token");
-    assert_eq!(m["jwks_uri"], "https://as.example.com/.well-known/jwks.json");
+    assert_eq!(
+        m["jwks_uri"],
+        "https://as.example.com/.well-known/jwks.json"
+    );
     assert_eq!(m["grant_types_supported"], json!([JWT_BEARER]));
-    assert!(m["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
-    assert!(m["scopes_supported"].as_array().unwrap().contains(&json!("admin")));
-    assert_eq!(ep.metadata_path(), "/.well-known/oauth-authorization-server");
+    assert!(
+        m["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key_jwt"))
+    );
+    assert!(
+        m["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("admin"))
+    );
+    assert_eq!(
+        ep.metadata_path(),
+        "/.well-known/oauth-authorization-server"
+    );
     assert_eq!(ep.token_path(), "/token");
     let jwks: Value = serde_json::from_str(ep.jwks_json()).unwrap();
     assert_eq!(jwks["keys"][0]["kid"], "test-key");
     assert_eq!(jwks["keys"][0]["alg"], "ES256");
-    assert!(jwks["keys"][0].get("d").is_none(), "private key never published");
+    assert!(
+        jwks["keys"][0].get("d").is_none(),
+        "private key never published"
+    );
 }
 
 #[test]
@@ -287,11 +424,26 @@ fn rotation_publishes_every_key_and_signs_with_the_first() {
     let jwks: Value = serde_json::from_str(ep.jwks_json()).unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
-    let (body, auth) = request_parts(cases[0]["assertion"].as_str().unwrap(), &cases[0]["client"], None);
-    let r = send(&ep, &mut MemoryReplayStore::new(), &body, auth.as_deref(), NOW);
+    let (body, auth) = request_parts(
+        cases[0]["assertion"].as_str().unwrap(),
+        &cases[0]["client"],
+        None,
+    );
+    let r = send(
+        &ep,
+        &mut MemoryReplayStore::new(),
+        &body,
+        auth.as_deref(),
+        NOW,
+    );
     let body: Value = serde_json::from_str(&r.body).unwrap();
     let (header, _) = verify_access_token(&ep, body["access_token"].as_str().unwrap());
     assert_eq!(header["kid"], "new");
     let dup = format!(r#"{{"keys":[{a},{a}]}}"#);
-    assert_eq!(assertion_grant::signing_keys_from_json(&dup).unwrap_err().path, "signing_key.keys[1].kid");
+    assert_eq!(
+        assertion_grant::signing_keys_from_json(&dup)
+            .unwrap_err()
+            .path,
+        "signing_key.keys[1].kid"
+    );
 }

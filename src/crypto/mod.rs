@@ -111,10 +111,16 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::RsaTooSmall(bits) => {
-                write!(f, "RSA key of {bits} bits is below the {MIN_RSA_BITS}-bit minimum")
+                write!(
+                    f,
+                    "RSA key of {bits} bits is below the {MIN_RSA_BITS}-bit minimum"
+                )
             }
             Self::RsaTooLarge(bits) => {
-                write!(f, "RSA key of {bits} bits is above the {MAX_RSA_BITS}-bit maximum")
+                write!(
+                    f,
+                    "RSA key of {bits} bits is above the {MAX_RSA_BITS}-bit maximum"
+                )
             }
             Self::RsaMalformed => f.write_str("not a valid RSA public key"),
             Self::NotOnCurve => f.write_str("not a P-256 point"),
@@ -220,8 +226,7 @@ pub fn verify(
 ) -> Result<(), SignatureError> {
     match (&key.0, alg) {
         (KeyInner::P256(k), Algorithm::ES256) => {
-            let sig =
-                p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError)?;
+            let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError)?;
             k.verify(message, &sig).map_err(|_| SignatureError)
         }
         (KeyInner::Rsa(k), Algorithm::RS256) => rsa_pkcs1::<Sha256>(k, message, signature),
@@ -274,7 +279,9 @@ pub struct SigningKey {
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print key material.
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -364,7 +371,10 @@ mod tests {
         let public = key.public_key();
         let sig = key.sign_es256(b"msg");
         assert_eq!(verify(Algorithm::ES256, &public, b"msg", &sig), Ok(()));
-        assert_eq!(verify(Algorithm::ES256, &public, b"msh", &sig), Err(SignatureError));
+        assert_eq!(
+            verify(Algorithm::ES256, &public, b"msh", &sig),
+            Err(SignatureError)
+        );
         // Zero r or s, wrong lengths: rejected before any curve arithmetic.
         let mut zero_r = sig;
         zero_r[..32].fill(0);
@@ -377,13 +387,28 @@ mod tests {
     #[test]
     fn rsa_key_limits() {
         let mut n = vec![0xffu8; 128];
-        assert_eq!(PublicKey::rsa(&n, &[1, 0, 1]).unwrap_err(), KeyError::RsaTooSmall(1024));
+        assert_eq!(
+            PublicKey::rsa(&n, &[1, 0, 1]).unwrap_err(),
+            KeyError::RsaTooSmall(1024)
+        );
         n = vec![0xffu8; 1025];
-        assert_eq!(PublicKey::rsa(&n, &[1, 0, 1]).unwrap_err(), KeyError::RsaTooLarge(8200));
+        assert_eq!(
+            PublicKey::rsa(&n, &[1, 0, 1]).unwrap_err(),
+            KeyError::RsaTooLarge(8200)
+        );
         n = vec![0xffu8; 256];
-        assert_eq!(PublicKey::rsa(&n, &[0, 1, 0, 1]).unwrap_err(), KeyError::RsaMalformed);
-        assert_eq!(PublicKey::rsa(&n, &[2]).unwrap_err(), KeyError::RsaMalformed);
-        assert_eq!(PublicKey::rsa(&n, &[1]).unwrap_err(), KeyError::RsaMalformed);
+        assert_eq!(
+            PublicKey::rsa(&n, &[0, 1, 0, 1]).unwrap_err(),
+            KeyError::RsaMalformed
+        );
+        assert_eq!(
+            PublicKey::rsa(&n, &[2]).unwrap_err(),
+            KeyError::RsaMalformed
+        );
+        assert_eq!(
+            PublicKey::rsa(&n, &[1]).unwrap_err(),
+            KeyError::RsaMalformed
+        );
         assert!(PublicKey::rsa(&n, &[1, 0, 1]).is_ok());
     }
 
@@ -394,7 +419,10 @@ mod tests {
         assert!(PublicKey::p256(&x, &y).is_ok());
         y[31] ^= 1;
         assert_eq!(PublicKey::p256(&x, &y).unwrap_err(), KeyError::NotOnCurve);
-        assert_eq!(PublicKey::p256(&x[..31], &y).unwrap_err(), KeyError::NotOnCurve);
+        assert_eq!(
+            PublicKey::p256(&x[..31], &y).unwrap_err(),
+            KeyError::NotOnCurve
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ use super::{GrantError, TimeRules, ValidatedGrant};
 pub fn validate(config: &Config, assertion: &str, now: i64) -> Result<ValidatedGrant, GrantError> {
     let jws = jose::parse(assertion)?;
     let iss = jws.unverified_issuer().ok_or(GrantError::Missing("iss"))?;
-    let (index, issuer) = config.trusted_issuer(iss).ok_or(GrantError::UntrustedIssuer)?;
+    let (index, issuer) = config
+        .trusted_issuer(iss)
+        .ok_or(GrantError::UntrustedIssuer)?;
     if issuer.format != AssertionFormat::Jwt {
         return Err(GrantError::WrongFormat);
     }
@@ -33,7 +35,11 @@ pub fn validate(config: &Config, assertion: &str, now: i64) -> Result<ValidatedG
         Some(s) if !s.is_empty() => s.to_owned(),
         _ => return Err(GrantError::Missing("sub")),
     };
-    if issuer.subjects.as_ref().is_some_and(|allowed| !allowed.contains(&subject)) {
+    if issuer
+        .subjects
+        .as_ref()
+        .is_some_and(|allowed| !allowed.contains(&subject))
+    {
         return Err(GrantError::SubjectNotAllowed);
     }
     // Item 3: exact string comparison, one match suffices.
@@ -45,7 +51,9 @@ pub fn validate(config: &Config, assertion: &str, now: i64) -> Result<ValidatedG
         return Err(GrantError::AudienceMismatch);
     }
     // Items 4–6.
-    let exp = claims.numeric_date("exp", false)?.ok_or(GrantError::Missing("exp"))?;
+    let exp = claims
+        .numeric_date("exp", false)?
+        .ok_or(GrantError::Missing("exp"))?;
     let nbf = claims.numeric_date("nbf", true)?;
     let iat = claims.numeric_date("iat", true)?;
     let rules = TimeRules {

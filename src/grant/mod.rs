@@ -33,9 +33,13 @@ impl fmt::Display for GrantError {
         match self {
             Self::Jose(e) => write!(f, "{e}"),
             Self::UntrustedIssuer => f.write_str("the assertion issuer is not trusted"),
-            Self::WrongFormat => f.write_str("this issuer is configured for another assertion format"),
+            Self::WrongFormat => {
+                f.write_str("this issuer is configured for another assertion format")
+            }
             Self::Missing(claim) => write!(f, "the assertion has no {claim}"),
-            Self::AudienceMismatch => f.write_str("the assertion audience does not name this authorization server"),
+            Self::AudienceMismatch => {
+                f.write_str("the assertion audience does not name this authorization server")
+            }
             Self::Time(e) => write!(f, "the assertion {e}"),
             Self::SubjectNotAllowed => f.write_str("this issuer may not assert this subject"),
         }
@@ -92,7 +96,11 @@ pub(crate) struct TimeRules {
 impl TimeRules {
     /// Checks `exp` (required), `nbf` and `iat` (optional).
     pub fn check(&self, exp: i64, nbf: Option<i64>, iat: Option<i64>) -> Result<(), TimeError> {
-        let Self { now, skew, max_lifetime } = *self;
+        let Self {
+            now,
+            skew,
+            max_lifetime,
+        } = *self;
         if now >= exp.saturating_add(skew) {
             return Err(TimeError::Expired);
         }
@@ -143,16 +151,29 @@ mod tests {
 
     #[test]
     fn time_edges() {
-        let r = TimeRules { now: 1000, skew: 60, max_lifetime: 3600 };
+        let r = TimeRules {
+            now: 1000,
+            skew: 60,
+            max_lifetime: 3600,
+        };
         assert_eq!(r.check(941, None, None), Ok(()));
         assert_eq!(r.check(940, None, None), Err(TimeError::Expired));
         assert_eq!(r.check(1000 + 3660, None, None), Ok(()));
-        assert_eq!(r.check(1000 + 3661, None, None), Err(TimeError::ExpiryTooFar));
+        assert_eq!(
+            r.check(1000 + 3661, None, None),
+            Err(TimeError::ExpiryTooFar)
+        );
         assert_eq!(r.check(2000, Some(1060), Some(1060)), Ok(()));
         assert_eq!(r.check(2000, Some(1061), None), Err(TimeError::NotYetValid));
-        assert_eq!(r.check(2000, None, Some(1061)), Err(TimeError::IssuedInFuture));
+        assert_eq!(
+            r.check(2000, None, Some(1061)),
+            Err(TimeError::IssuedInFuture)
+        );
         assert_eq!(r.check(2000, None, Some(1000 - 3660)), Ok(()));
-        assert_eq!(r.check(2000, None, Some(1000 - 3661)), Err(TimeError::IssuedTooLongAgo));
+        assert_eq!(
+            r.check(2000, None, Some(1000 - 3661)),
+            Err(TimeError::IssuedTooLongAgo)
+        );
         assert_eq!(r.check(i64::MIN, None, None), Err(TimeError::Expired));
         assert_eq!(r.check(i64::MAX, None, None), Err(TimeError::ExpiryTooFar));
     }

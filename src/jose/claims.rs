@@ -49,7 +49,11 @@ impl Claims {
     /// A NumericDate claim (`exp`, `nbf`, `iat`) in whole seconds.
     /// Fractions are rounded *against* the holder: `exp` down, the others up
     /// (`round_up`). Non-numbers and values outside ±2^53 are errors.
-    pub fn numeric_date(&self, name: &'static str, round_up: bool) -> Result<Option<i64>, JoseError> {
+    pub fn numeric_date(
+        &self,
+        name: &'static str,
+        round_up: bool,
+    ) -> Result<Option<i64>, JoseError> {
         const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
         let Some(value) = self.0.get(name) else {
             return Ok(None);

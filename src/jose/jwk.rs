@@ -100,13 +100,20 @@ pub fn parse_public_jwk(value: &Value) -> Result<Jwk, JwkError> {
             let y = b64_member(obj, "y")?;
             // Which coordinate is "wrong" is undecidable for an off-curve
             // point; blame y only when x is well-formed and y has a bad length.
-            let member = if x.len() == 32 && y.len() != 32 { "y" } else { "x" };
+            let member = if x.len() == 32 && y.len() != 32 {
+                "y"
+            } else {
+                "x"
+            };
             PublicKey::p256(&x, &y).map_err(|err| JwkError::at(member, err.to_string()))?
         }
         other => {
             return Err(JwkError::at(
                 "kty",
-                format!("unsupported key type \"{}\" (use RSA or EC)", truncate(other)),
+                format!(
+                    "unsupported key type \"{}\" (use RSA or EC)",
+                    truncate(other)
+                ),
             ));
         }
     };
@@ -121,7 +128,10 @@ pub fn parse_jwk_set(value: &Value) -> Result<Vec<Jwk>, (Option<usize>, JwkError
         .as_object()
         .and_then(|o| o.get("keys"))
         .and_then(Value::as_array)
-        .ok_or((None, JwkError::whole("a JWK Set must be an object with a \"keys\" array")))?;
+        .ok_or((
+            None,
+            JwkError::whole("a JWK Set must be an object with a \"keys\" array"),
+        ))?;
     if keys.is_empty() {
         return Err((None, JwkError::at("keys", "the JWK Set has no keys")));
     }
@@ -188,7 +198,10 @@ fn common_members(
     if let Some(usage) = string_member(obj, "use")?
         && usage != "sig"
     {
-        return Err(JwkError::at("use", "must be \"sig\" for a verification key"));
+        return Err(JwkError::at(
+            "use",
+            "must be \"sig\" for a verification key",
+        ));
     }
     if let Some(ops) = obj.get("key_ops") {
         let verify = ops
@@ -203,10 +216,16 @@ fn common_members(
         None => None,
         Some(name) => {
             let alg = Algorithm::from_jose(name).ok_or_else(|| {
-                JwkError::at("alg", format!("unsupported algorithm \"{}\"", truncate(name)))
+                JwkError::at(
+                    "alg",
+                    format!("unsupported algorithm \"{}\"", truncate(name)),
+                )
             })?;
             if alg.key_type() != key_type {
-                return Err(JwkError::at("alg", format!("{alg} does not fit this key type")));
+                return Err(JwkError::at(
+                    "alg",
+                    format!("{alg} does not fit this key type"),
+                ));
             }
             Some(alg)
         }

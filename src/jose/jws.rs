@@ -114,7 +114,11 @@ impl<'a> UnverifiedJws<'a> {
     /// `allowed`. The header's `alg` must be allowed *and* fit the key
     /// (RFC 8725 §3.1); `kid`, when present, only selects among `keys`.
     /// Without a `kid`, at most [`MAX_KEY_CANDIDATES`] fitting keys are tried.
-    pub fn verify(self, keys: &[Jwk], allowed: &[Algorithm]) -> Result<Verified<Claims>, JoseError> {
+    pub fn verify(
+        self,
+        keys: &[Jwk],
+        allowed: &[Algorithm],
+    ) -> Result<Verified<Claims>, JoseError> {
         if !allowed.contains(&self.alg) {
             return Err(JoseError::AlgorithmNotAllowed);
         }
@@ -125,8 +129,13 @@ impl<'a> UnverifiedJws<'a> {
             .take(MAX_KEY_CANDIDATES);
         let mut verified = false;
         for key in candidates {
-            if crypto::verify(self.alg, key.key(), self.signing_input.as_bytes(), &self.signature)
-                .is_ok()
+            if crypto::verify(
+                self.alg,
+                key.key(),
+                self.signing_input.as_bytes(),
+                &self.signature,
+            )
+            .is_ok()
             {
                 verified = true;
                 break;
@@ -147,7 +156,11 @@ mod tests {
     use crate::jose::parse_public_jwk;
 
     fn sign(header: &str, payload: &str, key: &SigningKey) -> String {
-        let input = format!("{}.{}", b64url_encode(header.as_bytes()), b64url_encode(payload.as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64url_encode(header.as_bytes()),
+            b64url_encode(payload.as_bytes())
+        );
         let sig = key.sign_es256(input.as_bytes());
         format!("{input}.{}", b64url_encode(&sig))
     }
@@ -164,10 +177,16 @@ mod tests {
     #[test]
     fn verifies_and_exposes_claims_only_after_verification() {
         let key = SigningKey::from_scalar(&[3u8; 32], None).unwrap();
-        let token = sign(r#"{"alg":"ES256","kid":"a"}"#, r#"{"iss":"x","sub":"y"}"#, &key);
+        let token = sign(
+            r#"{"alg":"ES256","kid":"a"}"#,
+            r#"{"iss":"x","sub":"y"}"#,
+            &key,
+        );
         let jws = parse(&token).unwrap();
         assert_eq!(jws.unverified_issuer(), Some("x"));
-        let claims = jws.verify(&[jwk_of(&key, "a")], &[Algorithm::ES256]).unwrap();
+        let claims = jws
+            .verify(&[jwk_of(&key, "a")], &[Algorithm::ES256])
+            .unwrap();
         assert_eq!(claims.get().string("sub").unwrap(), Some("y"));
     }
 
@@ -175,9 +194,13 @@ mod tests {
     fn kid_selects_and_alg_must_be_allowed() {
         let key = SigningKey::from_scalar(&[3u8; 32], None).unwrap();
         let token = sign(r#"{"alg":"ES256","kid":"b"}"#, r#"{}"#, &key);
-        let err = parse(&token).unwrap().verify(&[jwk_of(&key, "a")], &[Algorithm::ES256]);
+        let err = parse(&token)
+            .unwrap()
+            .verify(&[jwk_of(&key, "a")], &[Algorithm::ES256]);
         assert_eq!(err.unwrap_err(), JoseError::BadSignature);
-        let err = parse(&token).unwrap().verify(&[jwk_of(&key, "b")], &[Algorithm::RS256]);
+        let err = parse(&token)
+            .unwrap()
+            .verify(&[jwk_of(&key, "b")], &[Algorithm::RS256]);
         assert_eq!(err.unwrap_err(), JoseError::AlgorithmNotAllowed);
     }
 
@@ -189,9 +212,18 @@ mod tests {
             (r#"{"alg":"nOnE"}"#, JoseError::AlgorithmNone),
             (r#"{"alg":"HS256"}"#, JoseError::UnsupportedAlgorithm),
             (r#"{"alg":"ES256","crit":[]}"#, JoseError::CriticalHeader),
-            (r#"{"alg":"ES256","typ":"AT+JWT"}"#, JoseError::AccessTokenType),
-            (r#"{"alg":"ES256","typ":"application/at+jwt"}"#, JoseError::AccessTokenType),
-            (r#"{"alg":"ES256","alg":"ES256"}"#, JoseError::Json(crate::json::JsonError::DuplicateMember)),
+            (
+                r#"{"alg":"ES256","typ":"AT+JWT"}"#,
+                JoseError::AccessTokenType,
+            ),
+            (
+                r#"{"alg":"ES256","typ":"application/at+jwt"}"#,
+                JoseError::AccessTokenType,
+            ),
+            (
+                r#"{"alg":"ES256","alg":"ES256"}"#,
+                JoseError::Json(crate::json::JsonError::DuplicateMember),
+            ),
             (r#"{"alg":["ES256"]}"#, JoseError::HeaderType("alg")),
             (r#"{"kid":"x"}"#, JoseError::MissingAlgorithm),
             (r#"{"alg":"ES256","enc":"A128GCM"}"#, JoseError::Encrypted),
@@ -208,9 +240,15 @@ mod tests {
         assert_eq!(parse("a.b.c.d").unwrap_err(), JoseError::Malformed);
         assert_eq!(parse("a.b.c.d.e").unwrap_err(), JoseError::Encrypted);
         assert_eq!(parse("").unwrap_err(), JoseError::Malformed);
-        assert_eq!(parse(&"a".repeat(MAX_JWT_BYTES + 1)).unwrap_err(), JoseError::TooLarge);
+        assert_eq!(
+            parse(&"a".repeat(MAX_JWT_BYTES + 1)).unwrap_err(),
+            JoseError::TooLarge
+        );
         let key = SigningKey::from_scalar(&[3u8; 32], None).unwrap();
         let token = sign(r#"{"alg":"ES256"}"#, "[1]", &key);
-        assert_eq!(parse(&token).unwrap_err(), JoseError::Json(crate::json::JsonError::NotAnObject));
+        assert_eq!(
+            parse(&token).unwrap_err(),
+            JoseError::Json(crate::json::JsonError::NotAnObject)
+        );
     }
 }

@@ -57,8 +57,12 @@ impl fmt::Display for JoseError {
             Self::AlgorithmNone => f.write_str("unsigned JWTs (alg none) are not accepted"),
             Self::UnsupportedAlgorithm => f.write_str("JWT alg is not supported"),
             Self::AlgorithmNotAllowed => f.write_str("JWT alg is not allowed for this issuer"),
-            Self::CriticalHeader => f.write_str("JWT header has crit parameters this server does not understand"),
-            Self::AccessTokenType => f.write_str("access tokens (typ at+jwt) are not accepted as assertions"),
+            Self::CriticalHeader => {
+                f.write_str("JWT header has crit parameters this server does not understand")
+            }
+            Self::AccessTokenType => {
+                f.write_str("access tokens (typ at+jwt) are not accepted as assertions")
+            }
             Self::Encrypted => f.write_str("encrypted JWTs are not supported"),
             Self::BadSignature => f.write_str("JWT signature is invalid"),
             Self::ClaimType(name) => write!(f, "JWT claim {name} has the wrong type"),

@@ -1,0 +1,478 @@
+/**
+ * assertion-grant — an OAuth 2.0 token endpoint for assertion grants
+ * (RFC 7521, RFC 7522 SAML 2.0 bearer, RFC 7523 JWT bearer) that issues
+ * RFC 9068 JWT access tokens. The validation core is Rust compiled to
+ * WebAssembly; this module is the JavaScript API around it.
+ *
+ * @example
+ * import { ready, TokenEndpoint } from 'assertion-grant';
+ *
+ * await ready();
+ * const endpoint = new TokenEndpoint(config, { signingKeys: process.env.AG_SIGNING_KEY });
+ * // Any fetch-style server (Node 18+, Deno, Bun, Workers):
+ * const response = await endpoint.handle(request);
+ *
+ * @packageDocumentation
+ */
+
+// ---------------------------------------------------------------------------
+// Keys
+
+/** JWS algorithms the core can verify. `none` and HMAC are never accepted. */
+export type JwsAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256';
+
+/** Fields every JWK may carry. */
+export interface JwkCommon {
+  /** Key ID; when present, a token's `kid` header selects among the keys. */
+  kid?: string;
+  /** Narrows the key to one algorithm. */
+  alg?: JwsAlgorithm;
+  /** Public key use; `"sig"` if present. */
+  use?: 'sig';
+  /** Other registered or private JWK members are allowed and ignored. */
+  [member: string]: string | string[] | undefined;
+}
+
+/** An RSA public key (modulus at least 2048 bits). */
+export interface RsaPublicJwk extends JwkCommon {
+  kty: 'RSA';
+  /** Modulus, base64url. */
+  n: string;
+  /** Public exponent, base64url. */
+  e: string;
+}
+
+/** An EC P-256 public key. */
+export interface EcPublicJwk extends JwkCommon {
+  kty: 'EC';
+  crv: 'P-256';
+  /** X coordinate, base64url (32 bytes). */
+  x: string;
+  /** Y coordinate, base64url (32 bytes). */
+  y: string;
+}
+
+/** A public verification key. */
+export type PublicJwk = RsaPublicJwk | EcPublicJwk;
+
+/** A JWK Set (RFC 7517 §5). */
+export interface JwkSet<K extends JwkCommon = PublicJwk> {
+  keys: K[];
+}
+
+/**
+ * A private EC P-256 key for signing access tokens (ES256), as produced by
+ * {@link generateSigningKey}. Keep it secret (e.g. `wrangler secret put AG_SIGNING_KEY`).
+ */
+export interface SigningJwk extends EcPublicJwk {
+  /** Private scalar, base64url. */
+  d: string;
+}
+
+// ---------------------------------------------------------------------------
+// Configuration (JSON field names are snake_case, as on the wire)
+
+/** Grant types a client may be allowed to use. */
+export type GrantType =
+  | 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+  | 'urn:ietf:params:oauth:grant-type:saml2-bearer';
+
+/** Client authentication methods (RFC 7591 `token_endpoint_auth_method`). */
+export type TokenEndpointAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'none';
+
+/** What to do when a request asks for scope beyond what is allowed. */
+export type ScopePolicy = 'reject' | 'narrow';
+
+/** How access tokens are minted. */
+export interface AccessTokenConfig {
+  /** The `aud` claim of every access token: the resource server(s) that accept it. */
+  audience: string;
+  /** Token lifetime in seconds (`expires_in`). Default 3600. */
+  lifetime_secs?: number;
+  /**
+   * Never let a token outlive the assertion it was exchanged for
+   * (`exp` = min(now + lifetime, assertion exp)). Default false.
+   */
+  cap_at_assertion_expiry?: boolean;
+}
+
+/**
+ * An identity provider whose assertions this server accepts.
+ *
+ * @example
+ * const idp: TrustedIssuerConfig = {
+ *   issuer: 'https://idp.example.com',
+ *   format: 'jwt',
+ *   jwks: { keys: [{ kty: 'EC', crv: 'P-256', kid: 'idp-ec-1', x: '…', y: '…' }] },
+ *   scope: 'read write',
+ *   claims: { email: 'email' },
+ * };
+ */
+export interface TrustedIssuerConfig {
+  /** Exact `iss` (JWT) or `<Issuer>` (SAML) value. */
+  issuer: string;
+  /** Assertion format this issuer sends. */
+  format: 'jwt' | 'saml2';
+  /** Verification keys (JWT issuers). RSA ≥ 2048 bits or EC P-256. */
+  jwks?: JwkSet<PublicJwk>;
+  /** PEM or base64 DER certificates (SAML issuers). */
+  x509_certificates?: string[];
+  /** Allow-list of signature algorithms. Default: every algorithm fitting the key type (a JWK `alg` narrows it). */
+  algorithms?: JwsAlgorithm[];
+  /** Longest accepted assertion lifetime in seconds (exp − now, now − iat). Default 3600. */
+  max_lifetime_secs?: number;
+  /** Clock skew allowance for this issuer. Default: the global {@link Config.clock_skew_secs}. */
+  clock_skew_secs?: number;
+  /** Require `jti` (and enforce one-time use). Default true. Turning it off disables replay protection for this issuer. */
+  require_jti?: boolean;
+  /** Require client authentication for grants from this issuer. Default true. */
+  require_client?: boolean;
+  /** Scope ceiling (space-separated) for tokens from this issuer. Absent: no ceiling. */
+  scope?: string;
+  /** Claim mapping: access-token claim name → assertion claim (JWT) or attribute (SAML) name. */
+  claims?: Record<string, string>;
+  /** Optional allow-list of subject (`sub` / NameID) values. */
+  subjects?: string[];
+  /** Dangerous: accept SHA-1 based XML signatures. Default false. */
+  allow_sha1?: boolean;
+  /** Dangerous: accept inclusive XML canonicalization. Default false. */
+  allow_inclusive_c14n?: boolean;
+}
+
+/**
+ * A registered OAuth client.
+ *
+ * @example
+ * const client: ClientConfig = {
+ *   client_id: 'basic-client',
+ *   token_endpoint_auth_method: 'client_secret_basic',
+ *   client_secret_sha256: hashClientSecret('basic-secret'),
+ *   scope: 'read',
+ * };
+ */
+export interface ClientConfig {
+  client_id: string;
+  /** How the client authenticates. */
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  /** Lowercase hex SHA-256 of the client secret (see {@link hashClientSecret}); for the client_secret_* methods. */
+  client_secret_sha256?: string;
+  /** Public keys for `private_key_jwt` client assertions. */
+  jwks?: JwkSet<PublicJwk>;
+  /** Grant types this client may use. Default: jwt-bearer and saml2-bearer. */
+  grant_types?: GrantType[];
+  /** Scope allowance and default scope (space-separated). Absent: none. */
+  scope?: string;
+  /** Issuers whose assertions this client may present. Absent: any trusted issuer. */
+  trusted_issuers?: string[];
+}
+
+/**
+ * The server configuration.
+ *
+ * @example
+ * const config: Config = {
+ *   issuer: 'https://as.example.com',
+ *   access_token: { audience: 'https://api.example.com', lifetime_secs: 600 },
+ *   trusted_issuers: [idp],
+ *   clients: [client],
+ * };
+ */
+export interface Config {
+  /** This authorization server's issuer identifier: https, or http on 127.0.0.1/localhost. */
+  issuer: string;
+  /** Token endpoint URL. Default `issuer + "/token"`. Its path is where `handle()` serves tokens. */
+  token_endpoint?: string;
+  /** JWKS URL. Default `issuer + "/.well-known/jwks.json"`. */
+  jwks_uri?: string;
+  /** Extra values accepted as assertion `aud` / SAML `Recipient` / `Audience`, beside the issuer and token endpoint. */
+  audiences?: string[];
+  /** Allowed clock skew in seconds. Default 60. */
+  clock_skew_secs?: number;
+  /** Requested scope beyond the allowance: reject with invalid_scope (default) or narrow it. */
+  scope_policy?: ScopePolicy;
+  /** Access-token minting. */
+  access_token: AccessTokenConfig;
+  /** Identity providers whose assertions are accepted. */
+  trusted_issuers: TrustedIssuerConfig[];
+  /** Registered clients. */
+  clients: ClientConfig[];
+}
+
+// ---------------------------------------------------------------------------
+// Responses and errors
+
+/** A successful token response (RFC 6749 §5.1). */
+export interface TokenResponse {
+  /** An RFC 9068 JWT (ES256, `typ: at+jwt`). */
+  access_token: string;
+  token_type: 'Bearer';
+  /** Seconds until the access token expires. */
+  expires_in: number;
+  /** Granted scope; present when it differs from the request. */
+  scope?: string;
+}
+
+/** RFC 6749 §5.2 error codes, plus what the endpoint itself may answer. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+/**
+ * An OAuth error answered by the endpoint; `exchange()` rejects with it.
+ *
+ * @example
+ * try {
+ *   await endpoint.exchange({ assertion, clientId, clientSecret });
+ * } catch (err) {
+ *   if (err instanceof OAuthError && err.code === 'invalid_grant') { … }
+ * }
+ */
+export class OAuthError extends Error {
+  constructor(code: OAuthErrorCode | string, description: string | undefined, status: number);
+  readonly name: 'OAuthError';
+  /** RFC 6749 error code. */
+  readonly code: OAuthErrorCode | string;
+  /** `error_description`, if the server sent one. */
+  readonly description: string | undefined;
+  /** HTTP status (400, 401, 503, …). */
+  readonly status: number;
+}
+
+/**
+ * The configuration or signing key was rejected.
+ *
+ * @example
+ * try {
+ *   new TokenEndpoint({ issuer: 'ftp://nope' });
+ * } catch (err) {
+ *   if (err instanceof ConfigError) console.error(err.path); // "issuer"
+ * }
+ */
+export class ConfigError extends Error {
+  readonly name: 'ConfigError';
+  readonly code: 'invalid_config';
+  /** Path of the offending field, e.g. `trusted_issuers[0].jwks.keys[1]`. */
+  readonly path: string;
+}
+
+// ---------------------------------------------------------------------------
+// Replay protection
+
+/**
+ * One-time-use store for assertion and client-assertion IDs.
+ *
+ * `claim` must be atomic: set `key` if absent (or expired), remember it until
+ * `expiresAt` (seconds since the epoch), and return true; return false when the
+ * key is already held. Throwing (or rejecting) makes the endpoint answer 503
+ * `temporarily_unavailable` and issue no token.
+ *
+ * @example
+ * // Redis (node-redis v4): SET key 1 NX EXAT expiresAt
+ * const redisStore: ReplayStore = {
+ *   async claim(key, expiresAt) {
+ *     const ok = await redis.set(`ag:replay:${key}`, '1', { NX: true, EXAT: Math.ceil(expiresAt) });
+ *     return ok === 'OK';
+ *   },
+ * };
+ */
+export interface ReplayStore {
+  claim(key: string, expiresAt: number): boolean | Promise<boolean>;
+}
+
+/** Options of {@link MemoryReplayStore}. */
+export interface MemoryReplayStoreOptions {
+  /** Most entries held. When full of unexpired entries, `claim` throws (→ 503) instead of evicting. Default 100 000. */
+  maxEntries?: number;
+  /** Clock in seconds since the epoch. Default `Date.now() / 1000`. */
+  now?: () => number;
+  /** Expired entries are swept at most this often (in seconds of `now`), on `claim`. Default 60. */
+  sweepIntervalSecs?: number;
+}
+
+/**
+ * In-memory {@link ReplayStore} for one process. Not shared between processes
+ * or workers: with more than one instance, use a shared store.
+ *
+ * @example
+ * const store = new MemoryReplayStore({ maxEntries: 10_000 });
+ * store.claim('k', 1800000060); // true
+ * store.claim('k', 1800000060); // false until then
+ */
+export class MemoryReplayStore implements ReplayStore {
+  constructor(options?: MemoryReplayStoreOptions);
+  claim(key: string, expiresAt: number): boolean;
+  /** Entries held, expired ones included until the next sweep. */
+  readonly size: number;
+  /** Remove every expired entry now. */
+  sweep(): void;
+}
+
+// ---------------------------------------------------------------------------
+// The endpoint
+
+/** Options of {@link TokenEndpoint}. */
+export interface TokenEndpointOptions {
+  /**
+   * Access-token signing key(s): one private EC P-256 JWK, or a JWK Set whose
+   * first key signs and all of which are published (rotation). Object or JSON text.
+   * Absent: a fresh ephemeral key ({@link TokenEndpoint.ephemeralKey} is true).
+   */
+  signingKeys?: SigningJwk | JwkSet<SigningJwk> | string;
+  /** One-time-use store. Default: a new {@link MemoryReplayStore}. */
+  replayStore?: ReplayStore;
+  /** Clock, seconds since the epoch. Default `Date.now() / 1000`. */
+  now?: () => number;
+  /** Called with unexpected errors that `handle()` masks as 500 server_error. */
+  onError?: (error: unknown) => void;
+}
+
+/** Client authentication for {@link TokenEndpoint.exchange} with a secret. */
+export type ClientAuth = 'basic' | 'post';
+
+/** Parameters of {@link TokenEndpoint.exchange}. */
+export interface ExchangeParams {
+  /** Default `urn:ietf:params:oauth:grant-type:jwt-bearer`. */
+  grantType?: GrantType | string;
+  /** The assertion: a compact JWS, or a base64url SAML assertion. */
+  assertion: string;
+  /** Requested scope, space-separated or as a list. */
+  scope?: string | string[];
+  clientId?: string;
+  clientSecret?: string;
+  /** How to send `clientSecret`: HTTP Basic (default) or in the form body. */
+  clientAuth?: ClientAuth;
+  /** A `private_key_jwt` client assertion (compact JWS). */
+  clientAssertion?: string;
+  /** Default `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`. */
+  clientAssertionType?: string;
+}
+
+/** RFC 8414 authorization server metadata as served by the endpoint. */
+export interface AuthorizationServerMetadata {
+  issuer: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  grant_types_supported?: string[];
+  token_endpoint_auth_methods_supported?: string[];
+  token_endpoint_auth_signing_alg_values_supported?: string[];
+  scopes_supported?: string[];
+  [member: string]: string | string[] | boolean | undefined;
+}
+
+/**
+ * The token endpoint, its metadata and JWKS.
+ *
+ * @example
+ * import { createServer } from 'node:http';
+ * import { ready, TokenEndpoint } from 'assertion-grant';
+ *
+ * await ready();
+ * const endpoint = new TokenEndpoint(JSON.parse(configText), { signingKeys: process.env.AG_SIGNING_KEY });
+ * const result = await endpoint.exchange({ assertion, clientId: 'basic-client', clientSecret: 'basic-secret', scope: 'read' });
+ * console.log(result.access_token);
+ */
+export class TokenEndpoint {
+  /**
+   * @throws {ConfigError} when the configuration or signing key is invalid
+   * @throws {Error} when {@link ready} has not completed
+   */
+  constructor(config: Config | string, options?: TokenEndpointOptions);
+  /**
+   * Serve one request: `POST <token path>`, `GET|HEAD <metadata path>`,
+   * `GET|HEAD <jwks path>`; 405 for other methods there, 404 elsewhere.
+   *
+   * @example
+   * export default { fetch: (request) => endpoint.handle(request) };
+   */
+  handle(request: Request): Promise<Response>;
+  /**
+   * Run a token request as a client would. Resolves with the token response.
+   * @throws {OAuthError} with the RFC 6749 code on any error response
+   *
+   * @example
+   * const { access_token } = await endpoint.exchange({ assertion, clientId, clientSecret, clientAuth: 'post' });
+   */
+  exchange(params: ExchangeParams): Promise<TokenResponse>;
+  /** RFC 8414 metadata (a copy). */
+  metadata(): AuthorizationServerMetadata;
+  /** Public JWK Set of the signing keys (a copy). */
+  jwks(): JwkSet<EcPublicJwk>;
+  /** True when the signing key was generated for this object and dies with it. */
+  readonly ephemeralKey: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// Initialisation and helpers
+
+/** Anything {@link ready} can load the wasm from. */
+export type WasmSource =
+  | WebAssembly.Module
+  | BufferSource
+  | Response
+  | Promise<Response>
+  | URL
+  | string;
+
+/**
+ * Load the WebAssembly core; once per process, safe to call repeatedly.
+ * Node reads the `.wasm` beside this module; browsers and Deno fetch it; or
+ * pass the module/bytes/URL yourself.
+ *
+ * @example
+ * await ready();
+ */
+export function ready(wasmSource?: WasmSource): Promise<void>;
+
+/**
+ * Synchronous initialisation from a compiled module or bytes.
+ *
+ * @example
+ * // Cloudflare Worker
+ * import wasm from 'assertion-grant/assertion_grant_bg.wasm';
+ * initSync(wasm);
+ */
+export function initSync(module: WebAssembly.Module | BufferSource | { module: WebAssembly.Module | BufferSource }): void;
+
+/**
+ * Generate a private EC P-256 JWK (JSON text) for access-token signing.
+ *
+ * @example
+ * const key = generateSigningKey('2025-01'); // store as AG_SIGNING_KEY
+ */
+export function generateSigningKey(kid?: string): string;
+
+/**
+ * Lowercase hex SHA-256 of a client secret, for `client_secret_sha256`.
+ *
+ * @example
+ * hashClientSecret('demo-secret'); // "cd577fe2…"
+ */
+export function hashClientSecret(secret: string): string;
+
+/**
+ * The built-in demo configuration (JSON text): issuer http://127.0.0.1:8787,
+ * IdP https://demo-idp.example, client demo-client / demo-secret.
+ *
+ * @example
+ * const endpoint = new TokenEndpoint(demoConfig());
+ */
+export function demoConfig(): string;
+
+/** `urn:ietf:params:oauth:grant-type:jwt-bearer` */
+export const JWT_BEARER: 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** `urn:ietf:params:oauth:grant-type:saml2-bearer` */
+export const SAML2_BEARER: 'urn:ietf:params:oauth:grant-type:saml2-bearer';
+/** `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` */
+export const CLIENT_ASSERTION_JWT_BEARER: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Largest request body `handle()` reads (64 KiB); larger bodies get 413 invalid_request. */
+export const MAX_BODY_BYTES: number;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Build the npm package in pkg/: the wasm core (wasm-pack, --target web) plus
+# the friendly JS API from js/. wasm-opt is disabled in Cargo.toml's
+# [package.metadata.wasm-pack] (Debian's binaryen breaks the module).
+#
+#   bash scripts/build-pkg.sh             always rebuild the wasm
+#   bash scripts/build-pkg.sh --if-stale  rebuild the wasm only when src/ or
+#                                         Cargo.* are newer than pkg/; the JS
+#                                         files are copied either way
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if_stale=0
+for arg in "$@"; do
+  case "$arg" in
+    --if-stale) if_stale=1 ;;
+    *) echo "build-pkg.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+wasm=pkg/assertion_grant_bg.wasm
+need_build=1
+if [[ $if_stale == 1 && -f $wasm && -f pkg/assertion_grant.js ]]; then
+  if [[ -z "$(find src Cargo.toml Cargo.lock -newer "$wasm" -print -quit 2>/dev/null)" ]]; then
+    need_build=0
+  fi
+fi
+
+if [[ $need_build == 1 ]]; then
+  echo "build-pkg: wasm-pack build --release --target web --out-dir pkg"
+  wasm-pack build --release --target web --out-dir pkg
+  touch "$wasm"
+else
+  echo "build-pkg: pkg/ is up to date with src/ and Cargo files; copying js/ only"
+fi
+
+shopt -s nullglob
+js_files=(js/*.js js/*.d.ts)
+cp "${js_files[@]}" pkg/
+
+node --input-type=module - "${js_files[@]}" <<'NODE'
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+const extra = process.argv.slice(2).map((f) => basename(f));
+const file = 'pkg/package.json';
+const pkg = JSON.parse(readFileSync(file, 'utf8'));
+pkg.name = 'assertion-grant';
+pkg.type = 'module';
+pkg.main = 'index.js';
+pkg.module = 'index.js';
+pkg.types = 'index.d.ts';
+pkg.exports = {
+  '.': { types: './index.d.ts', import: './index.js', default: './index.js' },
+  './core': { types: './assertion_grant.d.ts', import: './assertion_grant.js', default: './assertion_grant.js' },
+  './assertion_grant_bg.wasm': './assertion_grant_bg.wasm',
+  './package.json': './package.json',
+};
+pkg.files = [...new Set([...(pkg.files ?? []), ...extra])].sort();
+pkg.sideEffects = pkg.sideEffects ?? ['./snippets/*'];
+writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n');
+console.log(`build-pkg: pkg/package.json -> ${pkg.name}@${pkg.version}, files: ${pkg.files.join(', ')}`);
+NODE

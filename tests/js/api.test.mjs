@@ -1,0 +1,505 @@
+// The npm API (pkg/index.js) in Node, driven by the JWT test vectors with a
+// fixed clock. Missing vectors or an unbuilt pkg/ fail the run; nothing is skipped.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ROOT,
+  assertTokenResponseHeaders,
+  basicAuth,
+  endpointPaths,
+  fromB64urlJson,
+  importPkg,
+  loadConfig,
+  loadInvalidConfigs,
+  loadReplayScenarios,
+  loadVectors,
+  signJwt,
+  vectorExchangeParams,
+  vectorRequest,
+  verifyAccessToken,
+} from './helpers.mjs';
+
+let pkg;
+let config;
+let now;
+let vectors;
+let paths;
+let signingKey;
+
+before(async () => {
+  pkg = await importPkg();
+  config = loadConfig();
+  ({ now, vectors } = loadVectors());
+  paths = endpointPaths(config);
+  signingKey = pkg.generateSigningKey('test-signing-1');
+});
+
+function endpoint(options = {}, clock = now) {
+  return new pkg.TokenEndpoint(config, { signingKeys: signingKey, now: () => clock, ...options });
+}
+
+const url = (path) => new URL(path, config.issuer).href;
+
+const successVector = () => {
+  const v = vectors.find((x) => x.expect.status === 200 && x.client?.basic);
+  assert.ok(v, 'vectors.json has no successful vector with a basic client');
+  return v;
+};
+
+describe('JWT vectors through TokenEndpoint.handle()', () => {
+  test('every vector gives the expected status, error, sub, scope and claims', async (t) => {
+    // One store for all: every jti in vectors.json is unique.
+    const store = new pkg.MemoryReplayStore({ now: () => now });
+    for (const vector of vectors) {
+      await t.test(vector.name, async () => {
+        const clock = vector.now ?? now;
+        const ep = endpoint({ replayStore: store }, clock);
+        const response = await ep.handle(vectorRequest(vector, paths.tokenEndpoint));
+        const body = await response.json();
+        const context = `${vector.name}: ${JSON.stringify(body)}`;
+        assert.equal(response.status, vector.expect.status, context);
+        assertTokenResponseHeaders(response, vector.name);
+        if (vector.expect.status === 200) {
+          assert.equal(body.token_type, 'Bearer', context);
+          assert.equal(typeof body.expires_in, 'number', context);
+          assert.equal(typeof body.access_token, 'string', context);
+          const { claims } = await verifyAccessToken(body.access_token, ep.jwks());
+          assert.equal(claims.iss, config.issuer, context);
+          assert.equal(claims.iat, clock, context);
+          if (vector.expect.sub !== undefined) assert.equal(claims.sub, vector.expect.sub, context);
+          if (vector.expect.scope !== undefined) {
+            assert.equal(claims.scope ?? null, vector.expect.scope, `${context} (token scope claim)`);
+            if (body.scope !== undefined) assert.equal(body.scope, vector.expect.scope, `${context} (response scope)`);
+          }
+          for (const [name, value] of Object.entries(vector.expect.claims ?? {})) {
+            assert.deepEqual(claims[name], value, `${context} (claim ${name})`);
+          }
+        } else {
+          assert.equal(body.error, vector.expect.error, context);
+          assert.equal(body.access_token, undefined, context);
+          if (body.error_description !== undefined) assert.equal(typeof body.error_description, 'string');
+          if (response.status === 401 && vector.client?.basic) {
+            assert.match(response.headers.get('www-authenticate') ?? '', /^Basic\b/i, `${context} WWW-Authenticate`);
+          }
+        }
+      });
+    }
+  });
+
+  test('the vectors cover every assertion/client error code', () => {
+    const seen = new Set(vectors.map((v) => v.expect.error ?? 'ok'));
+    for (const code of ['ok', 'invalid_request', 'invalid_client', 'invalid_grant', 'invalid_scope', 'unauthorized_client']) {
+      assert.ok(seen.has(code), `no vector expects ${code}`);
+    }
+  });
+
+  test('replay.json scenarios, each against one store: a reused jti fails', async (t) => {
+    for (const scenario of loadReplayScenarios()) {
+      await t.test(scenario.name, async () => {
+        const ep = endpoint({}, scenario.now ?? now);
+        for (const [i, request] of scenario.requests.entries()) {
+          const response = await ep.handle(vectorRequest(request, paths.tokenEndpoint));
+          const body = await response.json();
+          const context = `${scenario.name} request ${i}: ${JSON.stringify(body)}`;
+          assert.equal(response.status, request.expect.status, context);
+          assertTokenResponseHeaders(response, context);
+          if (request.expect.error !== undefined) assert.equal(body.error, request.expect.error, context);
+          if (request.expect.sub !== undefined) {
+            const { claims } = await verifyAccessToken(body.access_token, ep.jwks());
+            assert.equal(claims.sub, request.expect.sub, context);
+          }
+        }
+      });
+    }
+  });
+});
+
+describe('token responses', () => {
+  test('invalid_client over Basic is 401 with WWW-Authenticate', async () => {
+    const v = successVector();
+    const request = vectorRequest({ ...v, client: { basic: [v.client.basic[0], `${v.client.basic[1]}-wrong`] } }, paths.tokenEndpoint);
+    const response = await endpoint().handle(request);
+    assert.equal(response.status, 401);
+    assert.match(response.headers.get('www-authenticate') ?? '', /^Basic\b/i);
+    assertTokenResponseHeaders(response);
+    assert.equal((await response.json()).error, 'invalid_client');
+  });
+
+  test('access token: ES256, typ at+jwt, kid of the published key, RFC 9068 claims', async () => {
+    const v = successVector();
+    const ep = endpoint();
+    const response = await ep.handle(vectorRequest(v, paths.tokenEndpoint));
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    const { header, claims } = await verifyAccessToken(body.access_token, ep.jwks());
+    assert.equal(header.kid, 'test-signing-1');
+    assert.equal(claims.iss, config.issuer);
+    assert.equal(claims.aud, config.access_token.audience);
+    assert.equal(claims.exp - claims.iat, body.expires_in);
+    assert.equal(typeof claims.jti, 'string');
+    assert.equal(claims.client_id, v.client.basic[0]);
+  });
+
+  test('a replayed assertion is invalid_grant the second time', async () => {
+    const ep = endpoint();
+    const request = () => vectorRequest(successVector(), paths.tokenEndpoint);
+    assert.equal((await ep.handle(request())).status, 200);
+    const second = await ep.handle(request());
+    assert.equal(second.status, 400);
+    assertTokenResponseHeaders(second);
+    assert.equal((await second.json()).error, 'invalid_grant');
+  });
+
+  test('an unknown grant_type is unsupported_grant_type', async () => {
+    const response = await endpoint().handle(
+      vectorRequest({ ...successVector(), grant_type: 'urn:example:not-a-grant' }, paths.tokenEndpoint),
+    );
+    assert.equal(response.status, 400);
+    assertTokenResponseHeaders(response);
+    assert.equal((await response.json()).error, 'unsupported_grant_type');
+  });
+
+  test('a replay store that throws gives 503 temporarily_unavailable and no token', async () => {
+    const v = successVector();
+    for (const store of [
+      { claim() { throw new Error('redis down'); } },
+      { claim: async () => { throw new Error('redis down'); } },
+    ]) {
+      const response = await endpoint({ replayStore: store }).handle(vectorRequest(v, paths.tokenEndpoint));
+      assert.equal(response.status, 503);
+      assertTokenResponseHeaders(response);
+      const body = await response.json();
+      assert.equal(body.error, 'temporarily_unavailable');
+      assert.equal(body.access_token, undefined);
+    }
+  });
+
+  test('a replay store that refuses the claim gives invalid_grant', async () => {
+    const v = successVector();
+    const claimed = [];
+    const store = { claim: async (key, expiresAt) => { claimed.push([key, expiresAt]); return false; } };
+    const response = await endpoint({ replayStore: store }).handle(vectorRequest(v, paths.tokenEndpoint));
+    assert.equal(response.status, 400);
+    assert.equal((await response.json()).error, 'invalid_grant');
+    assert.ok(claimed.length >= 1);
+    for (const [key, expiresAt] of claimed) {
+      assert.match(key, /^[0-9a-f]{64}$/);
+      assert.ok(expiresAt > now, 'replay keys must be kept until after now');
+    }
+  });
+
+  test('a body over 64 KiB is refused with 413 invalid_request', async () => {
+    const response = await endpoint().handle(
+      new Request(paths.tokenEndpoint, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: `grant_type=x&assertion=${'a'.repeat(70 * 1024)}`,
+      }),
+    );
+    assert.equal(response.status, 413);
+    assertTokenResponseHeaders(response);
+    assert.equal((await response.json()).error, 'invalid_request');
+  });
+});
+
+describe('routing', () => {
+  test('other methods on the token path: 405 with Allow: POST', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const response = await endpoint().handle(new Request(url(paths.token), { method }));
+      assert.equal(response.status, 405, method);
+      assert.match(response.headers.get('allow') ?? '', /\bPOST\b/);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+    }
+  });
+
+  test('unknown paths: 404 JSON', async () => {
+    const response = await endpoint().handle(new Request(url('/nope')));
+    assert.equal(response.status, 404);
+    assert.match(response.headers.get('content-type'), /^application\/json/);
+    assert.equal(typeof (await response.json()).error, 'string');
+  });
+
+  test('metadata document (RFC 8414)', async () => {
+    const ep = endpoint();
+    const response = await ep.handle(new Request(url(paths.metadata)));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('cache-control'), 'public, max-age=300');
+    assert.match(response.headers.get('content-type'), /^application\/json/);
+    const metadata = await response.json();
+    assert.deepEqual(metadata, ep.metadata());
+    assert.equal(metadata.issuer, config.issuer);
+    assert.equal(metadata.token_endpoint, paths.tokenEndpoint);
+    assert.equal(metadata.jwks_uri, paths.jwksUri);
+    assert.ok(metadata.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:jwt-bearer'));
+    assert.ok(Array.isArray(metadata.token_endpoint_auth_methods_supported));
+
+    const head = await ep.handle(new Request(url(paths.metadata), { method: 'HEAD' }));
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+  });
+
+  test('JWKS document publishes the public signing key only', async () => {
+    const ep = endpoint();
+    const response = await ep.handle(new Request(url(paths.jwks)));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('cache-control'), 'public, max-age=300');
+    const jwks = await response.json();
+    assert.deepEqual(jwks, ep.jwks());
+    const secret = JSON.parse(signingKey);
+    assert.equal(jwks.keys.length, 1);
+    const [key] = jwks.keys;
+    assert.deepEqual(
+      { kty: key.kty, crv: key.crv, x: key.x, y: key.y, kid: key.kid },
+      { kty: 'EC', crv: 'P-256', x: secret.x, y: secret.y, kid: secret.kid },
+    );
+    assert.equal(key.d, undefined);
+    assert.equal(ep.ephemeralKey, false);
+  });
+
+  test('a key set: the first key signs, all are published', async () => {
+    const next = JSON.parse(pkg.generateSigningKey('next'));
+    const old = JSON.parse(pkg.generateSigningKey('old'));
+    const ep = endpoint({ signingKeys: { keys: [next, old] } });
+    assert.deepEqual(ep.jwks().keys.map((k) => k.kid), ['next', 'old']);
+    const body = await ep.exchange(vectorExchangeParams(successVector()));
+    const { header } = await verifyAccessToken(body.access_token, ep.jwks());
+    assert.equal(header.kid, 'next');
+  });
+
+  test('without signingKeys an ephemeral key is generated', () => {
+    const ep = new pkg.TokenEndpoint(config, { now: () => now });
+    assert.equal(ep.ephemeralKey, true);
+    assert.equal(ep.jwks().keys.length, 1);
+  });
+});
+
+describe('exchange()', () => {
+  test('resolves with the token response', async () => {
+    const v = successVector();
+    const ep = endpoint();
+    const result = await ep.exchange(vectorExchangeParams(v));
+    assert.equal(result.token_type, 'Bearer');
+    const { claims } = await verifyAccessToken(result.access_token, ep.jwks());
+    if (v.expect.sub !== undefined) assert.equal(claims.sub, v.expect.sub);
+  });
+
+  test('runs every vector, resolving or rejecting with its OAuthError code', async () => {
+    for (const v of vectors) {
+      // exchange() cannot express malformed requests (duplicate params, odd headers).
+      if (v.raw !== undefined || v.headers !== undefined) continue;
+      const ep = endpoint();
+      if (v.expect.status === 200) {
+        const result = await ep.exchange(vectorExchangeParams(v));
+        assert.equal(typeof result.access_token, 'string', v.name);
+      } else {
+        await assert.rejects(ep.exchange(vectorExchangeParams(v)), (err) => {
+          assert.ok(err instanceof pkg.OAuthError, `${v.name}: ${err}`);
+          assert.equal(err.code, v.expect.error, v.name);
+          assert.equal(err.status, v.expect.status, v.name);
+          return true;
+        });
+      }
+    }
+  });
+
+  test('rejects with invalid_client (401) on a wrong secret, by Basic and by post', async () => {
+    const v = successVector();
+    for (const clientAuth of ['basic', 'post']) {
+      const params = { ...vectorExchangeParams(v), clientSecret: 'wrong', clientAuth };
+      await assert.rejects(endpoint().exchange(params), (err) => {
+        assert.ok(err instanceof pkg.OAuthError);
+        assert.ok(err instanceof Error);
+        assert.equal(err.name, 'OAuthError');
+        assert.equal(err.code, 'invalid_client');
+        assert.equal(err.status, 401);
+        return true;
+      });
+    }
+  });
+
+  test('rejects with unsupported_grant_type for an unknown grant type', async () => {
+    const params = { ...vectorExchangeParams(successVector()), grantType: 'urn:example:not-a-grant' };
+    await assert.rejects(endpoint().exchange(params), { name: 'OAuthError', code: 'unsupported_grant_type', status: 400 });
+  });
+
+  test('rejects with invalid_grant when the assertion is reused', async () => {
+    const ep = endpoint();
+    const params = vectorExchangeParams(successVector());
+    await ep.exchange(params);
+    await assert.rejects(ep.exchange(params), { code: 'invalid_grant', status: 400 });
+  });
+});
+
+describe('configuration', () => {
+  test('every config_invalid/ file is a ConfigError at its path', async (t) => {
+    for (const entry of loadInvalidConfigs()) {
+      // An off-curve EC point has no single wrong coordinate: the manifest
+      // names `.x`, the core may name `.y`; the key's path must match.
+      const prefix = entry.file === 'ec_off_curve.json' ? entry.path_prefix.replace(/\.[xy]$/, '') : entry.path_prefix;
+      await t.test(entry.file, () => {
+        assert.throws(
+          () => new pkg.TokenEndpoint(entry.config, { signingKeys: signingKey }),
+          (err) => {
+            assert.ok(err instanceof pkg.ConfigError, `${entry.file}: ${err}`);
+            assert.equal(err.code, 'invalid_config');
+            assert.ok(err.message.startsWith(prefix), `${entry.file}: message ${JSON.stringify(err.message)} does not start with ${prefix}`);
+            assert.ok(err.path.startsWith(prefix), `${entry.file}: path ${JSON.stringify(err.path)}`);
+            return true;
+          },
+        );
+      });
+    }
+  });
+
+  test('a broken configuration throws ConfigError with the field path', () => {
+    const broken = structuredClone(config);
+    broken.clients[0].token_endpoint_auth_method = 'carrier_pigeon';
+    assert.throws(
+      () => new pkg.TokenEndpoint(broken, { signingKeys: signingKey }),
+      (err) => {
+        assert.ok(err instanceof pkg.ConfigError, String(err));
+        assert.equal(err.name, 'ConfigError');
+        assert.equal(err.code, 'invalid_config');
+        assert.match(err.path, /^clients(\[0\]|\.0)\.token_endpoint_auth_method$/);
+        assert.ok(err.message.startsWith(`${err.path}: `), err.message);
+        return true;
+      },
+    );
+  });
+
+  test('a bad issuer is reported at path "issuer"', () => {
+    assert.throws(() => new pkg.TokenEndpoint({ ...config, issuer: 'ftp://as.example.com' }), {
+      name: 'ConfigError',
+      code: 'invalid_config',
+      path: 'issuer',
+    });
+  });
+
+  test('a config that is not JSON is a ConfigError', () => {
+    assert.throws(() => new pkg.TokenEndpoint('{not json'), { name: 'ConfigError', code: 'invalid_config' });
+  });
+
+  test('a bad signing key is a ConfigError that does not echo the key', () => {
+    const key = JSON.parse(pkg.generateSigningKey('k'));
+    const bad = { ...key, crv: 'P-384' };
+    assert.throws(
+      () => new pkg.TokenEndpoint(config, { signingKeys: bad }),
+      (err) => {
+        assert.ok(err instanceof pkg.ConfigError, String(err));
+        assert.ok(!err.message.includes(key.d), 'the error message contains the private key');
+        return true;
+      },
+    );
+  });
+});
+
+describe('helpers', () => {
+  test('hashClientSecret is lowercase hex SHA-256', () => {
+    assert.equal(pkg.hashClientSecret('demo-secret'), 'cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf');
+  });
+
+  test('generateSigningKey gives a private P-256 JWK with the kid asked for', () => {
+    const key = JSON.parse(pkg.generateSigningKey('rotation-2025'));
+    assert.equal(key.kty, 'EC');
+    assert.equal(key.crv, 'P-256');
+    assert.equal(key.kid, 'rotation-2025');
+    for (const member of ['x', 'y', 'd']) assert.equal(Buffer.from(key[member], 'base64url').length, 32, member);
+    const generated = JSON.parse(pkg.generateSigningKey());
+    assert.equal(typeof generated.kid, 'string');
+    assert.notEqual(generated.d, key.d);
+  });
+
+  test('ready() is idempotent', async () => {
+    await Promise.all([pkg.ready(), pkg.ready()]);
+  });
+
+  test('demo configuration: the demo IdP key gets a token for demo-client', async () => {
+    const demo = JSON.parse(pkg.demoConfig());
+    assert.equal(demo.issuer, 'http://127.0.0.1:8787');
+    const idpKey = JSON.parse(readFileSync(join(ROOT, 'demo/demo-idp.private.jwk.json'), 'utf8'));
+    const t = Math.floor(Date.now() / 1000);
+    const assertion = await signJwt(idpKey, {
+      iss: 'https://demo-idp.example',
+      sub: 'demo-user@example.com',
+      aud: 'http://127.0.0.1:8787/token',
+      iat: t,
+      exp: t + 300,
+      jti: crypto.randomUUID(),
+      email: 'demo-user@example.com',
+      groups: ['readers'],
+    });
+    const ep = new pkg.TokenEndpoint(pkg.demoConfig());
+    assert.equal(ep.ephemeralKey, true);
+    const result = await ep.exchange({ assertion, clientId: 'demo-client', clientSecret: 'demo-secret', scope: 'read' });
+    const { claims } = await verifyAccessToken(result.access_token, ep.jwks());
+    assert.equal(claims.sub, 'demo-user@example.com');
+    assert.equal(claims.email, 'demo-user@example.com');
+    assert.deepEqual(claims.groups, ['readers']);
+    assert.equal(claims.scope, 'read');
+    assert.equal(fromB64urlJson(result.access_token.split('.')[0]).typ, 'at+jwt');
+  });
+
+  test('Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1)', () => {
+    assert.equal(basicAuth('a b', 'c:d'), `Basic ${Buffer.from('a+b:c%3Ad').toString('base64')}`);
+  });
+});
+
+describe('MemoryReplayStore', () => {
+  test('a key is held until it expires, by the injected clock', () => {
+    let t = 1000;
+    const store = new pkg.MemoryReplayStore({ now: () => t });
+    assert.equal(store.claim('k', 1060), true);
+    assert.equal(store.claim('k', 1060), false);
+    t = 1059;
+    assert.equal(store.claim('k', 1100), false);
+    t = 1060;
+    assert.equal(store.claim('k', 1200), true, 'expired keys can be claimed again');
+    assert.equal(store.claim('k', 1200), false);
+    assert.equal(store.claim('other', 1200), true);
+  });
+
+  test('expired entries are swept periodically', () => {
+    let t = 0;
+    const store = new pkg.MemoryReplayStore({ now: () => t, sweepIntervalSecs: 10 });
+    for (let i = 0; i < 5; i++) store.claim(`k${i}`, 5);
+    assert.equal(store.size, 5);
+    t = 6;
+    store.claim('x', 100); // within the sweep interval: nothing swept yet
+    assert.equal(store.size, 6);
+    t = 11;
+    store.claim('y', 100);
+    assert.equal(store.size, 2);
+    t = 200;
+    store.sweep();
+    assert.equal(store.size, 0);
+  });
+
+  test('when full of unexpired entries it refuses (throws) instead of evicting', () => {
+    let t = 0;
+    const store = new pkg.MemoryReplayStore({ now: () => t, maxEntries: 2 });
+    assert.equal(store.claim('a', 10), true);
+    assert.equal(store.claim('b', 20), true);
+    assert.throws(() => store.claim('c', 30), /full/);
+    assert.equal(store.claim('a', 10), false, 'held keys stay held');
+    t = 10;
+    assert.equal(store.claim('c', 30), true, 'room once an entry expired');
+  });
+
+  test('rejects bad arguments', () => {
+    const store = new pkg.MemoryReplayStore();
+    assert.throws(() => store.claim('', 1), TypeError);
+    assert.throws(() => store.claim('k', Number.NaN), TypeError);
+    assert.throws(() => new pkg.MemoryReplayStore({ maxEntries: 0 }), RangeError);
+  });
+
+  test('as the endpoint store: a full store answers 503, never a token', async () => {
+    let t = now;
+    const store = new pkg.MemoryReplayStore({ now: () => t, maxEntries: 1 });
+    store.claim('occupied', now + 3600);
+    const response = await endpoint({ replayStore: store }).handle(vectorRequest(successVector(), paths.tokenEndpoint));
+    assert.equal(response.status, 503);
+    assert.equal((await response.json()).access_token, undefined);
+  });
+});

@@ -1,0 +1,348 @@
+// The Cloudflare Worker (worker/index.js) in real workerd via Miniflare's Node
+// API, with the replay Durable Object. The Worker uses the real clock, so the
+// assertions are minted here, fresh, with the vector keys.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import {
+  JWT_BEARER,
+  ROOT,
+  assertTokenResponseHeaders,
+  basicAuth,
+  endpointPaths,
+  importPkg,
+  loadConfig,
+  loadPrivateKeys,
+  requireFile,
+  signJwt,
+  verifyAccessToken,
+} from './helpers.mjs';
+
+const IDP_ISSUER = 'https://idp.example.com';
+const IDP_KID = 'idp-ec-1';
+const CLIENT = ['basic-client', 'basic-secret'];
+// In config.json, allowed only the saml2-bearer grant.
+const LIMITED_CLIENT = ['limited-client', 'limited-secret'];
+
+function miniflare({ bindings, logs }) {
+  return new Miniflare({
+    modules: true,
+    modulesRoot: ROOT,
+    scriptPath: join(ROOT, 'worker/index.js'),
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2025-01-01',
+    cf: false,
+    bindings,
+    durableObjects: { REPLAY: { className: 'ReplayGuard', useSQLite: true } },
+    handleStructuredLogs: (entry) => {
+      logs.push(entry);
+    },
+  });
+}
+
+async function json(response) {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    assert.fail(`not JSON (HTTP ${response.status}): ${text.slice(0, 500)}`);
+  }
+}
+
+describe('Worker with AG_CONFIG (tests/vectors/jwt/config.json)', () => {
+  let mf;
+  let config;
+  let paths;
+  let idpKey;
+  let clientScope;
+  const logs = [];
+
+  before(async () => {
+    requireFile(join(ROOT, 'pkg/assertion_grant_bg.wasm'), 'build it first: npm run build:pkg');
+    const pkg = await importPkg();
+    config = loadConfig();
+    paths = endpointPaths(config);
+    idpKey = loadPrivateKeys().get(IDP_KID);
+    assert.ok(idpKey, `no private key with kid ${IDP_KID} under tests/vectors/jwt/keys/`);
+
+    const basic = config.clients.find((c) => c.client_id === CLIENT[0]);
+    assert.ok(basic, `config.json has no client ${CLIENT[0]}`);
+    const idp = config.trusted_issuers.find((i) => i.issuer === IDP_ISSUER);
+    assert.ok(idp, `config.json does not trust ${IDP_ISSUER}`);
+    const ceiling = idp.scope?.split(' ');
+    clientScope = (basic.scope ?? '').split(' ').find((s) => s && (!ceiling || ceiling.includes(s)));
+
+    mf = miniflare({
+      logs,
+      bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: pkg.generateSigningKey('worker-test-1') },
+    });
+    await mf.ready;
+  });
+
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  const at = (path) => new URL(path, config.issuer).href;
+
+  function subject() {
+    const idp = config.trusted_issuers.find((i) => i.issuer === IDP_ISSUER);
+    return idp.subjects?.[0] ?? 'alice';
+  }
+
+  async function mint(overrides = {}) {
+    const t = Math.floor(Date.now() / 1000);
+    return signJwt(idpKey, {
+      iss: IDP_ISSUER,
+      sub: subject(),
+      aud: paths.tokenEndpoint,
+      iat: t,
+      exp: t + 120,
+      jti: crypto.randomUUID(),
+      ...overrides,
+    });
+  }
+
+  function post(fields, { auth = basicAuth(...CLIENT) } = {}) {
+    const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    if (auth) headers.Authorization = auth;
+    return mf.dispatchFetch(at(paths.token), { method: 'POST', headers, body: new URLSearchParams(fields).toString() });
+  }
+
+  function grant(assertion, extra = {}) {
+    const fields = { grant_type: JWT_BEARER, assertion };
+    if (clientScope) fields.scope = clientScope;
+    Object.assign(fields, extra);
+    for (const [k, v] of Object.entries(fields)) if (v === undefined) delete fields[k];
+    return fields;
+  }
+
+  async function expectError(response, status, error) {
+    const body = await json(response);
+    assert.equal(response.status, status, JSON.stringify(body));
+    assert.equal(body.error, error, JSON.stringify(body));
+    assert.equal(body.access_token, undefined);
+    assertTokenResponseHeaders(response, error);
+    return body;
+  }
+
+  test('success: the token verifies against the Worker JWKS', async () => {
+    const response = await post(grant(await mint()));
+    const body = await json(response);
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assertTokenResponseHeaders(response);
+    const jwksResponse = await mf.dispatchFetch(at(paths.jwks));
+    assert.equal(jwksResponse.status, 200);
+    const { header, claims } = await verifyAccessToken(body.access_token, await json(jwksResponse));
+    assert.equal(header.kid, 'worker-test-1');
+    assert.equal(claims.iss, config.issuer);
+    assert.equal(claims.sub, subject());
+    assert.equal(claims.client_id, CLIENT[0]);
+    assert.ok(Math.abs(claims.iat - Date.now() / 1000) < 60, 'the Worker uses the real clock');
+  });
+
+  test('invalid_request: no assertion', async () => {
+    await expectError(await post({ grant_type: JWT_BEARER }), 400, 'invalid_request');
+  });
+
+  test('invalid_client: wrong secret, 401 with WWW-Authenticate', async () => {
+    const response = await post(grant(await mint()), { auth: basicAuth(CLIENT[0], 'wrong-secret') });
+    await expectError(response, 401, 'invalid_client');
+    assert.match(response.headers.get('www-authenticate') ?? '', /^Basic\b/i);
+  });
+
+  test('invalid_grant: expired assertion', async () => {
+    const t = Math.floor(Date.now() / 1000);
+    await expectError(await post(grant(await mint({ iat: t - 1000, exp: t - 600 }))), 400, 'invalid_grant');
+  });
+
+  test('invalid_grant: wrong audience', async () => {
+    await expectError(await post(grant(await mint({ aud: 'https://elsewhere.example/token' }))), 400, 'invalid_grant');
+  });
+
+  test('unsupported_grant_type', async () => {
+    await expectError(await post(grant(await mint(), { grant_type: 'urn:example:not-a-grant' })), 400, 'unsupported_grant_type');
+  });
+
+  test('invalid_scope', async () => {
+    await expectError(await post(grant(await mint(), { scope: 'no-such-scope-anywhere' })), 400, 'invalid_scope');
+  });
+
+  test('unauthorized_client: client not allowed the jwt-bearer grant', async () => {
+    const response = await post(grant(await mint(), { scope: undefined }), { auth: basicAuth(...LIMITED_CLIENT) });
+    await expectError(response, 400, 'unauthorized_client');
+  });
+
+  test('405 on the token path with Allow: POST', async () => {
+    const response = await mf.dispatchFetch(at(paths.token));
+    assert.equal(response.status, 405);
+    assert.match(response.headers.get('allow') ?? '', /\bPOST\b/);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    await response.arrayBuffer();
+  });
+
+  test('404 elsewhere', async () => {
+    const response = await mf.dispatchFetch(at('/definitely/not/here'));
+    assert.equal(response.status, 404);
+    assert.equal(typeof (await json(response)).error, 'string');
+  });
+
+  test('metadata and JWKS', async () => {
+    const metadata = await mf.dispatchFetch(at(paths.metadata));
+    assert.equal(metadata.status, 200);
+    assert.equal(metadata.headers.get('cache-control'), 'public, max-age=300');
+    const doc = await json(metadata);
+    assert.equal(doc.issuer, config.issuer);
+    assert.equal(doc.token_endpoint, paths.tokenEndpoint);
+    assert.equal(doc.jwks_uri, paths.jwksUri);
+
+    const jwks = await mf.dispatchFetch(at(paths.jwks));
+    assert.equal(jwks.status, 200);
+    const keys = (await json(jwks)).keys;
+    assert.deepEqual(keys.map((k) => [k.kty, k.crv, k.kid, k.d]), [['EC', 'P-256', 'worker-test-1', undefined]]);
+  });
+
+  test('replay: the second use of an assertion is invalid_grant', async () => {
+    const fields = grant(await mint());
+    const first = await post(fields);
+    assert.equal(first.status, 200, JSON.stringify(await json(first.clone())));
+    await first.arrayBuffer();
+    await expectError(await post(fields), 400, 'invalid_grant');
+  });
+
+  test('50 concurrent submissions of one assertion: exactly one token', async () => {
+    const fields = grant(await mint());
+    const responses = await Promise.all(Array.from({ length: 50 }, () => post(fields)));
+    const results = await Promise.all(responses.map(async (r) => [r.status, (await json(r)).error ?? 'ok']));
+    const tally = {};
+    for (const [status, error] of results) tally[`${status} ${error}`] = (tally[`${status} ${error}`] ?? 0) + 1;
+    assert.deepEqual(tally, { '200 ok': 1, '400 invalid_grant': 49 });
+  });
+
+  test('ReplayGuard Durable Object: 50 concurrent claims of one key, exactly one wins', async () => {
+    const ns = await mf.getDurableObjectNamespace('REPLAY');
+    const t = Date.now() / 1000;
+    const stub = ns.get(ns.idFromName(`probe-${crypto.randomUUID()}`));
+    const results = await Promise.all(Array.from({ length: 50 }, () => stub.claim(t + 60)));
+    assert.equal(results.filter((r) => r === true).length, 1);
+    assert.equal(results.filter((r) => r === false).length, 49);
+
+    // An expired claim no longer blocks; other keys are independent.
+    const expired = ns.get(ns.idFromName(`probe-${crypto.randomUUID()}`));
+    assert.equal(await expired.claim(t - 1), true);
+    assert.equal(await expired.claim(t + 60), true);
+    assert.equal(await expired.claim(t + 60), false);
+    await assert.rejects(expired.claim('soon')); // not a number: TypeError in the object
+  });
+
+  test('no secret ever reaches the logs', () => {
+    const text = logs.map((l) => l.message).join('\n');
+    assert.ok(!text.includes('basic-secret'));
+    assert.ok(!text.includes(idpKey.d));
+  });
+});
+
+describe('Worker without AG_CONFIG (demo mode)', () => {
+  let mf;
+  const logs = [];
+
+  before(async () => {
+    requireFile(join(ROOT, 'pkg/assertion_grant_bg.wasm'), 'build it first: npm run build:pkg');
+    mf = miniflare({ logs, bindings: {} });
+    await mf.ready;
+  });
+
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  test('serves the demo metadata', async () => {
+    const response = await mf.dispatchFetch('http://127.0.0.1:8787/.well-known/oauth-authorization-server');
+    assert.equal(response.status, 200);
+    const doc = await json(response);
+    assert.equal(doc.issuer, 'http://127.0.0.1:8787');
+    assert.equal(doc.token_endpoint, 'http://127.0.0.1:8787/token');
+  });
+
+  test('a demo assertion gets a token, and the demo warning is logged once', async () => {
+    const idpKey = JSON.parse(readFileSync(join(ROOT, 'demo/demo-idp.private.jwk.json'), 'utf8'));
+    const t = Math.floor(Date.now() / 1000);
+    const assertion = await signJwt(idpKey, {
+      iss: 'https://demo-idp.example',
+      sub: 'demo-user@example.com',
+      aud: 'http://127.0.0.1:8787/token',
+      iat: t,
+      exp: t + 300,
+      jti: crypto.randomUUID(),
+      email: 'demo-user@example.com',
+      groups: ['readers'],
+    });
+    const response = await mf.dispatchFetch('http://127.0.0.1:8787/token', {
+      method: 'POST',
+      headers: { Authorization: basicAuth('demo-client', 'demo-secret'), 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion, scope: 'read' }).toString(),
+    });
+    const body = await json(response);
+    assert.equal(response.status, 200, JSON.stringify(body));
+    const jwks = await json(await mf.dispatchFetch('http://127.0.0.1:8787/.well-known/jwks.json'));
+    const { claims } = await verifyAccessToken(body.access_token, jwks);
+    assert.equal(claims.sub, 'demo-user@example.com');
+    assert.equal(claims.email, 'demo-user@example.com');
+    assert.equal(claims.scope, 'read');
+
+    const warnings = logs.filter((l) => /DEMO configuration/.test(l.message));
+    assert.equal(warnings.length, 1, JSON.stringify(logs));
+    assert.equal(warnings[0].level, 'warn');
+  });
+});
+
+describe('Worker with a broken AG_CONFIG', () => {
+  let mf;
+  let secret;
+  const logs = [];
+
+  before(async () => {
+    const pkg = await importPkg();
+    const config = loadConfig();
+    config.clients[0].token_endpoint_auth_method = 'carrier_pigeon';
+    secret = pkg.generateSigningKey('broken-1');
+    mf = miniflare({ logs, bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: secret } });
+    await mf.ready;
+  });
+
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  test('500 server_error, one console.error naming the path, never the secret', async () => {
+    for (let i = 0; i < 3; i++) {
+      const response = await mf.dispatchFetch('http://localhost/token', { method: 'POST', body: 'grant_type=x' });
+      assert.equal(response.status, 500);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      assert.deepEqual(await json(response), { error: 'server_error' });
+    }
+    const errors = logs.filter((l) => l.level === 'error');
+    assert.equal(errors.length, 1, JSON.stringify(logs));
+    assert.match(errors[0].message, /token_endpoint_auth_method/);
+    const text = logs.map((l) => l.message).join('\n');
+    assert.ok(!text.includes(JSON.parse(secret).d), 'the signing key was logged');
+  });
+
+  test('AG_CONFIG without AG_SIGNING_KEY is refused (no per-isolate ephemeral key)', async () => {
+    const local = [];
+    const other = miniflare({ logs: local, bindings: { AG_CONFIG: JSON.stringify(loadConfig()) } });
+    try {
+      const response = await other.dispatchFetch('http://localhost/.well-known/jwks.json');
+      assert.equal(response.status, 500);
+      await response.arrayBuffer();
+      assert.ok(local.some((l) => l.level === 'error' && /AG_SIGNING_KEY/.test(l.message)), JSON.stringify(local));
+    } finally {
+      await other.dispose();
+    }
+  });
+});

@@ -1,0 +1,127 @@
+// assertion-grant Cloudflare Worker: the token endpoint, metadata and JWKS,
+// with one-time use of assertion IDs enforced by a Durable Object per key.
+//
+// env.AG_CONFIG       configuration, JSON text (or an object from [vars])
+// env.AG_SIGNING_KEY  secret: private EC P-256 JWK or {"keys":[...]}
+// env.REPLAY          Durable Object namespace bound to ReplayGuard
+import { DurableObject } from 'cloudflare:workers';
+import wasm from '../pkg/assertion_grant_bg.wasm';
+import { initSync, TokenEndpoint, demoConfig } from '../pkg/index.js';
+
+const SERVER_ERROR_HEADERS = {
+  'Cache-Control': 'no-store',
+  Pragma: 'no-cache',
+  'Content-Type': 'application/json;charset=UTF-8',
+};
+
+function serverError() {
+  return new Response(JSON.stringify({ error: 'server_error' }), { status: 500, headers: SERVER_ERROR_HEADERS });
+}
+
+/** Replay store backed by one ReplayGuard Durable Object per key. */
+class DurableObjectReplayStore {
+  #namespace;
+
+  constructor(namespace) {
+    this.#namespace = namespace;
+  }
+
+  async claim(key, expiresAt) {
+    const stub = this.#namespace.get(this.#namespace.idFromName(key));
+    return (await stub.claim(expiresAt)) === true;
+  }
+}
+
+// One endpoint per isolate, rebuilt only if the configuration text changes.
+let cached;
+let demoWarned = false;
+
+function textOf(value) {
+  if (value === undefined || value === null || value === '') return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Remove from `message` every long base64url run that occurs in the secret. */
+function redact(message, secret) {
+  if (secret === undefined) return message;
+  return message.replace(/[A-Za-z0-9_-]{16,}/g, (run) => (secret.includes(run) ? '[redacted]' : run));
+}
+
+function endpointFor(env) {
+  const configText = textOf(env.AG_CONFIG);
+  const keyText = textOf(env.AG_SIGNING_KEY);
+  if (cached !== undefined && cached.configText === configText && cached.keyText === keyText) return cached;
+
+  cached = { configText, keyText, endpoint: undefined };
+  try {
+    if (env.REPLAY === undefined) {
+      throw Object.assign(new Error('REPLAY: Durable Object binding missing (see wrangler.toml)'), { path: 'REPLAY' });
+    }
+    initSync(wasm);
+    let config = configText;
+    if (config === undefined) {
+      config = demoConfig();
+      if (!demoWarned) {
+        demoWarned = true;
+        console.warn(
+          'assertion-grant: AG_CONFIG is not set: serving the built-in DEMO configuration' +
+            (keyText === undefined ? ' with an ephemeral signing key' : '') +
+            '. Do not use this in production.',
+        );
+      }
+    } else if (keyText === undefined) {
+      // An ephemeral key per isolate would publish a different JWKS in every
+      // isolate, so tokens would fail verification at random: refuse.
+      throw Object.assign(new Error('AG_SIGNING_KEY: secret not set (wrangler secret put AG_SIGNING_KEY)'), {
+        path: 'AG_SIGNING_KEY',
+      });
+    }
+    cached.endpoint = new TokenEndpoint(config, {
+      signingKeys: keyText,
+      replayStore: new DurableObjectReplayStore(env.REPLAY),
+      onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
+    });
+  } catch (err) {
+    // The path names the field; the message never contains the key material
+    // (ConfigError messages are "<path>: <reason>").
+    const path = typeof err?.path === 'string' && err.path !== '' ? err.path : 'unknown';
+    const reason = redact(err instanceof Error ? err.message : String(err), keyText);
+    console.error(`assertion-grant: configuration error at ${path}: ${reason}`);
+  }
+  return cached;
+}
+
+export default {
+  async fetch(request, env) {
+    const { endpoint } = endpointFor(env);
+    if (endpoint === undefined) return serverError();
+    return endpoint.handle(request);
+  },
+};
+
+/**
+ * One instance per replay key. A Durable Object processes one event at a time
+ * and its storage calls hold the input gate, so get → put cannot interleave
+ * with another claim of the same key: exactly one concurrent claim wins.
+ */
+export class ReplayGuard extends DurableObject {
+  /**
+   * @param {number} expiresAt seconds since the epoch
+   * @returns {Promise<boolean>} true if the key was free and is now claimed
+   */
+  async claim(expiresAt) {
+    if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) {
+      throw new TypeError('ReplayGuard.claim: expiresAt must be seconds since the epoch');
+    }
+    const storage = this.ctx.storage;
+    const existing = await storage.get('expiresAt');
+    if (existing !== undefined && existing > Date.now() / 1000) return false;
+    await storage.put('expiresAt', expiresAt);
+    await storage.setAlarm(expiresAt * 1000);
+    return true;
+  }
+
+  async alarm() {
+    await this.ctx.storage.deleteAll();
+  }
+}
