@@ -19,6 +19,7 @@ import {
   vectorExchangeParams,
   vectorRequest,
   verifyAccessToken,
+  mintDemoAssertion,
 } from './helpers.mjs';
 
 let pkg;
@@ -418,18 +419,7 @@ describe('helpers', () => {
   test('demo configuration: the demo IdP key gets a token for demo-client', async () => {
     const demo = JSON.parse(pkg.demoConfig());
     assert.equal(demo.issuer, 'http://127.0.0.1:8787');
-    const idpKey = JSON.parse(readFileSync(join(ROOT, 'demo/demo-idp.private.jwk.json'), 'utf8'));
-    const t = Math.floor(Date.now() / 1000);
-    const assertion = await signJwt(idpKey, {
-      iss: 'https://demo-idp.example',
-      sub: 'demo-user@example.com',
-      aud: 'http://127.0.0.1:8787/token',
-      iat: t,
-      exp: t + 300,
-      jti: crypto.randomUUID(),
-      email: 'demo-user@example.com',
-      groups: ['readers'],
-    });
+    const assertion = await mintDemoAssertion();
     const ep = new pkg.TokenEndpoint(pkg.demoConfig());
     assert.equal(ep.ephemeralKey, true);
     const result = await ep.exchange({ assertion, clientId: 'demo-client', clientSecret: 'demo-secret', scope: 'read' });

@@ -215,3 +215,19 @@ export function endpointPaths(config) {
     metadata: `/.well-known/oauth-authorization-server${issuerPath}`,
   };
 }
+
+/** A fresh JWT assertion from the demo IdP (demo/demo-idp.private.jwk.json) for the demo config. */
+export async function mintDemoAssertion() {
+  const idpKey = JSON.parse(readFileSync(join(ROOT, 'demo/demo-idp.private.jwk.json'), 'utf8'));
+  const t = Math.floor(Date.now() / 1000);
+  return signJwt(idpKey, {
+    iss: 'https://demo-idp.example',
+    sub: 'demo-user@example.com',
+    aud: 'http://127.0.0.1:8787/token',
+    iat: t,
+    exp: t + 300,
+    jti: crypto.randomUUID(),
+    email: 'demo-user@example.com',
+    groups: ['readers'],
+  });
+}

@@ -18,6 +18,7 @@ import {
   requireFile,
   signJwt,
   verifyAccessToken,
+  mintDemoAssertion,
 } from './helpers.mjs';
 
 const IDP_ISSUER = 'https://idp.example.com';
@@ -270,18 +271,7 @@ describe('Worker without AG_CONFIG (demo mode)', () => {
   });
 
   test('a demo assertion gets a token, and the demo warning is logged once', async () => {
-    const idpKey = JSON.parse(readFileSync(join(ROOT, 'demo/demo-idp.private.jwk.json'), 'utf8'));
-    const t = Math.floor(Date.now() / 1000);
-    const assertion = await signJwt(idpKey, {
-      iss: 'https://demo-idp.example',
-      sub: 'demo-user@example.com',
-      aud: 'http://127.0.0.1:8787/token',
-      iat: t,
-      exp: t + 300,
-      jti: crypto.randomUUID(),
-      email: 'demo-user@example.com',
-      groups: ['readers'],
-    });
+    const assertion = await mintDemoAssertion();
     const response = await mf.dispatchFetch('http://127.0.0.1:8787/token', {
       method: 'POST',
       headers: { Authorization: basicAuth('demo-client', 'demo-secret'), 'Content-Type': 'application/x-www-form-urlencoded' },
