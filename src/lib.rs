@@ -54,6 +54,7 @@ pub mod request;
 mod response;
 mod token;
 mod verified;
+pub mod xml;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;

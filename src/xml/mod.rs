@@ -1,0 +1,821 @@
+//! Hardened XML for signed assertions: a small read-only tree on quick-xml,
+//! with namespace resolution, strict well-formedness, and limits.
+//!
+//! What is refused, and why:
+//! - any DOCTYPE (no DTD, so no entity expansion, XXE or billion laughs);
+//! - entity references other than the five predefined ones and numeric
+//!   character references;
+//! - encodings other than UTF-8 (a declaration saying otherwise, a UTF-16
+//!   BOM, invalid UTF-8), XML 1.1;
+//! - names that are not namespace-well-formed (`x::a`, `:a`, empty or
+//!   undeclared prefixes, `xmlns:p=""`, rebinding `xml`/`xmlns`);
+//! - the same attribute twice, by qualified *or* expanded name;
+//! - more than one root, non-whitespace text outside the root;
+//! - characters outside XML 1.0's `Char` production;
+//! - anything beyond the limits in [`Limits`].
+//!
+//! Comments and processing instructions are kept in the tree (so
+//! canonicalization sees the document exactly), but [`Document::text`]
+//! refuses to read a value that a comment or PI splits — the NameID
+//! comment attack (`alice@example.com<!---->.evil.com`) cannot shorten a
+//! value.
+
+pub mod c14n;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+use std::fmt;
+
+/// The XML namespace (`xml:` prefix), bound by definition.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// Size and count limits for one document. The defaults fit real SAML
+/// assertions (a 6–7 KB assertion with a dozen attributes uses a few percent
+/// of each) and stop hostile documents early.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest document, in bytes.
+    pub max_bytes: usize,
+    /// Deepest element nesting.
+    pub max_depth: usize,
+    /// Most elements in the document.
+    pub max_elements: usize,
+    /// Most attributes (namespace declarations included) on one element.
+    pub max_attributes: usize,
+    /// Most namespace declarations in the document.
+    pub max_namespace_declarations: usize,
+    /// Longest text node or attribute value, in bytes.
+    pub max_text_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024,
+            max_depth: 24,
+            max_elements: 2048,
+            max_attributes: 32,
+            max_namespace_declarations: 128,
+            max_text_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Why a document was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XmlError {
+    /// Not well-formed XML (as reported by the tokenizer, or by our checks).
+    Malformed(&'static str),
+    /// A DOCTYPE declaration.
+    Doctype,
+    /// An entity reference other than the predefined five.
+    Entity,
+    /// Not UTF-8, or an encoding declaration other than UTF-8.
+    Encoding,
+    /// Namespace well-formedness violated.
+    Namespace(&'static str),
+    /// The same attribute twice.
+    DuplicateAttribute,
+    /// A limit in [`Limits`] was exceeded.
+    Limit(&'static str),
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(what) => write!(f, "XML is not well-formed: {what}"),
+            Self::Doctype => f.write_str("XML with a DOCTYPE is not accepted"),
+            Self::Entity => {
+                f.write_str("XML entity references other than the predefined ones are not accepted")
+            }
+            Self::Encoding => f.write_str("XML must be UTF-8"),
+            Self::Namespace(what) => write!(f, "XML namespaces: {what}"),
+            Self::DuplicateAttribute => f.write_str("XML element has the same attribute twice"),
+            Self::Limit(what) => write!(f, "XML exceeds the limit on {what}"),
+        }
+    }
+}
+
+/// Index of a node in its [`Document`].
+pub type NodeId = usize;
+
+/// A parsed document: an arena of nodes with one root element.
+#[derive(Debug, Clone)]
+pub struct Document {
+    nodes: Vec<Node>,
+    root: NodeId,
+}
+
+/// A node of the tree.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// An element.
+    Element(Element),
+    /// Character data (references resolved, line ends normalized).
+    Text(String),
+    /// A comment (kept so that reading around it can be refused).
+    Comment,
+    /// A processing instruction.
+    Pi {
+        /// The target.
+        target: String,
+        /// The content after the target, leading whitespace removed.
+        data: String,
+    },
+}
+
+/// An element with its namespace-resolved name.
+#[derive(Debug, Clone)]
+pub struct Element {
+    prefix: Option<String>,
+    local: String,
+    ns: Option<String>,
+    ns_decls: Vec<NsDecl>,
+    attrs: Vec<Attr>,
+    children: Vec<NodeId>,
+    parent: Option<NodeId>,
+}
+
+/// A namespace declaration as written on an element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsDecl {
+    /// The prefix, or `None` for the default namespace.
+    pub prefix: Option<String>,
+    /// The URI; empty for `xmlns=""`.
+    pub uri: String,
+}
+
+/// An attribute (namespace declarations excluded), value normalized per
+/// XML 1.0 §3.3.3.
+#[derive(Debug, Clone)]
+pub struct Attr {
+    /// The prefix as written.
+    pub prefix: Option<String>,
+    /// The local name.
+    pub local: String,
+    /// The namespace URI (`None` for unprefixed attributes).
+    pub ns: Option<String>,
+    /// The normalized value.
+    pub value: String,
+}
+
+impl Element {
+    /// The local name.
+    pub fn local_name(&self) -> &str {
+        &self.local
+    }
+
+    /// The prefix as written.
+    pub fn prefix(&self) -> Option<&str> {
+        self.prefix.as_deref()
+    }
+
+    /// The namespace URI.
+    pub fn namespace(&self) -> Option<&str> {
+        self.ns.as_deref()
+    }
+
+    /// Whether this element is `{ns}local`.
+    pub fn is(&self, ns: &str, local: &str) -> bool {
+        self.ns.as_deref() == Some(ns) && self.local == local
+    }
+
+    /// The value of the unprefixed attribute `local`.
+    pub fn attr(&self, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.ns.is_none() && a.local == local)
+            .map(|a| a.value.as_str())
+    }
+
+    /// All attributes.
+    pub fn attributes(&self) -> &[Attr] {
+        &self.attrs
+    }
+
+    /// Namespace declarations written on this element.
+    pub fn namespace_declarations(&self) -> &[NsDecl] {
+        &self.ns_decls
+    }
+
+    /// Child nodes, in order.
+    pub fn children(&self) -> &[NodeId] {
+        &self.children
+    }
+
+    /// The parent element.
+    pub fn parent(&self) -> Option<NodeId> {
+        self.parent
+    }
+}
+
+impl Document {
+    /// Parses `input` under `limits`.
+    pub fn parse(input: &[u8], limits: &Limits) -> Result<Self, XmlError> {
+        if input.len() > limits.max_bytes {
+            return Err(XmlError::Limit("document size"));
+        }
+        let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+        if input.starts_with(b"\xFE\xFF") || input.starts_with(b"\xFF\xFE") {
+            return Err(XmlError::Encoding);
+        }
+        let text = std::str::from_utf8(input).map_err(|_| XmlError::Encoding)?;
+        Parser::new(limits).run(text)
+    }
+
+    /// The root element's id.
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// The node `id`.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+
+    /// The element `id`; `None` if it is not an element.
+    pub fn element(&self, id: NodeId) -> Option<&Element> {
+        match &self.nodes[id] {
+            Node::Element(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The root element.
+    pub fn root_element(&self) -> &Element {
+        match &self.nodes[self.root] {
+            Node::Element(e) => e,
+            // The parser only ever sets `root` to an element.
+            _ => unreachable!("root is an element"),
+        }
+    }
+
+    /// Child elements of `id`, in order.
+    pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = (NodeId, &Element)> + '_ {
+        let children: &[NodeId] = self.element(id).map_or(&[], |e| &e.children);
+        children
+            .iter()
+            .filter_map(|&c| self.element(c).map(|e| (c, e)))
+    }
+
+    /// Child elements of `id` named `{ns}local`.
+    pub fn children_named<'a>(
+        &'a self,
+        id: NodeId,
+        ns: &'a str,
+        local: &'a str,
+    ) -> impl Iterator<Item = (NodeId, &'a Element)> + 'a {
+        self.child_elements(id)
+            .filter(move |(_, e)| e.is(ns, local))
+    }
+
+    /// Every element in document order.
+    pub fn elements(&self) -> impl Iterator<Item = (NodeId, &Element)> + '_ {
+        self.nodes.iter().enumerate().filter_map(|(i, n)| match n {
+            Node::Element(e) => Some((i, e)),
+            _ => None,
+        })
+    }
+
+    /// The text content of an element that has only text children. Any
+    /// child element, comment or processing instruction is an error, so a
+    /// value can never be read differently from how it was signed.
+    pub fn text(&self, id: NodeId) -> Result<String, TextError> {
+        let el = self.element(id).ok_or(TextError)?;
+        let mut out = String::new();
+        for &c in &el.children {
+            match &self.nodes[c] {
+                Node::Text(t) => out.push_str(t),
+                _ => return Err(TextError),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The namespace bindings in scope at element `id` (nearest declaration
+    /// per prefix wins; `xml` excluded; an empty URI is an undeclared
+    /// default namespace).
+    pub fn in_scope_namespaces(&self, id: NodeId) -> Vec<NsDecl> {
+        let mut out: Vec<NsDecl> = Vec::new();
+        let mut cur = Some(id);
+        while let Some(node) = cur {
+            let Some(el) = self.element(node) else { break };
+            for d in &el.ns_decls {
+                if !out.iter().any(|o| o.prefix == d.prefix) {
+                    out.push(d.clone());
+                }
+            }
+            cur = el.parent;
+        }
+        out
+    }
+}
+
+/// An element's text could not be read as one value (it has child elements,
+/// comments or processing instructions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextError;
+
+struct Parser<'l> {
+    limits: &'l Limits,
+    nodes: Vec<Node>,
+    stack: Vec<NodeId>,
+    root: Option<NodeId>,
+    elements: usize,
+    ns_decls: usize,
+    pending_text: String,
+}
+
+impl<'l> Parser<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Self {
+            limits,
+            nodes: Vec::new(),
+            stack: Vec::new(),
+            root: None,
+            elements: 0,
+            ns_decls: 0,
+            pending_text: String::new(),
+        }
+    }
+
+    fn run(mut self, text: &str) -> Result<Document, XmlError> {
+        let mut reader = Reader::from_str(text);
+        let config = reader.config_mut();
+        config.check_comments = true;
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        config.trim_text_start = false;
+        config.trim_text_end = false;
+        let mut seen_decl = false;
+        let mut first = true;
+        loop {
+            let event = reader
+                .read_event()
+                .map_err(|e| XmlError::Malformed(classify(&e)))?;
+            if !matches!(event, Event::Decl(_)) {
+                first = false;
+            }
+            match event {
+                Event::Decl(decl) => {
+                    if !first || seen_decl {
+                        return Err(XmlError::Malformed("misplaced XML declaration"));
+                    }
+                    seen_decl = true;
+                    first = false;
+                    let version = decl
+                        .version()
+                        .map_err(|_| XmlError::Malformed("XML declaration"))?;
+                    if version.as_ref() != "1.0" {
+                        return Err(XmlError::Malformed("only XML 1.0 is accepted"));
+                    }
+                    if let Some(enc) = decl.encoding() {
+                        let enc = enc.map_err(|_| XmlError::Malformed("XML declaration"))?;
+                        if !enc.eq_ignore_ascii_case("utf-8") {
+                            return Err(XmlError::Encoding);
+                        }
+                    }
+                }
+                Event::DocType(_) => return Err(XmlError::Doctype),
+                Event::Start(start) => self.open(&start, false)?,
+                Event::Empty(start) => self.open(&start, true)?,
+                Event::End(_) => {
+                    self.flush_text()?;
+                    self.stack.pop();
+                }
+                Event::Text(t) => {
+                    let content = t.xml10_content();
+                    self.push_text(&content)?;
+                }
+                Event::CData(c) => {
+                    let raw = c.into_inner();
+                    let content = normalize_eol(&raw);
+                    self.push_literal_text(&content)?;
+                }
+                Event::GeneralRef(r) => {
+                    let c = match r.resolve_char_ref() {
+                        Ok(Some(c)) => c,
+                        Ok(None) => predefined(&r).ok_or(XmlError::Entity)?,
+                        Err(_) => return Err(XmlError::Malformed("character reference")),
+                    };
+                    if !is_xml_char(c) {
+                        return Err(XmlError::Malformed(
+                            "character reference to an illegal character",
+                        ));
+                    }
+                    let mut buf = [0u8; 4];
+                    self.push_literal_text(c.encode_utf8(&mut buf))?;
+                }
+                Event::Comment(_) => {
+                    self.flush_text()?;
+                    if !self.stack.is_empty() {
+                        self.add_child(Node::Comment)?;
+                    }
+                }
+                Event::PI(pi) => {
+                    self.flush_text()?;
+                    let target = pi.target().to_owned();
+                    if target.eq_ignore_ascii_case("xml") {
+                        return Err(XmlError::Malformed("misplaced XML declaration"));
+                    }
+                    let data = pi.content().trim_start().to_owned();
+                    if !self.stack.is_empty() {
+                        self.add_child(Node::Pi { target, data })?;
+                    }
+                }
+                Event::Eof => break,
+            }
+        }
+        self.flush_text()?;
+        if !self.stack.is_empty() {
+            return Err(XmlError::Malformed("unclosed element"));
+        }
+        let root = self.root.ok_or(XmlError::Malformed("no root element"))?;
+        Ok(Document {
+            nodes: self.nodes,
+            root,
+        })
+    }
+
+    /// Text from the tokenizer: must not contain raw `&`/`<` (quick-xml
+    /// splits references out) and must be legal characters.
+    fn push_text(&mut self, text: &str) -> Result<(), XmlError> {
+        if text.contains('&') || text.contains('<') {
+            return Err(XmlError::Malformed("unescaped & or <"));
+        }
+        self.push_literal_text(text)
+    }
+
+    fn push_literal_text(&mut self, text: &str) -> Result<(), XmlError> {
+        if !text.chars().all(is_xml_char) {
+            return Err(XmlError::Malformed("illegal character"));
+        }
+        if self.stack.is_empty() {
+            if text.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) {
+                return Ok(());
+            }
+            return Err(XmlError::Malformed("text outside the root element"));
+        }
+        if self.pending_text.len() + text.len() > self.limits.max_text_bytes {
+            return Err(XmlError::Limit("text length"));
+        }
+        self.pending_text.push_str(text);
+        Ok(())
+    }
+
+    fn flush_text(&mut self) -> Result<(), XmlError> {
+        if self.pending_text.is_empty() {
+            return Ok(());
+        }
+        let text = std::mem::take(&mut self.pending_text);
+        self.add_child(Node::Text(text)).map(|_| ())
+    }
+
+    fn add_child(&mut self, node: Node) -> Result<NodeId, XmlError> {
+        let id = self.nodes.len();
+        let parent = self.stack.last().copied();
+        self.nodes.push(node);
+        if let Some(p) = parent
+            && let Node::Element(e) = &mut self.nodes[p]
+        {
+            e.children.push(id);
+        }
+        Ok(id)
+    }
+
+    fn open(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<(), XmlError> {
+        self.flush_text()?;
+        if self.stack.is_empty() && self.root.is_some() {
+            return Err(XmlError::Malformed("more than one root element"));
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(XmlError::Limit("nesting depth"));
+        }
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(XmlError::Limit("element count"));
+        }
+        let (prefix, local) = split_qname(start.name().as_ref())?;
+
+        // First pass: namespace declarations and raw attributes.
+        let mut ns_decls: Vec<NsDecl> = Vec::new();
+        let mut raw_attrs: Vec<(Option<String>, String, String)> = Vec::new();
+        let mut count = 0usize;
+        for attr in start.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| match e {
+                quick_xml::events::attributes::AttrError::Duplicated(..) => {
+                    XmlError::DuplicateAttribute
+                }
+                _ => XmlError::Malformed("attribute syntax"),
+            })?;
+            count += 1;
+            if count > self.limits.max_attributes {
+                return Err(XmlError::Limit("attributes per element"));
+            }
+            let value = attribute_value(&attr.value, self.limits.max_text_bytes)?;
+            let (a_prefix, a_local) = split_qname(attr.key.as_ref())?;
+            match (a_prefix.as_deref(), a_local.as_str()) {
+                (None, "xmlns") => ns_decls.push(NsDecl {
+                    prefix: None,
+                    uri: value,
+                }),
+                (Some("xmlns"), p) => {
+                    if value.is_empty() {
+                        return Err(XmlError::Namespace(
+                            "a prefix cannot be undeclared in XML 1.0",
+                        ));
+                    }
+                    if p == "xmlns" || (p == "xml") != (value == XML_NS) || value == XMLNS_NS {
+                        return Err(XmlError::Namespace("reserved prefix or namespace rebound"));
+                    }
+                    ns_decls.push(NsDecl {
+                        prefix: Some(p.to_owned()),
+                        uri: value,
+                    });
+                }
+                _ => raw_attrs.push((a_prefix, a_local, value)),
+            }
+        }
+        if ns_decls
+            .iter()
+            .any(|d| d.prefix.is_none() && (d.uri == XML_NS || d.uri == XMLNS_NS))
+        {
+            return Err(XmlError::Namespace("reserved namespace as default"));
+        }
+        self.ns_decls += ns_decls.len();
+        if self.ns_decls > self.limits.max_namespace_declarations {
+            return Err(XmlError::Limit("namespace declarations"));
+        }
+
+        let parent = self.stack.last().copied();
+        let lookup = |p: Option<&str>| -> Option<String> {
+            if p == Some("xml") {
+                return Some(XML_NS.to_owned());
+            }
+            if let Some(d) = ns_decls.iter().find(|d| d.prefix.as_deref() == p) {
+                return Some(d.uri.clone());
+            }
+            let mut cur = parent;
+            while let Some(id) = cur {
+                let Node::Element(e) = &self.nodes[id] else {
+                    break;
+                };
+                if let Some(d) = e.ns_decls.iter().find(|d| d.prefix.as_deref() == p) {
+                    return Some(d.uri.clone());
+                }
+                cur = e.parent;
+            }
+            None
+        };
+        let ns = match prefix.as_deref() {
+            Some(p) => Some(lookup(Some(p)).ok_or(XmlError::Namespace("undeclared prefix"))?),
+            None => lookup(None).filter(|u| !u.is_empty()),
+        };
+        if prefix.as_deref() == Some("xmlns") {
+            return Err(XmlError::Namespace("element with the xmlns prefix"));
+        }
+        let mut attrs: Vec<Attr> = Vec::with_capacity(raw_attrs.len());
+        for (a_prefix, a_local, value) in raw_attrs {
+            let a_ns = match a_prefix.as_deref() {
+                None => None,
+                Some(p) => Some(lookup(Some(p)).ok_or(XmlError::Namespace("undeclared prefix"))?),
+            };
+            if attrs.iter().any(|a| a.ns == a_ns && a.local == a_local) {
+                return Err(XmlError::DuplicateAttribute);
+            }
+            attrs.push(Attr {
+                prefix: a_prefix,
+                local: a_local,
+                ns: a_ns,
+                value,
+            });
+        }
+
+        let id = self.add_child(Node::Element(Element {
+            prefix,
+            local,
+            ns,
+            ns_decls,
+            attrs,
+            children: Vec::new(),
+            parent,
+        }))?;
+        if parent.is_none() {
+            self.root = Some(id);
+        }
+        if !empty {
+            self.stack.push(id);
+        }
+        Ok(())
+    }
+}
+
+fn classify(e: &quick_xml::Error) -> &'static str {
+    match e {
+        quick_xml::Error::Syntax(_) => "syntax error",
+        quick_xml::Error::IllFormed(_) => "ill-formed markup",
+        _ => "unreadable input",
+    }
+}
+
+/// Splits a QName into (prefix, local), enforcing namespace
+/// well-formedness: at most one colon, both parts non-empty NCNames.
+fn split_qname(name: &str) -> Result<(Option<String>, String), XmlError> {
+    let (prefix, local) = match name.split_once(':') {
+        Some((p, l)) => (Some(p), l),
+        None => (None, name),
+    };
+    let ncname = |s: &str| {
+        let mut chars = s.chars();
+        chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '\u{B7}'))
+    };
+    if local.contains(':') || !ncname(local) || prefix.is_some_and(|p| !ncname(p)) {
+        return Err(XmlError::Namespace("name is not namespace-well-formed"));
+    }
+    Ok((prefix.map(str::to_owned), local.to_owned()))
+}
+
+/// XML 1.0 §3.3.3 attribute-value normalization (for CDATA attributes):
+/// literal tab, CR, LF and CRLF become one space each; references are
+/// resolved afterwards, so `&#xA;` stays a line feed.
+fn attribute_value(raw: &str, max: usize) -> Result<String, XmlError> {
+    if raw.len() > max {
+        return Err(XmlError::Limit("attribute value length"));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '&' => {
+                let end = rest
+                    .find(';')
+                    .ok_or(XmlError::Malformed("unterminated reference"))?;
+                let name = &rest[1..end];
+                let resolved = resolve_reference(name)?;
+                out.push(resolved);
+                rest = &rest[end + 1..];
+                continue;
+            }
+            '<' => return Err(XmlError::Malformed("< in attribute value")),
+            '\r' => {
+                out.push(' ');
+                if rest[1..].starts_with('\n') {
+                    rest = &rest[1..];
+                }
+            }
+            '\n' | '\t' => out.push(' '),
+            c if is_xml_char(c) => out.push(c),
+            _ => return Err(XmlError::Malformed("illegal character")),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Ok(out)
+}
+
+fn resolve_reference(name: &str) -> Result<char, XmlError> {
+    let c = if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix('x') {
+            Some(hex) if !hex.is_empty() && hex.len() <= 6 => u32::from_str_radix(hex, 16),
+            None if !num.is_empty() && num.len() <= 7 => num.parse::<u32>(),
+            _ => return Err(XmlError::Malformed("character reference")),
+        }
+        .map_err(|_| XmlError::Malformed("character reference"))?;
+        char::from_u32(code).ok_or(XmlError::Malformed("character reference"))?
+    } else {
+        match name {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "apos" => '\'',
+            "quot" => '"',
+            _ => return Err(XmlError::Entity),
+        }
+    };
+    if !is_xml_char(c) {
+        return Err(XmlError::Malformed(
+            "character reference to an illegal character",
+        ));
+    }
+    Ok(c)
+}
+
+fn predefined(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
+    match r.as_ref() {
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "apos" => Some('\''),
+        "quot" => Some('"'),
+        _ => None,
+    }
+}
+
+fn normalize_eol(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// XML 1.0 `Char`: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Document, XmlError> {
+        Document::parse(s.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn resolves_namespaces_by_uri_not_prefix() {
+        let d = parse(
+            r#"<a:x xmlns:a="urn:a" xmlns="urn:d"><y a:k="1" k="2"/><a:z xmlns:a="urn:b"/></a:x>"#,
+        )
+        .unwrap();
+        let root = d.root_element();
+        assert!(root.is("urn:a", "x"));
+        let kids: Vec<_> = d.child_elements(d.root()).collect();
+        assert!(kids[0].1.is("urn:d", "y"));
+        assert_eq!(kids[0].1.attr("k"), Some("2"));
+        assert!(kids[1].1.is("urn:b", "z"));
+    }
+
+    #[test]
+    fn refuses_hostile_documents() {
+        let cases = [
+            (
+                "<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
+                XmlError::Doctype,
+            ),
+            ("<a>&e;</a>", XmlError::Entity),
+            ("<a b='&e;'/>", XmlError::Entity),
+            (
+                "<?xml version='1.0' encoding='ISO-8859-1'?><a/>",
+                XmlError::Encoding,
+            ),
+            (
+                "<x::a/>",
+                XmlError::Namespace("name is not namespace-well-formed"),
+            ),
+            ("<p:a/>", XmlError::Namespace("undeclared prefix")),
+            (
+                "<a xmlns:p=''/>",
+                XmlError::Namespace("a prefix cannot be undeclared in XML 1.0"),
+            ),
+            (
+                "<a xmlns:p='urn:x' xmlns:q='urn:x' p:b='1' q:b='2'/>",
+                XmlError::DuplicateAttribute,
+            ),
+            ("<a b='1' b='2'/>", XmlError::DuplicateAttribute),
+            (
+                "<a/><b/>",
+                XmlError::Malformed("more than one root element"),
+            ),
+            (
+                "<a/>x",
+                XmlError::Malformed("text outside the root element"),
+            ),
+            ("<a>\u{1}</a>", XmlError::Malformed("illegal character")),
+            ("<a>&#0;</a>", XmlError::Malformed("character reference")),
+        ];
+        for (doc, expected) in cases {
+            assert_eq!(parse(doc).unwrap_err(), expected, "{doc}");
+        }
+        assert_eq!(
+            Document::parse(b"<a>\xff</a>", &Limits::default()).unwrap_err(),
+            XmlError::Encoding
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let deep = "<a>".repeat(30) + &"</a>".repeat(30);
+        assert_eq!(parse(&deep).unwrap_err(), XmlError::Limit("nesting depth"));
+        let wide = format!("<a>{}</a>", "<b/>".repeat(3000));
+        assert_eq!(parse(&wide).unwrap_err(), XmlError::Limit("element count"));
+        let attrs: String = (0..40).map(|i| format!(" a{i}='1'")).collect();
+        assert_eq!(
+            parse(&format!("<a{attrs}/>")).unwrap_err(),
+            XmlError::Limit("attributes per element")
+        );
+    }
+
+    #[test]
+    fn comments_cannot_split_a_value() {
+        let d =
+            parse("<a><n>alice@example.com<!---->.evil.com</n><m>x&amp;y<![CDATA[<z>]]></m></a>")
+                .unwrap();
+        let kids: Vec<_> = d.child_elements(d.root()).map(|(i, _)| i).collect();
+        assert_eq!(d.text(kids[0]), Err(TextError));
+        assert_eq!(d.text(kids[1]).unwrap(), "x&y<z>");
+    }
+
+    #[test]
+    fn attribute_value_normalization() {
+        let d = parse("<a b='x\r\ny\tz&#xA;w'/>").unwrap();
+        assert_eq!(d.root_element().attr("b"), Some("x y z\nw"));
+    }
+}
