@@ -487,8 +487,8 @@ export class TokenEndpoint {
       const early = prepared.response;
       if (early !== undefined) return coreResponse(early);
 
-      // Claim in the order given (the assertion first, then a client
-      // assertion); stop at the first key already used.
+      // Claim in the order the core gives (the client assertion's key
+      // first, then the grant's); stop at the first key already used.
       for (const { key, expiresAt } of prepared.replayKeys) {
         let claimed;
         try {
@@ -504,7 +504,8 @@ export class TokenEndpoint {
         if (claimed !== true) return coreResponse(this.#core.replayRejected(prepared, key));
       }
       owned = false; // issue() takes ownership of `prepared` (frees it in wasm)
-      return coreResponse(this.#core.issue(prepared, now));
+      // Read the clock again: claiming may have taken a while.
+      return coreResponse(this.#core.issue(prepared, this.#nowSecs()));
     } finally {
       if (owned) prepared.free();
     }

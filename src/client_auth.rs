@@ -26,10 +26,9 @@ pub enum ClientAuthError {
     },
     /// The client's JWT assertion was refused (RFC 7523 §3).
     Assertion(Cow<'static, str>),
-    /// A confidential client sent only its `client_id`.
-    CredentialsRequired,
     /// No client identified itself, but the assertion's issuer requires one
-    /// (`require_client`).
+    /// (`require_client`). Checked before the assertion's signature, so an
+    /// anonymous caller learns nothing about an assertion it holds.
     Required,
     /// The client may not use this grant type (`unauthorized_client`).
     UnauthorizedGrantType,
@@ -50,10 +49,7 @@ impl fmt::Display for ClientAuthError {
         match self {
             Self::Failed { .. } => f.write_str("client authentication failed"),
             Self::Assertion(why) => write!(f, "client assertion rejected: {why}"),
-            Self::CredentialsRequired => f.write_str("this client must authenticate"),
-            Self::Required => {
-                f.write_str("client authentication is required for assertions from this issuer")
-            }
+            Self::Required => f.write_str("assertions from this issuer need an identified client"),
             Self::UnauthorizedGrantType => f.write_str("this client may not use this grant type"),
             Self::IssuerNotAllowed => {
                 f.write_str("this client may not present assertions from this issuer")
@@ -92,8 +88,9 @@ pub(crate) fn authenticate<'c>(
         }
         Credentials::ClientId(id) => match config.client(id) {
             Some(c) if c.auth_method == AuthMethod::None => (c, None),
-            Some(_) => return Err(ClientAuthError::CredentialsRequired),
-            None => return Err(ClientAuthError::Failed { via_header: false }),
+            // A confidential client that did not authenticate gets the same
+            // answer as an unknown one (no client enumeration).
+            _ => return Err(ClientAuthError::Failed { via_header: false }),
         },
         Credentials::Basic { client_id, secret } => (
             check_secret(config, client_id, secret, AuthMethod::ClientSecretBasic)

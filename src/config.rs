@@ -603,6 +603,14 @@ fn build_client(
         None => ScopeSet::default(),
     };
     let trusted_issuers = match rc.trusted_issuers {
+        // A public client proves nothing about itself: it may only present
+        // assertions from issuers it is explicitly bound to.
+        None if method == AuthMethod::None => {
+            return Err(ConfigError::new(
+                format!("{path}.trusted_issuers"),
+                "required for a public client (token_endpoint_auth_method none)",
+            ));
+        }
         None => None,
         Some(names) => Some(
             names

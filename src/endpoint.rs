@@ -34,7 +34,9 @@ pub struct TokenEndpoint {
 /// claim every [`ReplayKey`] (atomically, in its store) before calling
 /// [`TokenEndpoint::issue`]; if any claim fails, answer with
 /// [`TokenEndpoint::replay_rejected`].
-#[derive(Debug, Clone)]
+///
+/// Deliberately not `Clone`: one claim, one token.
+#[derive(Debug)]
 pub struct PendingToken {
     replay_keys: Vec<ReplayKey>,
     subject: String,
@@ -151,7 +153,21 @@ impl TokenEndpoint {
         }
         let client =
             client_auth::authenticate(&self.config, &request.credentials, request.grant_type, now)?;
+        if client.client.is_none() {
+            // Before any signature work: an anonymous caller may not learn
+            // whether an assertion it holds would verify.
+            let issuer = grant::jwt::peek_issuer(&request.assertion)
+                .and_then(|iss| self.config.trusted_issuer(&iss));
+            if issuer.is_some_and(|(_, i)| i.require_client) {
+                return Err(ClientAuthError::Required.into());
+            }
+        }
         let grant = grant::jwt::validate(&self.config, &request.assertion, now)?;
+        if self.config.access_token.cap_at_assertion_expiry && grant.expires_at <= now {
+            // The token would be born expired; refuse before the replay key
+            // is spent.
+            return Err(GrantError::Time(TimeError::Expired).into());
+        }
         let issuer = &self.config.issuers[grant.issuer];
         match client.client {
             None if issuer.require_client => return Err(ClientAuthError::Required.into()),

@@ -90,7 +90,7 @@ impl ReplayStore for MemoryReplayStore {
     fn claim(&mut self, key: &str, expires_at: i64, now: i64) -> bool {
         if now >= self.next_sweep {
             self.entries.retain(|_, exp| *exp > now);
-            self.next_sweep = now + 60;
+            self.next_sweep = now.saturating_add(60);
         }
         match self.entries.get(key) {
             Some(&exp) if exp > now => false,

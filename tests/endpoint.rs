@@ -447,3 +447,82 @@ fn rotation_publishes_every_key_and_signs_with_the_first() {
         "signing_key.keys[1].kid"
     );
 }
+
+fn vector(name: &str) -> Value {
+    let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
+    cases
+        .into_iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no vector {name}"))
+}
+
+#[test]
+fn anonymous_callers_learn_nothing_about_an_assertion() {
+    // require_client is checked before the signature: a forged assertion and
+    // a genuine one get the same answer when no client is identified.
+    let ep = endpoint();
+    let genuine = vector("valid-es256")["assertion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut forged = genuine.clone();
+    forged.truncate(forged.len() - 4);
+    forged.push_str("AAAA");
+    let mut answers = Vec::new();
+    for assertion in [&genuine, &forged] {
+        let (body, _) = request_parts(assertion, &json!({"anonymous": true}), None);
+        let mut store = MemoryReplayStore::new();
+        answers.push(send(&ep, &mut store, &body, None, NOW));
+        assert!(store.is_empty());
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].status, 401);
+    assert!(answers[0].body.contains("invalid_client"));
+}
+
+#[test]
+fn a_confidential_client_naming_itself_is_treated_like_an_unknown_one() {
+    let ep = endpoint();
+    let assertion = vector("valid-es256")["assertion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut store = MemoryReplayStore::new();
+    let (body, _) = request_parts(&assertion, &json!({"none": "basic-client"}), None);
+    let known = send(&ep, &mut store, &body, None, NOW);
+    let (body, _) = request_parts(&assertion, &json!({"none": "nobody"}), None);
+    let unknown = send(&ep, &mut store, &body, None, NOW);
+    assert_eq!(known, unknown);
+    assert_eq!(known.status, 401);
+}
+
+#[test]
+fn public_clients_must_be_bound_to_issuers() {
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    let clients = config["clients"].as_array_mut().unwrap();
+    let public = clients
+        .iter_mut()
+        .find(|c| c["client_id"] == "public-client")
+        .unwrap();
+    public.as_object_mut().unwrap().remove("trusted_issuers");
+    let err = Config::from_json(&config.to_string()).unwrap_err();
+    assert!(err.path.ends_with(".trusted_issuers"), "{err}");
+}
+
+#[test]
+fn capped_tokens_never_spend_a_replay_key_on_an_expiring_assertion() {
+    // exp is NOW-30: accepted within the 60 s skew, but a token capped at the
+    // assertion's expiry would be born expired.
+    let case = vector("valid-exp-within-skew");
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    config["access_token"]["cap_at_assertion_expiry"] = json!(true);
+    let key = SigningKey::from_scalar(&[0x11; 32], Some("test-key".into())).unwrap();
+    let ep =
+        TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
+    let (body, auth) = request_parts(case["assertion"].as_str().unwrap(), &case["client"], None);
+    let mut store = MemoryReplayStore::new();
+    let r = send(&ep, &mut store, &body, auth.as_deref(), NOW);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("invalid_grant"));
+    assert!(store.is_empty(), "no replay entry spent");
+}

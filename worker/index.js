@@ -8,6 +8,8 @@ import { DurableObject } from 'cloudflare:workers';
 import wasm from '../pkg/assertion_grant_bg.wasm';
 import { initSync, TokenEndpoint, demoConfig } from '../pkg/index.js';
 
+const REPLAY_MARGIN_SECS = 60;
+
 const SERVER_ERROR_HEADERS = {
   'Cache-Control': 'no-store',
   Pragma: 'no-cache',
@@ -59,6 +61,15 @@ function endpointFor(env) {
     }
     initSync(wasm);
     let config = configText;
+    if (config === undefined && keyText !== undefined) {
+      // A real signing key with the public demo trust (whose IdP key and
+      // client secret are published) would let anyone mint tokens signed
+      // by the production key: refuse.
+      throw Object.assign(
+        new Error('AG_CONFIG: not set while AG_SIGNING_KEY is; refusing to serve the demo configuration with a real key'),
+        { path: 'AG_CONFIG' },
+      );
+    }
     if (config === undefined) {
       config = demoConfig();
       if (!demoWarned) {
@@ -114,10 +125,13 @@ export class ReplayGuard extends DurableObject {
       throw new TypeError('ReplayGuard.claim: expiresAt must be seconds since the epoch');
     }
     const storage = this.ctx.storage;
-    const existing = await storage.get('expiresAt');
+    // Keep entries a minute past their expiry: the isolate that accepted the
+    // assertion and this object may disagree slightly about the time.
+    const keepUntil = expiresAt + REPLAY_MARGIN_SECS;
+    const existing = await storage.get('keepUntil');
     if (existing !== undefined && existing > Date.now() / 1000) return false;
-    await storage.put('expiresAt', expiresAt);
-    await storage.setAlarm(expiresAt * 1000);
+    await storage.put('keepUntil', keepUntil);
+    await storage.setAlarm(keepUntil * 1000);
     return true;
   }
 

@@ -6,6 +6,14 @@ use crate::replay::{ReplayKey, ReplayKind};
 
 use super::{GrantError, TimeRules, ValidatedGrant};
 
+/// The `iss` a JWT states, unverified (`None` if the JWT does not parse):
+/// only for decisions that must come before signature verification.
+pub(crate) fn peek_issuer(assertion: &str) -> Option<String> {
+    jose::parse(assertion)
+        .ok()
+        .and_then(|jws| jws.unverified_issuer().map(str::to_owned))
+}
+
 /// Validates a JWT bearer assertion at time `now`.
 ///
 /// Order: parse (cheap structural checks) → find the trusted issuer named by

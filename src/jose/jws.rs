@@ -112,7 +112,8 @@ impl<'a> UnverifiedJws<'a> {
 
     /// Verifies the signature with one of `keys`, under an algorithm in
     /// `allowed`. The header's `alg` must be allowed *and* fit the key
-    /// (RFC 8725 §3.1); `kid`, when present, only selects among `keys`.
+    /// (RFC 8725 §3.1); `kid`, when present, only selects among `keys`
+    /// (keys configured without a `kid` stay candidates).
     /// Without a `kid`, at most [`MAX_KEY_CANDIDATES`] fitting keys are tried.
     pub fn verify(
         self,
@@ -124,7 +125,9 @@ impl<'a> UnverifiedJws<'a> {
         }
         let candidates = keys
             .iter()
-            .filter(|k| self.kid.is_none() || k.kid() == self.kid.as_deref())
+            // `kid` selects among keys that have one; keys configured without
+            // a kid remain candidates.
+            .filter(|k| self.kid.is_none() || k.kid().is_none() || k.kid() == self.kid.as_deref())
             .filter(|k| k.accepts(self.alg))
             .take(MAX_KEY_CANDIDATES);
         let mut verified = false;

@@ -233,9 +233,13 @@ describe('Worker with AG_CONFIG (tests/vectors/jwt/config.json)', () => {
     assert.equal(results.filter((r) => r === true).length, 1);
     assert.equal(results.filter((r) => r === false).length, 49);
 
-    // An expired claim no longer blocks; other keys are independent.
+    // A claim blocks until a minute past its expiry (clock-disagreement
+    // margin), then no longer; other keys are independent.
+    const recent = ns.get(ns.idFromName(`probe-${crypto.randomUUID()}`));
+    assert.equal(await recent.claim(t - 1), true);
+    assert.equal(await recent.claim(t + 60), false, 'still inside the 60 s margin');
     const expired = ns.get(ns.idFromName(`probe-${crypto.randomUUID()}`));
-    assert.equal(await expired.claim(t - 1), true);
+    assert.equal(await expired.claim(t - 61), true);
     assert.equal(await expired.claim(t + 60), true);
     assert.equal(await expired.claim(t + 60), false);
     await assert.rejects(expired.claim('soon')); // not a number: TypeError in the object
@@ -331,6 +335,23 @@ describe('Worker with a broken AG_CONFIG', () => {
       assert.equal(response.status, 500);
       await response.arrayBuffer();
       assert.ok(local.some((l) => l.level === 'error' && /AG_SIGNING_KEY/.test(l.message)), JSON.stringify(local));
+    } finally {
+      await other.dispose();
+    }
+  });
+
+  test('AG_SIGNING_KEY without AG_CONFIG is refused (never the public demo trust with a real key)', async () => {
+    const local = [];
+    const other = miniflare({ logs: local, bindings: { AG_SIGNING_KEY: (await importPkg()).generateSigningKey('real-key') } });
+    try {
+      const response = await other.dispatchFetch('http://127.0.0.1:8787/token', {
+        method: 'POST',
+        headers: { Authorization: basicAuth('demo-client', 'demo-secret'), 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await mintDemoAssertion() }).toString(),
+      });
+      assert.equal(response.status, 500);
+      assert.doesNotMatch(await response.text(), /access_token/);
+      assert.ok(local.some((l) => l.level === 'error' && /AG_CONFIG/.test(l.message)), JSON.stringify(local));
     } finally {
       await other.dispose();
     }

@@ -341,6 +341,8 @@ def build_config(keys):
                 "client_id": "public-client",
                 "token_endpoint_auth_method": "none",
                 "scope": "read",
+                # Public clients must be bound to their issuers (review finding).
+                "trusted_issuers": [IDP],
             },
             {
                 "client_id": "limited-client",
