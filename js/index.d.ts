@@ -82,6 +82,7 @@ export type TokenEndpointAuthMethod =
   | 'client_secret_basic'
   | 'client_secret_post'
   | 'private_key_jwt'
+  | 'saml2_bearer'
   | 'none';
 
 /** What to do when a request asks for scope beyond what is allowed. */
@@ -113,8 +114,10 @@ export interface AccessTokenConfig {
  * };
  */
 export interface TrustedIssuerConfig {
-  /** Exact `iss` (JWT) or `<Issuer>` (SAML) value. */
-  issuer: string;
+  /** Exact `iss` (JWT) or `<Issuer>` (SAML) value. May be omitted when `saml_metadata` gives the entityID. */
+  issuer?: string;
+  /** The IdP's SAML metadata XML (EntityDescriptor): supplies the entityID and signing certificates (see {@link importSamlMetadata}). */
+  saml_metadata?: string;
   /** Assertion format this issuer sends. */
   format: 'jwt' | 'saml2';
   /** Verification keys (JWT issuers). RSA ≥ 2048 bits or EC P-256. */
@@ -166,7 +169,7 @@ export interface ClientConfig {
   grant_types?: GrantType[];
   /** Scope allowance and default scope (space-separated). Absent: none. */
   scope?: string;
-  /** Issuers whose assertions this client may present. Absent: any trusted issuer. */
+  /** Issuers whose assertions this client may present. Absent: any trusted issuer. Required for `none` and `saml2_bearer` clients (for the latter: the IdPs that vouch for it). */
   trusted_issuers?: string[];
 }
 
@@ -467,6 +470,19 @@ export function hashClientSecret(secret: string): string;
  * const endpoint = new TokenEndpoint(demoConfig());
  */
 export function demoConfig(): string;
+
+/**
+ * Turns an IdP's SAML 2.0 metadata (an `EntityDescriptor` with an
+ * `IDPSSODescriptor`) into a `trusted_issuers` entry: the entityID and the
+ * signing certificates. Add `scope`, `claims` etc. before use. The
+ * metadata's own signature is not checked: import only files you trust.
+ * Throws an Error with `code === 'invalid_metadata'`.
+ *
+ * @example
+ * const entry = importSamlMetadata(await readFile('idp-metadata.xml', 'utf8'));
+ * config.trusted_issuers.push({ ...entry, scope: 'read', claims: { email: 'email' } });
+ */
+export function importSamlMetadata(xml: string): TrustedIssuerConfig;
 
 /** `urn:ietf:params:oauth:grant-type:jwt-bearer` */
 export const JWT_BEARER: 'urn:ietf:params:oauth:grant-type:jwt-bearer';

@@ -16,6 +16,7 @@ import init, {
   generateSigningKey as coreGenerateSigningKey,
   hashClientSecret as coreHashClientSecret,
   demoConfig as coreDemoConfig,
+  importSamlMetadata as coreImportSamlMetadata,
 } from './assertion_grant.js';
 
 /** Grant type URN for RFC 7523 JWT bearer assertions. */
@@ -550,4 +551,15 @@ export function hashClientSecret(secret) {
 export function demoConfig() {
   assertReady('demoConfig()');
   return coreDemoConfig();
+}
+
+/**
+ * An IdP's SAML metadata XML → a `trusted_issuers` entry
+ * (`{ issuer, format: 'saml2', x509_certificates }`).
+ * @param {string} xml
+ * @returns {object}
+ */
+export function importSamlMetadata(xml) {
+  assertReady('importSamlMetadata()');
+  return JSON.parse(coreImportSamlMetadata(xml));
 }

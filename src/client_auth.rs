@@ -8,11 +8,12 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{AuthMethod, Client, Config};
 use crate::crypto::Algorithm;
-use crate::grant::TimeRules;
+use crate::grant::{GrantError, TimeRules, saml2};
 use crate::jose::{self, JoseError};
 use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::request::{Credentials, GrantType};
+use crate::xmldsig::DsigError;
 
 /// Why client authentication (or the client's authorization) failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +110,13 @@ pub(crate) fn authenticate<'c>(
             let (client, key) = check_jwt_assertion(config, assertion, client_id.as_deref(), now)?;
             (client, Some(key))
         }
+        Credentials::SamlAssertion {
+            assertion,
+            client_id,
+        } => {
+            let (client, key) = check_saml_assertion(config, assertion, client_id.as_deref(), now)?;
+            (client, Some(key))
+        }
     };
     if !client.grant_types.iter().any(|g| g == grant_type.as_str()) {
         return Err(ClientAuthError::UnauthorizedGrantType);
@@ -143,6 +151,46 @@ fn check_secret<'c>(
         (true, Some(_)) => client,
         _ => None,
     }
+}
+
+/// RFC 7522 §2.2 and §3: a SAML assertion, valid by every grant rule, whose
+/// Subject is the client_id of a `saml2_bearer` client that lists the
+/// assertion's issuer among its `trusted_issuers`.
+fn check_saml_assertion<'c>(
+    config: &'c Config,
+    assertion: &str,
+    body_client_id: Option<&str>,
+    now: i64,
+) -> Result<(&'c Client, ReplayKey), ClientAuthError> {
+    let grant = saml2::validate(config, assertion, now, ReplayKind::ClientAssertion).map_err(
+        |e| match e {
+            GrantError::Signature(DsigError::Invalid) => {
+                ClientAuthError::Failed { via_header: false }
+            }
+            other => ClientAuthError::Assertion(Cow::Owned(other.to_string())),
+        },
+    )?;
+    if body_client_id.is_some_and(|id| id != grant.subject) {
+        return Err(ClientAuthError::Assertion(
+            "client_id does not match the assertion's Subject".into(),
+        ));
+    }
+    let client = match config.client(&grant.subject) {
+        Some(c) if c.auth_method == AuthMethod::Saml2Bearer => c,
+        _ => return Err(ClientAuthError::Failed { via_header: false }),
+    };
+    // Config guarantees saml2_bearer clients name the IdPs that vouch for them.
+    if !client
+        .trusted_issuers
+        .as_ref()
+        .is_some_and(|t| t.contains(&grant.issuer))
+    {
+        return Err(ClientAuthError::Failed { via_header: false });
+    }
+    let key = grant
+        .replay
+        .ok_or(ClientAuthError::Failed { via_header: false })?;
+    Ok((client, key))
 }
 
 /// RFC 7523 §3 applied to a client assertion: `iss` = `sub` = client_id,

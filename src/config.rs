@@ -112,6 +112,8 @@ pub struct Config {
     pub(crate) jwks_uri: String,
     /// Every value accepted as `aud` (issuer, token endpoint, `audiences`).
     pub(crate) accepted_audiences: Vec<String>,
+    /// The configured `audiences` (aliases of the token endpoint).
+    pub(crate) aliases: Vec<String>,
     pub(crate) clock_skew: i64,
     pub(crate) scope_policy: ScopePolicy,
     pub(crate) access_token: AccessTokenPolicy,
@@ -143,6 +145,8 @@ pub(crate) struct TrustedIssuer {
     pub scope: Option<ScopeSet>,
     pub claims: Vec<(String, String)>,
     pub subjects: Option<HashSet<String>>,
+    pub allow_sha1: bool,
+    pub allow_inclusive_c14n: bool,
 }
 
 /// A registered client.
@@ -233,6 +237,12 @@ impl Config {
     pub(crate) fn is_our_audience(&self, aud: &str) -> bool {
         self.accepted_audiences.iter().any(|a| a == aud)
     }
+
+    /// Whether a SAML `Recipient` names our token endpoint (or a configured
+    /// alias), compared exactly (RFC 7522 §3 item 5).
+    pub(crate) fn is_our_recipient(&self, recipient: &str) -> bool {
+        recipient == self.token_endpoint || self.aliases.iter().any(|a| a == recipient)
+    }
 }
 
 /// Parses the access-token signing keys: one private EC P-256 JWK, or a JWK
@@ -305,7 +315,8 @@ struct RawAccessToken {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIssuer {
-    issuer: String,
+    issuer: Option<String>,
+    saml_metadata: Option<String>,
     format: AssertionFormat,
     jwks: Option<Value>,
     x509_certificates: Option<Vec<String>>,
@@ -420,6 +431,7 @@ fn build(raw: RawConfig) -> Result<Config, ConfigError> {
     }
 
     Ok(Config {
+        aliases: raw.audiences.clone(),
         issuer,
         token_endpoint,
         jwks_uri,
@@ -435,20 +447,32 @@ fn build(raw: RawConfig) -> Result<Config, ConfigError> {
 }
 
 fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIssuer, ConfigError> {
-    let issuer = nonempty(ri.issuer, &format!("{path}.issuer"))?;
-    if ri.format == AssertionFormat::Saml2 {
-        return Err(ConfigError::new(
-            format!("{path}.format"),
-            "saml2 issuers are not supported by this version yet",
-        ));
-    }
-    if ri.x509_certificates.is_some() {
-        return Err(ConfigError::new(
-            format!("{path}.x509_certificates"),
-            "certificates are used by saml2 issuers, which this version does not support yet; give JWT issuers a jwks",
-        ));
-    }
-    if ri.allow_sha1 || ri.allow_inclusive_c14n {
+    // An IdP's SAML metadata may stand in for `issuer` + `x509_certificates`.
+    let metadata = match ri.saml_metadata.as_deref() {
+        Some(_) if ri.format != AssertionFormat::Saml2 => {
+            return Err(ConfigError::new(
+                format!("{path}.saml_metadata"),
+                "applies only to saml2 issuers",
+            ));
+        }
+        Some(xml) => Some(
+            crate::saml_metadata::parse_idp_metadata(xml)
+                .map_err(|e| ConfigError::new(format!("{path}.saml_metadata"), e.0))?,
+        ),
+        None => None,
+    };
+    let issuer = match (ri.issuer, &metadata) {
+        (Some(given), Some(m)) if given != m.entity_id => {
+            return Err(ConfigError::new(
+                format!("{path}.issuer"),
+                "does not match the metadata's entityID",
+            ));
+        }
+        (Some(given), _) => nonempty(given, &format!("{path}.issuer"))?,
+        (None, Some(m)) => m.entity_id.clone(),
+        (None, None) => return Err(ConfigError::new(format!("{path}.issuer"), "missing")),
+    };
+    if ri.format == AssertionFormat::Jwt && (ri.allow_sha1 || ri.allow_inclusive_c14n) {
         let field = if ri.allow_sha1 {
             "allow_sha1"
         } else {
@@ -459,20 +483,65 @@ fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIs
             "applies only to saml2 issuers",
         ));
     }
-    let keys = match &ri.jwks {
+    let mut keys = match &ri.jwks {
         Some(v) => jwks(v, &format!("{path}.jwks"))?,
-        None => {
+        None => Vec::new(),
+    };
+    if let Some(certs) = &ri.x509_certificates {
+        let at = format!("{path}.x509_certificates");
+        if certs.is_empty() || certs.len() > MAX_KEYS_PER_SET {
             return Err(ConfigError::new(
-                format!("{path}.jwks"),
-                "a JWT issuer needs a jwks with its public keys",
+                at,
+                format!("must list 1 to {MAX_KEYS_PER_SET} certificates"),
             ));
         }
-    };
-    let algorithms = algorithms(
+        for (i, cert) in certs.iter().enumerate() {
+            let key = crate::x509::public_key_from_certificate(cert)
+                .map_err(|e| ConfigError::new(format!("{at}[{i}]"), e))?;
+            keys.push(Jwk::from_key(key));
+        }
+    }
+    for (i, cert) in metadata
+        .iter()
+        .flat_map(|m| &m.signing_certificates)
+        .enumerate()
+    {
+        let key = crate::x509::public_key_from_certificate(cert).map_err(|e| {
+            ConfigError::new(
+                format!("{path}.saml_metadata"),
+                format!("certificate {}: {e}", i + 1),
+            )
+        })?;
+        keys.push(Jwk::from_key(key));
+    }
+    if keys.len() > MAX_KEYS_PER_SET {
+        return Err(ConfigError::new(
+            path.to_owned(),
+            format!("more than {MAX_KEYS_PER_SET} keys"),
+        ));
+    }
+    if keys.is_empty() {
+        let (field, what) = match ri.format {
+            AssertionFormat::Jwt => (
+                "jwks",
+                "a JWT issuer needs a jwks (or x509_certificates) with its public keys",
+            ),
+            AssertionFormat::Saml2 => (
+                "x509_certificates",
+                "a SAML issuer needs its signing certificates",
+            ),
+        };
+        return Err(ConfigError::new(format!("{path}.{field}"), what));
+    }
+    let mut algorithms = algorithms(
         ri.algorithms.as_deref(),
         &keys,
         &format!("{path}.algorithms"),
     )?;
+    // SHA-1 has no JOSE name that could be listed: the opt-in adds it.
+    if ri.allow_sha1 && keys.iter().any(|k| k.accepts(Algorithm::RS1)) {
+        algorithms.push(Algorithm::RS1);
+    }
     let scope = ri
         .scope
         .as_deref()
@@ -519,6 +588,8 @@ fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIs
         scope,
         claims,
         subjects,
+        allow_sha1: ri.allow_sha1,
+        allow_inclusive_c14n: ri.allow_inclusive_c14n,
     })
 }
 
@@ -577,12 +648,6 @@ fn build_client(
         }
         (None, _) => Vec::new(),
     };
-    if method == AuthMethod::Saml2Bearer {
-        return Err(ConfigError::new(
-            format!("{path}.token_endpoint_auth_method"),
-            "saml2_bearer is not supported by this version yet",
-        ));
-    }
     let grant_types = match rc.grant_types {
         None => vec![GRANT_JWT_BEARER.to_owned(), GRANT_SAML2_BEARER.to_owned()],
         Some(list) => {
@@ -604,11 +669,15 @@ fn build_client(
     };
     let trusted_issuers = match rc.trusted_issuers {
         // A public client proves nothing about itself: it may only present
-        // assertions from issuers it is explicitly bound to.
-        None if method == AuthMethod::None => {
+        // assertions from issuers it is explicitly bound to. A saml2_bearer
+        // client is vouched for by the IdPs listed here (RFC 7522 §2.2).
+        None if matches!(method, AuthMethod::None | AuthMethod::Saml2Bearer) => {
             return Err(ConfigError::new(
                 format!("{path}.trusted_issuers"),
-                "required for a public client (token_endpoint_auth_method none)",
+                format!(
+                    "required for token_endpoint_auth_method {}",
+                    method.as_str()
+                ),
             ));
         }
         None => None,

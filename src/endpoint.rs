@@ -10,8 +10,8 @@ use crate::error::OAuthError;
 use crate::grant::{self, GrantError, TimeError};
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
-use crate::replay::{ReplayKey, ReplayStore, Replayed};
-use crate::request::{self, GrantType, HttpRequest, RequestError};
+use crate::replay::{ReplayKey, ReplayKind, ReplayStore, Replayed};
+use crate::request::{self, GrantType, HttpRequest};
 use crate::response::{HttpResponse, TokenResponse};
 use crate::token;
 
@@ -148,21 +148,26 @@ impl TokenEndpoint {
     /// binding and scope. Replay keys exist only when all of these passed.
     pub fn prepare(&self, req: &HttpRequest<'_>, now: i64) -> Result<PendingToken, OAuthError> {
         let request = request::parse_request(req)?;
-        if request.grant_type == GrantType::Saml2Bearer {
-            return Err(RequestError::UnsupportedGrantType.into());
-        }
         let client =
             client_auth::authenticate(&self.config, &request.credentials, request.grant_type, now)?;
         if client.client.is_none() {
             // Before any signature work: an anonymous caller may not learn
             // whether an assertion it holds would verify.
-            let issuer = grant::jwt::peek_issuer(&request.assertion)
-                .and_then(|iss| self.config.trusted_issuer(&iss));
+            let issuer = match request.grant_type {
+                GrantType::JwtBearer => grant::jwt::peek_issuer(&request.assertion),
+                GrantType::Saml2Bearer => grant::saml2::peek_issuer(&request.assertion),
+            }
+            .and_then(|iss| self.config.trusted_issuer(&iss));
             if issuer.is_some_and(|(_, i)| i.require_client) {
                 return Err(ClientAuthError::Required.into());
             }
         }
-        let grant = grant::jwt::validate(&self.config, &request.assertion, now)?;
+        let grant = match request.grant_type {
+            GrantType::JwtBearer => grant::jwt::validate(&self.config, &request.assertion, now)?,
+            GrantType::Saml2Bearer => {
+                grant::saml2::validate(&self.config, &request.assertion, now, ReplayKind::Grant)?
+            }
+        };
         if self.config.access_token.cap_at_assertion_expiry && grant.expires_at <= now {
             // The token would be born expired; refuse before the replay key
             // is spent.

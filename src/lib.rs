@@ -52,9 +52,12 @@ pub mod policy;
 pub mod replay;
 pub mod request;
 mod response;
+pub mod saml_metadata;
 mod token;
 mod verified;
+pub mod x509;
 pub mod xml;
+pub mod xmldsig;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;

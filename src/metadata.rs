@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{AuthMethod, Config, GRANT_JWT_BEARER, url_path};
+use crate::config::{AuthMethod, Config, GRANT_JWT_BEARER, GRANT_SAML2_BEARER, url_path};
 use crate::crypto::{Algorithm, SigningKey};
 use crate::encoding::b64url_encode;
 
@@ -32,7 +32,7 @@ pub(crate) fn metadata_document(config: &Config) -> Value {
         "issuer": config.issuer,
         "token_endpoint": config.token_endpoint,
         "jwks_uri": config.jwks_uri,
-        "grant_types_supported": [GRANT_JWT_BEARER],
+        "grant_types_supported": [GRANT_JWT_BEARER, GRANT_SAML2_BEARER],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": methods.map(AuthMethod::as_str),
         "token_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_jose),

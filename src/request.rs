@@ -107,6 +107,14 @@ pub enum Credentials {
         /// `client_id` from the body, which must then match the assertion.
         client_id: Option<String>,
     },
+    /// A SAML client assertion (RFC 7522 §2.2), with the body's `client_id`
+    /// if one was sent.
+    SamlAssertion {
+        /// The encoded assertion.
+        assertion: String,
+        /// `client_id` from the body, which must then match the Subject.
+        client_id: Option<String>,
+    },
 }
 
 /// A parsed assertion-grant token request.
@@ -283,8 +291,11 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
                 client_id,
             }
         }
-        (None, None, Some(_), Some(kind)) if kind == CLIENT_ASSERTION_SAML2 => {
-            return Err(RequestError::UnsupportedClientAssertionType);
+        (None, None, Some(assertion), Some(kind)) if kind == CLIENT_ASSERTION_SAML2 => {
+            Credentials::SamlAssertion {
+                assertion,
+                client_id,
+            }
         }
         (None, None, Some(_), None) => return Err(RequestError::Missing("client_assertion_type")),
         (_, _, _, Some(_)) => return Err(RequestError::UnsupportedClientAssertionType),

@@ -228,3 +228,19 @@ pub fn hash_client_secret(secret: &str) -> String {
 pub fn demo_config() -> String {
     crate::DEMO_CONFIG.to_owned()
 }
+
+/// Reads an IdP's SAML metadata (`EntityDescriptor` with an
+/// `IDPSSODescriptor`) and returns the `trusted_issuers` entry (JSON text):
+/// `{"issuer": entityID, "format": "saml2", "x509_certificates": [...]}`.
+/// Throws an Error with `code = "invalid_metadata"`.
+#[wasm_bindgen(js_name = importSamlMetadata)]
+pub fn import_saml_metadata(xml: &str) -> Result<String, JsValue> {
+    match crate::saml_metadata::parse_idp_metadata(xml) {
+        Ok(m) => Ok(m.trusted_issuer_entry().to_string()),
+        Err(e) => {
+            let err = js_sys::Error::new(&e.to_string());
+            let _ = js_sys::Reflect::set(&err, &"code".into(), &"invalid_metadata".into());
+            Err(err.into())
+        }
+    }
+}

@@ -379,7 +379,10 @@ fn metadata_and_jwks() {
         m["jwks_uri"],
         "https://as.example.com/.well-known/jwks.json"
     );
-    assert_eq!(m["grant_types_supported"], json!([JWT_BEARER]));
+    assert_eq!(
+        m["grant_types_supported"],
+        json!([JWT_BEARER, "urn:ietf:params:oauth:grant-type:saml2-bearer"])
+    );
     assert!(
         m["token_endpoint_auth_methods_supported"]
             .as_array()

@@ -35,6 +35,11 @@ pub enum Algorithm {
     PS512,
     /// ECDSA on P-256 with SHA-256; signatures are 64-byte `r‖s` (RFC 7518 §3.4).
     ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-1 (XML-DSig `rsa-sha1`). Broken hash:
+    /// only for SAML issuers that opt in with `allow_sha1`. Deliberately not
+    /// in [`Algorithm::ALL`], so no JOSE name ever selects it ("RS1" is
+    /// registered as prohibited for JOSE, RFC 8812).
+    RS1,
 }
 
 impl Algorithm {
@@ -49,8 +54,8 @@ impl Algorithm {
         Self::ES256,
     ];
 
-    /// Looks an algorithm up by its JOSE name. `none`, HMAC and anything
-    /// unknown yield `None` (RFC 8725 §3.1, §3.2).
+    /// Looks an algorithm up by its JOSE name. `none`, HMAC, `RS1` and
+    /// anything unknown yield `None` (RFC 8725 §3.1, §3.2).
     pub fn from_jose(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_jose() == name)
     }
@@ -65,6 +70,7 @@ impl Algorithm {
             Self::PS384 => "PS384",
             Self::PS512 => "PS512",
             Self::ES256 => "ES256",
+            Self::RS1 => "RS1",
         }
     }
 
@@ -193,12 +199,43 @@ impl PublicKey {
             .map_err(|_| KeyError::NotOnCurve)
     }
 
+    /// A P-256 key from a SEC1 point (uncompressed or compressed), as an
+    /// X.509 SubjectPublicKeyInfo carries it.
+    pub fn p256_sec1(point: &[u8]) -> Result<Self, KeyError> {
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            .map(|k| Self(KeyInner::P256(k)))
+            .map_err(|_| KeyError::NotOnCurve)
+    }
+
     /// The kind of this key.
     pub fn key_type(&self) -> KeyType {
         match self.0 {
             KeyInner::Rsa(_) => KeyType::Rsa,
             KeyInner::P256(_) => KeyType::EcP256,
         }
+    }
+}
+
+/// A message digest algorithm (XML-DSig `DigestMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    /// SHA-1: only where an issuer opts in with `allow_sha1`.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// Hashes `data`.
+pub fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
+    match alg {
+        DigestAlgorithm::Sha1 => sha1::Sha1::digest(data).to_vec(),
+        DigestAlgorithm::Sha256 => Sha256::digest(data).to_vec(),
+        DigestAlgorithm::Sha384 => Sha384::digest(data).to_vec(),
+        DigestAlgorithm::Sha512 => Sha512::digest(data).to_vec(),
     }
 }
 
@@ -229,6 +266,7 @@ pub fn verify(
             let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError)?;
             k.verify(message, &sig).map_err(|_| SignatureError)
         }
+        (KeyInner::Rsa(k), Algorithm::RS1) => rsa_pkcs1::<sha1::Sha1>(k, message, signature),
         (KeyInner::Rsa(k), Algorithm::RS256) => rsa_pkcs1::<Sha256>(k, message, signature),
         (KeyInner::Rsa(k), Algorithm::RS384) => rsa_pkcs1::<Sha384>(k, message, signature),
         (KeyInner::Rsa(k), Algorithm::RS512) => rsa_pkcs1::<Sha512>(k, message, signature),

@@ -2,6 +2,7 @@
 //! format-specific validators.
 
 pub mod jwt;
+pub mod saml2;
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -26,6 +27,12 @@ pub enum GrantError {
     Time(TimeError),
     /// The issuer may not assert this subject (`subjects` allow-list).
     SubjectNotAllowed,
+    /// The SAML assertion is not well-formed, hardened XML.
+    Xml(crate::xml::XmlError),
+    /// The SAML assertion's XML signature was refused.
+    Signature(crate::xmldsig::DsigError),
+    /// A SAML rule failed (RFC 7522 §3, SAML core).
+    Saml(&'static str),
 }
 
 impl fmt::Display for GrantError {
@@ -42,6 +49,9 @@ impl fmt::Display for GrantError {
             }
             Self::Time(e) => write!(f, "the assertion {e}"),
             Self::SubjectNotAllowed => f.write_str("this issuer may not assert this subject"),
+            Self::Xml(e) => write!(f, "the assertion is not acceptable XML: {e}"),
+            Self::Signature(e) => write!(f, "{e}"),
+            Self::Saml(what) => write!(f, "the assertion is refused: {what}"),
         }
     }
 }

@@ -16,6 +16,15 @@ pub struct Jwk {
 }
 
 impl Jwk {
+    /// A key from another source (an X.509 certificate), with no kid or alg.
+    pub(crate) fn from_key(key: PublicKey) -> Self {
+        Self {
+            kid: None,
+            alg: None,
+            key,
+        }
+    }
+
     /// The key id, if the JWK has one.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()

@@ -1,0 +1,385 @@
+//! Enveloped XML-DSig verification of a SAML assertion (XML-DSig 1.1;
+//! SAML core §5; RFC 7522 §3 item 9; SPEC.md §6).
+//!
+//! Only one shape is accepted: exactly one `ds:Signature`, a direct child of
+//! the root, whose `SignedInfo` has exactly one `Reference` with
+//! `URI="#" + root/@ID`, transforms exactly `enveloped-signature` followed
+//! by exclusive c14n (inclusive c14n only on opt-in), and no `ds:Object`.
+//! The ID must appear exactly once in the whole document (no decoys under
+//! `ID`, `Id`, `id`, `AssertionID` or `xml:id`), and no other
+//! `ds:Signature` may appear anywhere. This shape leaves no room for the
+//! signature-wrapping family of attacks: what is verified is the root, and
+//! the root is what the SAML rules read.
+//!
+//! Order (SPEC.md §6): canonicalize SignedInfo → verify SignatureValue with
+//! the issuer's *configured* keys (KeyInfo is never a key source) →
+//! canonicalize the root minus the Signature → compare digests in constant
+//! time. Every failure of the last three steps reads the same.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+use crate::crypto::{self, Algorithm, DigestAlgorithm};
+use crate::jose::Jwk;
+use crate::limits::MAX_KEY_CANDIDATES;
+use crate::verified::Verified;
+use crate::xml::c14n::{self, Method};
+use crate::xml::{Document, NodeId, XML_NS};
+
+/// The XML-DSig namespace.
+pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const C14N_10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+
+/// What the issuer's configuration allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// The issuer's configured verification keys.
+    pub keys: &'a [Jwk],
+    /// Allowed signature algorithms (`RS1` only with `allow_sha1`).
+    pub algorithms: &'a [Algorithm],
+    /// SHA-1 digests allowed (`allow_sha1`).
+    pub allow_sha1: bool,
+    /// Inclusive canonicalization allowed (`allow_inclusive_c14n`).
+    pub allow_inclusive_c14n: bool,
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DsigError {
+    /// The signature is missing, misplaced, duplicated, or shaped other
+    /// than the one accepted form.
+    Structure(&'static str),
+    /// The Reference does not point at the root's ID, or the ID is not
+    /// unique in the document.
+    Reference(&'static str),
+    /// A method (signature, digest, transform, c14n) that is unknown, weak
+    /// without opt-in, or not allowed for this issuer.
+    Algorithm(&'static str),
+    /// The signature or digest does not verify (opaque on purpose).
+    Invalid,
+}
+
+impl fmt::Display for DsigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Structure(what) => write!(f, "assertion signature: {what}"),
+            Self::Reference(what) => write!(f, "assertion signature reference: {what}"),
+            Self::Algorithm(what) => write!(f, "assertion signature: {what}"),
+            Self::Invalid => f.write_str("assertion signature is invalid"),
+        }
+    }
+}
+
+/// The root element of a document whose enveloped signature verified.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRoot<'d> {
+    /// The document.
+    pub doc: &'d Document,
+    /// The verified element (always the root).
+    pub root: NodeId,
+    /// The `ds:Signature` child, to be skipped when reading.
+    pub signature: NodeId,
+}
+
+/// Verifies the enveloped signature on the root element of `doc`.
+pub fn verify_enveloped<'d>(
+    doc: &'d Document,
+    policy: &Policy<'_>,
+) -> Result<Verified<SignedRoot<'d>>, DsigError> {
+    let root = doc.root();
+    let id = doc
+        .root_element()
+        .attr("ID")
+        .filter(|id| !id.is_empty())
+        .ok_or(DsigError::Reference("the root element has no ID"))?;
+    check_unique_id(doc, id)?;
+
+    // Exactly one Signature in the whole document, as a child of the root.
+    let mut signatures = doc.elements().filter(|(_, e)| e.is(DSIG_NS, "Signature"));
+    let (signature, sig_el) = signatures
+        .next()
+        .ok_or(DsigError::Structure("the assertion is not signed"))?;
+    if signatures.next().is_some() {
+        return Err(DsigError::Structure("more than one Signature"));
+    }
+    if sig_el.parent() != Some(root) {
+        return Err(DsigError::Structure(
+            "the Signature must be a direct child of the assertion",
+        ));
+    }
+
+    // Signature = SignedInfo, SignatureValue, KeyInfo? — nothing else.
+    let mut parts = doc.child_elements(signature);
+    let (signed_info, _) = parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "SignedInfo"))
+        .ok_or(DsigError::Structure("SignedInfo must come first"))?;
+    let (signature_value, _) = parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "SignatureValue"))
+        .ok_or(DsigError::Structure(
+            "SignatureValue must follow SignedInfo",
+        ))?;
+    for (_, extra) in parts {
+        if !extra.is(DSIG_NS, "KeyInfo") {
+            return Err(DsigError::Structure(
+                "only KeyInfo may follow SignatureValue",
+            ));
+        }
+    }
+    check_only_whitespace_text(doc, signature)?;
+
+    // SignedInfo = CanonicalizationMethod, SignatureMethod, Reference.
+    let mut si_parts = doc.child_elements(signed_info);
+    let (c14n_node, _) = si_parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "CanonicalizationMethod"))
+        .ok_or(DsigError::Structure(
+            "CanonicalizationMethod must come first in SignedInfo",
+        ))?;
+    let (method_node, method_el) = si_parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "SignatureMethod"))
+        .ok_or(DsigError::Structure(
+            "SignatureMethod must follow CanonicalizationMethod",
+        ))?;
+    let (reference, reference_el) = si_parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "Reference"))
+        .ok_or(DsigError::Structure("SignedInfo must hold one Reference"))?;
+    if si_parts.next().is_some() {
+        return Err(DsigError::Structure(
+            "SignedInfo must hold exactly one Reference",
+        ));
+    }
+    if doc.child_elements(method_node).next().is_some() {
+        return Err(DsigError::Algorithm(
+            "SignatureMethod parameters are not accepted",
+        ));
+    }
+    let signed_info_method = c14n_method(doc, c14n_node, policy)?;
+    let alg = signature_algorithm(method_el.attr("Algorithm").unwrap_or(""))?;
+    if !policy.algorithms.contains(&alg) || (alg == Algorithm::RS1 && !policy.allow_sha1) {
+        return Err(DsigError::Algorithm(
+            "signature method not allowed for this issuer",
+        ));
+    }
+
+    // Reference: URI = "#ID", Transforms = enveloped + c14n.
+    if reference_el.attr("URI") != Some(&format!("#{id}")) {
+        return Err(DsigError::Reference(
+            "the Reference must point at the assertion's own ID",
+        ));
+    }
+    let mut ref_parts = doc.child_elements(reference);
+    let (transforms, _) = ref_parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "Transforms"))
+        .ok_or(DsigError::Structure("the Reference needs Transforms"))?;
+    let (digest_method, digest_method_el) = ref_parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "DigestMethod"))
+        .ok_or(DsigError::Structure("DigestMethod must follow Transforms"))?;
+    let (digest_value, _) = ref_parts
+        .next()
+        .filter(|(_, e)| e.is(DSIG_NS, "DigestValue"))
+        .ok_or(DsigError::Structure("DigestValue must follow DigestMethod"))?;
+    if ref_parts.next().is_some() || doc.child_elements(digest_method).next().is_some() {
+        return Err(DsigError::Structure("unexpected content in the Reference"));
+    }
+    let reference_method = reference_transforms(doc, transforms, policy)?;
+    let digest_alg = digest_algorithm(digest_method_el.attr("Algorithm").unwrap_or(""), policy)?;
+    let expected_digest = base64_value(doc, digest_value)?;
+    let signature_bytes = base64_value(doc, signature_value)?;
+
+    // 1. canonicalize SignedInfo, 2. check the signature with configured keys.
+    let signed_info_bytes = c14n::canonicalize(doc, signed_info, None, &signed_info_method);
+    let verified = policy
+        .keys
+        .iter()
+        .filter(|k| k.accepts(alg))
+        .take(MAX_KEY_CANDIDATES)
+        .any(|k| crypto::verify(alg, k.key(), &signed_info_bytes, &signature_bytes).is_ok());
+    if !verified {
+        return Err(DsigError::Invalid);
+    }
+    // 3. canonicalize the root minus the Signature, 4. compare digests.
+    let content = c14n::canonicalize(doc, root, Some(signature), &reference_method);
+    let actual = crypto::digest(digest_alg, &content);
+    if !bool::from(actual.as_slice().ct_eq(&expected_digest)) {
+        return Err(DsigError::Invalid);
+    }
+    Ok(Verified::new(SignedRoot {
+        doc,
+        root,
+        signature,
+    }))
+}
+
+/// The root's ID value may occur once, as the root's own `ID`: any other
+/// ID-like attribute carrying it is a decoy for wrapping attacks.
+fn check_unique_id(doc: &Document, id: &str) -> Result<(), DsigError> {
+    let mut count = 0;
+    for (_, el) in doc.elements() {
+        for a in el.attributes() {
+            let id_like = match a.ns.as_deref() {
+                None => matches!(a.local.as_str(), "ID" | "Id" | "id" | "AssertionID"),
+                Some(ns) => ns == XML_NS && a.local == "id" || a.local.eq_ignore_ascii_case("id"),
+            };
+            if id_like && a.value == id {
+                count += 1;
+            }
+        }
+    }
+    if count == 1 {
+        Ok(())
+    } else {
+        Err(DsigError::Reference(
+            "the assertion's ID is not unique in the document",
+        ))
+    }
+}
+
+fn check_only_whitespace_text(doc: &Document, id: NodeId) -> Result<(), DsigError> {
+    let el = doc
+        .element(id)
+        .ok_or(DsigError::Structure("not an element"))?;
+    for &c in el.children() {
+        if let crate::xml::Node::Text(t) = doc.node(c)
+            && !t.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+        {
+            return Err(DsigError::Structure("unexpected text in the Signature"));
+        }
+    }
+    Ok(())
+}
+
+/// A CanonicalizationMethod or c14n Transform element → the method.
+fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Method, DsigError> {
+    let el = doc
+        .element(node)
+        .ok_or(DsigError::Structure("not an element"))?;
+    let uri = el.attr("Algorithm").unwrap_or("");
+    let mut params = doc.child_elements(node);
+    match uri {
+        EXC_C14N => {
+            let mut inclusive_prefixes = Vec::new();
+            if let Some((_, p)) = params.next() {
+                if !p.is(EXC_C14N, "InclusiveNamespaces") {
+                    return Err(DsigError::Algorithm(
+                        "unexpected canonicalization parameter",
+                    ));
+                }
+                for token in p.attr("PrefixList").unwrap_or("").split_ascii_whitespace() {
+                    inclusive_prefixes.push(if token == "#default" {
+                        None
+                    } else {
+                        Some(token.to_owned())
+                    });
+                }
+            }
+            if params.next().is_some() {
+                return Err(DsigError::Algorithm(
+                    "unexpected canonicalization parameter",
+                ));
+            }
+            Ok(Method::Exclusive { inclusive_prefixes })
+        }
+        C14N_10 if policy.allow_inclusive_c14n => {
+            if params.next().is_some() {
+                return Err(DsigError::Algorithm(
+                    "unexpected canonicalization parameter",
+                ));
+            }
+            Ok(Method::Inclusive)
+        }
+        C14N_10 => Err(DsigError::Algorithm(
+            "inclusive canonicalization is not enabled for this issuer",
+        )),
+        _ => Err(DsigError::Algorithm("unsupported canonicalization method")),
+    }
+}
+
+/// Transforms must be exactly: enveloped-signature, then one c14n method.
+fn reference_transforms(
+    doc: &Document,
+    transforms: NodeId,
+    policy: &Policy<'_>,
+) -> Result<Method, DsigError> {
+    let list: Vec<NodeId> = doc.child_elements(transforms).map(|(id, _)| id).collect();
+    let is_transform = |id: NodeId| doc.element(id).is_some_and(|e| e.is(DSIG_NS, "Transform"));
+    if !list.iter().all(|&id| is_transform(id)) {
+        return Err(DsigError::Structure(
+            "Transforms may only hold Transform elements",
+        ));
+    }
+    let uri = |id: NodeId| {
+        doc.element(id)
+            .and_then(|e| e.attr("Algorithm"))
+            .unwrap_or("")
+    };
+    match list.as_slice() {
+        [enveloped, c14n] if uri(*enveloped) == ENVELOPED => {
+            if doc.child_elements(*enveloped).next().is_some() {
+                return Err(DsigError::Algorithm("unexpected transform parameter"));
+            }
+            c14n_method(doc, *c14n, policy)
+        }
+        [enveloped] if uri(*enveloped) == ENVELOPED && policy.allow_inclusive_c14n => {
+            // XML-DSig §4.3.3.2: a node-set is converted with inclusive c14n.
+            Ok(Method::Inclusive)
+        }
+        _ => Err(DsigError::Algorithm(
+            "transforms must be enveloped-signature then exclusive c14n",
+        )),
+    }
+}
+
+fn signature_algorithm(uri: &str) -> Result<Algorithm, DsigError> {
+    Ok(match uri {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => Algorithm::RS256,
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => Algorithm::RS384,
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => Algorithm::RS512,
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => Algorithm::ES256,
+        "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1" => Algorithm::PS256,
+        "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1" => Algorithm::PS384,
+        "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1" => Algorithm::PS512,
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1" => Algorithm::RS1,
+        _ => return Err(DsigError::Algorithm("unsupported signature method")),
+    })
+}
+
+fn digest_algorithm(uri: &str, policy: &Policy<'_>) -> Result<DigestAlgorithm, DsigError> {
+    Ok(match uri {
+        "http://www.w3.org/2001/04/xmlenc#sha256" => DigestAlgorithm::Sha256,
+        "http://www.w3.org/2001/04/xmldsig-more#sha384" => DigestAlgorithm::Sha384,
+        "http://www.w3.org/2001/04/xmlenc#sha512" => DigestAlgorithm::Sha512,
+        "http://www.w3.org/2000/09/xmldsig#sha1" if policy.allow_sha1 => DigestAlgorithm::Sha1,
+        "http://www.w3.org/2000/09/xmldsig#sha1" => {
+            return Err(DsigError::Algorithm(
+                "SHA-1 digests are not enabled for this issuer",
+            ));
+        }
+        _ => return Err(DsigError::Algorithm("unsupported digest method")),
+    })
+}
+
+/// base64Binary content: whitespace (as xmlsec1's 64-column wrapping) is
+/// allowed; anything else must be canonical padded base64. A comment or PI
+/// inside the value is refused by [`Document::text`].
+fn base64_value(doc: &Document, node: NodeId) -> Result<Vec<u8>, DsigError> {
+    let text = doc
+        .text(node)
+        .map_err(|_| DsigError::Structure("base64 value is split by markup"))?;
+    let compact: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
+        .collect();
+    STANDARD
+        .decode(compact)
+        .map_err(|_| DsigError::Structure("base64 value is not valid base64"))
+}
