@@ -4,12 +4,14 @@
 //! (`cargo test`) and as wasm in Node and headless Chromium
 //! (`wasm-pack test`), so fixtures are compiled in with `include_str!`.
 
-use assertion_grant::crypto::{self, Algorithm, PublicKey};
+mod common;
+
 use assertion_grant::{
-    Config, HttpRequest, HttpResponse, MemoryReplayStore, ReplayStore, SigningKey, TokenEndpoint,
+    Config, HttpRequest, HttpResponse, MemoryReplayStore, SigningKey, TokenEndpoint,
 };
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
+use common::{FORM, enc, send, verify_access_token};
 use serde_json::{Value, json};
 
 #[cfg(all(target_arch = "wasm32", feature = "browser-tests"))]
@@ -58,25 +60,12 @@ const INVALID_CONFIGS: &[(&str, &str)] = &[
 ];
 
 const NOW: i64 = 1_800_000_000;
-const FORM: &str = "application/x-www-form-urlencoded";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const CLIENT_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn endpoint() -> TokenEndpoint {
     let key = SigningKey::from_scalar(&[0x11; 32], Some("test-key".into())).unwrap();
     TokenEndpoint::new(Config::from_json(CONFIG).unwrap(), vec![key]).unwrap()
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Builds the form body and Authorization header a vector's `client` asks for.
@@ -119,45 +108,6 @@ fn request_parts(assertion: &str, client: &Value, scope: Option<&str>) -> (Strin
         body.push_str(&format!("&scope={}", enc(scope)));
     }
     (body, authorization)
-}
-
-fn send(
-    ep: &TokenEndpoint,
-    store: &mut dyn ReplayStore,
-    body: &str,
-    authorization: Option<&str>,
-    now: i64,
-) -> HttpResponse {
-    let req = HttpRequest {
-        method: "POST",
-        content_type: Some(FORM),
-        authorization,
-        body: body.as_bytes(),
-    };
-    ep.handle(&req, now, store)
-}
-
-/// Verifies an access token against the endpoint's JWKS, independently of
-/// the JWS parser (which refuses `at+jwt` by design), and returns its claims.
-fn verify_access_token(ep: &TokenEndpoint, token: &str) -> (Value, Value) {
-    let jwks: Value = serde_json::from_str(ep.jwks_json()).unwrap();
-    let parts: Vec<&str> = token.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .expect("token kid is in the JWKS");
-    let coord = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
-    let key = PublicKey::p256(&coord("x"), &coord("y")).unwrap();
-    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
-    let input = format!("{}.{}", parts[0], parts[1]);
-    crypto::verify(Algorithm::ES256, &key, input.as_bytes(), &signature)
-        .expect("access token signature");
-    (header, claims)
 }
 
 fn check_expectation(
