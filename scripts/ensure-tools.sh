@@ -81,6 +81,21 @@ else
   say chromium "skipped (--no-browser)"
 fi
 
+# --- xmlsec1 (signs fresh SAML assertions in the Worker tests) ------------------
+if [[ $browser == 1 ]]; then
+  if command -v xmlsec1 >/dev/null; then
+    say xmlsec1 "present ($(xmlsec1 --version 2>/dev/null | head -1))"
+  else
+    sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    echo "ensure-tools: installing xmlsec1 (apt-get)..."
+    "${sudo[@]}" apt-get update -qq
+    install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xmlsec1)
+    "${install[@]}" || "${install[@]}"
+    say xmlsec1 "installed ($(xmlsec1 --version 2>/dev/null | head -1))"
+  fi
+fi
+
 # --- npm dependencies (wrangler, miniflare) ------------------------------------
 marker=node_modules/.package-lock.json
 if [[ -d node_modules && -f $marker && ! package-lock.json -nt $marker ]]; then

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { SAML2_BEARER, samlIssuerEntry, signSamlAssertion } from './xmlsec.mjs';
 import {
   JWT_BEARER,
   ROOT,
@@ -67,6 +68,7 @@ describe('Worker with AG_CONFIG (tests/vectors/jwt/config.json)', () => {
     requireFile(join(ROOT, 'pkg/assertion_grant_bg.wasm'), 'build it first: npm run build:pkg');
     const pkg = await importPkg();
     config = loadConfig();
+    config.trusted_issuers.push(samlIssuerEntry());
     paths = endpointPaths(config);
     idpKey = loadPrivateKeys().get(IDP_KID);
     assert.ok(idpKey, `no private key with kid ${IDP_KID} under tests/vectors/jwt/keys/`);
@@ -145,6 +147,33 @@ describe('Worker with AG_CONFIG (tests/vectors/jwt/config.json)', () => {
     assert.equal(claims.sub, subject());
     assert.equal(claims.client_id, CLIENT[0]);
     assert.ok(Math.abs(claims.iat - Date.now() / 1000) < 60, 'the Worker uses the real clock');
+  });
+
+  test('SAML: an xmlsec1-signed assertion gets a token once; the second use is invalid_grant', async () => {
+    const assertion = signSamlAssertion({ audience: config.issuer, recipient: paths.tokenEndpoint });
+    const fields = { grant_type: SAML2_BEARER, assertion, scope: 'read' };
+    const first = await post(fields);
+    const body = await json(first);
+    assert.equal(first.status, 200, JSON.stringify(body));
+    assertTokenResponseHeaders(first);
+    const jwks = await json(await mf.dispatchFetch(at(paths.jwks)));
+    const { claims } = await verifyAccessToken(body.access_token, jwks);
+    assert.equal(claims.sub, 'alice@example.com');
+    assert.equal(claims.email, 'alice@example.com');
+    assert.equal(claims.client_id, CLIENT[0]);
+    await expectError(await post(fields), 400, 'invalid_grant');
+  });
+
+  test('SAML: a tampered NameID fails the signature', async () => {
+    const signed = Buffer.from(signSamlAssertion({ audience: config.issuer, recipient: paths.tokenEndpoint }), 'base64url')
+      .toString('utf8')
+      .replace('alice@example.com</saml:NameID>', 'mallory@example.com</saml:NameID>');
+    const body = await expectError(
+      await post({ grant_type: SAML2_BEARER, assertion: Buffer.from(signed).toString('base64url') }),
+      400,
+      'invalid_grant',
+    );
+    assert.match(body.error_description, /signature/);
   });
 
   test('invalid_request: no assertion', async () => {
