@@ -111,6 +111,10 @@ pub fn verify_enveloped<'d>(
             "the Signature must be a direct child of the assertion",
         ));
     }
+    // SAML core §2.3.3 schema order: Issuer, then Signature.
+    if doc.child_elements(root).nth(1).map(|(id, _)| id) != Some(signature) {
+        return Err(DsigError::Structure("the Signature must follow the Issuer"));
+    }
 
     // Signature = SignedInfo, SignatureValue, KeyInfo? — nothing else.
     let mut parts = doc.child_elements(signature);

@@ -308,8 +308,7 @@ impl Rules<'_> {
                 // Honoured: every assertion ID is one-time use here anyway.
                 one_time_use += 1;
             } else if c.is(SAML_NS, "ProxyRestriction") {
-                // Honoured trivially: this server issues access tokens, never
-                // new assertions on the strength of this one.
+                self.proxy_restriction(child)?;
             } else {
                 return Err(GrantError::Saml("unknown Condition"));
             }
@@ -321,6 +320,42 @@ impl Rules<'_> {
             return Err(GrantError::Missing("AudienceRestriction"));
         }
         Ok(not_on_or_after)
+    }
+
+    /// SAML core §2.5.1.6: an access token re-asserts the subject to the
+    /// resource, so `Count="0"` forbids issuing one, and listed Audiences
+    /// must include the access token's audience.
+    fn proxy_restriction(&self, node: NodeId) -> Result<(), GrantError> {
+        let doc = self.doc();
+        let el = doc
+            .element(node)
+            .ok_or(GrantError::Missing("ProxyRestriction"))?;
+        if let Some(count) = el.attr("Count") {
+            let count: u32 = count
+                .parse()
+                .map_err(|_| GrantError::Saml("ProxyRestriction Count is not a number"))?;
+            if count == 0 {
+                return Err(GrantError::Saml(
+                    "ProxyRestriction forbids issuing tokens on this assertion",
+                ));
+            }
+        }
+        let mut audiences = doc.child_elements(node).peekable();
+        if audiences.peek().is_none() {
+            return Ok(());
+        }
+        let ours = &self.config.access_token.audience;
+        for (a, a_el) in audiences {
+            if !a_el.is(SAML_NS, "Audience") {
+                return Err(GrantError::Saml("unexpected element in ProxyRestriction"));
+            }
+            if doc.text(a).is_ok_and(|t| &t == ours) {
+                return Ok(());
+            }
+        }
+        Err(GrantError::Saml(
+            "ProxyRestriction does not allow this access token audience",
+        ))
     }
 
     fn name_id(&self, subject: NodeId) -> Result<(String, Option<String>), GrantError> {

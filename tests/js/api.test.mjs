@@ -493,3 +493,67 @@ describe('MemoryReplayStore', () => {
     assert.equal((await response.json()).access_token, undefined);
   });
 });
+
+describe('SAML 2.0 bearer (RFC 7522) through the npm API', () => {
+  const SAML_DIR = join(ROOT, 'tests/vectors/saml');
+  const SAML2_BEARER = 'urn:ietf:params:oauth:grant-type:saml2-bearer';
+
+  test('every base64url-encoded SAML vector gets its expected answer via exchange()', async () => {
+    const config = readFileSync(join(SAML_DIR, 'config.json'), 'utf8');
+    const vectors = JSON.parse(readFileSync(join(SAML_DIR, 'vectors.json'), 'utf8'));
+    const plain = vectors.filter((v) => (v.encoding ?? 'base64url') === 'base64url' && !v.xml_charset && (!v.client || v.client.basic));
+    assert.ok(plain.length >= 100, `only ${plain.length} plain vectors`);
+    const failures = [];
+    for (const v of plain) {
+      const ep = new pkg.TokenEndpoint(config, { now: () => v.now });
+      const params = {
+        grantType: SAML2_BEARER,
+        assertion: Buffer.from(v.xml, 'utf8').toString('base64url'),
+        clientId: v.client?.basic?.[0] ?? 'basic-client',
+        clientSecret: v.client?.basic?.[1] ?? 'basic-secret',
+        ...(v.scope ? { scope: v.scope } : {}),
+      };
+      try {
+        const token = await ep.exchange(params);
+        if (v.expect.status !== 200) failures.push(`${v.name}: got a token, expected ${v.expect.error}`);
+        const claims = JSON.parse(Buffer.from(token.access_token.split('.')[1], 'base64url'));
+        if (v.expect.status === 200 && claims.sub !== v.expect.sub) failures.push(`${v.name}: sub ${claims.sub}`);
+      } catch (err) {
+        if (!(err instanceof pkg.OAuthError)) throw err;
+        if (v.expect.status === 200 || err.code !== v.expect.error) failures.push(`${v.name}: ${err.code} ${err.description}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  test('importSamlMetadata() turns IdP metadata into a trusted issuer that works', async () => {
+    const xml = readFileSync(join(SAML_DIR, 'metadata/idp-metadata.xml'), 'utf8');
+    const entry = pkg.importSamlMetadata(xml);
+    assert.equal(entry.issuer, 'https://saml-idp.example.com');
+    assert.equal(entry.format, 'saml2');
+    assert.equal(entry.x509_certificates.length, 2);
+    assert.throws(
+      () => pkg.importSamlMetadata(readFileSync(join(SAML_DIR, 'metadata/no-signing-key.xml'), 'utf8')),
+      (err) => err.code === 'invalid_metadata' && /no signing certificate/.test(err.message),
+    );
+    const config = JSON.parse(readFileSync(join(SAML_DIR, 'config.json'), 'utf8'));
+    config.trusted_issuers = config.trusted_issuers.map((i) =>
+      i.issuer === entry.issuer ? { ...entry, scope: i.scope, claims: i.claims } : i,
+    );
+    const v = JSON.parse(readFileSync(join(SAML_DIR, 'vectors.json'), 'utf8')).find(
+      (c) =>
+        c.expect.status === 200 &&
+        c.client?.basic?.[0] === 'basic-client' &&
+        (c.encoding ?? 'base64url') === 'base64url' &&
+        c.xml.includes('https://saml-idp.example.com</saml:Issuer>'),
+    );
+    const ep = new pkg.TokenEndpoint(config, { now: () => v.now });
+    const token = await ep.exchange({
+      grantType: SAML2_BEARER,
+      assertion: Buffer.from(v.xml, 'utf8').toString('base64url'),
+      clientId: 'basic-client',
+      clientSecret: 'basic-secret',
+    });
+    assert.equal(token.token_type, 'Bearer');
+  });
+});

@@ -1,0 +1,401 @@
+//! The SAML 2.0 bearer grant (RFC 7522) through the public API, driven by
+//! vectors signed by xmlsec1 and signxml and canonicalized by lxml
+//! (`tests/vectors/saml/gen_saml.py`), natively and as wasm.
+
+mod common;
+
+use assertion_grant::xml::c14n::{self, Method};
+use assertion_grant::xml::{Document, Limits};
+use assertion_grant::{Config, HttpResponse, MemoryReplayStore, SigningKey, TokenEndpoint};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use common::{enc, send, verify_access_token};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+#[cfg(all(target_arch = "wasm32", feature = "browser-tests"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const CONFIG: &str = include_str!("vectors/saml/config.json");
+const VECTORS: &str = include_str!("vectors/saml/vectors.json");
+const REPLAY: &str = include_str!("vectors/saml/replay.json");
+const C14N: &str = include_str!("vectors/saml/c14n/cases.json");
+
+const NOW: i64 = 1_800_000_000;
+const SAML2_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
+const CLIENT_SAML2: &str = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer";
+
+fn endpoint() -> TokenEndpoint {
+    let key = SigningKey::from_scalar(&[0x22; 32], Some("saml-test-key".into())).unwrap();
+    TokenEndpoint::new(Config::from_json(CONFIG).unwrap(), vec![key]).unwrap()
+}
+
+/// The exact `assertion` parameter for a vector (the encodings are those of
+/// `encode_param` in gen_saml.py; `assertion_sha256` proves we rebuilt the
+/// same bytes): RFC 7522 §2.1 base64url by default, the variants real
+/// clients send, and malformed ones that must be refused.
+fn encode(case: &Value) -> String {
+    let xml = case["xml"].as_str().unwrap();
+    let bytes: Vec<u8> = match case
+        .get("xml_charset")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("utf-8") => xml.as_bytes().to_vec(),
+        Some("iso-8859-1") | Some("latin-1") => xml
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap())
+            .collect(),
+        Some(other) => panic!("unknown charset {other}"),
+    };
+    let encoding = case
+        .get("encoding")
+        .and_then(Value::as_str)
+        .unwrap_or("base64url");
+    let chunks = |s: String, n: usize, sep: &str| {
+        s.as_bytes()
+            .chunks(n)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    let param = match encoding {
+        "base64url" => URL_SAFE_NO_PAD.encode(&bytes),
+        "base64url-padded" => URL_SAFE.encode(&bytes),
+        "base64" => STANDARD.encode(&bytes),
+        "base64-unpadded" => STANDARD_NO_PAD.encode(&bytes),
+        "base64-with-newlines" => chunks(STANDARD.encode(&bytes), 76, "\r\n"),
+        "base64-with-spaces" => chunks(STANDARD.encode(&bytes), 64, " "),
+        "mixed-alphabet" => STANDARD.encode(&bytes).replacen('+', "-", 1),
+        "base64url-invalid-char" => {
+            let s = URL_SAFE_NO_PAD.encode(&bytes);
+            let mid = s.len() / 2;
+            format!("{}*{}", &s[..mid], &s[mid..])
+        }
+        "base64url-truncated" => {
+            let mut s = URL_SAFE_NO_PAD.encode(&bytes);
+            while s.len() % 4 != 1 {
+                s.pop();
+            }
+            s
+        }
+        other => panic!("unknown encoding {other}"),
+    };
+    if let Some(expected) = case.get("assertion_sha256").and_then(Value::as_str) {
+        let actual: String = Sha256::digest(param.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            actual, expected,
+            "{}: rebuilt parameter differs from the generator's",
+            case["name"]
+        );
+    }
+    param
+}
+
+fn request_parts(case: &Value) -> (String, Option<String>) {
+    let mut body = format!(
+        "grant_type={}&assertion={}",
+        enc(SAML2_BEARER),
+        enc(&encode(case))
+    );
+    let client = case
+        .get("client")
+        .cloned()
+        .unwrap_or(json!({"basic": ["basic-client", "basic-secret"]}));
+    let mut authorization = None;
+    if let Some(pair) = client.get("basic") {
+        let creds = format!(
+            "{}:{}",
+            enc(pair[0].as_str().unwrap()),
+            enc(pair[1].as_str().unwrap())
+        );
+        authorization = Some(format!("Basic {}", STANDARD.encode(creds)));
+    } else if let Some(xml) = client.get("saml_client_assertion") {
+        body.push_str(&format!(
+            "&client_assertion_type={}&client_assertion={}",
+            enc(CLIENT_SAML2),
+            enc(&URL_SAFE_NO_PAD.encode(xml.as_str().unwrap()))
+        ));
+    } else {
+        assert_eq!(
+            client.get("anonymous"),
+            Some(&json!(true)),
+            "unknown client form {client}"
+        );
+    }
+    if let Some(scope) = case.get("scope").and_then(Value::as_str) {
+        body.push_str(&format!("&scope={}", enc(scope)));
+    }
+    (body, authorization)
+}
+
+fn check(
+    ep: &TokenEndpoint,
+    name: &str,
+    response: &HttpResponse,
+    expect: &Value,
+    now: i64,
+) -> Result<(), String> {
+    let body: Value = serde_json::from_str(&response.body).map_err(|e| e.to_string())?;
+    let fail = |what: &str| {
+        Err(format!(
+            "{name}: {what}; got {} {:.200}",
+            response.status, response.body
+        ))
+    };
+    if i64::from(response.status) != expect["status"].as_i64().unwrap() {
+        return fail("status");
+    }
+    if response.header("cache-control") != Some("no-store") {
+        return fail("Cache-Control");
+    }
+    if response.status != 200 {
+        return if body["error"] == expect["error"] {
+            Ok(())
+        } else {
+            fail("error code")
+        };
+    }
+    let (header, claims) = verify_access_token(ep, body["access_token"].as_str().unwrap());
+    if header["typ"] != "at+jwt"
+        || claims["iss"] != "https://as.example.com"
+        || claims["iat"] != json!(now)
+    {
+        return fail("access token header/iss/iat");
+    }
+    if claims["sub"] != expect["sub"] {
+        return fail("sub");
+    }
+    let scope = claims.get("scope").cloned().unwrap_or(Value::Null);
+    if expect.get("scope").is_some_and(|s| *s != scope) {
+        return fail("scope");
+    }
+    if let Some(mapped) = expect.get("claims").and_then(Value::as_object) {
+        for (k, v) in mapped {
+            if &claims[k] != v {
+                return fail(&format!("mapped claim {k}"));
+            }
+        }
+    }
+    if let Some(client_id) = expect.get("client_id")
+        && claims["client_id"] != *client_id
+    {
+        return fail("client_id");
+    }
+    Ok(())
+}
+
+#[test]
+fn every_saml_vector_gets_its_expected_answer() {
+    let ep = endpoint();
+    let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
+    assert!(cases.len() >= 60, "vector file looks truncated");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let now = case.get("now").and_then(Value::as_i64).unwrap_or(NOW);
+        let (body, auth) = request_parts(case);
+        let mut store = MemoryReplayStore::new();
+        let response = send(&ep, &mut store, &body, auth.as_deref(), now);
+        if let Err(e) = check(&ep, name, &response, &case["expect"], now) {
+            failures.push(e);
+        }
+        if response.status != 200 && !store.is_empty() {
+            failures.push(format!("{name}: a refused request consumed a replay entry"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn saml_replays_are_refused() {
+    let ep = endpoint();
+    let scenarios: Vec<Value> = serde_json::from_str(REPLAY).unwrap();
+    assert!(!scenarios.is_empty());
+    for scenario in &scenarios {
+        let mut store = MemoryReplayStore::new();
+        let now = scenario["now"].as_i64().unwrap_or(NOW);
+        for (i, step) in scenario["requests"].as_array().unwrap().iter().enumerate() {
+            let (body, auth) = request_parts(step);
+            let response = send(&ep, &mut store, &body, auth.as_deref(), now);
+            let name = format!("{}[{i}]", scenario["name"]);
+            check(&ep, &name, &response, &step["expect"], now).unwrap();
+        }
+    }
+}
+
+#[test]
+fn canonicalization_matches_libxml2() {
+    let cases: Vec<Value> = serde_json::from_str(C14N).unwrap();
+    assert!(cases.len() >= 40, "c14n vector file looks truncated");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        if case.get("subtree_xpath").is_none_or(Value::is_null)
+            && has_nodes_outside_root(case["input"].as_str().unwrap())
+        {
+            // Whole-document canonicalization (PIs/comments beside the root)
+            // is out of scope: signatures here always reference an element.
+            continue;
+        }
+        compared += 1;
+        let doc = match Document::parse(
+            case["input"].as_str().unwrap().as_bytes(),
+            &Limits::default(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                failures.push(format!("{name}: parse failed: {e}"));
+                continue;
+            }
+        };
+        let apex = match case.get("subtree_xpath").and_then(Value::as_str) {
+            None => doc.root(),
+            Some(id) => match doc.elements().find(|(_, e)| {
+                e.attributes()
+                    .iter()
+                    .any(|a| a.local.eq_ignore_ascii_case("id") && a.value == id)
+            }) {
+                Some((node, _)) => node,
+                None => {
+                    failures.push(format!("{name}: no element with id {id}"));
+                    continue;
+                }
+            },
+        };
+        let method = if case["exclusive"].as_bool().unwrap() {
+            let prefixes = case
+                .get("inclusive_prefixes")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .map(|p| p.as_str().filter(|p| *p != "#default").map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Method::Exclusive {
+                inclusive_prefixes: prefixes,
+            }
+        } else {
+            Method::Inclusive
+        };
+        let out = String::from_utf8(c14n::canonicalize(&doc, apex, None, &method)).unwrap();
+        if out != case["output"].as_str().unwrap() {
+            failures.push(format!(
+                "{name}:\n  expected {}\n  got      {out}",
+                case["output"]
+            ));
+        }
+    }
+    assert!(compared >= 40, "only {compared} c14n cases compared");
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} c14n cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Whether a document has a comment or PI before or after its root element
+/// (the XML declaration aside).
+fn has_nodes_outside_root(xml: &str) -> bool {
+    let body = xml.trim();
+    let body = match body.strip_prefix("<?xml ") {
+        Some(rest) => rest.split_once("?>").map_or("", |(_, r)| r).trim_start(),
+        None => body,
+    };
+    body.starts_with("<?")
+        || body.starts_with("<!--")
+        || body.ends_with("?>")
+        || body.ends_with("-->")
+}
+
+const METADATA: &str = include_str!("vectors/saml/metadata/idp-metadata.xml");
+const METADATA_NO_SIGNING: &str = include_str!("vectors/saml/metadata/no-signing-key.xml");
+const NOT_METADATA: &str = include_str!("vectors/saml/metadata/not-metadata.xml");
+
+#[test]
+fn idp_metadata_import() {
+    use assertion_grant::saml_metadata::parse_idp_metadata;
+    let m = parse_idp_metadata(METADATA).unwrap();
+    assert_eq!(m.entity_id, "https://saml-idp.example.com");
+    // Two signing certificates (rollover); the encryption-only one is ignored.
+    assert_eq!(m.signing_certificates.len(), 2);
+    assert!(
+        m.signing_certificates
+            .iter()
+            .all(|c| !c.contains(char::is_whitespace))
+    );
+    let entry = m.trusted_issuer_entry();
+    assert_eq!(entry["format"], "saml2");
+    assert!(
+        parse_idp_metadata(METADATA_NO_SIGNING)
+            .unwrap_err()
+            .to_string()
+            .contains("no signing certificate")
+    );
+    assert!(parse_idp_metadata(NOT_METADATA).is_err());
+    assert!(parse_idp_metadata("<!DOCTYPE x><x/>").is_err());
+}
+
+#[test]
+fn metadata_in_the_configuration_trusts_the_idp() {
+    // The configuration path: `saml_metadata` instead of issuer + certificates.
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    let issuers = config["trusted_issuers"].as_array_mut().unwrap();
+    let idp = issuers
+        .iter_mut()
+        .find(|i| i["issuer"] == "https://saml-idp.example.com")
+        .unwrap();
+    let obj = idp.as_object_mut().unwrap();
+    obj.remove("issuer");
+    obj.remove("x509_certificates");
+    obj.insert("saml_metadata".into(), json!(METADATA));
+    let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
+    let ep =
+        TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| {
+            c["expect"]["status"] == 200
+                && c.get("client").is_none_or(|cl| cl.get("basic").is_some())
+                && c["xml"]
+                    .as_str()
+                    .unwrap()
+                    .contains("https://saml-idp.example.com</saml:Issuer>")
+        })
+        .unwrap();
+    let (body, auth) = request_parts(case);
+    let r = send(
+        &ep,
+        &mut MemoryReplayStore::new(),
+        &body,
+        auth.as_deref(),
+        NOW,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A mismatching explicit issuer is a configuration error at that field.
+    let issuers = config["trusted_issuers"].as_array_mut().unwrap();
+    let idp = issuers
+        .iter_mut()
+        .find(|i| i.get("saml_metadata").is_some())
+        .unwrap();
+    idp["issuer"] = json!("https://someone-else.example.com");
+    let err = Config::from_json(&config.to_string()).unwrap_err();
+    assert!(err.path.ends_with(".issuer"), "{err}");
+}
