@@ -26,7 +26,7 @@ use crate::jose::Jwk;
 use crate::limits::MAX_KEY_CANDIDATES;
 use crate::verified::Verified;
 use crate::xml::c14n::{self, Method};
-use crate::xml::{Document, NodeId, XML_NS};
+use crate::xml::{Document, NodeId};
 
 /// The XML-DSig namespace.
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -224,22 +224,29 @@ pub fn verify_enveloped<'d>(
     }))
 }
 
-/// The root's ID value may occur once, as the root's own `ID`: any other
-/// ID-like attribute carrying it is a decoy for wrapping attacks.
+/// Every ID-like attribute value in the document (`ID`, `Id`, `id`,
+/// `AssertionID`, `xml:id`, or a namespaced `id` in any case) must be
+/// unique, and the root's ID must occur only as the root's own `ID`: any
+/// other carrier of that value is a decoy for wrapping attacks (SPEC.md §6).
 fn check_unique_id(doc: &Document, id: &str) -> Result<(), DsigError> {
-    let mut count = 0;
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (_, el) in doc.elements() {
         for a in el.attributes() {
             let id_like = match a.ns.as_deref() {
                 None => matches!(a.local.as_str(), "ID" | "Id" | "id" | "AssertionID"),
-                Some(ns) => ns == XML_NS && a.local == "id" || a.local.eq_ignore_ascii_case("id"),
+                Some(_) => a.local.eq_ignore_ascii_case("id"),
             };
-            if id_like && a.value == id {
-                count += 1;
+            if !id_like {
+                continue;
+            }
+            if !seen.insert(&a.value) {
+                return Err(DsigError::Reference(
+                    "an ID value appears more than once in the document",
+                ));
             }
         }
     }
-    if count == 1 {
+    if seen.contains(id) {
         Ok(())
     } else {
         Err(DsigError::Reference(
@@ -386,4 +393,47 @@ fn base64_value(doc: &Document, node: NodeId) -> Result<Vec<u8>, DsigError> {
     STANDARD
         .decode(compact)
         .map_err(|_| DsigError::Structure("base64 value is not valid base64"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::Limits;
+
+    fn verify(xml: &str) -> Result<(), DsigError> {
+        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        let policy = Policy {
+            keys: &[],
+            algorithms: &[],
+            allow_sha1: false,
+            allow_inclusive_c14n: false,
+        };
+        verify_enveloped(&doc, &policy).map(|_| ())
+    }
+
+    #[test]
+    fn ids_must_be_unique_before_anything_else() {
+        let unrelated = r#"<a ID="r"><b ID="x"/><c Id="x"/></a>"#;
+        assert_eq!(
+            verify(unrelated),
+            Err(DsigError::Reference(
+                "an ID value appears more than once in the document"
+            ))
+        );
+        let decoy = r#"<a ID="r"><b xml:id="r"/></a>"#;
+        assert_eq!(
+            verify(decoy),
+            Err(DsigError::Reference(
+                "an ID value appears more than once in the document"
+            ))
+        );
+        assert_eq!(
+            verify(r#"<a Id="r"/>"#),
+            Err(DsigError::Reference("the root element has no ID"))
+        );
+        assert_eq!(
+            verify(r#"<a ID="r"/>"#),
+            Err(DsigError::Structure("the assertion is not signed"))
+        );
+    }
 }
