@@ -8,12 +8,11 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{AuthMethod, Client, Config};
 use crate::crypto::Algorithm;
-use crate::grant::{GrantError, TimeRules, saml2};
+use crate::grant::{TimeRules, saml2};
 use crate::jose::{self, JoseError};
 use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::request::{Credentials, GrantType};
-use crate::xmldsig::DsigError;
 
 /// Why client authentication (or the client's authorization) failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +136,7 @@ fn check_secret<'c>(
     secret: &str,
     method: AuthMethod,
 ) -> Option<&'c Client> {
+    crate::probe::secret_comparison();
     let presented = Sha256::digest(secret.as_bytes());
     let client = config.client(client_id);
     let stored = match client {
@@ -162,14 +162,10 @@ fn check_saml_assertion<'c>(
     body_client_id: Option<&str>,
     now: i64,
 ) -> Result<(&'c Client, ReplayKey), ClientAuthError> {
-    let grant = saml2::validate(config, assertion, now, ReplayKind::ClientAssertion).map_err(
-        |e| match e {
-            GrantError::Signature(DsigError::Invalid) => {
-                ClientAuthError::Failed { via_header: false }
-            }
-            other => ClientAuthError::Assertion(Cow::Owned(other.to_string())),
-        },
-    )?;
+    // Opaque on every failure: whoever holds a stolen SAML assertion learns
+    // nothing about it by offering it as a client assertion.
+    let grant = saml2::validate(config, assertion, now, ReplayKind::ClientAssertion)
+        .map_err(|_| ClientAuthError::Failed { via_header: false })?;
     if body_client_id.is_some_and(|id| id != grant.subject) {
         return Err(ClientAuthError::Assertion(
             "client_id does not match the assertion's Subject".into(),
@@ -179,6 +175,15 @@ fn check_saml_assertion<'c>(
         Some(c) if c.auth_method == AuthMethod::Saml2Bearer => c,
         _ => return Err(ClientAuthError::Failed { via_header: false }),
     };
+    // The Subject must name an entity (or the client's configured format),
+    // so a user whose NameID happens to equal a client_id is not that client.
+    let format = grant
+        .claims
+        .get(saml2::NAME_ID_FORMAT_SOURCE)
+        .and_then(|v| v.as_str());
+    if format != Some(client.saml_name_id_format.as_str()) {
+        return Err(ClientAuthError::Failed { via_header: false });
+    }
     // Config guarantees saml2_bearer clients name the IdPs that vouch for them.
     if !client
         .trusted_issuers

@@ -19,6 +19,10 @@ use crate::policy::ScopeSet;
 
 /// The JWT bearer grant type (RFC 7523 §2.1).
 pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// SAML's NameID format for an entity (SAML core §8.3.6): what a client
+/// assertion's Subject must be by default.
+pub const NAME_ID_FORMAT_ENTITY: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
+
 /// The SAML 2.0 bearer grant type (RFC 7522 §2.1).
 pub const GRANT_SAML2_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
 
@@ -159,6 +163,8 @@ pub(crate) struct Client {
     pub grant_types: Vec<String>,
     pub scope: ScopeSet,
     pub trusted_issuers: Option<Vec<usize>>,
+    /// saml2_bearer: the NameID Format the client assertion must carry.
+    pub saml_name_id_format: String,
 }
 
 /// Access-token claims that the issuer's `claims` mapping may not set.
@@ -344,6 +350,7 @@ struct RawClient {
     grant_types: Option<Vec<String>>,
     scope: Option<String>,
     trusted_issuers: Option<Vec<String>>,
+    saml_name_id_format: Option<String>,
 }
 
 fn build(raw: RawConfig) -> Result<Config, ConfigError> {
@@ -496,9 +503,9 @@ fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIs
             ));
         }
         for (i, cert) in certs.iter().enumerate() {
-            let key = crate::x509::public_key_from_certificate(cert)
-                .map_err(|e| ConfigError::new(format!("{at}[{i}]"), e))?;
-            keys.push(Jwk::from_key(key));
+            keys.push(
+                certificate_key(cert).map_err(|e| ConfigError::new(format!("{at}[{i}]"), e))?,
+            );
         }
     }
     for (i, cert) in metadata
@@ -506,13 +513,12 @@ fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIs
         .flat_map(|m| &m.signing_certificates)
         .enumerate()
     {
-        let key = crate::x509::public_key_from_certificate(cert).map_err(|e| {
+        keys.push(certificate_key(cert).map_err(|e| {
             ConfigError::new(
                 format!("{path}.saml_metadata"),
                 format!("certificate {}: {e}", i + 1),
             )
-        })?;
-        keys.push(Jwk::from_key(key));
+        })?);
     }
     if keys.len() > MAX_KEYS_PER_SET {
         return Err(ConfigError::new(
@@ -696,7 +702,16 @@ fn build_client(
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
+    if rc.saml_name_id_format.is_some() && method != AuthMethod::Saml2Bearer {
+        return Err(ConfigError::new(
+            format!("{path}.saml_name_id_format"),
+            "applies only to saml2_bearer clients",
+        ));
+    }
     Ok(Client {
+        saml_name_id_format: rc
+            .saml_name_id_format
+            .unwrap_or_else(|| NAME_ID_FORMAT_ENTITY.to_owned()),
         client_id,
         auth_method: method,
         secret_sha256,
@@ -705,6 +720,15 @@ fn build_client(
         scope,
         trusted_issuers,
     })
+}
+
+/// A verification key from a PEM or base64 DER certificate.
+fn certificate_key(text: &str) -> Result<Jwk, String> {
+    let der = crate::x509::certificate_der(text)?;
+    Ok(Jwk::from_certificate(
+        crate::x509::public_key_from_der(&der)?,
+        &der,
+    ))
 }
 
 fn jwks(value: &Value, path: &str) -> Result<Vec<Jwk>, ConfigError> {

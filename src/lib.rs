@@ -49,6 +49,8 @@ mod json;
 pub mod limits;
 mod metadata;
 pub mod policy;
+#[doc(hidden)]
+pub mod probe;
 pub mod replay;
 pub mod request;
 mod response;

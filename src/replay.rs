@@ -24,8 +24,8 @@ pub enum ReplayKind {
 /// An opaque key to claim once, and when the claim may be forgotten.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayKey {
-    /// 64 lowercase hex digits: SHA-256 over the flow, the issuer and the id,
-    /// each length-prefixed (no delimiter games, bounded size).
+    /// 64 lowercase hex digits: SHA-256 over the issuer (or client) and the
+    /// assertion id, length-prefixed (no delimiter games, bounded size).
     pub key: String,
     /// Unix time after which the assertion can no longer be used anyway
     /// (its expiry plus clock skew), so the entry may be dropped.
@@ -35,13 +35,16 @@ pub struct ReplayKey {
 }
 
 impl ReplayKey {
+    /// The key for assertion `id` from `issuer`. The role (`kind`) is not
+    /// part of the key: an assertion used once as a client assertion cannot
+    /// be used again as a grant, or the other way round.
     pub(crate) fn new(kind: ReplayKind, issuer: &str, id: &str, expires_at: i64) -> Self {
-        let flow: &[u8] = match kind {
-            ReplayKind::Grant => b"grant",
-            ReplayKind::ClientAssertion => b"client-assertion",
-        };
         let mut h = Sha256::new();
-        for part in [flow, issuer.as_bytes(), id.as_bytes()] {
+        for part in [
+            b"assertion-id/v1".as_slice(),
+            issuer.as_bytes(),
+            id.as_bytes(),
+        ] {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part);
         }
@@ -107,12 +110,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_unambiguous() {
+    fn keys_are_unambiguous_and_role_independent() {
         let a = ReplayKey::new(ReplayKind::Grant, "ab", "c", 0);
         let b = ReplayKey::new(ReplayKind::Grant, "a", "bc", 0);
         let c = ReplayKey::new(ReplayKind::ClientAssertion, "ab", "c", 0);
         assert_ne!(a.key, b.key);
-        assert_ne!(a.key, c.key);
+        assert_eq!(a.key, c.key, "one assertion, one key, whatever its role");
         assert_eq!(a.key.len(), 64);
     }
 

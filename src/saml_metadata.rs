@@ -6,7 +6,9 @@
 //! Its own signature, if any, is not checked: the operator who imports the
 //! file vouches for it, exactly as when pasting certificates into the
 //! configuration. Every certificate must hold a usable key (RSA ≥ 2048 or
-//! EC P-256) or the import fails.
+//! EC P-256) or the import fails; CA certificates (basicConstraints cA) that
+//! some IdPs list beside their signing certificate are skipped, so a CA key
+//! never becomes a signing key for the IdP.
 
 use serde_json::{Value, json};
 use std::fmt;
@@ -97,12 +99,18 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
                             .map_err(|_| err("X509Certificate is split by markup"))?;
                         let compact: String =
                             text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                        crate::x509::public_key_from_certificate(&compact).map_err(|e| {
+                        let bad = |e: String| {
                             err(format!(
                                 "signing certificate {}: {e}",
                                 signing_certificates.len() + 1
                             ))
-                        })?;
+                        };
+                        let der = crate::x509::certificate_der(&compact).map_err(bad)?;
+                        if crate::x509::is_ca_certificate(&der) {
+                            // A chain certificate, not the IdP's signing key.
+                            continue;
+                        }
+                        crate::x509::public_key_from_der(&der).map_err(bad)?;
                         if !signing_certificates.contains(&compact) {
                             signing_certificates.push(compact);
                         }

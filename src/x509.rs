@@ -25,8 +25,12 @@ pub const MAX_CERTIFICATE_BYTES: usize = 16 * 1024;
 /// breaks and spaces allowed, as metadata wraps it). RSA keys must be
 /// 2048–8192 bits; EC keys must be on P-256.
 pub fn public_key_from_certificate(text: &str) -> Result<PublicKey, String> {
-    let der = certificate_der(text)?;
-    let cert = Certificate::from_der(&der).map_err(|_| "not a DER X.509 certificate".to_owned())?;
+    public_key_from_der(&certificate_der(text)?)
+}
+
+/// The public key of a DER certificate (see [`public_key_from_certificate`]).
+pub(crate) fn public_key_from_der(der: &[u8]) -> Result<PublicKey, String> {
+    let cert = Certificate::from_der(der).map_err(|_| "not a DER X.509 certificate".to_owned())?;
     let spki = cert.tbs_certificate().subject_public_key_info();
     let key_bits = spki
         .subject_public_key
@@ -68,4 +72,14 @@ pub(crate) fn certificate_der(text: &str) -> Result<Vec<u8>, String> {
     STANDARD
         .decode(compact)
         .map_err(|_| "not base64 (or PEM)".to_owned())
+}
+
+/// Whether a DER certificate is a CA certificate (basicConstraints cA=TRUE):
+/// metadata sometimes lists the issuing CA beside the signing certificate,
+/// and a CA's key must not become a signing key for the IdP.
+pub(crate) fn is_ca_certificate(der: &[u8]) -> bool {
+    use x509_cert::ext::pkix::BasicConstraints;
+    Certificate::from_der(der).ok().is_some_and(|cert| {
+        matches!(cert.tbs_certificate().get_extension::<BasicConstraints>(), Ok(Some((_, bc))) if bc.ca)
+    })
 }

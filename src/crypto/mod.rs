@@ -261,6 +261,7 @@ pub fn verify(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), SignatureError> {
+    crate::probe::signature_check();
     match (&key.0, alg) {
         (KeyInner::P256(k), Algorithm::ES256) => {
             let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError)?;

@@ -135,12 +135,14 @@ pub(crate) fn validate(
         now,
     };
     let checked = rules.check()?;
-    let replay = ReplayKey::new(
-        kind,
-        &issuer.issuer,
-        &checked.id,
-        checked.expires_at.saturating_add(issuer.clock_skew),
-    );
+    // Keep the ID as long as *any* reading of this assertion could be
+    // accepted: a later SubjectConfirmation may outlive the one used now,
+    // but nothing outlives IssueInstant + max lifetime (checked above).
+    let acceptable_until = checked
+        .expires_at
+        .max(checked.issued.saturating_add(issuer.max_lifetime))
+        .saturating_add(issuer.clock_skew);
+    let replay = ReplayKey::new(kind, &issuer.issuer, &checked.id, acceptable_until);
     Ok(ValidatedGrant {
         issuer: index,
         subject: checked.subject,
@@ -159,6 +161,7 @@ struct Rules<'a> {
 
 struct Checked {
     id: String,
+    issued: i64,
     subject: String,
     claims: Map<String, Value>,
     expires_at: i64,
@@ -257,6 +260,7 @@ impl Rules<'_> {
         }
         Ok(Checked {
             id,
+            issued,
             subject,
             claims,
             expires_at,

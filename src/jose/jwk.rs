@@ -13,16 +13,26 @@ pub struct Jwk {
     kid: Option<String>,
     alg: Option<Algorithm>,
     key: PublicKey,
+    /// SHA-256 of the DER certificate the key came from, if any: lets an
+    /// XML signature's KeyInfo *select* among configured keys (never add one).
+    cert_sha256: Option<[u8; 32]>,
 }
 
 impl Jwk {
-    /// A key from another source (an X.509 certificate), with no kid or alg.
-    pub(crate) fn from_key(key: PublicKey) -> Self {
+    /// A key from an X.509 certificate (DER), with no kid or alg.
+    pub(crate) fn from_certificate(key: PublicKey, der: &[u8]) -> Self {
+        use sha2::Digest as _;
         Self {
             kid: None,
             alg: None,
             key,
+            cert_sha256: Some(sha2::Sha256::digest(der).into()),
         }
+    }
+
+    /// Whether this key came from the certificate whose DER hashes to `sha256`.
+    pub(crate) fn is_certificate(&self, sha256: &[u8; 32]) -> bool {
+        self.cert_sha256.as_ref() == Some(sha256)
     }
 
     /// The key id, if the JWK has one.
@@ -127,7 +137,12 @@ pub fn parse_public_jwk(value: &Value) -> Result<Jwk, JwkError> {
         }
     };
     let (kid, alg) = common_members(obj, key.key_type())?;
-    Ok(Jwk { kid, alg, key })
+    Ok(Jwk {
+        kid,
+        alg,
+        key,
+        cert_sha256: None,
+    })
 }
 
 /// Parses a JWK Set (`{"keys": [...]}`); on error, returns the index of the

@@ -388,6 +388,9 @@ impl<'l> Parser<'l> {
                     let content = t.xml10_content();
                     self.push_text(&content)?;
                 }
+                Event::CData(_) | Event::GeneralRef(_) if self.stack.is_empty() => {
+                    return Err(XmlError::Malformed("content outside the root element"));
+                }
                 Event::CData(c) => {
                     let raw = c.into_inner();
                     let content = normalize_eol(&raw);
@@ -677,8 +680,19 @@ fn attribute_value(raw: &str, max: usize) -> Result<String, XmlError> {
 fn resolve_reference(name: &str) -> Result<char, XmlError> {
     let c = if let Some(num) = name.strip_prefix('#') {
         let code = match num.strip_prefix('x') {
-            Some(hex) if !hex.is_empty() && hex.len() <= 6 => u32::from_str_radix(hex, 16),
-            None if !num.is_empty() && num.len() <= 7 => num.parse::<u32>(),
+            Some(hex)
+                if !hex.is_empty()
+                    && hex.len() <= 6
+                    && hex.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                u32::from_str_radix(hex, 16)
+            }
+            None if !num.is_empty()
+                && num.len() <= 7
+                && num.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                num.parse::<u32>()
+            }
             _ => return Err(XmlError::Malformed("character reference")),
         }
         .map_err(|_| XmlError::Malformed("character reference"))?;

@@ -1090,9 +1090,14 @@ def reference(case, cfg, keys_by_b64, replay_seen=None):
                 c = clients.get(cid)
                 if not c or c["token_endpoint_auth_method"] != "saml2_bearer":
                     raise Bad("client")
+                # A client assertion names a client, not a user: NameID Format
+                # must be entity (or the client's configured format).
+                nid = root.find(f"{{{NS_SAML}}}Subject/{{{NS_SAML}}}NameID")
+                if nid is None or nid.get("Format") != c.get("saml_name_id_format", NAMEID_ENTITY):
+                    raise Bad("client")
                 if "trusted_issuers" in c and ti["issuer"] not in c["trusted_issuers"]:
                     raise Bad("client")
-                rk = ("client", ti["issuer"], root.get("ID"))
+                rk = ("assertion", ti["issuer"], root.get("ID"))  # one key per assertion, whatever its role
                 if rk in seen:
                     raise Bad("replay")
                 seen.add(rk)
@@ -1116,7 +1121,7 @@ def reference(case, cfg, keys_by_b64, replay_seen=None):
             raise Reject(400, "invalid_grant", e.why)
         if client is None and ti.get("require_client", True):
             raise Reject(401, "invalid_client", "client_required")
-        rk = ("grant", ti["issuer"], root.get("ID"))
+        rk = ("assertion", ti["issuer"], root.get("ID"))
         if rk in seen:
             raise Reject(400, "invalid_grant", "replay")
         seen.add(rk)
@@ -1565,7 +1570,7 @@ def build_cases(keys, prev):
 
     # SAML client authentication (RFC 7522 §2.2)
     def client_assertion(name, stem="saml-idp", issuer=SAML_IDP, nameid="saml-client", **over):
-        kw = dict(nameid=nameid, nameid_format=None, authn=False, attrs=[], issuer=issuer)
+        kw = dict(nameid=nameid, nameid_format=NAMEID_ENTITY, authn=False, attrs=[], issuer=issuer)
         kw.update(over)
         return g.mk("client/" + name, signer=SX, stem=stem, **kw)
 
@@ -1593,6 +1598,11 @@ def build_cases(keys, prev):
     g.add(n, "client assertion NameID 'basic-client' (a client that does not use saml2_bearer)", g.mk(n),
           err("invalid_client"), why="client_auth",
           client={"saml_client_assertion": client_assertion(n, nameid="basic-client")})
+    n = "saml-client-assertion-user-nameid-format"
+    g.add(n, "a user's assertion whose NameID happens to be 'saml-client' (Format emailAddress) offered as the "
+             "client assertion: client assertions must name an entity (review finding), so invalid_client",
+          g.mk(n), err("invalid_client"), why="client_auth",
+          client={"saml_client_assertion": client_assertion(n, nameid_format=NAMEID_EMAIL)})
     n = "saml-client-assertion-unknown-subject"
     g.add(n, "client assertion NameID 'saml-client-2' (no such client)", g.mk(n), err("invalid_client"),
           why="client_auth", client={"saml_client_assertion": client_assertion(n, nameid="saml-client-2")})
@@ -2154,7 +2164,7 @@ def build_replay(keys):
                     {"xml": x, "encoding": "base64url", "client": BASIC, "expect": GRANT}]})
     n = "replay/cross-client"
     x = g.mk(n)
-    ca = g.mk("replay/cross-client/client", signer="signxml", nameid="saml-client", nameid_format=None, authn=False,
+    ca = g.mk("replay/cross-client/client", signer="signxml", nameid="saml-client", nameid_format=NAMEID_ENTITY, authn=False,
               attrs=[])
     out.append({"name": "assertion-replay-across-clients", "description": "the same grant assertion first by "
                 "basic-client, then by saml-client: one-time use is per assertion, not per client",
@@ -2162,7 +2172,7 @@ def build_replay(keys):
                     {"xml": x, "encoding": "base64url", "client": BASIC, "expect": ok(claims=IDP_CLAIMS)},
                     {"xml": x, "encoding": "base64url", "client": {"saml_client_assertion": ca}, "expect": GRANT}]})
     n = "replay/client-assertion"
-    ca = g.mk(n + "/client", signer="signxml", nameid="saml-client", nameid_format=None, authn=False, attrs=[])
+    ca = g.mk(n + "/client", signer="signxml", nameid="saml-client", nameid_format=NAMEID_ENTITY, authn=False, attrs=[])
     out.append({"name": "client-assertion-replay", "description": "the same SAML client assertion with two different "
                 "valid grant assertions; the second use of the client assertion must fail (invalid_client)",
                 "now": NOW, "requests": [
@@ -2170,6 +2180,15 @@ def build_replay(keys):
                      "expect": ok(scope="read", claims=IDP_CLAIMS, client_id="saml-client")},
                     {"xml": g.mk(n + "/grant-2"), "encoding": "base64url", "client": {"saml_client_assertion": ca},
                      "expect": err("invalid_client")}]})
+    n = "replay/cross-role"
+    ca = g.mk(n + "/client", signer="signxml", nameid="saml-client", nameid_format=NAMEID_ENTITY, authn=False, attrs=[])
+    out.append({"name": "assertion-replay-across-roles", "description": "a SAML client assertion used for client "
+                "authentication, then presented again as the grant: one-time use is per assertion, whatever its "
+                "role (review finding), so the second use is invalid_grant",
+                "now": NOW, "requests": [
+                    {"xml": g.mk(n + "/grant"), "encoding": "base64url", "client": {"saml_client_assertion": ca},
+                     "expect": ok(scope="read", claims=IDP_CLAIMS, client_id="saml-client")},
+                    {"xml": ca, "encoding": "base64url", "client": BASIC, "expect": GRANT}]})
     for sc in out:
         for rq in sc["requests"]:
             rq["assertion_sha256"] = sha256_hex(encode_param(rq["xml"].encode(), rq["encoding"]))
