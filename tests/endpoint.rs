@@ -6,9 +6,7 @@
 
 mod common;
 
-use assertion_grant::{
-    Config, HttpRequest, HttpResponse, MemoryReplayStore, SigningKey, TokenEndpoint,
-};
+use assertion_grant::{Config, HttpRequest, MemoryReplayStore, SigningKey, TokenEndpoint};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::{FORM, enc, send, verify_access_token};
@@ -110,119 +108,24 @@ fn request_parts(assertion: &str, client: &Value, scope: Option<&str>) -> (Strin
     (body, authorization)
 }
 
-fn check_expectation(
-    ep: &TokenEndpoint,
-    name: &str,
-    response: &HttpResponse,
-    expect: &Value,
-    now: i64,
-) {
-    let body: Value = serde_json::from_str(&response.body).unwrap();
-    assert_eq!(
-        i64::from(response.status),
-        expect["status"].as_i64().unwrap(),
-        "{name}: {body}"
-    );
-    assert_eq!(response.header("cache-control"), Some("no-store"), "{name}");
-    assert_eq!(response.header("pragma"), Some("no-cache"), "{name}");
-    if response.status != 200 {
-        assert_eq!(body["error"], expect["error"], "{name}: {body}");
-        assert!(
-            body["error_description"]
-                .as_str()
-                .is_some_and(|d| !d.is_empty()),
-            "{name}"
-        );
-        return;
-    }
-    assert_eq!(body["token_type"], "Bearer");
-    let (header, claims) = verify_access_token(ep, body["access_token"].as_str().unwrap());
-    assert_eq!(header["typ"], "at+jwt", "{name}");
-    assert_eq!(header["alg"], "ES256", "{name}");
-    assert_eq!(claims["iss"], "https://as.example.com", "{name}");
-    assert_eq!(claims["aud"], "https://api.example.com", "{name}");
-    assert_eq!(claims["sub"], expect["sub"], "{name}");
-    assert_eq!(claims["iat"], json!(now), "{name}");
-    assert_eq!(claims["exp"], json!(now + 3600), "{name}");
-    assert_eq!(body["expires_in"], json!(3600), "{name}");
-    assert!(
-        claims["jti"].as_str().is_some_and(|j| j.len() >= 22),
-        "{name}"
-    );
-    let expected_scope = expect.get("scope").cloned().unwrap_or(Value::Null);
-    assert_eq!(
-        claims.get("scope").cloned().unwrap_or(Value::Null),
-        expected_scope,
-        "{name}"
-    );
-    if let Some(mapped) = expect.get("claims").and_then(Value::as_object) {
-        for (k, v) in mapped {
-            assert_eq!(&claims[k], v, "{name}: mapped claim {k}");
-        }
-    }
+fn jwt_parts(case: &Value) -> (String, Option<String>) {
+    request_parts(
+        case["assertion"].as_str().unwrap(),
+        &case["client"],
+        case.get("scope").and_then(Value::as_str),
+    )
 }
 
 #[test]
 fn every_jwt_vector_gets_its_expected_answer() {
-    let ep = endpoint();
     let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
-    assert!(cases.len() >= 100, "vector file looks truncated");
-    let mut failures = Vec::new();
-    for case in &cases {
-        let name = case["name"].as_str().unwrap();
-        let now = case.get("now").and_then(Value::as_i64).unwrap_or(NOW);
-        let (body, auth) = request_parts(
-            case["assertion"].as_str().unwrap(),
-            &case["client"],
-            case.get("scope").and_then(Value::as_str),
-        );
-        let mut store = MemoryReplayStore::new();
-        let response = send(&ep, &mut store, &body, auth.as_deref(), now);
-        // Collect every mismatch rather than stopping at the first.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check_expectation(&ep, name, &response, &case["expect"], now)
-        }));
-        if result.is_err() {
-            failures.push(format!(
-                "{name}: got {} {:.160}",
-                response.status, response.body
-            ));
-        }
-        if response.status != 200 {
-            assert!(
-                store.is_empty(),
-                "{name}: a refused request consumed a replay entry"
-            );
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} vectors failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    common::run_vectors(&endpoint(), &cases, 100, jwt_parts);
 }
 
 #[test]
 fn replays_are_refused() {
-    let ep = endpoint();
     let scenarios: Vec<Value> = serde_json::from_str(REPLAY).unwrap();
-    assert!(!scenarios.is_empty());
-    for scenario in &scenarios {
-        let mut store = MemoryReplayStore::new();
-        let now = scenario["now"].as_i64().unwrap_or(NOW);
-        for (i, step) in scenario["requests"].as_array().unwrap().iter().enumerate() {
-            let (body, auth) = request_parts(
-                step["assertion"].as_str().unwrap(),
-                &step["client"],
-                step.get("scope").and_then(Value::as_str),
-            );
-            let response = send(&ep, &mut store, &body, auth.as_deref(), now);
-            let name = format!("{}[{i}]", scenario["name"]);
-            check_expectation(&ep, &name, &response, &step["expect"], now);
-        }
-    }
+    common::run_replays(&endpoint(), &scenarios, jwt_parts);
 }
 
 #[test]

@@ -6,10 +6,10 @@ mod common;
 
 use assertion_grant::xml::c14n::{self, Method};
 use assertion_grant::xml::{Document, Limits};
-use assertion_grant::{Config, HttpResponse, MemoryReplayStore, SigningKey, TokenEndpoint};
+use assertion_grant::{Config, MemoryReplayStore, SigningKey, TokenEndpoint};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use common::{enc, send, verify_access_token};
+use common::{enc, send};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -136,105 +136,16 @@ fn request_parts(case: &Value) -> (String, Option<String>) {
     (body, authorization)
 }
 
-fn check(
-    ep: &TokenEndpoint,
-    name: &str,
-    response: &HttpResponse,
-    expect: &Value,
-    now: i64,
-) -> Result<(), String> {
-    let body: Value = serde_json::from_str(&response.body).map_err(|e| e.to_string())?;
-    let fail = |what: &str| {
-        Err(format!(
-            "{name}: {what}; got {} {:.200}",
-            response.status, response.body
-        ))
-    };
-    if i64::from(response.status) != expect["status"].as_i64().unwrap() {
-        return fail("status");
-    }
-    if response.header("cache-control") != Some("no-store") {
-        return fail("Cache-Control");
-    }
-    if response.status != 200 {
-        return if body["error"] == expect["error"] {
-            Ok(())
-        } else {
-            fail("error code")
-        };
-    }
-    let (header, claims) = verify_access_token(ep, body["access_token"].as_str().unwrap());
-    if header["typ"] != "at+jwt"
-        || claims["iss"] != "https://as.example.com"
-        || claims["iat"] != json!(now)
-    {
-        return fail("access token header/iss/iat");
-    }
-    if claims["sub"] != expect["sub"] {
-        return fail("sub");
-    }
-    let scope = claims.get("scope").cloned().unwrap_or(Value::Null);
-    if expect.get("scope").is_some_and(|s| *s != scope) {
-        return fail("scope");
-    }
-    if let Some(mapped) = expect.get("claims").and_then(Value::as_object) {
-        for (k, v) in mapped {
-            if &claims[k] != v {
-                return fail(&format!("mapped claim {k}"));
-            }
-        }
-    }
-    if let Some(client_id) = expect.get("client_id")
-        && claims["client_id"] != *client_id
-    {
-        return fail("client_id");
-    }
-    Ok(())
-}
-
 #[test]
 fn every_saml_vector_gets_its_expected_answer() {
-    let ep = endpoint();
     let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
-    assert!(cases.len() >= 60, "vector file looks truncated");
-    let mut failures = Vec::new();
-    for case in &cases {
-        let name = case["name"].as_str().unwrap();
-        let now = case.get("now").and_then(Value::as_i64).unwrap_or(NOW);
-        let (body, auth) = request_parts(case);
-        let mut store = MemoryReplayStore::new();
-        let response = send(&ep, &mut store, &body, auth.as_deref(), now);
-        if let Err(e) = check(&ep, name, &response, &case["expect"], now) {
-            failures.push(e);
-        }
-        if response.status != 200 && !store.is_empty() {
-            failures.push(format!("{name}: a refused request consumed a replay entry"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} vectors failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    common::run_vectors(&endpoint(), &cases, 150, request_parts);
 }
 
 #[test]
 fn saml_replays_are_refused() {
-    let ep = endpoint();
     let scenarios: Vec<Value> = serde_json::from_str(REPLAY).unwrap();
-    assert!(!scenarios.is_empty());
-    for scenario in &scenarios {
-        let mut store = MemoryReplayStore::new();
-        let now = scenario["now"].as_i64().unwrap_or(NOW);
-        for (i, step) in scenario["requests"].as_array().unwrap().iter().enumerate() {
-            let (body, auth) = request_parts(step);
-            let response = send(&ep, &mut store, &body, auth.as_deref(), now);
-            let name = format!("{}[{i}]", scenario["name"]);
-            check(&ep, &name, &response, &step["expect"], now).unwrap();
-        }
-    }
+    common::run_replays(&endpoint(), &scenarios, request_parts);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use assertion_grant::crypto::{self, Algorithm, PublicKey};
-use assertion_grant::{HttpRequest, HttpResponse, ReplayStore, TokenEndpoint};
+use assertion_grant::{HttpRequest, HttpResponse, MemoryReplayStore, ReplayStore, TokenEndpoint};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -61,4 +61,146 @@ pub fn verify_access_token(ep: &TokenEndpoint, token: &str) -> (Value, Value) {
     crypto::verify(Algorithm::ES256, &key, input.as_bytes(), &signature)
         .expect("access token signature");
     (header, claims)
+}
+
+/// What every vector test expects of this test suite's configurations.
+const AS_ISSUER: &str = "https://as.example.com";
+const RESOURCE: &str = "https://api.example.com";
+const LIFETIME: i64 = 3600;
+
+/// Checks a token-endpoint response against a vector's `expect` (`status`,
+/// `error`, `sub`, `scope`, `claims`, `client_id`), returning what differs.
+pub fn check_response(
+    ep: &TokenEndpoint,
+    name: &str,
+    response: &HttpResponse,
+    expect: &Value,
+    now: i64,
+) -> Result<(), String> {
+    let got = || format!("got {} {:.200}", response.status, response.body);
+    macro_rules! ensure {
+        ($cond:expr, $what:expr) => {
+            if !$cond {
+                return Err(format!("{name}: {}; {}", $what, got()));
+            }
+        };
+    }
+    let body: Value = serde_json::from_str(&response.body)
+        .map_err(|e| format!("{name}: body is not JSON: {e}"))?;
+    ensure!(
+        Some(i64::from(response.status)) == expect["status"].as_i64(),
+        "status"
+    );
+    ensure!(
+        response.header("cache-control") == Some("no-store"),
+        "Cache-Control"
+    );
+    ensure!(response.header("pragma") == Some("no-cache"), "Pragma");
+    if response.status != 200 {
+        ensure!(body["error"] == expect["error"], "error code");
+        ensure!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "error_description"
+        );
+        return Ok(());
+    }
+    ensure!(body["token_type"] == "Bearer", "token_type");
+    ensure!(body["expires_in"] == LIFETIME, "expires_in");
+    let (header, claims) =
+        verify_access_token(ep, body["access_token"].as_str().unwrap_or_default());
+    ensure!(
+        header["typ"] == "at+jwt" && header["alg"] == "ES256",
+        "access token header"
+    );
+    ensure!(
+        claims["iss"] == AS_ISSUER && claims["aud"] == RESOURCE,
+        "iss/aud"
+    );
+    ensure!(
+        claims["iat"] == now && claims["exp"] == now + LIFETIME,
+        "iat/exp"
+    );
+    ensure!(claims["jti"].as_str().is_some_and(|j| j.len() >= 22), "jti");
+    ensure!(claims["sub"] == expect["sub"], "sub");
+    if let Some(scope) = expect.get("scope") {
+        ensure!(
+            claims.get("scope").unwrap_or(&Value::Null) == scope,
+            "scope"
+        );
+    }
+    if let Some(mapped) = expect.get("claims").and_then(Value::as_object) {
+        for (k, v) in mapped {
+            ensure!(&claims[k] == v, format!("mapped claim {k}"));
+        }
+    }
+    if let Some(client_id) = expect.get("client_id") {
+        ensure!(&claims["client_id"] == client_id, "client_id");
+    }
+    Ok(())
+}
+
+/// Runs every vector (each with a fresh replay store) and asserts that all
+/// got their expected answer and that no refused request spent a replay key.
+pub fn run_vectors(
+    ep: &TokenEndpoint,
+    cases: &[Value],
+    min: usize,
+    parts: impl Fn(&Value) -> (String, Option<String>),
+) {
+    assert!(
+        cases.len() >= min,
+        "vector file looks truncated: {} cases",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap_or("?");
+        let now = case["now"].as_i64().expect("every vector states its clock");
+        let (body, auth) = parts(case);
+        let mut store = MemoryReplayStore::new();
+        let response = send(ep, &mut store, &body, auth.as_deref(), now);
+        if let Err(e) = check_response(ep, name, &response, &case["expect"], now) {
+            failures.push(e);
+        }
+        if response.status != 200 && !store.is_empty() {
+            failures.push(format!("{name}: a refused request consumed a replay entry"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// Runs replay scenarios: each scenario's requests in order against one store.
+pub fn run_replays(
+    ep: &TokenEndpoint,
+    scenarios: &[Value],
+    parts: impl Fn(&Value) -> (String, Option<String>),
+) {
+    assert!(!scenarios.is_empty());
+    for scenario in scenarios {
+        let mut store = MemoryReplayStore::new();
+        let now = scenario["now"]
+            .as_i64()
+            .expect("every scenario states its clock");
+        for (i, step) in scenario["requests"].as_array().unwrap().iter().enumerate() {
+            let (body, auth) = parts(step);
+            let response = send(ep, &mut store, &body, auth.as_deref(), now);
+            if let Err(e) = check_response(
+                ep,
+                &format!("{}[{i}]", scenario["name"]),
+                &response,
+                &step["expect"],
+                now,
+            ) {
+                panic!("{e}");
+            }
+        }
+    }
 }
