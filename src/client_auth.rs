@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{AuthMethod, Client, Config};
 use crate::crypto::Algorithm;
+use crate::explain::Trace;
 use crate::grant::{TimeRules, saml2};
 use crate::jose::{self, JoseError};
 use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
@@ -164,8 +165,14 @@ fn check_saml_assertion<'c>(
 ) -> Result<(&'c Client, ReplayKey), ClientAuthError> {
     // Opaque on every failure: whoever holds a stolen SAML assertion learns
     // nothing about it by offering it as a client assertion.
-    let grant = saml2::validate(config, assertion, now, ReplayKind::ClientAssertion)
-        .map_err(|_| ClientAuthError::Failed { via_header: false })?;
+    let grant = saml2::validate(
+        config,
+        assertion,
+        now,
+        ReplayKind::ClientAssertion,
+        &mut Trace::off(),
+    )
+    .map_err(|_| ClientAuthError::Failed { via_header: false })?;
     if body_client_id.is_some_and(|id| id != grant.subject) {
         return Err(ClientAuthError::Assertion(
             "client_id does not match the assertion's Subject".into(),
@@ -249,6 +256,7 @@ fn check_jwt_assertion<'c>(
             exp,
             claims.numeric_date("nbf", true).map_err(reject)?,
             claims.numeric_date("iat", true).map_err(reject)?,
+            &mut Trace::off(),
         )
         .map_err(|e| ClientAuthError::Assertion(Cow::Owned(e.to_string())))?;
     let jti = match claims.string("jti").map_err(reject)? {

@@ -7,6 +7,7 @@ use crate::client_auth::{self, ClientAuthError};
 use crate::config::{Config, ConfigError, url_path};
 use crate::crypto::SigningKey;
 use crate::error::OAuthError;
+use crate::explain::{ExplainedError, Explanation, Outcome, Trace, utc};
 use crate::grant::{self, GrantError, TimeError};
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
@@ -147,9 +148,113 @@ impl TokenEndpoint {
     /// request syntax, client authentication, the assertion, issuer/client
     /// binding and scope. Replay keys exist only when all of these passed.
     pub fn prepare(&self, req: &HttpRequest<'_>, now: i64) -> Result<PendingToken, OAuthError> {
-        let request = request::parse_request(req)?;
+        self.prepare_traced(req, now, &mut Trace::off())
+    }
+
+    /// Explains what [`Self::prepare`] and [`Self::issue`] would do with
+    /// this request at `now`, check by check, without consuming any replay
+    /// entry or signing anything. `is_used` tells whether a replay key is
+    /// already claimed in the host's store (a read, never a claim).
+    ///
+    /// For operators only: the report names keys, times and values that the
+    /// public endpoint deliberately does not reveal.
+    pub fn explain(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        is_used: &dyn Fn(&str) -> bool,
+    ) -> Explanation {
+        let mut trace = Trace::on();
+        let result = self
+            .prepare_traced(req, now, &mut trace)
+            .and_then(|pending| {
+                for key in pending.replay_keys() {
+                    let used = is_used(&key.key);
+                    let which = match key.kind {
+                        ReplayKind::Grant => "the assertion",
+                        ReplayKind::ClientAssertion => "the client assertion",
+                    };
+                    let outcome = if used { Outcome::Fail } else { Outcome::Pass };
+                    trace.record(
+                        "one-time use",
+                        "RFC 7521 §5.2, RFC 7523 §3 item 7",
+                        outcome,
+                        || {
+                            format!(
+                                "{which} {} (kept until {})",
+                                if used {
+                                    "was already used"
+                                } else {
+                                    "has not been used"
+                                },
+                                utc(key.expires_at)
+                            )
+                        },
+                    );
+                    if used {
+                        return Err(Self::replay_rejected(key));
+                    }
+                }
+                if pending.replay_keys().is_empty() {
+                    trace.skip("one-time use", "RFC 7521 §5.2", || {
+                        "no assertion id to track".into()
+                    });
+                }
+                let (claims, _) =
+                    self.token_claims(&pending, now, "(jti chosen at issue)".into())?;
+                trace.pass("access token", "RFC 9068 §2", || {
+                    format!(
+                        "ES256, kid {:?}, {} claims",
+                        self.keys[0].kid(),
+                        claims.len()
+                    )
+                });
+                Ok(claims)
+            });
+        let checks = trace.into_checks();
+        match result {
+            Ok(claims) => Explanation {
+                checks,
+                would_issue: true,
+                error: None,
+                token_claims: Some(claims),
+            },
+            Err(e) => Explanation {
+                checks,
+                would_issue: false,
+                error: Some(ExplainedError {
+                    error: e.code().as_str(),
+                    error_description: e.description().to_owned(),
+                    status: e.status(),
+                }),
+                token_claims: None,
+            },
+        }
+    }
+
+    fn prepare_traced(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<PendingToken, OAuthError> {
+        let request = trace.check(
+            "request",
+            "RFC 6749 §3.2, §4.5; RFC 7521 §4.1",
+            request::parse_request(req),
+            |r| format!("POST form with grant_type {}", r.grant_type.as_str()),
+        )?;
         let client =
-            client_auth::authenticate(&self.config, &request.credentials, request.grant_type, now)?;
+            client_auth::authenticate(&self.config, &request.credentials, request.grant_type, now);
+        let client = trace.check(
+            "client authentication",
+            "RFC 6749 §2.3, RFC 7521 §4.2",
+            client,
+            |c| match c.client {
+                Some(c) => format!("client {:?} ({})", c.client_id, c.auth_method.as_str()),
+                None => "no client identified".into(),
+            },
+        )?;
         if client.client.is_none() {
             // Before any signature work: an anonymous caller may not learn
             // whether an assertion it holds would verify.
@@ -159,42 +264,107 @@ impl TokenEndpoint {
             }
             .and_then(|iss| self.config.trusted_issuer(&iss));
             if issuer.is_some_and(|(_, i)| i.require_client) {
+                trace.record(
+                    "client required",
+                    "RFC 7521 §4.1 (require_client)",
+                    Outcome::Fail,
+                    || "the assertion's issuer requires an identified client".into(),
+                );
                 return Err(ClientAuthError::Required.into());
             }
         }
         let grant = match request.grant_type {
-            GrantType::JwtBearer => grant::jwt::validate(&self.config, &request.assertion, now)?,
-            GrantType::Saml2Bearer => {
-                grant::saml2::validate(&self.config, &request.assertion, now, ReplayKind::Grant)?
+            GrantType::JwtBearer => {
+                grant::jwt::validate(&self.config, &request.assertion, now, trace)?
             }
+            GrantType::Saml2Bearer => grant::saml2::validate(
+                &self.config,
+                &request.assertion,
+                now,
+                ReplayKind::Grant,
+                trace,
+            )?,
         };
         if self.config.access_token.cap_at_assertion_expiry && grant.expires_at <= now {
             // The token would be born expired; refuse before the replay key
             // is spent.
+            trace.record(
+                "token lifetime",
+                "configuration (cap_at_assertion_expiry)",
+                Outcome::Fail,
+                || {
+                    format!(
+                        "the assertion expires {}, not after now {}",
+                        utc(grant.expires_at),
+                        utc(now)
+                    )
+                },
+            );
             return Err(GrantError::Time(TimeError::Expired).into());
         }
         let issuer = &self.config.issuers[grant.issuer];
-        match client.client {
-            None if issuer.require_client => return Err(ClientAuthError::Required.into()),
+        let binding = match client.client {
+            None if issuer.require_client => Err(ClientAuthError::Required),
             Some(c)
                 if c.trusted_issuers
                     .as_ref()
                     .is_some_and(|allowed| !allowed.contains(&grant.issuer)) =>
             {
-                return Err(ClientAuthError::IssuerNotAllowed.into());
+                Err(ClientAuthError::IssuerNotAllowed)
             }
-            _ => {}
-        }
+            _ => Ok(()),
+        };
+        trace.check(
+            "client and issuer",
+            "configuration (trusted_issuers, require_client)",
+            binding,
+            |_| match client.client {
+                Some(c) => format!(
+                    "{:?} may present assertions from {:?}",
+                    c.client_id, issuer.issuer
+                ),
+                None => format!("{:?} allows grants without a client", issuer.issuer),
+            },
+        )?;
         let scope = policy::decide_scope(
             request.scope.as_ref(),
             client.client.map(|c| &c.scope),
             issuer.scope.as_ref(),
             self.config.scope_policy,
-        )?;
+        );
+        let scope = trace.check("scope", "RFC 6749 §3.3", scope, |g| {
+            format!(
+                "requested {:?}; granted {:?} (client allowance {:?}, issuer ceiling {:?}, policy {:?})",
+                request.scope.as_ref().map(ScopeSet::to_scope_string),
+                g.granted.to_scope_string(),
+                client.client.map(|c| c.scope.to_scope_string()),
+                issuer.scope.as_ref().map(ScopeSet::to_scope_string),
+                self.config.scope_policy
+            )
+        })?;
+        let mapped_claims = policy::map_claims(&issuer.claims, &grant.claims);
+        if issuer.claims.is_empty() {
+            trace.skip("claim mapping", "configuration (claims)", || {
+                "no claims mapped for this issuer".into()
+            });
+        } else {
+            trace.pass("claim mapping", "configuration (claims)", || {
+                let missing: Vec<&str> = issuer
+                    .claims
+                    .iter()
+                    .filter(|(t, _)| !mapped_claims.contains_key(t))
+                    .map(|(_, s)| s.as_str())
+                    .collect();
+                format!(
+                    "mapped {:?}; absent in the assertion: {missing:?}",
+                    mapped_claims.keys().collect::<Vec<_>>()
+                )
+            });
+        }
         let replay_keys = client.replay.into_iter().chain(grant.replay).collect();
         Ok(PendingToken {
             replay_keys,
-            mapped_claims: policy::map_claims(&issuer.claims, &grant.claims),
+            mapped_claims,
             subject: grant.subject,
             client_id: client.client.map(|c| c.client_id.clone()),
             scope: scope.granted,
@@ -203,9 +373,13 @@ impl TokenEndpoint {
         })
     }
 
-    /// Mints the access token for a request whose replay keys were all
-    /// claimed. `now` is read again because claiming may have taken time.
-    pub fn issue(&self, pending: PendingToken, now: i64) -> Result<TokenResponse, OAuthError> {
+    /// The access token's claims and expiry for `pending` at `now`.
+    fn token_claims(
+        &self,
+        pending: &PendingToken,
+        now: i64,
+        jti: String,
+    ) -> Result<(Map<String, Value>, i64), OAuthError> {
         let policy = &self.config.access_token;
         let mut exp = now.saturating_add(policy.lifetime);
         if policy.cap_at_assertion_expiry {
@@ -214,8 +388,7 @@ impl TokenEndpoint {
         if exp <= now {
             return Err(GrantError::Time(TimeError::Expired).into());
         }
-        let jti = token::new_jti().map_err(|_| OAuthError::server_error())?;
-        let mut claims = pending.mapped_claims;
+        let mut claims = pending.mapped_claims.clone();
         claims.insert("iss".into(), json!(self.config.issuer()));
         claims.insert("sub".into(), json!(pending.subject));
         claims.insert("aud".into(), json!(policy.audience));
@@ -229,13 +402,23 @@ impl TokenEndpoint {
         if !scope.is_empty() {
             claims.insert("scope".into(), json!(scope));
         }
+        Ok((claims, exp))
+    }
+
+    /// Mints the access token for a request whose replay keys were all
+    /// claimed. `now` is read again because claiming may have taken time.
+    pub fn issue(&self, pending: PendingToken, now: i64) -> Result<TokenResponse, OAuthError> {
+        let jti = token::new_jti().map_err(|_| OAuthError::server_error())?;
+        let (claims, exp) = self.token_claims(&pending, now, jti)?;
         // `keys` is never empty: both constructors guarantee one key.
         let access_token = token::mint(&self.keys[0], &claims);
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: exp - now,
-            scope: pending.report_scope.then_some(scope),
+            scope: pending
+                .report_scope
+                .then(|| pending.scope.to_scope_string()),
         })
     }
 

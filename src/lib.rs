@@ -43,6 +43,7 @@ pub mod crypto;
 mod encoding;
 mod endpoint;
 pub mod error;
+pub mod explain;
 pub mod grant;
 pub mod jose;
 mod json;

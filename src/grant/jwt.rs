@@ -1,6 +1,7 @@
 //! The JWT bearer grant (RFC 7523 §2.1, §3).
 
 use crate::config::{AssertionFormat, Config};
+use crate::explain::{Outcome, Trace, utc};
 use crate::jose;
 use crate::replay::{ReplayKey, ReplayKind};
 
@@ -21,65 +22,162 @@ pub(crate) fn peek_issuer(assertion: &str) -> Option<String> {
 /// every later rule reads only the verified claims:
 /// RFC 7523 §3 items 1 (`iss`), 2 (`sub`), 3 (`aud`), 4 (`exp`), 5 (`nbf`),
 /// 6 (`iat`), 7 (`jti`), 9 (signature).
-pub fn validate(config: &Config, assertion: &str, now: i64) -> Result<ValidatedGrant, GrantError> {
-    let jws = jose::parse(assertion)?;
-    let iss = jws.unverified_issuer().ok_or(GrantError::Missing("iss"))?;
-    let (index, issuer) = config
+pub fn validate(
+    config: &Config,
+    assertion: &str,
+    now: i64,
+    trace: &mut Trace,
+) -> Result<ValidatedGrant, GrantError> {
+    let jws = trace.check(
+        "structure",
+        "RFC 7515 §3.1, RFC 8725",
+        jose::parse(assertion),
+        |j| format!("compact JWS, alg {}", j.alg()),
+    )?;
+    let iss = jws.unverified_issuer().ok_or(GrantError::Missing("iss"));
+    let iss = trace.check("issuer", "RFC 7523 §3 item 1", iss, |i| {
+        format!("iss {i:?}")
+    })?;
+    let lookup = config
         .trusted_issuer(iss)
-        .ok_or(GrantError::UntrustedIssuer)?;
+        .ok_or(GrantError::UntrustedIssuer);
+    let (index, issuer) = trace.check(
+        "trusted issuer",
+        "RFC 7521 §5.2 item 1",
+        lookup,
+        |(_, i)| {
+            format!(
+                "{:?} is trusted ({} key(s), algorithms {:?})",
+                i.issuer,
+                i.keys.len(),
+                i.algorithms
+            )
+        },
+    )?;
     if issuer.format != AssertionFormat::Jwt {
+        trace.record("format", "configuration", Outcome::Fail, || {
+            "issuer is configured for SAML".into()
+        });
         return Err(GrantError::WrongFormat);
     }
-    let verified = jws.verify(&issuer.keys, &issuer.algorithms)?;
+    let alg = jws.alg();
+    let verified = trace.check(
+        "signature",
+        "RFC 7523 §3 item 9, RFC 7515 §5.2",
+        jws.verify(&issuer.keys, &issuer.algorithms),
+        |_| format!("{alg} with a configured key of the issuer"),
+    )?;
     let claims = verified.get();
 
     // Item 1: re-read from the verified claims (same bytes, but this is the
     // value the signature covers).
-    if claims.string("iss")? != Some(issuer.issuer.as_str()) {
-        return Err(GrantError::UntrustedIssuer);
-    }
-    // Item 2.
-    let subject = match claims.string("sub")? {
-        Some(s) if !s.is_empty() => s.to_owned(),
-        _ => return Err(GrantError::Missing("sub")),
+    let reread = match claims.string("iss") {
+        Ok(Some(iss)) if iss == issuer.issuer => Ok(()),
+        Ok(_) => Err(GrantError::UntrustedIssuer),
+        Err(e) => Err(e.into()),
     };
-    if issuer
-        .subjects
-        .as_ref()
-        .is_some_and(|allowed| !allowed.contains(&subject))
-    {
-        return Err(GrantError::SubjectNotAllowed);
+    trace.check("issuer (signed)", "RFC 7523 §3 item 1", reread, |_| {
+        "the signed iss names the same issuer".into()
+    })?;
+    // Item 2.
+    let subject = match claims.string("sub") {
+        Ok(Some(s)) if !s.is_empty() => Ok(s.to_owned()),
+        Ok(_) => Err(GrantError::Missing("sub")),
+        Err(e) => Err(e.into()),
+    };
+    let subject = trace.check("subject", "RFC 7523 §3 item 2", subject, |s| {
+        format!("sub {s:?}")
+    })?;
+    if let Some(allowed) = &issuer.subjects {
+        let r = if allowed.contains(&subject) {
+            Ok(())
+        } else {
+            Err(GrantError::SubjectNotAllowed)
+        };
+        trace.check("allowed subjects", "configuration", r, |_| {
+            "sub is in the issuer's subjects list".into()
+        })?;
     }
     // Item 3: exact string comparison, one match suffices.
-    let audiences = claims.audiences()?;
-    if audiences.is_empty() {
-        return Err(GrantError::Missing("aud"));
-    }
-    if !audiences.iter().any(|aud| config.is_our_audience(aud)) {
-        return Err(GrantError::AudienceMismatch);
-    }
+    let audiences = claims.audiences().unwrap_or_default();
+    let aud = if let Err(e) = claims.audiences() {
+        Err(GrantError::from(e))
+    } else if audiences.is_empty() {
+        Err(GrantError::Missing("aud"))
+    } else if audiences.iter().any(|aud| config.is_our_audience(aud)) {
+        Ok(())
+    } else {
+        Err(GrantError::AudienceMismatch)
+    };
+    trace.record(
+        "audience",
+        "RFC 7523 §3 item 3",
+        if aud.is_ok() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        || {
+            format!(
+                "aud {audiences:?}; accepted: {:?}",
+                config.accepted_audiences
+            )
+        },
+    );
+    aud?;
     // Items 4–6.
-    let exp = claims
-        .numeric_date("exp", false)?
-        .ok_or(GrantError::Missing("exp"))?;
-    let nbf = claims.numeric_date("nbf", true)?;
-    let iat = claims.numeric_date("iat", true)?;
+    let exp = match claims.numeric_date("exp", false) {
+        Ok(Some(exp)) => Ok(exp),
+        Ok(None) => Err(GrantError::Missing("exp")),
+        Err(e) => Err(e.into()),
+    };
+    let exp = trace.check("expiry present", "RFC 7523 §3 item 4", exp, |e| {
+        format!("exp {}", utc(*e))
+    })?;
+    let dates = claims
+        .numeric_date("nbf", true)
+        .and_then(|nbf| Ok((nbf, claims.numeric_date("iat", true)?)))
+        .map_err(GrantError::from);
+    let (nbf, iat) = trace.check("date claims", "RFC 7519 §2 (NumericDate)", dates, |_| {
+        "nbf and iat, when present, are NumericDates".into()
+    })?;
     let rules = TimeRules {
         now,
         skew: issuer.clock_skew,
         max_lifetime: issuer.max_lifetime,
     };
-    rules.check(exp, nbf, iat)?;
+    rules.check(exp, nbf, iat, trace)?;
     // Item 7: one-time use, keyed on the issuer and jti.
-    let replay = match claims.string("jti")? {
-        Some(jti) if !jti.is_empty() => Some(ReplayKey::new(
-            ReplayKind::Grant,
-            &issuer.issuer,
-            jti,
-            exp.saturating_add(issuer.clock_skew),
-        )),
-        _ if issuer.require_jti => return Err(GrantError::Missing("jti")),
-        _ => None,
+    let jti = trace.check(
+        "jti type",
+        "RFC 7519 §4.1.7",
+        claims.string("jti").map_err(GrantError::from),
+        |_| "jti, when present, is a string".into(),
+    )?;
+    let replay = match jti {
+        Some(jti) if !jti.is_empty() => {
+            trace.pass("jti", "RFC 7523 §3 item 7", || {
+                format!("jti {jti:?}, one-time use")
+            });
+            Some(ReplayKey::new(
+                ReplayKind::Grant,
+                &issuer.issuer,
+                jti,
+                exp.saturating_add(issuer.clock_skew),
+            ))
+        }
+        _ if issuer.require_jti => {
+            trace.record("jti", "RFC 7523 §3 item 7", Outcome::Fail, || {
+                "no jti, and this issuer requires one".into()
+            });
+            return Err(GrantError::Missing("jti"));
+        }
+        _ => {
+            trace.skip("jti", "RFC 7523 §3 item 7", || {
+                "no jti; not required for this issuer (no replay protection)".into()
+            });
+            None
+        }
     };
     Ok(ValidatedGrant {
         issuer: index,

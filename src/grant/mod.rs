@@ -7,6 +7,7 @@ pub mod saml2;
 use serde_json::{Map, Value};
 use std::fmt;
 
+use crate::explain::{Outcome, Trace, utc};
 use crate::jose::JoseError;
 use crate::replay::ReplayKey;
 
@@ -104,31 +105,71 @@ pub(crate) struct TimeRules {
 }
 
 impl TimeRules {
-    /// Checks `exp` (required), `nbf` and `iat` (optional).
-    pub fn check(&self, exp: i64, nbf: Option<i64>, iat: Option<i64>) -> Result<(), TimeError> {
+    /// Checks `exp` (required), `nbf` and `iat` (optional), recording each
+    /// window with the actual times in `trace`.
+    pub fn check(
+        &self,
+        exp: i64,
+        nbf: Option<i64>,
+        iat: Option<i64>,
+        trace: &mut Trace,
+    ) -> Result<(), TimeError> {
         let Self {
             now,
             skew,
             max_lifetime,
         } = *self;
-        if now >= exp.saturating_add(skew) {
-            return Err(TimeError::Expired);
-        }
-        if exp > now.saturating_add(max_lifetime).saturating_add(skew) {
-            return Err(TimeError::ExpiryTooFar);
-        }
-        if nbf.is_some_and(|nbf| nbf > now.saturating_add(skew)) {
-            return Err(TimeError::NotYetValid);
-        }
-        if let Some(iat) = iat {
-            if iat > now.saturating_add(skew) {
-                return Err(TimeError::IssuedInFuture);
+        let when = |t: i64| format!("{} (now {}, skew {skew} s)", utc(t), utc(now));
+        let expiry = if now >= exp.saturating_add(skew) {
+            Err(TimeError::Expired)
+        } else if exp > now.saturating_add(max_lifetime).saturating_add(skew) {
+            Err(TimeError::ExpiryTooFar)
+        } else {
+            Ok(())
+        };
+        trace.record("expiry", "RFC 7521 §5.2 item 4", outcome(&expiry), || {
+            format!("expires {}; at most {max_lifetime} s ahead", when(exp))
+        });
+        expiry?;
+        match nbf {
+            None => trace.skip("not before", "RFC 7519 §4.1.5", || "no nbf".into()),
+            Some(nbf) => {
+                let r = if nbf > now.saturating_add(skew) {
+                    Err(TimeError::NotYetValid)
+                } else {
+                    Ok(())
+                };
+                trace.record("not before", "RFC 7519 §4.1.5", outcome(&r), || {
+                    format!("valid from {}", when(nbf))
+                });
+                r?;
             }
-            if iat < now.saturating_sub(max_lifetime).saturating_sub(skew) {
-                return Err(TimeError::IssuedTooLongAgo);
+        }
+        match iat {
+            None => trace.skip("issued at", "RFC 7519 §4.1.6", || "no iat".into()),
+            Some(iat) => {
+                let r = if iat > now.saturating_add(skew) {
+                    Err(TimeError::IssuedInFuture)
+                } else if iat < now.saturating_sub(max_lifetime).saturating_sub(skew) {
+                    Err(TimeError::IssuedTooLongAgo)
+                } else {
+                    Ok(())
+                };
+                trace.record("issued at", "RFC 7521 §5.2 item 4", outcome(&r), || {
+                    format!("issued {}; at most {max_lifetime} s ago", when(iat))
+                });
+                r?;
             }
         }
         Ok(())
+    }
+}
+
+fn outcome<T, E>(r: &Result<T, E>) -> Outcome {
+    if r.is_ok() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
     }
 }
 
@@ -159,6 +200,44 @@ impl ValidatedGrant {
 mod tests {
     use super::*;
 
+    impl TimeRules {
+        fn check_plain(
+            &self,
+            exp: i64,
+            nbf: Option<i64>,
+            iat: Option<i64>,
+        ) -> Result<(), TimeError> {
+            self.check(exp, nbf, iat, &mut Trace::off())
+        }
+    }
+
+    #[test]
+    fn traces_every_window() {
+        let r = TimeRules {
+            now: 1_800_000_000,
+            skew: 60,
+            max_lifetime: 3600,
+        };
+        let mut t = Trace::on();
+        r.check(1_800_000_300, None, Some(1_799_999_990), &mut t)
+            .unwrap();
+        let checks = t.into_checks();
+        let names: Vec<_> = checks.iter().map(|c| (c.check, c.outcome)).collect();
+        assert_eq!(
+            names,
+            [
+                ("expiry", Outcome::Pass),
+                ("not before", Outcome::Skipped),
+                ("issued at", Outcome::Pass)
+            ]
+        );
+        assert!(
+            checks[0].detail.contains("2027-01-15T08:05:00Z"),
+            "{}",
+            checks[0].detail
+        );
+    }
+
     #[test]
     fn time_edges() {
         let r = TimeRules {
@@ -166,25 +245,31 @@ mod tests {
             skew: 60,
             max_lifetime: 3600,
         };
-        assert_eq!(r.check(941, None, None), Ok(()));
-        assert_eq!(r.check(940, None, None), Err(TimeError::Expired));
-        assert_eq!(r.check(1000 + 3660, None, None), Ok(()));
+        assert_eq!(r.check_plain(941, None, None), Ok(()));
+        assert_eq!(r.check_plain(940, None, None), Err(TimeError::Expired));
+        assert_eq!(r.check_plain(1000 + 3660, None, None), Ok(()));
         assert_eq!(
-            r.check(1000 + 3661, None, None),
+            r.check_plain(1000 + 3661, None, None),
             Err(TimeError::ExpiryTooFar)
         );
-        assert_eq!(r.check(2000, Some(1060), Some(1060)), Ok(()));
-        assert_eq!(r.check(2000, Some(1061), None), Err(TimeError::NotYetValid));
+        assert_eq!(r.check_plain(2000, Some(1060), Some(1060)), Ok(()));
         assert_eq!(
-            r.check(2000, None, Some(1061)),
+            r.check_plain(2000, Some(1061), None),
+            Err(TimeError::NotYetValid)
+        );
+        assert_eq!(
+            r.check_plain(2000, None, Some(1061)),
             Err(TimeError::IssuedInFuture)
         );
-        assert_eq!(r.check(2000, None, Some(1000 - 3660)), Ok(()));
+        assert_eq!(r.check_plain(2000, None, Some(1000 - 3660)), Ok(()));
         assert_eq!(
-            r.check(2000, None, Some(1000 - 3661)),
+            r.check_plain(2000, None, Some(1000 - 3661)),
             Err(TimeError::IssuedTooLongAgo)
         );
-        assert_eq!(r.check(i64::MIN, None, None), Err(TimeError::Expired));
-        assert_eq!(r.check(i64::MAX, None, None), Err(TimeError::ExpiryTooFar));
+        assert_eq!(r.check_plain(i64::MIN, None, None), Err(TimeError::Expired));
+        assert_eq!(
+            r.check_plain(i64::MAX, None, None),
+            Err(TimeError::ExpiryTooFar)
+        );
     }
 }

@@ -14,9 +14,11 @@ use serde_json::{Map, Value};
 
 use super::{GrantError, TimeError, TimeRules, ValidatedGrant};
 use crate::config::{AssertionFormat, Config, TrustedIssuer};
+use crate::explain::{Outcome, Trace, utc};
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::xml::{Document, Limits, NodeId};
 use crate::xmldsig::{self, Policy, SignedRoot};
+use std::cell::RefCell;
 
 /// The SAML 2.0 assertion namespace.
 pub const SAML_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -110,14 +112,43 @@ pub(crate) fn validate(
     encoded: &str,
     now: i64,
     kind: ReplayKind,
+    trace: &mut Trace,
 ) -> Result<ValidatedGrant, GrantError> {
-    let doc = parse(encoded)?;
+    let doc = trace.check(
+        "structure",
+        "RFC 7522 §2.1, SAML core §2.3.3",
+        parse(encoded),
+        |d| {
+            format!(
+                "one SAML 2.0 Assertion, {} elements, hardened XML",
+                d.elements().count()
+            )
+        },
+    )?;
     // §3 item 1: the Issuer names a trusted issuer.
-    let issuer_name = issuer_of(&doc)?;
-    let (index, issuer) = config
+    let issuer_name = trace.check("issuer", "RFC 7522 §3 item 1", issuer_of(&doc), |i| {
+        format!("Issuer {i:?}")
+    })?;
+    let lookup = config
         .trusted_issuer(&issuer_name)
-        .ok_or(GrantError::UntrustedIssuer)?;
+        .ok_or(GrantError::UntrustedIssuer);
+    let (index, issuer) = trace.check(
+        "trusted issuer",
+        "RFC 7521 §5.2 item 1",
+        lookup,
+        |(_, i)| {
+            format!(
+                "{:?} is trusted ({} key(s), algorithms {:?})",
+                i.issuer,
+                i.keys.len(),
+                i.algorithms
+            )
+        },
+    )?;
     if issuer.format != AssertionFormat::Saml2 {
+        trace.record("format", "configuration", Outcome::Fail, || {
+            "issuer is configured for JWT".into()
+        });
         return Err(GrantError::WrongFormat);
     }
     // §3 item 9: signed by that issuer.
@@ -127,12 +158,18 @@ pub(crate) fn validate(
         allow_sha1: issuer.allow_sha1,
         allow_inclusive_c14n: issuer.allow_inclusive_c14n,
     };
-    let signed = xmldsig::verify_enveloped(&doc, &policy).map_err(GrantError::Signature)?;
+    let signed = trace.check(
+        "signature",
+        "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
+        xmldsig::verify_enveloped(&doc, &policy).map_err(GrantError::Signature),
+        |_| "enveloped signature on the Assertion, with a configured key of the issuer".into(),
+    )?;
     let rules = Rules {
         config,
         issuer,
         signed: *signed.get(),
         now,
+        trace: RefCell::new(trace),
     };
     let checked = rules.check()?;
     // Keep the ID as long as *any* reading of this assertion could be
@@ -157,6 +194,7 @@ struct Rules<'a> {
     issuer: &'a TrustedIssuer,
     signed: SignedRoot<'a>,
     now: i64,
+    trace: RefCell<&'a mut Trace>,
 }
 
 struct Checked {
@@ -168,6 +206,17 @@ struct Checked {
 }
 
 impl Rules<'_> {
+    /// Records a check's outcome in the trace and passes it through.
+    fn traced<T, E: std::fmt::Display>(
+        &self,
+        check: &'static str,
+        spec: &'static str,
+        result: Result<T, E>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Result<T, E> {
+        self.trace.borrow_mut().check(check, spec, result, detail)
+    }
+
     fn doc(&self) -> &Document {
         self.signed.doc
     }
@@ -191,9 +240,14 @@ impl Rules<'_> {
     fn check(&self) -> Result<Checked, GrantError> {
         let doc = self.doc();
         let root = doc.root_element();
-        if root.attr("Version") != Some("2.0") {
-            return Err(GrantError::Saml("the assertion Version must be 2.0"));
-        }
+        let version = if root.attr("Version") == Some("2.0") {
+            Ok(())
+        } else {
+            Err(GrantError::Saml("the assertion Version must be 2.0"))
+        };
+        self.traced("version", "SAML core §2.3.3", version, |_| {
+            "Version 2.0".into()
+        })?;
         // Re-read Issuer from the verified root (the same node).
         if issuer_of(doc)? != self.issuer.issuer {
             return Err(GrantError::UntrustedIssuer);
@@ -204,57 +258,133 @@ impl Rules<'_> {
         let issued = root
             .attr("IssueInstant")
             .ok_or(GrantError::Missing("IssueInstant"))
-            .and_then(|t| instant(t, true))?;
+            .and_then(|t| instant(t, true));
+        let issued = self.traced("issue instant", "SAML core §2.3.3", issued, |i| {
+            format!("IssueInstant {}", utc(*i))
+        })?;
         let t = self.time();
-        if issued > t.now.saturating_add(t.skew) {
-            return Err(GrantError::Time(TimeError::IssuedInFuture));
-        }
-        if issued < t.now.saturating_sub(t.max_lifetime).saturating_sub(t.skew) {
-            return Err(GrantError::Time(TimeError::IssuedTooLongAgo));
-        }
+        let issue_window = if issued > t.now.saturating_add(t.skew) {
+            Err(GrantError::Time(TimeError::IssuedInFuture))
+        } else if issued < t.now.saturating_sub(t.max_lifetime).saturating_sub(t.skew) {
+            Err(GrantError::Time(TimeError::IssuedTooLongAgo))
+        } else {
+            Ok(())
+        };
+        self.traced("issued at", "RFC 7521 §5.2 item 4", issue_window, |_| {
+            format!(
+                "IssueInstant {} (now {}, skew {} s, at most {} s ago)",
+                utc(issued),
+                utc(t.now),
+                t.skew,
+                t.max_lifetime
+            )
+        })?;
 
         // §3 items 2, 6, 11: Conditions.
-        let conditions = self.root_children("Conditions");
-        if conditions.len() > 1 {
-            return Err(GrantError::Saml("more than one Conditions element"));
-        }
-        let conditions_expiry = match conditions.first() {
-            Some(&c) => self.conditions(c)?,
-            None => {
-                return Err(GrantError::Missing(
-                    "Conditions with an AudienceRestriction",
-                ));
-            }
+        let conditions = match self.root_children("Conditions").as_slice() {
+            [one] => self.conditions(*one),
+            [] => Err(GrantError::Missing(
+                "Conditions with an AudienceRestriction",
+            )),
+            _ => Err(GrantError::Saml("more than one Conditions element")),
         };
+        let conditions_expiry = self.traced(
+            "conditions",
+            "RFC 7522 §3 items 2, 6, 11",
+            conditions,
+            |exp| match exp {
+                Some(e) => format!(
+                    "every AudienceRestriction names this server (accepted: {:?}); NotOnOrAfter {} (now {}, skew {} s); no unknown conditions",
+                    self.config.accepted_audiences, utc(*e), utc(t.now), t.skew
+                ),
+                None => format!("every AudienceRestriction names this server (accepted: {:?}); no NotOnOrAfter; no unknown conditions", self.config.accepted_audiences),
+            },
+        )?;
 
         // §3 items 3, 5: Subject with NameID and a usable bearer confirmation.
         let subjects = self.root_children("Subject");
-        let &[subject_node] = subjects.as_slice() else {
-            return Err(GrantError::Missing("Subject"));
+        let subject_node = match subjects.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(GrantError::Missing("Subject")),
         };
-        let (subject, name_id_format) = self.name_id(subject_node)?;
-        let confirmation_expiry = self.bearer_confirmation(subject_node, conditions_expiry)?;
+        let subject_node = self.traced(
+            "subject element",
+            "RFC 7522 §3 item 3",
+            subject_node,
+            |_| "one Subject".into(),
+        )?;
+        let (subject, name_id_format) = self.traced(
+            "subject",
+            "RFC 7522 §3 item 3",
+            self.name_id(subject_node),
+            |(s, f)| {
+                format!(
+                    "NameID {s:?} (Format {})",
+                    f.as_deref().unwrap_or("unspecified")
+                )
+            },
+        )?;
+        let confirmation_expiry = self.traced(
+            "bearer confirmation",
+            "RFC 7522 §3 item 5",
+            self.bearer_confirmation(subject_node, conditions_expiry),
+            |exp| match exp {
+                Some(e) => format!(
+                    "bearer SubjectConfirmation for {:?}, NotOnOrAfter {}",
+                    self.config.token_endpoint,
+                    utc(*e)
+                ),
+                None => {
+                    "bearer SubjectConfirmation without data (Conditions carry the expiry)".into()
+                }
+            },
+        )?;
 
         // §3 item 4: an expiry must exist; the earliest one wins.
         let expires_at = match (conditions_expiry, confirmation_expiry) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => return Err(GrantError::Missing("NotOnOrAfter")),
-        };
-        if expires_at > t.now.saturating_add(t.max_lifetime).saturating_add(t.skew) {
-            return Err(GrantError::Time(TimeError::ExpiryTooFar));
+            (Some(a), Some(b)) => Ok(a.min(b)),
+            (Some(a), None) | (None, Some(a)) => Ok(a),
+            (None, None) => Err(GrantError::Missing("NotOnOrAfter")),
         }
-        if self
-            .issuer
-            .subjects
-            .as_ref()
-            .is_some_and(|s| !s.contains(&subject))
-        {
-            return Err(GrantError::SubjectNotAllowed);
+        .and_then(|e| {
+            if e > t.now.saturating_add(t.max_lifetime).saturating_add(t.skew) {
+                Err(GrantError::Time(TimeError::ExpiryTooFar))
+            } else {
+                Ok(e)
+            }
+        });
+        let expires_at = self.traced("expiry", "RFC 7522 §3 item 4", expires_at, |e| {
+            format!(
+                "expires {} (now {}, at most {} s ahead)",
+                utc(*e),
+                utc(t.now),
+                t.max_lifetime
+            )
+        })?;
+        if let Some(allowed) = &self.issuer.subjects {
+            let r = if allowed.contains(&subject) {
+                Ok(())
+            } else {
+                Err(GrantError::SubjectNotAllowed)
+            };
+            self.traced("allowed subjects", "configuration", r, |_| {
+                "NameID is in the issuer's subjects list".into()
+            })?;
         }
 
         // §3 item 8: attributes for claim mapping.
-        let mut claims = self.attributes()?;
+        let mut claims = self.traced(
+            "attributes",
+            "RFC 7522 §3 item 8",
+            self.attributes(),
+            |a| {
+                format!(
+                    "{} attribute(s): {:?}",
+                    a.len(),
+                    a.keys().collect::<Vec<_>>()
+                )
+            },
+        )?;
         if let Some(format) = name_id_format {
             claims.insert(NAME_ID_FORMAT_SOURCE.to_owned(), Value::String(format));
         }
