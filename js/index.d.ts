@@ -290,6 +290,8 @@ export class ConfigError extends Error {
  */
 export interface ReplayStore {
   claim(key: string, expiresAt: number): boolean | Promise<boolean>;
+  /** Optional: whether `key` is claimed and unexpired (a read, never a claim); used by `explain()`. */
+  has?(key: string): boolean | Promise<boolean>;
 }
 
 /** Options of {@link MemoryReplayStore}. */
@@ -314,6 +316,8 @@ export interface MemoryReplayStoreOptions {
 export class MemoryReplayStore implements ReplayStore {
   constructor(options?: MemoryReplayStoreOptions);
   claim(key: string, expiresAt: number): boolean;
+  /** Whether `key` is claimed and unexpired (never claims). */
+  has(key: string): boolean;
   /** Entries held, expired ones included until the next sweep. */
   readonly size: number;
   /** Remove every expired entry now. */
@@ -406,6 +410,18 @@ export class TokenEndpoint {
    * const { access_token } = await endpoint.exchange({ assertion, clientId, clientSecret, clientAuth: 'post' });
    */
   exchange(params: ExchangeParams): Promise<TokenResponse>;
+  /**
+   * What the endpoint would do with a token request, check by check, without
+   * consuming replay entries or signing (for operators; see {@link Explanation}).
+   *
+   * @example
+   * const report = await endpoint.explain({ body: form.toString() });
+   * console.table(report.checks);
+   */
+  explain(
+    input: Request | { body: string | Uint8Array; headers?: Record<string, string> | Array<[string, string]>; method?: string },
+    options?: { now?: number },
+  ): Promise<Explanation>;
   /** RFC 8414 metadata (a copy). */
   metadata(): AuthorizationServerMetadata;
   /** Public JWK Set of the signing keys (a copy). */
@@ -483,6 +499,56 @@ export function demoConfig(): string;
  * config.trusted_issuers.push({ ...entry, scope: 'read', claims: { email: 'email' } });
  */
 export function importSamlMetadata(xml: string): TrustedIssuerConfig;
+
+/** One check of an explain report. */
+export interface ExplainCheck {
+  /** What was checked, e.g. `"audience"`. */
+  check: string;
+  /** Where the rule comes from, e.g. `"RFC 7522 §3 item 2"`. */
+  spec: string;
+  outcome: 'pass' | 'fail' | 'skipped';
+  /** The values involved (times, audiences, keys' counts …). */
+  detail: string;
+}
+
+/** What the endpoint would do with a request, check by check. */
+export interface Explanation {
+  checks: ExplainCheck[];
+  would_issue: boolean;
+  error?: { error: string; error_description: string; status: number };
+  /** The access token's claims (not signed) when one would be issued. */
+  token_claims?: Record<string, unknown>;
+}
+
+/** A test assertion for {@link mintTestAssertion}. */
+export interface TestAssertionSpec {
+  format: 'jwt' | 'saml2';
+  issuer: string;
+  subject: string;
+  /** This server's issuer or token endpoint. */
+  audience: string;
+  /** SAML Recipient; default: `audience`. */
+  recipient?: string;
+  /** Issue time, seconds since the epoch. */
+  now: number;
+  lifetime_secs: number;
+  attributes?: Record<string, string | string[]>;
+}
+
+/**
+ * The debugger's built-in test IdP (never for production): a signed JWT, or
+ * base64url SAML XML signed with ecdsa-sha256, ready for `assertion`.
+ *
+ * @example
+ * const key = JSON.parse(generateSigningKey('test-idp'));
+ * config.trusted_issuers.push(testIdpTrustEntry('saml2', 'https://test-idp.local', key));
+ * const assertion = mintTestAssertion({ format: 'saml2', issuer: 'https://test-idp.local', subject: 'alice',
+ *   audience: config.issuer, now: Date.now() / 1000 | 0, lifetime_secs: 300 }, key);
+ */
+export function mintTestAssertion(spec: TestAssertionSpec, privateJwk: object | string): string;
+
+/** The `trusted_issuers` entry that trusts a test IdP key (its public part). */
+export function testIdpTrustEntry(format: 'jwt' | 'saml2', issuer: string, privateJwk: object | string): TrustedIssuerConfig;
 
 /** `urn:ietf:params:oauth:grant-type:jwt-bearer` */
 export const JWT_BEARER: 'urn:ietf:params:oauth:grant-type:jwt-bearer';

@@ -17,6 +17,8 @@ import init, {
   hashClientSecret as coreHashClientSecret,
   demoConfig as coreDemoConfig,
   importSamlMetadata as coreImportSamlMetadata,
+  mintTestAssertion as coreMintTestAssertion,
+  testIdpTrustEntry as coreTestIdpTrustEntry,
 } from './assertion_grant.js';
 
 /** Grant type URN for RFC 7523 JWT bearer assertions. */
@@ -221,6 +223,16 @@ export class MemoryReplayStore {
   }
 
   /** Number of entries held (expired ones included until the next sweep). */
+  /**
+   * Whether `key` is claimed and unexpired (a read; never claims).
+   * @param {string} key
+   * @returns {boolean}
+   */
+  has(key) {
+    const expiresAt = this.#entries.get(key);
+    return expiresAt !== undefined && expiresAt > this.#now();
+  }
+
   get size() {
     return this.#entries.size;
   }
@@ -411,6 +423,42 @@ export class TokenEndpoint {
    * Resolves with the token response; rejects with an OAuthError.
    * @param {object} params see index.d.ts ExchangeParams
    */
+  /**
+   * Explains, check by check, what the endpoint would do with a token
+   * request — without consuming a replay entry or signing anything. For
+   * operators and the debugger page only: the report names values the token
+   * endpoint never reveals.
+   *
+   * @param {Request | { body: string | Uint8Array, headers?: Record<string, string> | Array<[string, string]>, method?: string }} input
+   * @param {{ now?: number }} [options] seconds since the epoch (default: the endpoint's clock)
+   * @returns {Promise<import('./index.d.ts').Explanation>}
+   * @example
+   * const report = await endpoint.explain({ body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+   * for (const c of report.checks) console.log(c.outcome, c.check, c.spec, c.detail);
+   */
+  async explain(input, { now } = {}) {
+    let method;
+    let headers;
+    let body;
+    if (typeof Request !== 'undefined' && input instanceof Request) {
+      method = input.method.toUpperCase();
+      headers = [...input.headers];
+      body = await readBody(input, MAX_BODY_BYTES);
+    } else {
+      method = (input.method ?? 'POST').toUpperCase();
+      const h = input.headers ?? { 'content-type': 'application/x-www-form-urlencoded' };
+      headers = Array.isArray(h) ? h : Object.entries(h);
+      body = typeof input.body === 'string' ? new TextEncoder().encode(input.body) : (input.body ?? new Uint8Array(0));
+    }
+    const at = now ?? this.#nowSecs();
+    const keys = this.#core.replayKeysFor(method, headers, body, at);
+    const used = [];
+    for (const key of keys) {
+      if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);
+    }
+    return this.#core.explain(method, headers, body, at, used);
+  }
+
   async exchange(params = {}) {
     const {
       grantType = JWT_BEARER,
@@ -559,6 +607,30 @@ export function demoConfig() {
  * @param {string} xml
  * @returns {object}
  */
+/**
+ * The debugger's built-in test IdP (never for production): mints a signed
+ * JWT or SAML 2.0 assertion with an EC P-256 private JWK.
+ * @param {{ format: 'jwt' | 'saml2', issuer: string, subject: string, audience: string, recipient?: string, now: number, lifetime_secs: number, attributes?: Record<string, string | string[]> }} spec
+ * @param {object | string} privateJwk
+ * @returns {string} the `assertion` parameter
+ */
+export function mintTestAssertion(spec, privateJwk) {
+  assertReady('mintTestAssertion()');
+  return coreMintTestAssertion(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk'));
+}
+
+/**
+ * The `trusted_issuers` entry that trusts a test IdP key (public part only).
+ * @param {'jwt' | 'saml2'} format
+ * @param {string} issuer
+ * @param {object | string} privateJwk
+ * @returns {object}
+ */
+export function testIdpTrustEntry(format, issuer, privateJwk) {
+  assertReady('testIdpTrustEntry()');
+  return JSON.parse(coreTestIdpTrustEntry(format, issuer, toJsonText(privateJwk, 'privateJwk')));
+}
+
 export function importSamlMetadata(xml) {
   assertReady('importSamlMetadata()');
   return JSON.parse(coreImportSamlMetadata(xml));

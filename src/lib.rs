@@ -56,6 +56,7 @@ pub mod replay;
 pub mod request;
 mod response;
 pub mod saml_metadata;
+pub mod test_idp;
 mod token;
 mod verified;
 pub mod x509;

@@ -21,6 +21,15 @@ const TS_TYPES: &'static str = r#"
 export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string; }
 /** A one-time-use key to claim (atomically) before issuing. */
 export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion"; }
+/** One check of an explain report. */
+export interface ExplainCheck { check: string; spec: string; outcome: "pass" | "fail" | "skipped"; detail: string; }
+/** What the endpoint would do with a request, check by check. */
+export interface Explanation {
+  checks: ExplainCheck[];
+  would_issue: boolean;
+  error?: { error: string; error_description: string; status: number };
+  token_claims?: Record<string, unknown>;
+}
 "#;
 
 /// The token endpoint core, built once per isolate from the configuration.
@@ -164,6 +173,67 @@ impl Core {
         to_js(&TokenEndpoint::replay_rejected(failed).to_http())
     }
 
+    /// Explains, check by check, what the endpoint would do with this
+    /// request at `nowSecs`, without consuming replay entries or signing:
+    /// `usedKeys` lists replay keys already claimed in the host's store.
+    /// For operators only (it names values the token endpoint never reveals).
+    #[wasm_bindgen(unchecked_return_type = "Explanation")]
+    pub fn explain(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+        used_keys: Option<Vec<String>>,
+    ) -> Result<JsValue, JsValue> {
+        let headers: Vec<(String, String)> = serde_wasm_bindgen::from_value(headers)
+            .map_err(|_| js_sys::Error::new("headers must be an array of [name, value] pairs"))?;
+        let now = seconds(now_secs)
+            .ok_or_else(|| js_sys::Error::new("nowSecs must be a finite number"))?;
+        let used = used_keys.unwrap_or_default();
+        let explanation = match HttpRequest::from_headers(
+            method,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            body,
+        ) {
+            Ok(req) => self
+                .inner
+                .explain(&req, now, &|k: &str| used.iter().any(|u| u == k)),
+            Err(e) => {
+                let e = OAuthError::from(e);
+                crate::explain::Explanation {
+                    checks: Vec::new(),
+                    would_issue: false,
+                    error: Some(crate::explain::ExplainedError {
+                        error: e.code().as_str(),
+                        error_description: e.description().to_owned(),
+                        status: e.status(),
+                    }),
+                    token_claims: None,
+                }
+            }
+        };
+        Ok(to_js(&explanation))
+    }
+
+    /// The replay keys a request would need claimed (for hosts that look
+    /// them up before [`Core::explain`]); empty if the request fails.
+    #[wasm_bindgen(js_name = replayKeysFor, unchecked_return_type = "string[]")]
+    pub fn replay_keys_for(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+    ) -> JsValue {
+        let prepared = self.prepare(method, headers, body, now_secs);
+        let keys: Vec<String> = match &prepared.result {
+            Ok(p) => p.replay_keys().iter().map(|k| k.key.clone()).collect(),
+            Err(_) => Vec::new(),
+        };
+        to_js(&keys)
+    }
+
     /// The RFC 8414 metadata document (JSON text).
     #[wasm_bindgen(js_name = metadataJson)]
     pub fn metadata_json(&self) -> String {
@@ -243,4 +313,36 @@ pub fn import_saml_metadata(xml: &str) -> Result<String, JsValue> {
             Err(err.into())
         }
     }
+}
+
+/// Mints a signed test assertion (the debugger's built-in test IdP; never
+/// for production): `spec` is JSON `{format: "jwt"|"saml2", issuer, subject,
+/// audience, recipient?, now, lifetime_secs, attributes?}`, `privateJwk` an
+/// EC P-256 private JWK (see `generateSigningKey`). Returns the `assertion`
+/// parameter (a JWS, or base64url SAML XML).
+#[wasm_bindgen(js_name = mintTestAssertion)]
+pub fn mint_test_assertion(spec: &str, private_jwk: &str) -> Result<String, JsValue> {
+    let spec: crate::test_idp::TestAssertion = serde_json::from_str(spec)
+        .map_err(|e| js_sys::Error::new(&format!("test assertion spec: {e}")))?;
+    let key = test_idp_key(private_jwk)?;
+    crate::test_idp::mint(&spec, &key).map_err(|e| js_sys::Error::new(&e).into())
+}
+
+/// The `trusted_issuers` entry (JSON text) that trusts the test IdP key
+/// `privateJwk` (only its public part is used) as `issuer` for `format`.
+#[wasm_bindgen(js_name = testIdpTrustEntry)]
+pub fn test_idp_trust_entry(
+    format: &str,
+    issuer: &str,
+    private_jwk: &str,
+) -> Result<String, JsValue> {
+    let key = test_idp_key(private_jwk)?;
+    Ok(crate::test_idp::trust_entry(format, issuer, &key).to_string())
+}
+
+fn test_idp_key(private_jwk: &str) -> Result<crate::crypto::SigningKey, JsValue> {
+    let keys = signing_keys_from_json(private_jwk).map_err(config_error)?;
+    keys.into_iter()
+        .next()
+        .ok_or_else(|| js_sys::Error::new("no key").into())
 }

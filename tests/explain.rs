@@ -274,3 +274,64 @@ fn explain_agrees_with_the_token_endpoint_on_every_saml_vector() {
         (body, Some(BASIC.to_owned()))
     });
 }
+
+#[test]
+fn the_test_idp_mints_assertions_that_pass_every_check() {
+    use assertion_grant::test_idp::{TestAssertion, mint, trust_entry};
+    let key = SigningKey::from_scalar(&[0x55; 32], Some("test-idp".into())).unwrap();
+    for format in ["jwt", "saml2"] {
+        let issuer = format!("https://test-idp.example/{format}");
+        let mut config: Value = serde_json::from_str(JWT_CONFIG).unwrap();
+        config["trusted_issuers"]
+            .as_array_mut()
+            .unwrap()
+            .push(trust_entry(format, &issuer, &key));
+        let ep = endpoint(&config.to_string());
+        let spec: TestAssertion = serde_json::from_value(serde_json::json!({
+            "format": format, "issuer": issuer, "subject": "alice@example.com",
+            "audience": "https://as.example.com", "recipient": "https://as.example.com/token",
+            "now": NOW, "lifetime_secs": 300,
+            "attributes": {"email": "alice@example.com", "groups": ["a", "b"]}
+        }))
+        .unwrap();
+        let assertion = mint(&spec, &key).unwrap();
+        let grant = if format == "jwt" {
+            "jwt-bearer"
+        } else {
+            "saml2-bearer"
+        };
+        let body = format!(
+            "grant_type={}&assertion={}",
+            enc(&format!("urn:ietf:params:oauth:grant-type:{grant}")),
+            enc(&assertion)
+        );
+        let e = ep.explain(&request(&body, Some(BASIC)), NOW, &|_| false);
+        assert!(e.would_issue, "{format}: {e:#?}");
+        assert_eq!(e.token_claims.as_ref().unwrap()["sub"], "alice@example.com");
+        // The same assertion, tampered: the signature check fails.
+        let tampered = if format == "jwt" {
+            let mut parts: Vec<String> = assertion.split('.').map(str::to_owned).collect();
+            let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap())
+                .unwrap()
+                .replace("alice", "mallory");
+            parts[1] = URL_SAFE_NO_PAD.encode(payload);
+            parts.join(".")
+        } else {
+            let xml = String::from_utf8(URL_SAFE_NO_PAD.decode(&assertion).unwrap())
+                .unwrap()
+                .replace(">alice@", ">mallory@");
+            URL_SAFE_NO_PAD.encode(xml)
+        };
+        let body = format!(
+            "grant_type={}&assertion={}",
+            enc(&format!("urn:ietf:params:oauth:grant-type:{grant}")),
+            enc(&tampered)
+        );
+        let e = ep.explain(&request(&body, Some(BASIC)), NOW, &|_| false);
+        assert_eq!(
+            e.checks.last().map(|c| (c.check, c.outcome)),
+            Some(("signature", Outcome::Fail)),
+            "{format}"
+        );
+    }
+}

@@ -32,6 +32,11 @@ class DurableObjectReplayStore {
     const stub = this.#namespace.get(this.#namespace.idFromName(key));
     return (await stub.claim(expiresAt)) === true;
   }
+
+  async has(key) {
+    const stub = this.#namespace.get(this.#namespace.idFromName(key));
+    return (await stub.has()) === true;
+  }
 }
 
 // One endpoint per isolate, rebuilt only if the configuration text changes.
@@ -102,10 +107,52 @@ function endpointFor(env) {
   return cached;
 }
 
+const NOT_FOUND = () =>
+  new Response(JSON.stringify({ error: 'not_found' }), { status: 404, headers: { 'Content-Type': 'application/json' } });
+
+/** Constant-time comparison of the presented admin token with the secret. */
+async function adminTokenMatches(request, secret) {
+  const header = request.headers.get('authorization') ?? '';
+  const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+  const digest = async (text) => new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  const [a, b] = await Promise.all([digest(presented), digest(secret)]);
+  let diff = presented.length === 0 ? 1 : 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/**
+ * POST /explain — operators only. Exists only when the AG_ADMIN_TOKEN secret
+ * is set and the request carries it as a bearer token; otherwise 404, like
+ * any unknown path. The body is JSON describing the token request to explain:
+ * {"body": "<form body>", "headers": {"authorization": "Basic …"}, "now"?: seconds}.
+ * It never consumes replay entries and never issues a token.
+ */
+async function explain(request, env, endpoint) {
+  const secret = typeof env.AG_ADMIN_TOKEN === 'string' ? env.AG_ADMIN_TOKEN : '';
+  if (secret.length < 16 || request.method !== 'POST' || !(await adminTokenMatches(request, secret))) return NOT_FOUND();
+  let input;
+  try {
+    input = await request.json();
+  } catch {
+    input = undefined;
+  }
+  if (input === null || typeof input !== 'object' || typeof input.body !== 'string') {
+    return new Response(JSON.stringify({ error: 'invalid_request', error_description: 'expected {"body": "<form body>", "headers"?: {...}, "now"?: seconds}' }), {
+      status: 400,
+      headers: SERVER_ERROR_HEADERS,
+    });
+  }
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', ...(input.headers ?? {}) };
+  const report = await endpoint.explain({ body: input.body, headers }, { now: typeof input.now === 'number' ? input.now : undefined });
+  return new Response(JSON.stringify(report), { status: 200, headers: SERVER_ERROR_HEADERS });
+}
+
 export default {
   async fetch(request, env) {
     const { endpoint } = endpointFor(env);
     if (endpoint === undefined) return serverError();
+    if (new URL(request.url).pathname === '/explain') return explain(request, env, endpoint);
     return endpoint.handle(request);
   },
 };
@@ -133,6 +180,12 @@ export class ReplayGuard extends DurableObject {
     await storage.put('keepUntil', keepUntil);
     await storage.setAlarm(keepUntil * 1000);
     return true;
+  }
+
+  /** Whether this key is claimed and unexpired (a read; never claims). */
+  async has() {
+    const keepUntil = await this.ctx.storage.get('keepUntil');
+    return keepUntil !== undefined && keepUntil > Date.now() / 1000;
   }
 
   async alarm() {

@@ -557,3 +557,45 @@ describe('SAML 2.0 bearer (RFC 7522) through the npm API', () => {
     assert.equal(token.token_type, 'Bearer');
   });
 });
+
+describe('explain() and the test IdP', () => {
+  test('explain reports every check, reads the replay store without claiming, and agrees with handle()', async () => {
+    const store = new pkg.MemoryReplayStore({ now: () => now });
+    const ep = endpoint({ replayStore: store });
+    const v = successVector();
+    const report = await ep.explain(vectorRequest(v, paths.tokenEndpoint), { now });
+    assert.equal(report.would_issue, true, JSON.stringify(report));
+    assert.ok(report.checks.every((c) => c.outcome !== 'fail' && c.spec && c.check));
+    assert.ok(report.checks.some((c) => c.check === 'signature' && c.outcome === 'pass'));
+    assert.equal(report.token_claims.sub, v.expect.sub);
+    assert.equal(store.size, 0, 'explain never claims');
+    const response = await ep.handle(vectorRequest(v, paths.tokenEndpoint));
+    assert.equal(response.status, 200);
+    const again = await ep.explain(vectorRequest(v, paths.tokenEndpoint), { now });
+    assert.equal(again.would_issue, false);
+    assert.equal(again.error.error, 'invalid_grant');
+    assert.deepEqual(again.checks.at(-1).check, 'one-time use');
+    assert.equal(again.checks.at(-1).outcome, 'fail');
+  });
+
+  test('the test IdP mints JWT and SAML assertions that a trusting config accepts', async () => {
+    const key = JSON.parse(pkg.generateSigningKey('test-idp'));
+    for (const format of ['jwt', 'saml2']) {
+      const config = loadConfig();
+      const issuer = `https://test-idp.local/${format}`;
+      config.trusted_issuers.push(pkg.testIdpTrustEntry(format, issuer, key));
+      const ep = new pkg.TokenEndpoint(config, { now: () => now });
+      const assertion = pkg.mintTestAssertion(
+        { format, issuer, subject: 'alice', audience: config.issuer, recipient: paths.tokenEndpoint, now, lifetime_secs: 300, attributes: { email: 'alice@example.com' } },
+        key,
+      );
+      const token = await ep.exchange({
+        grantType: `urn:ietf:params:oauth:grant-type:${format === 'jwt' ? 'jwt-bearer' : 'saml2-bearer'}`,
+        assertion,
+        clientId: 'basic-client',
+        clientSecret: 'basic-secret',
+      });
+      assert.equal(token.token_type, 'Bearer', format);
+    }
+  });
+});

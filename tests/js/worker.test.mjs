@@ -386,3 +386,84 @@ describe('Worker with a broken AG_CONFIG', () => {
     }
   });
 });
+
+describe('Worker POST /explain (operators only)', () => {
+  const ADMIN = 'admin-token-for-tests-0123456789';
+  let mf;
+  let config;
+  let idpKey;
+
+  before(async () => {
+    const pkg = await importPkg();
+    config = loadConfig();
+    idpKey = loadPrivateKeys().get('idp-ec-1');
+    mf = miniflare({
+      logs: [],
+      bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: pkg.generateSigningKey('explain-1'), AG_ADMIN_TOKEN: ADMIN },
+    });
+    await mf.ready;
+  });
+
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  async function freshGrantBody() {
+    const t = Math.floor(Date.now() / 1000);
+    const assertion = await signJwt(idpKey, {
+      iss: 'https://idp.example.com', sub: 'alice', aud: new URL('/token', config.issuer).href,
+      iat: t, exp: t + 300, jti: crypto.randomUUID(),
+    }, { kid: 'idp-ec-1' });
+    return new URLSearchParams({ grant_type: JWT_BEARER, assertion, scope: 'read' }).toString();
+  }
+
+  const explainAt = (auth, payload) =>
+    mf.dispatchFetch(new URL('/explain', config.issuer).href, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: auth } : {}) },
+      body: JSON.stringify(payload),
+    });
+
+  test('404 without the admin bearer token, or with a wrong one', async () => {
+    const body = await freshGrantBody();
+    for (const auth of [undefined, 'Bearer wrong', `Basic ${ADMIN}`, `Bearer ${ADMIN}x`]) {
+      const r = await explainAt(auth, { body });
+      assert.equal(r.status, 404, String(auth));
+      await r.arrayBuffer();
+    }
+  });
+
+  test('with the token: a report, and nothing consumed', async () => {
+    const body = await freshGrantBody();
+    const headers = { authorization: basicAuth('basic-client', 'basic-secret') };
+    const r = await explainAt(`Bearer ${ADMIN}`, { body, headers });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    const report = await r.json();
+    assert.equal(report.would_issue, true, JSON.stringify(report));
+    assert.ok(report.checks.some((c) => c.check === 'one-time use' && c.outcome === 'pass'));
+    // The assertion is still unused: /token issues for it, and a second
+    // explain now reports it as used.
+    const token = await mf.dispatchFetch(new URL('/token', config.issuer).href, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+      body,
+    });
+    assert.equal(token.status, 200);
+    await token.arrayBuffer();
+    const after = await (await explainAt(`Bearer ${ADMIN}`, { body, headers })).json();
+    assert.equal(after.would_issue, false);
+    assert.equal(after.checks.at(-1).check, 'one-time use');
+  });
+
+  test('without AG_ADMIN_TOKEN the path does not exist', async () => {
+    const plain = miniflare({ logs: [], bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: (await importPkg()).generateSigningKey('k') } });
+    try {
+      const r = await plain.dispatchFetch(new URL('/explain', config.issuer).href, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: '{}' });
+      assert.equal(r.status, 404);
+      await r.arrayBuffer();
+    } finally {
+      await plain.dispose();
+    }
+  });
+});

@@ -1,0 +1,195 @@
+//! A built-in **test identity provider** for the debugger page and
+//! integration tests: it mints a signed JWT (RFC 7523) or SAML 2.0 assertion
+//! (RFC 7522, enveloped ecdsa-sha256 over exclusive c14n) with an EC P-256
+//! key, so people can learn the flow and test a configuration without an
+//! IdP. It signs with ES256 only (no RSA private-key operation exists in
+//! this crate).
+//!
+//! Not for production: a real IdP signs assertions, this server only
+//! verifies them. The SAML signature is computed with this crate's own
+//! canonicalizer; interoperability with xmlsec1 and signxml is proven by the
+//! test vectors, not by this module.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::SigningKey;
+use crate::encoding::b64url_encode;
+use crate::explain::utc;
+use crate::xml::c14n::{self, Method};
+use crate::xml::{Document, Limits};
+use crate::xmldsig::DSIG_NS;
+
+/// What to put in a test assertion.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestAssertion {
+    /// `"jwt"` or `"saml2"`.
+    pub format: String,
+    /// The IdP's issuer / entity ID.
+    pub issuer: String,
+    /// The subject (`sub` / NameID).
+    pub subject: String,
+    /// The audience (`aud` / Audience): this server's issuer or token endpoint.
+    pub audience: String,
+    /// SAML only: the SubjectConfirmationData Recipient (the token endpoint).
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Issue time (Unix seconds).
+    pub now: i64,
+    /// Seconds until expiry.
+    pub lifetime_secs: i64,
+    /// Extra claims / SAML attributes (string or array of strings values).
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+}
+
+/// Mints a signed assertion with `key`. For SAML the result is base64url of
+/// the XML, ready for the `assertion` parameter.
+pub fn mint(spec: &TestAssertion, key: &SigningKey) -> Result<String, String> {
+    if !(1..=86_400).contains(&spec.lifetime_secs) {
+        return Err("lifetime_secs must be between 1 and 86400".into());
+    }
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|_| "no randomness available".to_owned())?;
+    let id = format!("_{}", crate::encoding::hex(&id));
+    match spec.format.as_str() {
+        "jwt" => Ok(mint_jwt(spec, key, &id)),
+        "saml2" => mint_saml(spec, key, &id),
+        _ => Err("format must be \"jwt\" or \"saml2\"".into()),
+    }
+}
+
+fn mint_jwt(spec: &TestAssertion, key: &SigningKey, id: &str) -> String {
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()});
+    let mut claims = spec.attributes.clone();
+    for (k, v) in [
+        ("iss", json!(spec.issuer)),
+        ("sub", json!(spec.subject)),
+        ("aud", json!(spec.audience)),
+        ("iat", json!(spec.now)),
+        ("exp", json!(spec.now + spec.lifetime_secs)),
+        ("jti", json!(id)),
+    ] {
+        claims.insert(k.into(), v);
+    }
+    let input = format!(
+        "{}.{}",
+        b64url_encode(header.to_string().as_bytes()),
+        b64url_encode(Value::Object(claims).to_string().as_bytes())
+    );
+    let sig = key.sign_es256(input.as_bytes());
+    format!("{input}.{}", b64url_encode(&sig))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn mint_saml(spec: &TestAssertion, key: &SigningKey, id: &str) -> Result<String, String> {
+    let recipient = spec.recipient.as_deref().unwrap_or(&spec.audience);
+    let (issued, expires) = (utc(spec.now), utc(spec.now + spec.lifetime_secs));
+    let not_before = utc(spec.now - 60);
+    let mut attributes = String::new();
+    for (name, value) in &spec.attributes {
+        let values: Vec<String> = match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect(),
+            Value::String(s) => vec![s.clone()],
+            other => vec![other.to_string()],
+        };
+        attributes.push_str(&format!("<saml:Attribute Name=\"{}\">", escape(name)));
+        for v in values {
+            attributes.push_str(&format!(
+                "<saml:AttributeValue>{}</saml:AttributeValue>",
+                escape(&v)
+            ));
+        }
+        attributes.push_str("</saml:Attribute>");
+    }
+    if !attributes.is_empty() {
+        attributes = format!("<saml:AttributeStatement>{attributes}</saml:AttributeStatement>");
+    }
+    let signature = |digest: &str, value: &str| {
+        format!(
+            "<ds:Signature xmlns:ds=\"{DSIG_NS}\"><ds:SignedInfo>\
+             <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+             <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256\"/>\
+             <ds:Reference URI=\"#{id}\"><ds:Transforms>\
+             <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
+             <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
+             <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\
+             <ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>\
+             <ds:SignatureValue>{value}</ds:SignatureValue></ds:Signature>"
+        )
+    };
+    let document = |sig: &str| {
+        format!(
+            "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{issued}\">\
+             <saml:Issuer>{issuer}</saml:Issuer>{sig}\
+             <saml:Subject><saml:NameID>{subject}</saml:NameID>\
+             <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
+             <saml:SubjectConfirmationData Recipient=\"{recipient}\" NotOnOrAfter=\"{expires}\"/>\
+             </saml:SubjectConfirmation></saml:Subject>\
+             <saml:Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{expires}\">\
+             <saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>\
+             <saml:AuthnStatement AuthnInstant=\"{issued}\"><saml:AuthnContext><saml:AuthnContextClassRef>\
+             urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>\
+             {attributes}</saml:Assertion>",
+            issuer = escape(&spec.issuer),
+            subject = escape(&spec.subject),
+            recipient = escape(recipient),
+            audience = escape(&spec.audience),
+        )
+    };
+    let exclusive = Method::Exclusive {
+        inclusive_prefixes: Vec::new(),
+    };
+    let limits = Limits::default();
+    let parse = |xml: &str| {
+        Document::parse(xml.as_bytes(), &limits).map_err(|e| format!("test assertion: {e}"))
+    };
+    // 1. Digest the Assertion without its Signature (enveloped transform).
+    let unsigned = parse(&document(""))?;
+    let digest = Sha256::digest(c14n::canonicalize(
+        &unsigned,
+        unsigned.root(),
+        None,
+        &exclusive,
+    ));
+    let digest = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest);
+    // 2. Sign the canonical SignedInfo, in place.
+    let with_digest = parse(&document(&signature(&digest, "")))?;
+    let signed_info = with_digest
+        .elements()
+        .find(|(_, e)| e.is(DSIG_NS, "SignedInfo"))
+        .map(|(node, _)| node)
+        .ok_or("test assertion: no SignedInfo")?;
+    let value = key.sign_es256(&c14n::canonicalize(
+        &with_digest,
+        signed_info,
+        None,
+        &exclusive,
+    ));
+    let value = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, value);
+    Ok(b64url_encode(
+        document(&signature(&digest, &value)).as_bytes(),
+    ))
+}
+
+/// The `trusted_issuers` entry that trusts `key` for `format` and `issuer`.
+pub fn trust_entry(format: &str, issuer: &str, key: &SigningKey) -> Value {
+    let (x, y) = key.public_coordinates();
+    json!({
+        "issuer": issuer,
+        "format": format,
+        "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "kid": key.kid(), "alg": "ES256",
+                           "x": b64url_encode(&x), "y": b64url_encode(&y)}]},
+    })
+}
