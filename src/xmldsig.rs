@@ -206,7 +206,16 @@ pub fn verify_enveloped<'d>(
         return Err(DsigError::Structure("SignedInfo holds too many elements"));
     }
     // 1. canonicalize SignedInfo, 2. check the signature with configured keys.
-    let signed_info_bytes = c14n::canonicalize(doc, signed_info, None, &signed_info_method);
+    let signed_info_bytes = c14n::canonicalize_bounded(
+        doc,
+        signed_info,
+        None,
+        &signed_info_method,
+        c14n::MAX_CANONICAL_BYTES,
+    )
+    .ok_or(DsigError::Structure(
+        "the canonical SignedInfo is too large",
+    ))?;
     // KeyInfo may *select* among the configured keys (rollover), never add
     // one: keys whose certificate it names are tried first.
     let hints = key_info_certificates(doc, signature);
@@ -223,7 +232,14 @@ pub fn verify_enveloped<'d>(
         return Err(DsigError::Invalid);
     }
     // 3. canonicalize the root minus the Signature, 4. compare digests.
-    let content = c14n::canonicalize(doc, root, Some(signature), &reference_method);
+    let content = c14n::canonicalize_bounded(
+        doc,
+        root,
+        Some(signature),
+        &reference_method,
+        c14n::MAX_CANONICAL_BYTES,
+    )
+    .ok_or(DsigError::Structure("the canonical assertion is too large"))?;
     let actual = crypto::digest(digest_alg, &content);
     if !bool::from(actual.as_slice().ct_eq(&expected_digest)) {
         return Err(DsigError::Invalid);

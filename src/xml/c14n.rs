@@ -37,8 +37,16 @@ pub enum Method {
 /// A binding in effect in the output, or in scope in the input.
 type Binding = (Option<String>, String);
 
+/// Largest canonical form [`canonicalize_bounded`] is normally asked for,
+/// in bytes. Exclusive c14n re-renders a namespace declaration on every
+/// element that uses it, so a small document can canonicalize to a very
+/// large one (a 12 KB namespace URI on 2,000 siblings is 24 MB); a real
+/// assertion's canonical form is about its own size.
+pub const MAX_CANONICAL_BYTES: usize = 1024 * 1024;
+
 /// Canonicalizes the subtree at `apex`, leaving out the element `exclude`
-/// (and its descendants) if given.
+/// (and its descendants) if given. Unbounded: for input limited by other
+/// means; signature verification uses [`canonicalize_bounded`].
 pub fn canonicalize(
     doc: &Document,
     apex: NodeId,
@@ -46,23 +54,49 @@ pub fn canonicalize(
     method: &Method,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
+    write(doc, apex, exclude, method, &mut out, usize::MAX);
+    out
+}
+
+/// Like [`canonicalize`], but gives up (`None`) as soon as the output
+/// exceeds `max` bytes, so hostile namespace amplification costs little.
+pub fn canonicalize_bounded(
+    doc: &Document,
+    apex: NodeId,
+    exclude: Option<NodeId>,
+    method: &Method,
+    max: usize,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(4096);
+    write(doc, apex, exclude, method, &mut out, max);
+    (out.len() <= max).then_some(out)
+}
+
+fn write(
+    doc: &Document,
+    apex: NodeId,
+    exclude: Option<NodeId>,
+    method: &Method,
+    out: &mut Vec<u8>,
+    max: usize,
+) {
     // In-scope namespaces of the apex's parent: the apex adds its own.
-    let parent_scope = doc
+    let parent_scope: Vec<Binding> = doc
         .element(apex)
         .and_then(|e| e.parent)
         .map(|p| doc.in_scope_namespaces(p))
         .unwrap_or_default()
         .into_iter()
         .map(|d| (d.prefix, d.uri))
-        .collect::<Vec<Binding>>();
+        .collect();
     let mut w = Writer {
         doc,
         exclude,
         method,
-        out: &mut out,
+        out,
+        max,
     };
     w.element(apex, &parent_scope, &[], true);
-    out
 }
 
 struct Writer<'a> {
@@ -70,6 +104,8 @@ struct Writer<'a> {
     exclude: Option<NodeId>,
     method: &'a Method,
     out: &'a mut Vec<u8>,
+    /// Stop descending once the output is longer than this.
+    max: usize,
 }
 
 fn lookup<'b>(bindings: &'b [Binding], prefix: Option<&str>) -> Option<&'b str> {
@@ -81,6 +117,9 @@ fn lookup<'b>(bindings: &'b [Binding], prefix: Option<&str>) -> Option<&'b str> 
 
 impl Writer<'_> {
     fn element(&mut self, id: NodeId, parent_scope: &[Binding], rendered: &[Binding], apex: bool) {
+        if self.out.len() > self.max {
+            return;
+        }
         let Some(el) = self.doc.element(id) else {
             return;
         };
@@ -286,6 +325,20 @@ mod tests {
             c14n(xml, false, &[]),
             r#"<n0:a xmlns="urn:d" xmlns:n0="urn:0" xmlns:n1="urn:1"><n1:b></n1:b><c a="3" b="2" n0:x="1"></c></n0:a>"#
         );
+    }
+
+    #[test]
+    fn namespace_amplification_is_bounded() {
+        // One 2 KB namespace URI, used by 500 siblings whose parent does not
+        // use it: exclusive c14n renders it 500 times (~1 MB).
+        let uri = "u".repeat(2000);
+        let xml = format!("<r xmlns:p=\"urn:{uri}\">{}</r>", "<a p:x=\"1\"/>".repeat(500));
+        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        let method = Method::Exclusive { inclusive_prefixes: Vec::new() };
+        let full = canonicalize(&doc, doc.root(), None, &method);
+        assert!(full.len() > 1_000_000);
+        assert_eq!(canonicalize_bounded(&doc, doc.root(), None, &method, 100_000), None);
+        assert_eq!(canonicalize_bounded(&doc, doc.root(), None, &method, full.len()), Some(full));
     }
 
     #[test]
