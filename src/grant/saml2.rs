@@ -259,26 +259,19 @@ impl Rules<'_> {
             .attr("IssueInstant")
             .ok_or(GrantError::Missing("IssueInstant"))
             .and_then(|t| instant(t, true));
-        let issued = self.traced("issue instant", "SAML core §2.3.3", issued, |i| {
-            format!("IssueInstant {}", utc(*i))
-        })?;
-        let t = self.time();
-        let issue_window = if issued > t.now.saturating_add(t.skew) {
-            Err(GrantError::Time(TimeError::IssuedInFuture))
-        } else if issued < t.now.saturating_sub(t.max_lifetime).saturating_sub(t.skew) {
-            Err(GrantError::Time(TimeError::IssuedTooLongAgo))
-        } else {
-            Ok(())
+        let issued = match issued {
+            Ok(i) => i,
+            Err(e) => {
+                self.trace.borrow_mut().record(
+                    "issued at",
+                    "SAML core §2.3.3",
+                    Outcome::Fail,
+                    || e.to_string(),
+                );
+                return Err(e);
+            }
         };
-        self.traced("issued at", "RFC 7521 §5.2 item 4", issue_window, |_| {
-            format!(
-                "IssueInstant {} (now {}, skew {} s, at most {} s ago)",
-                utc(issued),
-                utc(t.now),
-                t.skew,
-                t.max_lifetime
-            )
-        })?;
+        let t = self.time();
 
         // §3 items 2, 6, 11: Conditions.
         let conditions = match self.root_children("Conditions").as_slice() {
@@ -358,6 +351,23 @@ impl Rules<'_> {
                 "expires {} (now {}, at most {} s ahead)",
                 utc(*e),
                 utc(t.now),
+                t.max_lifetime
+            )
+        })?;
+        // Checked after the expiry, so an old assertion reads as expired.
+        let issue_window = if issued > t.now.saturating_add(t.skew) {
+            Err(GrantError::Time(TimeError::IssuedInFuture))
+        } else if issued < t.now.saturating_sub(t.max_lifetime).saturating_sub(t.skew) {
+            Err(GrantError::Time(TimeError::IssuedTooLongAgo))
+        } else {
+            Ok(())
+        };
+        self.traced("issued at", "RFC 7521 §5.2 item 4", issue_window, |_| {
+            format!(
+                "IssueInstant {} (now {}, skew {} s, at most {} s ago)",
+                utc(issued),
+                utc(t.now),
+                t.skew,
                 t.max_lifetime
             )
         })?;

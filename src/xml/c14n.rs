@@ -332,13 +332,24 @@ mod tests {
         // One 2 KB namespace URI, used by 500 siblings whose parent does not
         // use it: exclusive c14n renders it 500 times (~1 MB).
         let uri = "u".repeat(2000);
-        let xml = format!("<r xmlns:p=\"urn:{uri}\">{}</r>", "<a p:x=\"1\"/>".repeat(500));
+        let xml = format!(
+            "<r xmlns:p=\"urn:{uri}\">{}</r>",
+            "<a p:x=\"1\"/>".repeat(500)
+        );
         let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
-        let method = Method::Exclusive { inclusive_prefixes: Vec::new() };
+        let method = Method::Exclusive {
+            inclusive_prefixes: Vec::new(),
+        };
         let full = canonicalize(&doc, doc.root(), None, &method);
         assert!(full.len() > 1_000_000);
-        assert_eq!(canonicalize_bounded(&doc, doc.root(), None, &method, 100_000), None);
-        assert_eq!(canonicalize_bounded(&doc, doc.root(), None, &method, full.len()), Some(full));
+        assert_eq!(
+            canonicalize_bounded(&doc, doc.root(), None, &method, 100_000),
+            None
+        );
+        assert_eq!(
+            canonicalize_bounded(&doc, doc.root(), None, &method, full.len()),
+            Some(full)
+        );
     }
 
     #[test]
