@@ -27,6 +27,7 @@ stage() {
 
 stage "ensure-tools" bash scripts/ensure-tools.sh
 stage "Rust tests (scripts/test-rust.sh)" bash scripts/test-rust.sh
+stage "differential canonicalization vs libxml2 (300 random documents)" bash scripts/c14n-diff.sh 300
 if ! stage "build pkg/" bash scripts/build-pkg.sh; then
   # Never let the JS tests pass against a stale package.
   rm -rf pkg

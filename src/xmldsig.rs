@@ -26,7 +26,7 @@ use crate::jose::Jwk;
 use crate::limits::MAX_KEY_CANDIDATES;
 use crate::verified::Verified;
 use crate::xml::c14n::{self, Method};
-use crate::xml::{Document, NodeId};
+use crate::xml::{Document, NodeId, is_ncname};
 
 /// The XML-DSig namespace.
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -319,12 +319,6 @@ const MAX_PREFIX_LIST: usize = 32;
 
 /// Most elements a SignedInfo may hold (its schema needs about a dozen).
 const MAX_SIGNED_INFO_ELEMENTS: usize = 32;
-
-fn is_ncname(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
 
 /// Number of elements in the subtree at `node` (bounded by the parser's
 /// element limit).

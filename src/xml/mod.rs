@@ -422,7 +422,18 @@ impl<'l> Parser<'l> {
                     if target.eq_ignore_ascii_case("xml") {
                         return Err(XmlError::Malformed("misplaced XML declaration"));
                     }
-                    let data = pi.content().trim_start().to_owned();
+                    if !is_ncname(&target) {
+                        return Err(XmlError::Namespace(
+                            "processing instruction target is not an NCName",
+                        ));
+                    }
+                    // XML 1.0 §2.11: line ends are normalized everywhere, PIs
+                    // included; §2.6: only XML whitespace follows the target.
+                    let data = normalize_eol(pi.content());
+                    let data = data.trim_start_matches([' ', '\t', '\n']).to_owned();
+                    if !data.chars().all(is_xml_char) {
+                        return Err(XmlError::Malformed("illegal character"));
+                    }
                     if !self.stack.is_empty() {
                         self.add_child(Node::Pi { target, data })?;
                     }
@@ -629,15 +640,35 @@ fn split_qname(name: &str) -> Result<(Option<String>, String), XmlError> {
         Some((p, l)) => (Some(p), l),
         None => (None, name),
     };
-    let ncname = |s: &str| {
-        let mut chars = s.chars();
-        chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-            && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '\u{B7}'))
-    };
-    if local.contains(':') || !ncname(local) || prefix.is_some_and(|p| !ncname(p)) {
+    if local.contains(':') || !is_ncname(local) || prefix.is_some_and(|p| !is_ncname(p)) {
         return Err(XmlError::Namespace("name is not namespace-well-formed"));
     }
     Ok((prefix.map(str::to_owned), local.to_owned()))
+}
+
+/// An NCName (Namespaces in XML §3): an XML 1.0 §2.3 Name without colons.
+pub(crate) fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c != ':' && is_name_start_char(c))
+        && chars.all(|c| c != ':' && is_name_char(c))
+}
+
+/// XML 1.0 §2.3 `NameStartChar`.
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        ':' | 'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 §2.3 `NameChar`.
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
 /// XML 1.0 §3.3.3 attribute-value normalization (for CDATA attributes):
@@ -679,23 +710,25 @@ fn attribute_value(raw: &str, max: usize) -> Result<String, XmlError> {
 
 fn resolve_reference(name: &str) -> Result<char, XmlError> {
     let c = if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix('x') {
-            Some(hex)
-                if !hex.is_empty()
-                    && hex.len() <= 6
-                    && hex.bytes().all(|b| b.is_ascii_hexdigit()) =>
-            {
-                u32::from_str_radix(hex, 16)
-            }
-            None if !num.is_empty()
-                && num.len() <= 7
-                && num.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                num.parse::<u32>()
-            }
-            _ => return Err(XmlError::Malformed("character reference")),
+        let (digits, radix) = match num.strip_prefix('x') {
+            Some(hex) => (hex, 16),
+            None => (num, 10),
+        };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return Err(XmlError::Malformed("character reference"));
         }
-        .map_err(|_| XmlError::Malformed("character reference"))?;
+        // Any number of leading zeros (XML 1.0 §4.1); at most 7 significant
+        // digits, which keeps the value within u32 before the range check.
+        let significant = digits.trim_start_matches('0');
+        if significant.len() > 7 {
+            return Err(XmlError::Malformed("character reference"));
+        }
+        let code = if significant.is_empty() {
+            0
+        } else {
+            u32::from_str_radix(significant, radix)
+                .map_err(|_| XmlError::Malformed("character reference"))?
+        };
         char::from_u32(code).ok_or(XmlError::Malformed("character reference"))?
     } else {
         match name {
@@ -825,6 +858,35 @@ mod tests {
         let kids: Vec<_> = d.child_elements(d.root()).map(|(i, _)| i).collect();
         assert_eq!(d.text(kids[0]), Err(TextError));
         assert_eq!(d.text(kids[1]).unwrap(), "x&y<z>");
+    }
+
+    #[test]
+    fn differential_findings_against_libxml2() {
+        // PI data: line ends normalized (XML 1.0 §2.11), only XML
+        // whitespace after the target trimmed (§2.6).
+        let d = parse("<r><?t a\r\nb\rc?><?u \u{a0}x?></r>").unwrap();
+        let pis: Vec<_> = d
+            .root_element()
+            .children()
+            .iter()
+            .map(|&c| d.node(c).clone())
+            .collect();
+        assert!(matches!(&pis[0], Node::Pi { data, .. } if data == "a\nb\nc"));
+        assert!(matches!(&pis[1], Node::Pi { data, .. } if data == "\u{a0}x"));
+        // Names: XML 1.0 §2.3 ranges, not Unicode's alphabetic.
+        assert!(parse("<a\u{300}\u{203F}/>").is_ok());
+        assert!(parse("<\u{aa}/>").is_err());
+        assert!(parse("<a\u{b2}/>").is_err());
+        assert!(parse("<r><?t\u{3000}x?></r>").is_err());
+        // Character references may have any number of leading zeros.
+        assert_eq!(
+            parse("<g k='&#00000041;&#x0000041;'/>")
+                .unwrap()
+                .root_element()
+                .attr("k"),
+            Some(")A")
+        );
+        assert!(parse("<g k='&#x0000110000;'/>").is_err());
     }
 
     #[test]
