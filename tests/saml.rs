@@ -452,3 +452,52 @@ fn review_regression_parser_strictness() {
         );
     }
 }
+
+#[test]
+fn fuzz_regression_c14n_amplification_is_refused_without_signature_work() {
+    // Through the endpoint (the 49 KB input fits a form body) …
+    let ep = endpoint();
+    let auth = format!("Basic {}", STANDARD.encode("basic-client:basic-secret"));
+    let first = include_str!("vectors/saml/regressions/fuzz_c14n_amplification.xml");
+    assertion_grant::probe::reset();
+    let r = send(
+        &ep,
+        &mut MemoryReplayStore::new(),
+        &grant_body(first),
+        Some(&auth),
+        NOW,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("invalid_grant") && r.body.contains("InclusiveNamespaces"),
+        "{}",
+        r.body
+    );
+    assert_eq!(assertion_grant::probe::signature_checks(), 0);
+    // … and straight into the verifier, as the fuzz target fed them.
+    for xml in [
+        first,
+        include_str!("vectors/saml/regressions/fuzz_c14n_amplification_2.xml"),
+    ] {
+        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        let policy = assertion_grant::xmldsig::Policy {
+            keys: &[],
+            algorithms: &[],
+            allow_sha1: false,
+            allow_inclusive_c14n: false,
+        };
+        assertion_grant::probe::reset();
+        let err = assertion_grant::xmldsig::verify_enveloped(&doc, &policy)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                assertion_grant::xmldsig::DsigError::Algorithm(_)
+                    | assertion_grant::xmldsig::DsigError::Structure(_)
+            ),
+            "{err:?}"
+        );
+        assert_eq!(assertion_grant::probe::signature_checks(), 0);
+    }
+}
