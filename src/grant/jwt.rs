@@ -38,28 +38,7 @@ pub fn validate(
     let iss = trace.check("issuer", "RFC 7523 §3 item 1", iss, |i| {
         format!("iss {i:?}")
     })?;
-    let lookup = config
-        .trusted_issuer(iss)
-        .ok_or(GrantError::UntrustedIssuer);
-    let (index, issuer) = trace.check(
-        "trusted issuer",
-        "RFC 7521 §5.2 item 1",
-        lookup,
-        |(_, i)| {
-            format!(
-                "{:?} is trusted ({} key(s), algorithms {:?})",
-                i.issuer,
-                i.keys.len(),
-                i.algorithms
-            )
-        },
-    )?;
-    if issuer.format != AssertionFormat::Jwt {
-        trace.record("format", "configuration", Outcome::Fail, || {
-            "issuer is configured for SAML".into()
-        });
-        return Err(GrantError::WrongFormat);
-    }
+    let (index, issuer) = super::trusted_issuer(config, iss, AssertionFormat::Jwt, trace)?;
     let alg = jws.alg();
     let verified = trace.check(
         "signature",

@@ -7,6 +7,7 @@ pub mod saml2;
 use serde_json::{Map, Value};
 use std::fmt;
 
+use crate::config::{AssertionFormat, Config, TrustedIssuer};
 use crate::explain::{Outcome, Trace, utc};
 use crate::jose::JoseError;
 use crate::replay::ReplayKey;
@@ -67,6 +68,42 @@ impl From<TimeError> for GrantError {
     fn from(e: TimeError) -> Self {
         Self::Time(e)
     }
+}
+
+/// RFC 7521 §5.2 item 1: the assertion's issuer must be a trusted issuer
+/// configured for this assertion format.
+pub(crate) fn trusted_issuer<'c>(
+    config: &'c Config,
+    name: &str,
+    format: AssertionFormat,
+    trace: &mut Trace,
+) -> Result<(usize, &'c TrustedIssuer), GrantError> {
+    let lookup = config
+        .trusted_issuer(name)
+        .ok_or(GrantError::UntrustedIssuer);
+    let (index, issuer) = trace.check(
+        "trusted issuer",
+        "RFC 7521 §5.2 item 1",
+        lookup,
+        |(_, i)| {
+            format!(
+                "{:?} is trusted ({} key(s), algorithms {:?})",
+                i.issuer,
+                i.keys.len(),
+                i.algorithms
+            )
+        },
+    )?;
+    if issuer.format != format {
+        trace.record("format", "configuration", Outcome::Fail, || {
+            format!(
+                "the issuer is configured for {:?} assertions",
+                issuer.format
+            )
+        });
+        return Err(GrantError::WrongFormat);
+    }
+    Ok((index, issuer))
 }
 
 /// A time rule an assertion failed (RFC 7521 §5.2 item 4, RFC 7519 §4.1).

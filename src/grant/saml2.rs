@@ -129,28 +129,8 @@ pub(crate) fn validate(
     let issuer_name = trace.check("issuer", "RFC 7522 §3 item 1", issuer_of(&doc), |i| {
         format!("Issuer {i:?}")
     })?;
-    let lookup = config
-        .trusted_issuer(&issuer_name)
-        .ok_or(GrantError::UntrustedIssuer);
-    let (index, issuer) = trace.check(
-        "trusted issuer",
-        "RFC 7521 §5.2 item 1",
-        lookup,
-        |(_, i)| {
-            format!(
-                "{:?} is trusted ({} key(s), algorithms {:?})",
-                i.issuer,
-                i.keys.len(),
-                i.algorithms
-            )
-        },
-    )?;
-    if issuer.format != AssertionFormat::Saml2 {
-        trace.record("format", "configuration", Outcome::Fail, || {
-            "issuer is configured for JWT".into()
-        });
-        return Err(GrantError::WrongFormat);
-    }
+    let (index, issuer) =
+        super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, trace)?;
     // §3 item 9: signed by that issuer.
     let policy = Policy {
         keys: &issuer.keys,
