@@ -469,7 +469,9 @@ fn fuzz_regression_c14n_amplification_is_refused_without_signature_work() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(
-        r.body.contains("invalid_grant") && r.body.contains("InclusiveNamespaces"),
+        // Refused by the parser's namespace-copy budget or by the signature
+        // structure (empty InclusiveNamespaces): never canonicalized.
+        r.body.contains("invalid_grant"),
         "{}",
         r.body
     );
@@ -479,7 +481,9 @@ fn fuzz_regression_c14n_amplification_is_refused_without_signature_work() {
         first,
         include_str!("vectors/saml/regressions/fuzz_c14n_amplification_2.xml"),
     ] {
-        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        let Ok(doc) = Document::parse(xml.as_bytes(), &Limits::default()) else {
+            continue; // refused while parsing: nothing to canonicalize
+        };
         let policy = assertion_grant::xmldsig::Policy {
             keys: &[],
             algorithms: &[],
