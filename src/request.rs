@@ -214,7 +214,7 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
     let mut values: [Option<String>; PARAMS.len()] = Default::default();
     let mut seen_unknown: Vec<String> = Vec::new();
     let mut count = 0usize;
-    for pair in req.body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+    for pair in form_pairs(req.body) {
         count += 1;
         if count > MAX_FORM_PARAMS {
             return Err(RequestError::MalformedBody);
@@ -312,6 +312,30 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
     })
 }
 
+/// The non-empty `&`-separated pairs of a form body.
+fn form_pairs(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(body);
+    std::iter::from_fn(move || {
+        loop {
+            let current = rest?;
+            let pair = match memchr::memchr(b'&', current) {
+                Some(i) => {
+                    let (pair, after) = current.split_at(i);
+                    rest = after.get(1..);
+                    pair
+                }
+                None => {
+                    rest = None;
+                    current
+                }
+            };
+            if !pair.is_empty() {
+                return Some(pair);
+            }
+        }
+    })
+}
+
 fn is_form_content_type(value: Option<&str>) -> bool {
     let Some(value) = value else { return false };
     let mut parts = value.split(';');
@@ -354,20 +378,26 @@ fn parse_basic(header: &str) -> Result<(String, String), RequestError> {
 /// boundary should refuse both.)
 fn form_decode(input: &[u8]) -> Option<String> {
     let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = hex_val(*input.get(i + 1)?)?;
-                let lo = hex_val(*input.get(i + 2)?)?;
-                out.push(hi << 4 | lo);
-                i += 2;
+    let mut rest = input;
+    // Runs without `+` or `%` (all of a base64url assertion) are copied at
+    // once.
+    while let Some(i) = memchr::memchr2(b'+', b'%', rest) {
+        let (run, escape) = rest.split_at(i);
+        out.extend_from_slice(run);
+        match escape {
+            [b'%', hi, lo, after @ ..] => {
+                out.push(hex_val(*hi)? << 4 | hex_val(*lo)?);
+                rest = after;
             }
-            b => out.push(b),
+            [b'+', after @ ..] => {
+                out.push(b' ');
+                rest = after;
+            }
+            // A `%` without two more bytes.
+            _ => return None,
         }
-        i += 1;
     }
+    out.extend_from_slice(rest);
     String::from_utf8(out).ok()
 }
 
@@ -558,6 +588,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn form_decoding_is_strict() {
+        let d = |s: &str| form_decode(s.as_bytes());
+        assert_eq!(d("a+b%41%e2%82%ac").as_deref(), Some("a bA\u{20ac}"));
+        assert_eq!(d("%41").as_deref(), Some("A"));
+        assert_eq!(d("").as_deref(), Some(""));
+        assert_eq!(d("++").as_deref(), Some("  "));
+        for bad in ["%", "%4", "a%", "a%4", "%zz", "%4g", "%ff", "%e2%82"] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+        let pairs = |s: &'static str| form_pairs(s.as_bytes()).collect::<Vec<_>>();
+        assert_eq!(pairs("a=1&&b&"), [&b"a=1"[..], b"b"]);
+        assert_eq!(pairs("&&"), Vec::<&[u8]>::new());
+        assert_eq!(
+            pairs("0123456789abcdef&x"),
+            [&b"0123456789abcdef"[..], b"x"]
+        );
     }
 
     #[test]

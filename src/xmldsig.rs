@@ -90,20 +90,109 @@ pub fn verify_enveloped<'d>(
     doc: &'d Document,
     policy: &Policy<'_>,
 ) -> Result<Verified<SignedRoot<'d>>, DsigError> {
+    let shape = check_shape(doc, policy)?;
+    let root = doc.root();
+    // 1. canonicalize SignedInfo, 2. check the signature with configured keys.
+    let signed_info_bytes = c14n::canonicalize_bounded(
+        doc,
+        shape.signed_info,
+        None,
+        &shape.signed_info_method,
+        c14n::MAX_CANONICAL_BYTES,
+    )
+    .ok_or(DsigError::Structure(
+        "the canonical SignedInfo is too large",
+    ))?;
+    // KeyInfo may *select* among the configured keys (rollover), never add
+    // one: keys whose certificate it names are tried first.
+    let hints = key_info_certificates(doc, shape.signature);
+    let named = |k: &&Jwk| hints.iter().any(|h| k.is_certificate(h));
+    let alg = shape.alg;
+    let verified = policy
+        .keys
+        .iter()
+        .filter(named)
+        .chain(policy.keys.iter().filter(|k| !named(k)))
+        .filter(|k| k.accepts(alg))
+        .take(MAX_KEY_CANDIDATES)
+        .any(|k| crypto::verify(alg, k.key(), &signed_info_bytes, &shape.signature_bytes).is_ok());
+    if !verified {
+        return Err(DsigError::Invalid);
+    }
+    // 3. canonicalize the root minus the Signature, 4. compare digests.
+    let content = c14n::canonicalize_bounded(
+        doc,
+        root,
+        Some(shape.signature),
+        &shape.reference_method,
+        c14n::MAX_CANONICAL_BYTES,
+    )
+    .ok_or(DsigError::Structure("the canonical assertion is too large"))?;
+    let actual = crypto::digest(shape.digest_alg, &content);
+    if !bool::from(actual.as_slice().ct_eq(&shape.expected_digest)) {
+        return Err(DsigError::Invalid);
+    }
+    Ok(Verified::new(SignedRoot {
+        doc,
+        root,
+        signature: shape.signature,
+    }))
+}
+
+/// The one accepted signature shape, read out of a document: everything
+/// [`verify_enveloped`] needs before any canonicalization or key is used.
+pub(crate) struct Shape {
+    /// The `ds:Signature` child of the root.
+    pub signature: NodeId,
+    /// Its `ds:SignedInfo`.
+    pub signed_info: NodeId,
+    /// How SignedInfo is canonicalized.
+    pub signed_info_method: Method,
+    /// How the root is canonicalized (the Reference's c14n transform).
+    pub reference_method: Method,
+    /// The signature algorithm, allowed by the policy.
+    pub alg: Algorithm,
+    /// The digest algorithm, allowed by the policy.
+    pub digest_alg: DigestAlgorithm,
+    /// The DigestValue.
+    pub expected_digest: Vec<u8>,
+    /// The SignatureValue.
+    pub signature_bytes: Vec<u8>,
+}
+
+/// Checks that `doc` has exactly the accepted signature shape (module
+/// docs) and reads its parts; no canonicalization, no key.
+pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, DsigError> {
     let root = doc.root();
     let id = doc
         .root_element()
         .attr("ID")
         .filter(|id| !id.is_empty())
         .ok_or(DsigError::Reference("the root element has no ID"))?;
-    check_unique_id(doc, id)?;
+
+    // One walk over the document: ID-like attribute values (for
+    // uniqueness) and Signature elements (exactly one is allowed).
+    let mut ids: Vec<&str> = Vec::new();
+    let mut signatures = 0usize;
+    let mut first_signature = None;
+    for (node, el) in doc.elements() {
+        if el.is(DSIG_NS, "Signature") {
+            signatures += 1;
+            first_signature.get_or_insert((node, el));
+        }
+        ids.extend(
+            el.attributes()
+                .iter()
+                .filter(|a| is_id_like(a))
+                .map(|a| a.value.as_str()),
+        );
+    }
+    check_unique_id(&mut ids, id)?;
 
     // Exactly one Signature in the whole document, as a child of the root.
-    let mut signatures = doc.elements().filter(|(_, e)| e.is(DSIG_NS, "Signature"));
-    let (signature, sig_el) = signatures
-        .next()
-        .ok_or(DsigError::Structure("the assertion is not signed"))?;
-    if signatures.next().is_some() {
+    let (signature, sig_el) =
+        first_signature.ok_or(DsigError::Structure("the assertion is not signed"))?;
+    if signatures > 1 {
         return Err(DsigError::Structure("more than one Signature"));
     }
     if sig_el.parent() != Some(root) {
@@ -174,7 +263,7 @@ pub fn verify_enveloped<'d>(
     }
 
     // Reference: URI = "#ID", Transforms = enveloped + c14n.
-    if reference_el.attr("URI") != Some(&format!("#{id}")) {
+    if reference_el.attr("URI").and_then(|u| u.strip_prefix('#')) != Some(id) {
         return Err(DsigError::Reference(
             "the Reference must point at the assertion's own ID",
         ));
@@ -205,75 +294,40 @@ pub fn verify_enveloped<'d>(
     if subtree_elements(doc, signed_info) > MAX_SIGNED_INFO_ELEMENTS {
         return Err(DsigError::Structure("SignedInfo holds too many elements"));
     }
-    // 1. canonicalize SignedInfo, 2. check the signature with configured keys.
-    let signed_info_bytes = c14n::canonicalize_bounded(
-        doc,
-        signed_info,
-        None,
-        &signed_info_method,
-        c14n::MAX_CANONICAL_BYTES,
-    )
-    .ok_or(DsigError::Structure(
-        "the canonical SignedInfo is too large",
-    ))?;
-    // KeyInfo may *select* among the configured keys (rollover), never add
-    // one: keys whose certificate it names are tried first.
-    let hints = key_info_certificates(doc, signature);
-    let named = |k: &&Jwk| hints.iter().any(|h| k.is_certificate(h));
-    let verified = policy
-        .keys
-        .iter()
-        .filter(named)
-        .chain(policy.keys.iter().filter(|k| !named(k)))
-        .filter(|k| k.accepts(alg))
-        .take(MAX_KEY_CANDIDATES)
-        .any(|k| crypto::verify(alg, k.key(), &signed_info_bytes, &signature_bytes).is_ok());
-    if !verified {
-        return Err(DsigError::Invalid);
-    }
-    // 3. canonicalize the root minus the Signature, 4. compare digests.
-    let content = c14n::canonicalize_bounded(
-        doc,
-        root,
-        Some(signature),
-        &reference_method,
-        c14n::MAX_CANONICAL_BYTES,
-    )
-    .ok_or(DsigError::Structure("the canonical assertion is too large"))?;
-    let actual = crypto::digest(digest_alg, &content);
-    if !bool::from(actual.as_slice().ct_eq(&expected_digest)) {
-        return Err(DsigError::Invalid);
-    }
-    Ok(Verified::new(SignedRoot {
-        doc,
-        root,
+    Ok(Shape {
         signature,
-    }))
+        signed_info,
+        signed_info_method,
+        reference_method,
+        alg,
+        digest_alg,
+        expected_digest,
+        signature_bytes,
+    })
 }
 
-/// Every ID-like attribute value in the document (`ID`, `Id`, `id`,
-/// `AssertionID`, `xml:id`, or a namespaced `id` in any case) must be
-/// unique, and the root's ID must occur only as the root's own `ID`: any
-/// other carrier of that value is a decoy for wrapping attacks (SPEC.md §6).
-fn check_unique_id(doc: &Document, id: &str) -> Result<(), DsigError> {
-    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for (_, el) in doc.elements() {
-        for a in el.attributes() {
-            let id_like = match a.ns.as_deref() {
-                None => matches!(a.local.as_str(), "ID" | "Id" | "id" | "AssertionID"),
-                Some(_) => a.local.eq_ignore_ascii_case("id"),
-            };
-            if !id_like {
-                continue;
-            }
-            if !seen.insert(&a.value) {
-                return Err(DsigError::Reference(
-                    "an ID value appears more than once in the document",
-                ));
-            }
-        }
+/// ID-like attributes (SPEC.md §6): `ID`, `Id`, `id`, `AssertionID`,
+/// `xml:id`, or a namespaced `id` in any case.
+fn is_id_like(a: &crate::xml::Attr) -> bool {
+    match a.ns {
+        None => matches!(&*a.local, "ID" | "Id" | "id" | "AssertionID"),
+        Some(_) => a.local.eq_ignore_ascii_case("id"),
     }
-    if seen.contains(id) {
+}
+
+/// Every ID-like attribute value in the document ([`is_id_like`], all of
+/// them in `ids`) must be unique, and the root's ID must occur only as the root's own `ID`: any
+/// other carrier of that value is a decoy for wrapping attacks (SPEC.md §6).
+fn check_unique_id(ids: &mut [&str], id: &str) -> Result<(), DsigError> {
+    // Sorted, a repeated value sits next to itself: O(n log n) for any
+    // number of IDs, with no hashing.
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w.first() == w.last()) {
+        return Err(DsigError::Reference(
+            "an ID value appears more than once in the document",
+        ));
+    }
+    if ids.binary_search(&id).is_ok() {
         Ok(())
     } else {
         Err(DsigError::Reference(
@@ -460,13 +514,14 @@ fn base64_value(doc: &Document, node: NodeId) -> Result<Vec<u8>, DsigError> {
     let text = doc
         .text(node)
         .map_err(|_| DsigError::Structure("base64 value is split by markup"))?;
-    let compact: String = text
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
-        .collect();
-    STANDARD
-        .decode(compact)
-        .map_err(|_| DsigError::Structure("base64 value is not valid base64"))
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let decoded = if text.bytes().any(is_space) {
+        let compact: Vec<u8> = text.bytes().filter(|&b| !is_space(b)).collect();
+        STANDARD.decode(compact)
+    } else {
+        STANDARD.decode(text)
+    };
+    decoded.map_err(|_| DsigError::Structure("base64 value is not valid base64"))
 }
 
 #[cfg(test)]

@@ -169,6 +169,49 @@ pub(crate) fn validate(
     })
 }
 
+/// Benchmark seam (feature `test-hooks` only, never in a release build):
+/// the work of a SAML-bearer validation that is neither parsing,
+/// canonicalization, digesting nor signature arithmetic — the XML-DSig
+/// shape checks and every RFC 7522 rule — over an already parsed `doc`.
+///
+/// The signature is **not** verified, so this returns no grant, only
+/// whether the rules pass.
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub fn rules_without_signature_for_bench(
+    config: &Config,
+    doc: &Document,
+    now: i64,
+) -> Result<(), GrantError> {
+    let mut trace = Trace::off();
+    let root = doc.root_element();
+    if !root.is(SAML_NS, "Assertion") {
+        return Err(GrantError::Saml("the document is not a SAML 2.0 Assertion"));
+    }
+    let issuer_name = issuer_of(doc)?;
+    let (_, issuer) =
+        super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, &mut trace)?;
+    let policy = Policy {
+        keys: &issuer.keys,
+        algorithms: &issuer.algorithms,
+        allow_sha1: issuer.allow_sha1,
+        allow_inclusive_c14n: issuer.allow_inclusive_c14n,
+    };
+    let shape = xmldsig::check_shape(doc, &policy).map_err(GrantError::Signature)?;
+    let rules = Rules {
+        config,
+        issuer,
+        signed: SignedRoot {
+            doc,
+            root: doc.root(),
+            signature: shape.signature,
+        },
+        now,
+        trace: RefCell::new(&mut trace),
+    };
+    rules.check().map(|_| ())
+}
+
 struct Rules<'a> {
     config: &'a Config,
     issuer: &'a TrustedIssuer,

@@ -34,9 +34,6 @@ pub enum Method {
     Inclusive,
 }
 
-/// A binding in effect in the output, or in scope in the input.
-type Binding = (Option<String>, String);
-
 /// Largest canonical form [`canonicalize_bounded`] is normally asked for,
 /// in bytes. Exclusive c14n re-renders a namespace declaration on every
 /// element that uses it, so a small document can canonicalize to a very
@@ -80,24 +77,44 @@ fn write(
     out: &mut Vec<u8>,
     max: usize,
 ) {
-    // In-scope namespaces of the apex's parent: the apex adds its own.
-    let parent_scope: Vec<Binding> = doc
-        .element(apex)
-        .and_then(|e| e.parent)
-        .map(|p| doc.in_scope_namespaces(p))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| (d.prefix, d.uri))
-        .collect();
     let mut w = Writer {
         doc,
         exclude,
         method,
         out,
         max,
+        scope: Vec::new(),
+        rendered: Vec::new(),
+        candidates: Vec::new(),
+        attrs: Vec::new(),
     };
-    w.element(apex, &parent_scope, &[], true);
+    // In-scope namespaces of the apex's parent, outermost first (so the
+    // nearest declaration of a prefix is found first from the end): the
+    // apex adds its own.
+    let mut ancestors: Vec<NodeId> = Vec::new();
+    let mut cur = doc.element(apex).and_then(|e| e.parent);
+    while let Some(id) = cur {
+        let Some(el) = doc.element(id) else { break };
+        ancestors.push(id);
+        cur = el.parent;
+    }
+    for &id in ancestors.iter().rev() {
+        if let Some(el) = doc.element(id) {
+            w.scope.extend(
+                el.ns_decls
+                    .iter()
+                    .map(|d| (d.prefix.as_deref(), d.uri.as_str())),
+            );
+        }
+    }
+    w.element(apex, true);
 }
+
+/// A namespace binding: (prefix, `None` = default; URI).
+type Binding<'a> = (Option<&'a str>, &'a str);
+
+/// An attribute to render: (namespace URI or "", local name, prefix, value).
+type OutAttr<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
 
 struct Writer<'a> {
     doc: &'a Document,
@@ -106,191 +123,215 @@ struct Writer<'a> {
     out: &'a mut Vec<u8>,
     /// Stop descending once the output is longer than this.
     max: usize,
+    /// Bindings in scope in the input, outermost first; each element pushes
+    /// its declarations and removes them when it is done.
+    scope: Vec<Binding<'a>>,
+    /// Bindings in effect in the output, outermost first, kept the same way.
+    rendered: Vec<Binding<'a>>,
+    /// Scratch space for one start tag (never held across a child).
+    candidates: Vec<Option<&'a str>>,
+    /// Scratch space for one start tag (never held across a child).
+    attrs: Vec<OutAttr<'a>>,
 }
 
-fn lookup<'b>(bindings: &'b [Binding], prefix: Option<&str>) -> Option<&'b str> {
+/// The nearest binding of `prefix` (searched from the end).
+fn lookup<'b>(bindings: &[Binding<'b>], prefix: Option<&str>) -> Option<&'b str> {
     bindings
         .iter()
-        .find(|(p, _)| p.as_deref() == prefix)
-        .map(|(_, u)| u.as_str())
+        .rev()
+        .find(|(p, _)| *p == prefix)
+        .map(|(_, u)| *u)
 }
 
-impl Writer<'_> {
-    fn element(&mut self, id: NodeId, parent_scope: &[Binding], rendered: &[Binding], apex: bool) {
+impl<'a> Writer<'a> {
+    fn element(&mut self, id: NodeId, apex: bool) {
         if self.out.len() > self.max {
             return;
         }
-        let Some(el) = self.doc.element(id) else {
+        let doc = self.doc;
+        let Some(el) = doc.element(id) else {
             return;
         };
+        let scope_mark = self.scope.len();
+        let rendered_mark = self.rendered.len();
         // In-scope namespaces: the parent's, overridden by this element's.
-        let mut scope: Vec<Binding> = parent_scope.to_vec();
-        for d in &el.ns_decls {
-            scope.retain(|(p, _)| *p != d.prefix);
-            scope.push((d.prefix.clone(), d.uri.clone()));
-        }
+        self.scope.extend(
+            el.ns_decls
+                .iter()
+                .map(|d| (d.prefix.as_deref(), d.uri.as_str())),
+        );
 
         // Which bindings to render here.
-        let mut candidates: Vec<Option<String>> = Vec::new();
+        self.candidates.clear();
         match self.method {
-            Method::Inclusive => candidates.extend(scope.iter().map(|(p, _)| p.clone())),
+            Method::Inclusive => self.candidates.extend(self.scope.iter().map(|(p, _)| *p)),
             Method::Exclusive { inclusive_prefixes } => {
-                candidates.push(el.prefix.clone());
+                self.candidates.push(el.prefix.as_deref());
                 for a in &el.attrs {
                     if a.prefix.is_some() && a.ns.as_deref() != Some(XML_NS) {
-                        candidates.push(a.prefix.clone());
+                        self.candidates.push(a.prefix.as_deref());
                     }
                 }
                 for p in inclusive_prefixes {
-                    if lookup(&scope, p.as_deref()).is_some() {
-                        candidates.push(p.clone());
+                    if lookup(&self.scope, p.as_deref()).is_some() {
+                        self.candidates.push(p.as_deref());
                     }
                 }
             }
         }
-        candidates.sort();
-        candidates.dedup();
-        let mut decls: Vec<Binding> = Vec::new();
-        for prefix in candidates {
-            if prefix.as_deref() == Some("xml") {
+        self.candidates.sort_unstable();
+        self.candidates.dedup();
+        for &prefix in &self.candidates {
+            if prefix == Some("xml") {
                 continue;
             }
-            let uri = lookup(&scope, prefix.as_deref()).unwrap_or("");
+            let uri = lookup(&self.scope, prefix).unwrap_or("");
             // Already in effect in the output: the same binding rendered by
-            // an output ancestor, or an empty default where none was.
-            let already = match lookup(rendered, prefix.as_deref()) {
+            // an output ancestor, or an empty default where none was. (The
+            // candidates are distinct, so the bindings pushed here for other
+            // prefixes do not change this answer.)
+            let already = match lookup(&self.rendered, prefix) {
                 Some(u) => u == uri,
                 None => prefix.is_none() && uri.is_empty(),
             };
             if !already {
-                decls.push((prefix, uri.to_owned()));
+                self.rendered.push((prefix, uri));
             }
-        }
-        let mut now_rendered: Vec<Binding> = rendered.to_vec();
-        for (p, u) in &decls {
-            now_rendered.retain(|(q, _)| q != p);
-            now_rendered.push((p.clone(), u.clone()));
         }
 
         // Attributes, with inherited xml:* on the apex for inclusive c14n.
-        let mut attrs: Vec<(&str, &str, Option<&str>, &str)> = el
-            .attrs
-            .iter()
-            .map(|a| {
-                (
-                    a.ns.as_deref().unwrap_or(""),
-                    a.local.as_str(),
-                    a.prefix.as_deref(),
-                    a.value.as_str(),
-                )
-            })
-            .collect();
+        self.attrs.clear();
+        self.attrs.extend(el.attrs.iter().map(|a| {
+            (
+                a.ns.as_deref().unwrap_or(""),
+                &*a.local,
+                a.prefix.as_deref(),
+                a.value.as_str(),
+            )
+        }));
         if apex && *self.method == Method::Inclusive {
             let mut cur = el.parent;
             while let Some(pid) = cur {
-                let Some(p) = self.doc.element(pid) else {
+                let Some(p) = doc.element(pid) else {
                     break;
                 };
                 for a in &p.attrs {
                     if a.ns.as_deref() == Some(XML_NS)
-                        && !attrs
+                        && !self
+                            .attrs
                             .iter()
-                            .any(|(ns, l, _, _)| *ns == XML_NS && *l == a.local)
+                            .any(|(ns, l, _, _)| *ns == XML_NS && *l == &*a.local)
                     {
-                        attrs.push((
-                            XML_NS,
-                            a.local.as_str(),
-                            a.prefix.as_deref(),
-                            a.value.as_str(),
-                        ));
+                        self.attrs
+                            .push((XML_NS, &*a.local, a.prefix.as_deref(), a.value.as_str()));
                     }
                 }
                 cur = p.parent;
             }
         }
-        attrs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        self.attrs
+            .sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
-        self.out.push(b'<');
-        self.qname(el.prefix.as_deref(), &el.local);
-        for (prefix, uri) in &decls {
+        let out = &mut *self.out;
+        out.push(b'<');
+        qname(out, el.prefix.as_deref(), &el.local);
+        for &(prefix, uri) in self.rendered.get(rendered_mark..).unwrap_or_default() {
             match prefix {
-                None => self.out.extend_from_slice(b" xmlns=\""),
+                None => out.extend_from_slice(b" xmlns=\""),
                 Some(p) => {
-                    self.out.extend_from_slice(b" xmlns:");
-                    self.out.extend_from_slice(p.as_bytes());
-                    self.out.extend_from_slice(b"=\"");
+                    out.extend_from_slice(b" xmlns:");
+                    out.extend_from_slice(p.as_bytes());
+                    out.extend_from_slice(b"=\"");
                 }
             }
-            self.attr_value(uri);
-            self.out.push(b'"');
+            attr_value(out, uri);
+            out.push(b'"');
         }
-        for (_, local, prefix, value) in &attrs {
-            self.out.push(b' ');
-            self.qname(*prefix, local);
-            self.out.extend_from_slice(b"=\"");
-            self.attr_value(value);
-            self.out.push(b'"');
+        for &(_, local, prefix, value) in &self.attrs {
+            out.push(b' ');
+            qname(out, prefix, local);
+            out.extend_from_slice(b"=\"");
+            attr_value(out, value);
+            out.push(b'"');
         }
-        self.out.push(b'>');
+        out.push(b'>');
 
         for &child in &el.children {
             if Some(child) == self.exclude {
                 continue;
             }
-            match self.doc.node(child) {
-                Node::Element(_) => self.element(child, &scope, &now_rendered, false),
-                Node::Text(t) => self.text(t),
+            match doc.node(child) {
+                Node::Element(_) => self.element(child, false),
+                Node::Text(t) => text(self.out, t),
                 Node::Comment => {}
                 Node::Pi { target, data } => {
-                    self.out.extend_from_slice(b"<?");
-                    self.out.extend_from_slice(target.as_bytes());
+                    let out = &mut *self.out;
+                    out.extend_from_slice(b"<?");
+                    out.extend_from_slice(target.as_bytes());
                     if !data.is_empty() {
-                        self.out.push(b' ');
-                        self.out.extend_from_slice(data.as_bytes());
+                        out.push(b' ');
+                        out.extend_from_slice(data.as_bytes());
                     }
-                    self.out.extend_from_slice(b"?>");
+                    out.extend_from_slice(b"?>");
                 }
             }
         }
 
-        self.out.extend_from_slice(b"</");
-        self.qname(el.prefix.as_deref(), &el.local);
-        self.out.push(b'>');
+        let out = &mut *self.out;
+        out.extend_from_slice(b"</");
+        qname(out, el.prefix.as_deref(), &el.local);
+        out.push(b'>');
+        self.scope.truncate(scope_mark);
+        self.rendered.truncate(rendered_mark);
     }
+}
 
-    fn qname(&mut self, prefix: Option<&str>, local: &str) {
-        if let Some(p) = prefix {
-            self.out.extend_from_slice(p.as_bytes());
-            self.out.push(b':');
-        }
-        self.out.extend_from_slice(local.as_bytes());
+fn qname(out: &mut Vec<u8>, prefix: Option<&str>, local: &str) {
+    if let Some(p) = prefix {
+        out.extend_from_slice(p.as_bytes());
+        out.push(b':');
     }
+    out.extend_from_slice(local.as_bytes());
+}
 
-    fn text(&mut self, t: &str) {
-        for b in t.bytes() {
-            match b {
-                b'&' => self.out.extend_from_slice(b"&amp;"),
-                b'<' => self.out.extend_from_slice(b"&lt;"),
-                b'>' => self.out.extend_from_slice(b"&gt;"),
-                b'\r' => self.out.extend_from_slice(b"&#xD;"),
-                _ => self.out.push(b),
-            }
-        }
-    }
-
-    fn attr_value(&mut self, v: &str) {
-        for b in v.bytes() {
-            match b {
-                b'&' => self.out.extend_from_slice(b"&amp;"),
-                b'<' => self.out.extend_from_slice(b"&lt;"),
-                b'"' => self.out.extend_from_slice(b"&quot;"),
-                b'\t' => self.out.extend_from_slice(b"&#x9;"),
-                b'\n' => self.out.extend_from_slice(b"&#xA;"),
-                b'\r' => self.out.extend_from_slice(b"&#xD;"),
-                _ => self.out.push(b),
-            }
+/// Appends `s`, replacing each byte that `escape` names; runs of other
+/// bytes are copied at once.
+fn escaped(out: &mut Vec<u8>, s: &str, escape: impl Fn(u8) -> Option<&'static [u8]>) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if let Some(replacement) = escape(b) {
+            out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+            out.extend_from_slice(replacement);
+            start = i + 1;
         }
     }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+}
+
+/// Text nodes (C14N 1.0 §2.3): `&`, `<`, `>` and CR are escaped.
+fn text(out: &mut Vec<u8>, t: &str) {
+    escaped(out, t, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
+}
+
+/// Attribute values (C14N 1.0 §2.3): `&`, `<`, `"`, TAB, LF and CR are
+/// escaped.
+fn attr_value(out: &mut Vec<u8>, v: &str) {
+    escaped(out, v, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod c14n;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 use std::fmt;
+use std::sync::Arc;
 
 /// The XML namespace (`xml:` prefix), bound by definition.
 pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
@@ -126,11 +127,16 @@ pub enum Node {
 }
 
 /// An element with its namespace-resolved name.
+///
+/// Names and namespace URIs are shared (`Arc<str>`): a namespace URI is
+/// stored once per declaration and every element and attribute in its scope
+/// points at it, and repeated names (`saml:AttributeValue`, `Name`, …) share
+/// one allocation per document.
 #[derive(Debug, Clone)]
 pub struct Element {
-    prefix: Option<String>,
-    local: String,
-    ns: Option<String>,
+    prefix: Option<Arc<str>>,
+    local: Arc<str>,
+    ns: Option<Arc<str>>,
     ns_decls: Vec<NsDecl>,
     attrs: Vec<Attr>,
     children: Vec<NodeId>,
@@ -151,11 +157,12 @@ pub struct NsDecl {
 #[derive(Debug, Clone)]
 pub struct Attr {
     /// The prefix as written.
-    pub prefix: Option<String>,
+    pub prefix: Option<Arc<str>>,
     /// The local name.
-    pub local: String,
-    /// The namespace URI (`None` for unprefixed attributes).
-    pub ns: Option<String>,
+    pub local: Arc<str>,
+    /// The namespace URI (`None` for unprefixed attributes), shared with the
+    /// declaration that bound it.
+    pub ns: Option<Arc<str>>,
     /// The normalized value.
     pub value: String,
 }
@@ -178,14 +185,14 @@ impl Element {
 
     /// Whether this element is `{ns}local`.
     pub fn is(&self, ns: &str, local: &str) -> bool {
-        self.ns.as_deref() == Some(ns) && self.local == local
+        *self.local == *local && self.ns.as_deref() == Some(ns)
     }
 
     /// The value of the unprefixed attribute `local`.
     pub fn attr(&self, local: &str) -> Option<&str> {
         self.attrs
             .iter()
-            .find(|a| a.ns.is_none() && a.local == local)
+            .find(|a| a.ns.is_none() && *a.local == *local)
             .map(|a| a.value.as_str())
     }
 
@@ -324,9 +331,57 @@ struct Parser<'l> {
     root: Option<NodeId>,
     elements: usize,
     ns_decls: usize,
-    /// Bytes of namespace URIs copied onto elements and attributes so far.
+    /// Bytes of namespace URIs referenced by elements and attributes so far.
     ns_copied: usize,
     pending_text: String,
+    /// Namespace bindings in scope, outermost first: the last binding of a
+    /// prefix is the nearest one.
+    scope: Vec<(Option<Arc<str>>, Arc<str>)>,
+    /// For each open element, where its own bindings start in `scope`.
+    scope_marks: Vec<usize>,
+    /// The `xml` namespace, allocated once if the document uses it.
+    xml_ns: Option<Arc<str>>,
+    names: NameCache,
+}
+
+/// A direct-mapped cache of the names seen in one document, so that the
+/// many repeats of `saml:AttributeValue`, `Name`, `xsi:type`, … share one
+/// allocation. A miss or a collision only costs an allocation: there is no
+/// probing, so no input can make a lookup slower than one comparison.
+struct NameCache {
+    slots: [Option<Arc<str>>; NAME_CACHE_SLOTS],
+}
+
+const NAME_CACHE_SLOTS: usize = 128;
+
+impl NameCache {
+    fn new() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| None),
+        }
+    }
+
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        let b = name.as_bytes();
+        let first = b.first().map_or(0, |&c| usize::from(c));
+        let last = b.last().map_or(0, |&c| usize::from(c));
+        let mid = b.get(b.len() / 2).map_or(0, |&c| usize::from(c));
+        let hash = b
+            .len()
+            .wrapping_mul(31)
+            .wrapping_add(first.wrapping_mul(7))
+            .wrapping_add(mid.wrapping_mul(3))
+            .wrapping_add(last);
+        let slot = &mut self.slots[hash % NAME_CACHE_SLOTS];
+        if let Some(cached) = slot
+            && **cached == *name
+        {
+            return Arc::clone(cached);
+        }
+        let fresh: Arc<str> = Arc::from(name);
+        *slot = Some(Arc::clone(&fresh));
+        fresh
+    }
 }
 
 impl<'l> Parser<'l> {
@@ -340,10 +395,32 @@ impl<'l> Parser<'l> {
             ns_decls: 0,
             ns_copied: 0,
             pending_text: String::new(),
+            scope: Vec::new(),
+            scope_marks: Vec::new(),
+            xml_ns: None,
+            names: NameCache::new(),
         }
     }
 
+    /// The namespace URI bound to `prefix` at the element being opened
+    /// (its own declarations already in `scope`).
+    fn resolve(&mut self, prefix: Option<&str>) -> Option<Arc<str>> {
+        if prefix == Some("xml") {
+            return Some(Arc::clone(
+                self.xml_ns.get_or_insert_with(|| Arc::from(XML_NS)),
+            ));
+        }
+        self.scope
+            .iter()
+            .rev()
+            .find(|(p, _)| p.as_deref() == prefix)
+            .map(|(_, uri)| Arc::clone(uri))
+    }
+
     fn run(mut self, text: &str) -> Result<Document, XmlError> {
+        // One node per tag, text run, comment or PI: a SAML assertion has
+        // about one per 50 bytes. Sized once instead of grown by copying.
+        self.nodes = Vec::with_capacity(text.len() / 40 + 16);
         let mut reader = Reader::from_str(text);
         let config = reader.config_mut();
         config.check_comments = true;
@@ -386,6 +463,9 @@ impl<'l> Parser<'l> {
                 Event::End(_) => {
                     self.flush_text()?;
                     self.stack.pop();
+                    if let Some(mark) = self.scope_marks.pop() {
+                        self.scope.truncate(mark);
+                    }
                 }
                 Event::Text(t) => {
                     let content = t.xml10_content();
@@ -434,7 +514,7 @@ impl<'l> Parser<'l> {
                     // included; §2.6: only XML whitespace follows the target.
                     let data = normalize_eol(pi.content());
                     let data = data.trim_start_matches([' ', '\t', '\n']).to_owned();
-                    if !data.chars().all(is_xml_char) {
+                    if !all_xml_chars(&data) {
                         return Err(XmlError::Malformed("illegal character"));
                     }
                     if !self.stack.is_empty() {
@@ -465,7 +545,7 @@ impl<'l> Parser<'l> {
     }
 
     fn push_literal_text(&mut self, text: &str) -> Result<(), XmlError> {
-        if !text.chars().all(is_xml_char) {
+        if !all_xml_chars(text) {
             return Err(XmlError::Malformed("illegal character"));
         }
         if self.stack.is_empty() {
@@ -513,11 +593,12 @@ impl<'l> Parser<'l> {
         if self.elements > self.limits.max_elements {
             return Err(XmlError::Limit("element count"));
         }
-        let (prefix, local) = split_qname(start.name().as_ref())?;
+        let (prefix, local) = split_qname(start.name().0)?;
 
-        // First pass: namespace declarations and raw attributes.
+        // First pass: namespace declarations, and attributes with their
+        // namespaces still unresolved (declarations may follow them).
         let mut ns_decls: Vec<NsDecl> = Vec::new();
-        let mut raw_attrs: Vec<(Option<String>, String, String)> = Vec::new();
+        let mut attrs: Vec<Attr> = Vec::new();
         let mut count = 0usize;
         for attr in start.attributes().with_checks(true) {
             let attr = attr.map_err(|e| match e {
@@ -531,8 +612,8 @@ impl<'l> Parser<'l> {
                 return Err(XmlError::Limit("attributes per element"));
             }
             let value = attribute_value(&attr.value, self.limits.max_text_bytes)?;
-            let (a_prefix, a_local) = split_qname(attr.key.as_ref())?;
-            match (a_prefix.as_deref(), a_local.as_str()) {
+            let (a_prefix, a_local) = split_qname(attr.key.0)?;
+            match (a_prefix, a_local) {
                 (None, "xmlns") => ns_decls.push(NsDecl {
                     prefix: None,
                     uri: value,
@@ -551,7 +632,12 @@ impl<'l> Parser<'l> {
                         uri: value,
                     });
                 }
-                _ => raw_attrs.push((a_prefix, a_local, value)),
+                _ => attrs.push(Attr {
+                    prefix: a_prefix.map(|p| self.names.intern(p)),
+                    local: self.names.intern(a_local),
+                    ns: None,
+                    value,
+                }),
             }
         }
         if ns_decls
@@ -565,65 +651,58 @@ impl<'l> Parser<'l> {
             return Err(XmlError::Limit("namespace declarations"));
         }
 
-        let parent = self.stack.last().copied();
-        let lookup = |p: Option<&str>| -> Option<String> {
-            if p == Some("xml") {
-                return Some(XML_NS.to_owned());
-            }
-            if let Some(d) = ns_decls.iter().find(|d| d.prefix.as_deref() == p) {
-                return Some(d.uri.clone());
-            }
-            let mut cur = parent;
-            while let Some(id) = cur {
-                let Node::Element(e) = &self.nodes[id] else {
-                    break;
-                };
-                if let Some(d) = e.ns_decls.iter().find(|d| d.prefix.as_deref() == p) {
-                    return Some(d.uri.clone());
-                }
-                cur = e.parent;
-            }
-            None
-        };
-        // Every element and prefixed attribute holds its namespace URI: one
-        // long declaration used everywhere must not multiply memory (found by
-        // fuzzing: 48 KB of input held ~100 MB). Budget: 16 × the input limit.
+        // This element's declarations come into scope (nearest last); they
+        // leave it when the element closes (at once if it is empty).
+        let mark = self.scope.len();
+        for d in &ns_decls {
+            let p = d.prefix.as_deref().map(|p| self.names.intern(p));
+            self.scope.push((p, Arc::from(d.uri.as_str())));
+        }
+        // Every element and prefixed attribute refers to its namespace URI.
+        // The URI is shared, not copied, but the references stay bounded as
+        // when they were copies (a fuzz finding: 48 KB of input held ~100 MB):
+        // at most 16 × the input limit in total.
         let budget = self.limits.max_bytes.saturating_mul(16);
         let mut copied = self.ns_copied;
-        let mut charge = |uri: &Option<String>| -> Result<(), XmlError> {
-            copied += uri.as_ref().map_or(0, String::len);
+        let mut charge = |uri: &Option<Arc<str>>| -> Result<(), XmlError> {
+            copied = copied.saturating_add(uri.as_ref().map_or(0, |u| u.len()));
             if copied > budget {
                 return Err(XmlError::Limit("namespace URI copies"));
             }
             Ok(())
         };
-        let ns = match prefix.as_deref() {
-            Some(p) => Some(lookup(Some(p)).ok_or(XmlError::Namespace("undeclared prefix"))?),
-            None => lookup(None).filter(|u| !u.is_empty()),
+        let ns = match prefix {
+            Some(p) => Some(
+                self.resolve(Some(p))
+                    .ok_or(XmlError::Namespace("undeclared prefix"))?,
+            ),
+            None => self.resolve(None).filter(|u| !u.is_empty()),
         };
         charge(&ns)?;
-        if prefix.as_deref() == Some("xmlns") {
+        if prefix == Some("xmlns") {
             return Err(XmlError::Namespace("element with the xmlns prefix"));
         }
-        let mut attrs: Vec<Attr> = Vec::with_capacity(raw_attrs.len());
-        for (a_prefix, a_local, value) in raw_attrs {
-            let a_ns = match a_prefix.as_deref() {
+        for i in 0..attrs.len() {
+            let (done, rest) = attrs.split_at_mut(i);
+            let Some(attr) = rest.first_mut() else { break };
+            let a_ns = match attr.prefix.as_deref() {
                 None => None,
-                Some(p) => Some(lookup(Some(p)).ok_or(XmlError::Namespace("undeclared prefix"))?),
+                Some(p) => Some(
+                    self.resolve(Some(p))
+                        .ok_or(XmlError::Namespace("undeclared prefix"))?,
+                ),
             };
             charge(&a_ns)?;
-            if attrs.iter().any(|a| a.ns == a_ns && a.local == a_local) {
+            if done.iter().any(|a| a.ns == a_ns && a.local == attr.local) {
                 return Err(XmlError::DuplicateAttribute);
             }
-            attrs.push(Attr {
-                prefix: a_prefix,
-                local: a_local,
-                ns: a_ns,
-                value,
-            });
+            attr.ns = a_ns;
         }
 
         self.ns_copied = copied;
+        let parent = self.stack.last().copied();
+        let prefix = prefix.map(|p| self.names.intern(p));
+        let local = self.names.intern(local);
         let id = self.add_child(Node::Element(Element {
             prefix,
             local,
@@ -636,8 +715,11 @@ impl<'l> Parser<'l> {
         if parent.is_none() {
             self.root = Some(id);
         }
-        if !empty {
+        if empty {
+            self.scope.truncate(mark);
+        } else {
             self.stack.push(id);
+            self.scope_marks.push(mark);
         }
         Ok(())
     }
@@ -653,25 +735,66 @@ fn classify(e: &quick_xml::Error) -> &'static str {
 
 /// Splits a QName into (prefix, local), enforcing namespace
 /// well-formedness: at most one colon, both parts non-empty NCNames.
-fn split_qname(name: &str) -> Result<(Option<String>, String), XmlError> {
-    let (prefix, local) = match name.split_once(':') {
-        Some((p, l)) => (Some(p), l),
+fn split_qname(name: &str) -> Result<(Option<&str>, &str), XmlError> {
+    let bad = XmlError::Namespace("name is not namespace-well-formed");
+    let (prefix, local) = match name.bytes().position(|b| b == b':') {
+        // `:` is ASCII, so both sides are on character boundaries.
+        Some(i) => (
+            Some(name.get(..i).ok_or(bad.clone())?),
+            name.get(i + 1..).ok_or(bad.clone())?,
+        ),
         None => (None, name),
     };
-    if local.contains(':') || !is_ncname(local) || prefix.is_some_and(|p| !is_ncname(p)) {
-        return Err(XmlError::Namespace("name is not namespace-well-formed"));
+    // `is_ncname` refuses colons, so `a:b:c` fails on its local part.
+    if !is_ncname(local) || prefix.is_some_and(|p| !is_ncname(p)) {
+        return Err(bad);
     }
-    Ok((prefix.map(str::to_owned), local.to_owned()))
+    Ok((prefix, local))
 }
 
 /// An NCName (Namespaces in XML §3): an XML 1.0 §2.3 Name without colons.
 pub(crate) fn is_ncname(s: &str) -> bool {
+    let Some((&first, rest)) = s.as_bytes().split_first() else {
+        return false;
+    };
+    if ASCII_NAME[usize::from(first)] & NAME_START != 0
+        && rest
+            .iter()
+            .all(|&c| ASCII_NAME[usize::from(c)] & NAME_CHAR != 0)
+    {
+        return true;
+    }
+    if s.is_ascii() {
+        // The table covers every ASCII character exactly.
+        return false;
+    }
     let mut chars = s.chars();
     chars
         .next()
         .is_some_and(|c| c != ':' && is_name_start_char(c))
         && chars.all(|c| c != ':' && is_name_char(c))
 }
+
+const NAME_START: u8 = 1;
+const NAME_CHAR: u8 = 2;
+
+/// The ASCII part of XML 1.0 §2.3 without `:` (an NCName): `NameStartChar`
+/// is `[A-Za-z_]`, `NameChar` adds `[0-9.-]`. Every other byte is 0, so a
+/// non-ASCII name leaves the table's fast path for the full check.
+const ASCII_NAME: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            t[c] = NAME_START | NAME_CHAR;
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            t[c] = NAME_CHAR;
+        }
+        c += 1;
+    }
+    t
+};
 
 /// XML 1.0 §2.3 `NameStartChar`.
 fn is_name_start_char(c: char) -> bool {
@@ -695,6 +818,13 @@ fn is_name_char(c: char) -> bool {
 fn attribute_value(raw: &str, max: usize) -> Result<String, XmlError> {
     if raw.len() > max {
         return Err(XmlError::Limit("attribute value length"));
+    }
+    // Printable ASCII without references: nothing to normalize or refuse.
+    if raw
+        .bytes()
+        .all(|b| (0x20..0x80).contains(&b) && b != b'&' && b != b'<')
+    {
+        return Ok(raw.to_owned());
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -779,6 +909,18 @@ fn predefined(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
 
 fn normalize_eol(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Whether every character of `s` is an XML 1.0 `Char` ([`is_xml_char`]),
+/// with a byte loop for ASCII (where only controls other than tab, LF and CR
+/// are refused).
+fn all_xml_chars(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes()
+            .all(|b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
+    } else {
+        s.chars().all(is_xml_char)
+    }
 }
 
 /// XML 1.0 `Char`: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
@@ -931,6 +1073,51 @@ mod tests {
             "<p:a p:x=\"1\"/>".repeat(1000)
         );
         assert!(Document::parse(ok.as_bytes(), &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_grammar() {
+        // The byte-table and ASCII fast paths must give what the char-based
+        // §2.3 / §2.2 productions give, for every ASCII character in every
+        // position and for non-ASCII names and text.
+        let slow_ncname = |s: &str| {
+            let mut chars = s.chars();
+            chars
+                .next()
+                .is_some_and(|c| c != ':' && is_name_start_char(c))
+                && chars.all(|c| c != ':' && is_name_char(c))
+        };
+        for c in (0u8..128).map(char::from) {
+            for s in [
+                c.to_string(),
+                format!("a{c}"),
+                format!("{c}a"),
+                format!("_{c}\u{e9}"),
+                format!("\u{e9}{c}"),
+            ] {
+                assert_eq!(is_ncname(&s), slow_ncname(&s), "{s:?}");
+                assert_eq!(all_xml_chars(&s), s.chars().all(is_xml_char), "{s:?}");
+                if s.is_ascii() {
+                    // A trailing é forces the general path.
+                    let general = attribute_value(&format!("{s}\u{e9}"), 100)
+                        .ok()
+                        .and_then(|v| v.strip_suffix('\u{e9}').map(str::to_owned));
+                    assert_eq!(attribute_value(&s, 100).ok(), general, "{s:?}");
+                }
+            }
+        }
+        for s in [
+            "",
+            "a:b",
+            "\u{b7}a",
+            "a\u{b7}",
+            "\u{37e}",
+            "a\u{fffe}",
+            "\u{10000}",
+        ] {
+            assert_eq!(is_ncname(s), slow_ncname(s), "{s:?}");
+            assert_eq!(all_xml_chars(s), s.chars().all(is_xml_char), "{s:?}");
+        }
     }
 
     #[test]
