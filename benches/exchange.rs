@@ -44,31 +44,34 @@ fn body_for(name: &str) -> String {
     )
 }
 
+/// One whole token request (`client_secret_basic`, `body`) through
+/// `TokenEndpoint::handle`, which must answer 200.
+fn token_request(c: &mut Criterion, label: &str, endpoint: &TokenEndpoint, body: &str) {
+    c.bench_function(label, |b| {
+        b.iter(|| {
+            let req = HttpRequest {
+                method: "POST",
+                content_type: Some("application/x-www-form-urlencoded"),
+                authorization: Some(BASIC_AUTH),
+                body: body.as_bytes(),
+            };
+            // A fresh store each time: the same assertion is exchanged repeatedly.
+            let mut store = MemoryReplayStore::new();
+            let response = endpoint.handle(black_box(&req), NOW, &mut store);
+            assert_eq!(response.status, 200);
+            response
+        })
+    });
+}
+
 fn exchange(c: &mut Criterion) {
     let key = SigningKey::from_scalar(&[0x11; 32], Some("bench".into())).unwrap();
     let endpoint = TokenEndpoint::new(Config::from_json(CONFIG).unwrap(), vec![key]).unwrap();
-    // basic-client:basic-secret
-    let auth = "Basic YmFzaWMtY2xpZW50OmJhc2ljLXNlY3JldA==";
     for (label, vector) in [
         ("jwt_bearer_es256", "valid-es256"),
         ("jwt_bearer_rs256", "valid-rs256"),
     ] {
-        let body = body_for(vector);
-        c.bench_function(label, |b| {
-            b.iter(|| {
-                let req = HttpRequest {
-                    method: "POST",
-                    content_type: Some("application/x-www-form-urlencoded"),
-                    authorization: Some(auth),
-                    body: body.as_bytes(),
-                };
-                // A fresh store each time: the same jti is exchanged repeatedly.
-                let mut store = MemoryReplayStore::new();
-                let response = endpoint.handle(black_box(&req), NOW, &mut store);
-                assert_eq!(response.status, 200);
-                response
-            })
-        });
+        token_request(c, label, &endpoint, &body_for(vector));
     }
     c.bench_function("config_load", |b| {
         b.iter(|| Config::from_json(black_box(CONFIG)).unwrap())
@@ -99,26 +102,11 @@ fn saml(c: &mut Criterion) {
     use assertion_grant::xml::{Document, Limits};
     let key = SigningKey::from_scalar(&[0x11; 32], Some("bench".into())).unwrap();
     let endpoint = TokenEndpoint::new(Config::from_json(SAML_CONFIG).unwrap(), vec![key]).unwrap();
-    let auth = BASIC_AUTH;
     for (label, vector) in [
         ("saml2_bearer_rsa_sha256", "valid-rsa-sha256-xmlsec1"),
         ("saml2_bearer_ecdsa_sha256", "valid-ecdsa-sha256-xmlsec1"),
     ] {
-        let body = saml_body(&saml_xml(vector));
-        c.bench_function(label, |b| {
-            b.iter(|| {
-                let req = HttpRequest {
-                    method: "POST",
-                    content_type: Some("application/x-www-form-urlencoded"),
-                    authorization: Some(auth),
-                    body: body.as_bytes(),
-                };
-                let mut store = MemoryReplayStore::new();
-                let response = endpoint.handle(black_box(&req), NOW, &mut store);
-                assert_eq!(response.status, 200);
-                response
-            })
-        });
+        token_request(c, label, &endpoint, &saml_body(&saml_xml(vector)));
     }
     let xml = saml_xml("valid-rsa-sha256-xmlsec1");
     let limits = Limits::default();

@@ -287,12 +287,11 @@ function coreHeaders(headers) {
 }
 
 async function readBody(request, limit) {
-  const declared = request.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > limit) {
-    throw new BodyTooLarge();
-  }
+  const header = request.headers.get('content-length');
+  const declared = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : null;
+  if (declared !== null && declared > limit) throw new BodyTooLarge();
   if (request.body === null) return new Uint8Array(0);
-  if (declared !== null && /^\d+$/.test(declared.trim())) {
+  if (declared !== null) {
     // The length is declared and within the limit: read it in one native
     // call (a stream read per chunk costs more than the rest of the JS
     // layer). The limit is checked again on what arrived, in case a

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
-function leb128(buf, offset) {
+/** The unsigned LEB128 integer at `offset`, and the offset after it. */
+export function leb128(buf, offset) {
   let value = 0;
   let shift = 0;
   for (let o = offset; o < buf.length && shift < 35; o++) {

@@ -4,36 +4,41 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { leb128 } from '../../scripts/wasm-strip-names.mjs';
 
 const gz = (buf) => gzipSync(buf, { level: 9 }).length;
 const br = (buf) => brotliCompressSync(buf, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
+/** A cursor over a wasm binary: unsigned LEB128 integers and length-prefixed names. */
+function cursor(buf, at = 8) {
+  const c = {
+    at,
+    leb() {
+      const { value, next } = leb128(buf, c.at);
+      c.at = next;
+      return value;
+    },
+    str() {
+      const n = c.leb();
+      const v = buf.subarray(c.at, c.at + n).toString();
+      c.at += n;
+      return v;
+    },
+  };
+  return c;
+}
+
 function sections(buf) {
   const out = [];
   const names = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'datacount'];
-  let o = 8;
-  const leb = () => {
-    let r = 0;
-    let s = 0;
-    let x;
-    do {
-      x = buf[o++];
-      r += (x & 127) * 2 ** s;
-      s += 7;
-    } while (x & 128);
-    return r;
-  };
-  while (o < buf.length) {
-    const id = buf[o++];
-    const len = leb();
-    const start = o;
-    let name = names[id] ?? String(id);
-    if (id === 0) {
-      const n = leb();
-      name = `custom:${buf.subarray(o, o + n).toString()}`;
-    }
+  const c = cursor(buf);
+  while (c.at < buf.length) {
+    const id = buf[c.at++];
+    const len = c.leb();
+    const end = c.at + len;
+    const name = id === 0 ? `custom:${c.str()}` : names[id] ?? String(id);
     out.push({ name, bytes: len });
-    o = start + len;
+    c.at = end;
   }
   return out;
 }
@@ -68,79 +73,58 @@ export function sizes(root, namedWasm) {
  * `name` section (Rust's demangled paths): where the .wasm's size comes from.
  */
 export function codeByCrate(buf) {
-  let o = 8;
-  const leb = () => {
-    let r = 0;
-    let s = 0;
-    let x;
-    do {
-      x = buf[o++];
-      r += (x & 127) * 2 ** s;
-      s += 7;
-    } while (x & 128);
-    return r;
-  };
-  const str = () => {
-    const n = leb();
-    const v = buf.subarray(o, o + n).toString();
-    o += n;
-    return v;
-  };
+  const c = cursor(buf);
   let importedFns = 0;
   const bodies = [];
   const names = new Map();
-  while (o < buf.length) {
-    const id = buf[o++];
-    const len = leb();
-    const end = o + len;
+  while (c.at < buf.length) {
+    const id = buf[c.at++];
+    const len = c.leb();
+    const end = c.at + len;
     if (id === 2) {
-      const n = leb();
+      const n = c.leb();
       for (let i = 0; i < n; i++) {
-        str();
-        str();
-        const kind = buf[o++];
+        c.str();
+        c.str();
+        const kind = buf[c.at++];
         if (kind === 0) {
-          leb();
+          c.leb();
           importedFns++;
         } else if (kind === 1) {
-          o++;
-          const f = leb();
-          leb();
-          if (f & 1) leb();
+          c.at++;
+          const f = c.leb();
+          c.leb();
+          if (f & 1) c.leb();
         } else if (kind === 2) {
-          const f = leb();
-          leb();
-          if (f & 1) leb();
+          const f = c.leb();
+          c.leb();
+          if (f & 1) c.leb();
         } else if (kind === 3) {
-          o += 2;
+          c.at += 2;
         } else throw new Error(`import kind ${kind}`);
       }
     } else if (id === 10) {
-      const n = leb();
+      const n = c.leb();
       for (let i = 0; i < n; i++) {
-        const size = leb();
+        const size = c.leb();
         bodies.push(size);
-        o += size;
+        c.at += size;
       }
-    } else if (id === 0) {
-      const name = str();
-      if (name === 'name') {
-        while (o < end) {
-          const sub = buf[o++];
-          const sublen = leb();
-          const subEnd = o + sublen;
-          if (sub === 1) {
-            const n = leb();
-            for (let i = 0; i < n; i++) {
-              const idx = leb();
-              names.set(idx, str());
-            }
+    } else if (id === 0 && c.str() === 'name') {
+      while (c.at < end) {
+        const sub = buf[c.at++];
+        const subEnd = c.leb() + c.at;
+        if (sub === 1) {
+          const n = c.leb();
+          for (let i = 0; i < n; i++) {
+            const idx = c.leb();
+            names.set(idx, c.str());
           }
-          o = subEnd;
         }
+        c.at = subEnd;
       }
     }
-    o = end;
+    c.at = end;
   }
   const crateOf = (name) => {
     if (!name) return '(unnamed)';
