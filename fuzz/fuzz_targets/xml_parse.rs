@@ -26,10 +26,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(depth < limits.max_depth, "nesting beyond the limit");
             cur = doc.element(p).expect("parent is an element").parent();
         }
-        for &c in el.children() {
+        for &c in doc.children(id) {
             match doc.node(c) {
                 Node::Element(child) => assert_eq!(child.parent(), Some(id)),
                 Node::Text(t) => {
+                    let t = doc.text_of(*t);
                     assert!(!t.is_empty(), "empty text node");
                     assert!(t.len() <= limits.max_text_bytes);
                 }

@@ -129,7 +129,10 @@ struct Writer<'a> {
     /// Bindings in effect in the output, outermost first, kept the same way.
     rendered: Vec<Binding<'a>>,
     /// Scratch space for one start tag (never held across a child).
-    candidates: Vec<Option<&'a str>>,
+    /// Prefixes to consider rendering, `""` for the default namespace
+    /// (plain `&str`, so this sort and the ID check in `xmldsig` share one
+    /// instantiation of the sort: each costs ~10 kB of wasm).
+    candidates: Vec<&'a str>,
     /// Scratch space for one start tag (never held across a child).
     attrs: Vec<OutAttr<'a>>,
 }
@@ -164,24 +167,27 @@ impl<'a> Writer<'a> {
         // Which bindings to render here.
         self.candidates.clear();
         match self.method {
-            Method::Inclusive => self.candidates.extend(self.scope.iter().map(|(p, _)| *p)),
+            Method::Inclusive => self
+                .candidates
+                .extend(self.scope.iter().map(|(p, _)| p.unwrap_or(""))),
             Method::Exclusive { inclusive_prefixes } => {
-                self.candidates.push(el.prefix.as_deref());
+                self.candidates.push(el.prefix.as_deref().unwrap_or(""));
                 for a in &el.attrs {
                     if a.prefix.is_some() && a.ns.as_deref() != Some(XML_NS) {
-                        self.candidates.push(a.prefix.as_deref());
+                        self.candidates.push(a.prefix.as_deref().unwrap_or(""));
                     }
                 }
                 for p in inclusive_prefixes {
                     if lookup(&self.scope, p.as_deref()).is_some() {
-                        self.candidates.push(p.as_deref());
+                        self.candidates.push(p.as_deref().unwrap_or(""));
                     }
                 }
             }
         }
         self.candidates.sort_unstable();
         self.candidates.dedup();
-        for &prefix in &self.candidates {
+        for &candidate in &self.candidates {
+            let prefix = (!candidate.is_empty()).then_some(candidate);
             if prefix == Some("xml") {
                 continue;
             }
@@ -256,13 +262,13 @@ impl<'a> Writer<'a> {
         }
         out.push(b'>');
 
-        for &child in &el.children {
+        for &child in doc.children(id) {
             if Some(child) == self.exclude {
                 continue;
             }
             match doc.node(child) {
                 Node::Element(_) => self.element(child, false),
-                Node::Text(t) => text(self.out, t),
+                Node::Text(t) => text(self.out, doc.text_of(*t)),
                 Node::Comment => {}
                 Node::Pi { target, data } => {
                     let out = &mut *self.out;

@@ -102,10 +102,27 @@ impl fmt::Display for XmlError {
 pub type NodeId = usize;
 
 /// A parsed document: an arena of nodes with one root element.
+///
+/// Text and child lists live in two document-wide buffers instead of one
+/// allocation per text node and per element: a signed assertion has a few
+/// hundred of each, and allocating and freeing them was a quarter of the
+/// parse time.
 #[derive(Debug, Clone)]
 pub struct Document {
     nodes: Vec<Node>,
     root: NodeId,
+    /// The character data of every text node, back to back.
+    text: String,
+    /// The children of every element, each element's run contiguous.
+    child_ids: Vec<NodeId>,
+}
+
+/// Where a text node's characters are in its [`Document`]; read them with
+/// [`Document::text_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextSpan {
+    start: usize,
+    end: usize,
 }
 
 /// A node of the tree.
@@ -113,8 +130,9 @@ pub struct Document {
 pub enum Node {
     /// An element.
     Element(Element),
-    /// Character data (references resolved, line ends normalized).
-    Text(String),
+    /// Character data (references resolved, line ends normalized); see
+    /// [`Document::text_of`].
+    Text(TextSpan),
     /// A comment (kept so that reading around it can be refused).
     Comment,
     /// A processing instruction.
@@ -139,7 +157,8 @@ pub struct Element {
     ns: Option<Arc<str>>,
     ns_decls: Vec<NsDecl>,
     attrs: Vec<Attr>,
-    children: Vec<NodeId>,
+    /// Where this element's children are in [`Document::child_ids`].
+    children: (usize, usize),
     parent: Option<NodeId>,
 }
 
@@ -206,11 +225,6 @@ impl Element {
         &self.ns_decls
     }
 
-    /// Child nodes, in order.
-    pub fn children(&self) -> &[NodeId] {
-        &self.children
-    }
-
     /// The parent element.
     pub fn parent(&self) -> Option<NodeId> {
         self.parent
@@ -258,10 +272,25 @@ impl Document {
         }
     }
 
+    /// The child nodes of `id`, in order (none unless it is an element).
+    pub fn children(&self, id: NodeId) -> &[NodeId] {
+        match &self.nodes[id] {
+            Node::Element(e) => self
+                .child_ids
+                .get(e.children.0..e.children.1)
+                .unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The characters of a text node.
+    pub fn text_of(&self, span: TextSpan) -> &str {
+        self.text.get(span.start..span.end).unwrap_or("")
+    }
+
     /// Child elements of `id`, in order.
     pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = (NodeId, &Element)> + '_ {
-        let children: &[NodeId] = self.element(id).map_or(&[], |e| &e.children);
-        children
+        self.children(id)
             .iter()
             .filter_map(|&c| self.element(c).map(|e| (c, e)))
     }
@@ -289,11 +318,11 @@ impl Document {
     /// child element, comment or processing instruction is an error, so a
     /// value can never be read differently from how it was signed.
     pub fn text(&self, id: NodeId) -> Result<String, TextError> {
-        let el = self.element(id).ok_or(TextError)?;
+        self.element(id).ok_or(TextError)?;
         let mut out = String::new();
-        for &c in &el.children {
+        for &c in self.children(id) {
             match &self.nodes[c] {
-                Node::Text(t) => out.push_str(t),
+                Node::Text(t) => out.push_str(self.text_of(*t)),
                 _ => return Err(TextError),
             }
         }
@@ -333,7 +362,15 @@ struct Parser<'l> {
     ns_decls: usize,
     /// Bytes of namespace URIs referenced by elements and attributes so far.
     ns_copied: usize,
-    pending_text: String,
+    /// The document's text buffer; the text run being read starts at
+    /// `pending_start`.
+    text: String,
+    pending_start: usize,
+    /// The children of the open elements, innermost last, and for each open
+    /// element where its own start in `open_children`.
+    open_children: Vec<NodeId>,
+    child_marks: Vec<usize>,
+    child_ids: Vec<NodeId>,
     /// Namespace bindings in scope, outermost first: the last binding of a
     /// prefix is the nearest one.
     scope: Vec<(Option<Arc<str>>, Arc<str>)>,
@@ -394,7 +431,11 @@ impl<'l> Parser<'l> {
             elements: 0,
             ns_decls: 0,
             ns_copied: 0,
-            pending_text: String::new(),
+            text: String::new(),
+            pending_start: 0,
+            open_children: Vec::new(),
+            child_marks: Vec::new(),
+            child_ids: Vec::new(),
             scope: Vec::new(),
             scope_marks: Vec::new(),
             xml_ns: None,
@@ -421,6 +462,8 @@ impl<'l> Parser<'l> {
         // One node per tag, text run, comment or PI: a SAML assertion has
         // about one per 50 bytes. Sized once instead of grown by copying.
         self.nodes = Vec::with_capacity(text.len() / 40 + 16);
+        self.child_ids = Vec::with_capacity(text.len() / 40 + 16);
+        self.text = String::with_capacity(text.len() / 2);
         let mut reader = Reader::from_str(text);
         let config = reader.config_mut();
         config.check_comments = true;
@@ -462,10 +505,7 @@ impl<'l> Parser<'l> {
                 Event::Empty(start) => self.open(&start, true)?,
                 Event::End(_) => {
                     self.flush_text()?;
-                    self.stack.pop();
-                    if let Some(mark) = self.scope_marks.pop() {
-                        self.scope.truncate(mark);
-                    }
+                    self.close();
                 }
                 Event::Text(t) => {
                     let content = t.xml10_content();
@@ -532,6 +572,8 @@ impl<'l> Parser<'l> {
         Ok(Document {
             nodes: self.nodes,
             root,
+            text: self.text,
+            child_ids: self.child_ids,
         })
     }
 
@@ -554,31 +596,53 @@ impl<'l> Parser<'l> {
             }
             return Err(XmlError::Malformed("text outside the root element"));
         }
-        if self.pending_text.len() + text.len() > self.limits.max_text_bytes {
+        let pending = self.text.len() - self.pending_start;
+        if pending + text.len() > self.limits.max_text_bytes {
             return Err(XmlError::Limit("text length"));
         }
-        self.pending_text.push_str(text);
+        self.text.push_str(text);
         Ok(())
     }
 
     fn flush_text(&mut self) -> Result<(), XmlError> {
-        if self.pending_text.is_empty() {
+        let span = TextSpan {
+            start: self.pending_start,
+            end: self.text.len(),
+        };
+        if span.start == span.end {
             return Ok(());
         }
-        let text = std::mem::take(&mut self.pending_text);
-        self.add_child(Node::Text(text)).map(|_| ())
+        self.pending_start = span.end;
+        self.add_child(Node::Text(span)).map(|_| ())
     }
 
     fn add_child(&mut self, node: Node) -> Result<NodeId, XmlError> {
         let id = self.nodes.len();
-        let parent = self.stack.last().copied();
         self.nodes.push(node);
-        if let Some(p) = parent
-            && let Node::Element(e) = &mut self.nodes[p]
-        {
-            e.children.push(id);
+        if !self.stack.is_empty() {
+            self.open_children.push(id);
         }
         Ok(id)
+    }
+
+    /// The innermost open element ends: its children (the top of
+    /// `open_children`, its descendants' having been moved already) move to
+    /// `child_ids` as one contiguous run.
+    fn close(&mut self) {
+        let Some(id) = self.stack.pop() else { return };
+        if let Some(mark) = self.scope_marks.pop() {
+            self.scope.truncate(mark);
+        }
+        let mark = self.child_marks.pop().unwrap_or(self.open_children.len());
+        let start = self.child_ids.len();
+        self.child_ids.extend(
+            self.open_children
+                .drain(mark.min(self.open_children.len())..),
+        );
+        let end = self.child_ids.len();
+        if let Some(Node::Element(e)) = self.nodes.get_mut(id) {
+            e.children = (start, end);
+        }
     }
 
     fn open(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<(), XmlError> {
@@ -600,13 +664,13 @@ impl<'l> Parser<'l> {
         let mut ns_decls: Vec<NsDecl> = Vec::new();
         let mut attrs: Vec<Attr> = Vec::new();
         let mut count = 0usize;
-        for attr in start.attributes().with_checks(true) {
-            let attr = attr.map_err(|e| match e {
-                quick_xml::events::attributes::AttrError::Duplicated(..) => {
-                    XmlError::DuplicateAttribute
-                }
-                _ => XmlError::Malformed("attribute syntax"),
-            })?;
+        // quick-xml's duplicate check is off (it allocates for every
+        // element): the same name twice is refused below, for declarations
+        // by prefix and for attributes by expanded name, which also covers
+        // the same qualified name twice. At most `max_attributes` each, so
+        // the pairwise comparison is bounded.
+        for attr in start.attributes().with_checks(false) {
+            let attr = attr.map_err(|_| XmlError::Malformed("attribute syntax"))?;
             count += 1;
             if count > self.limits.max_attributes {
                 return Err(XmlError::Limit("attributes per element"));
@@ -614,10 +678,15 @@ impl<'l> Parser<'l> {
             let value = attribute_value(&attr.value, self.limits.max_text_bytes)?;
             let (a_prefix, a_local) = split_qname(attr.key.0)?;
             match (a_prefix, a_local) {
-                (None, "xmlns") => ns_decls.push(NsDecl {
-                    prefix: None,
-                    uri: value,
-                }),
+                (None, "xmlns") => {
+                    if ns_decls.iter().any(|d| d.prefix.is_none()) {
+                        return Err(XmlError::DuplicateAttribute);
+                    }
+                    ns_decls.push(NsDecl {
+                        prefix: None,
+                        uri: value,
+                    })
+                }
                 (Some("xmlns"), p) => {
                     if value.is_empty() {
                         return Err(XmlError::Namespace(
@@ -626,6 +695,9 @@ impl<'l> Parser<'l> {
                     }
                     if p == "xmlns" || (p == "xml") != (value == XML_NS) || value == XMLNS_NS {
                         return Err(XmlError::Namespace("reserved prefix or namespace rebound"));
+                    }
+                    if ns_decls.iter().any(|d| d.prefix.as_deref() == Some(p)) {
+                        return Err(XmlError::DuplicateAttribute);
                     }
                     ns_decls.push(NsDecl {
                         prefix: Some(p.to_owned()),
@@ -709,7 +781,7 @@ impl<'l> Parser<'l> {
             ns,
             ns_decls,
             attrs,
-            children: Vec::new(),
+            children: (0, 0),
             parent,
         }))?;
         if parent.is_none() {
@@ -720,6 +792,7 @@ impl<'l> Parser<'l> {
         } else {
             self.stack.push(id);
             self.scope_marks.push(mark);
+            self.child_marks.push(self.open_children.len());
         }
         Ok(())
     }
@@ -977,6 +1050,24 @@ mod tests {
                 XmlError::DuplicateAttribute,
             ),
             ("<a b='1' b='2'/>", XmlError::DuplicateAttribute),
+            ("<a b='1' c='' b='1'/>", XmlError::DuplicateAttribute),
+            (
+                "<p:a xmlns:p='urn:x' p:b='1' p:b='1'/>",
+                XmlError::DuplicateAttribute,
+            ),
+            (
+                "<a xmlns='urn:x' xmlns='urn:x'/>",
+                XmlError::DuplicateAttribute,
+            ),
+            ("<a xmlns='' xmlns='urn:x'/>", XmlError::DuplicateAttribute),
+            (
+                "<a xmlns:p='urn:x' xmlns:p='urn:y'/>",
+                XmlError::DuplicateAttribute,
+            ),
+            (
+                "<a xmlns:p='urn:x' xmlns:q='urn:y' xmlns:p='urn:x'/>",
+                XmlError::DuplicateAttribute,
+            ),
             (
                 "<a/><b/>",
                 XmlError::Malformed("more than one root element"),
@@ -995,6 +1086,35 @@ mod tests {
             Document::parse(b"<a>\xff</a>", &Limits::default()).unwrap_err(),
             XmlError::Encoding
         );
+    }
+
+    #[test]
+    fn children_and_text_runs_in_the_shared_buffers() {
+        // One text node per run between markup, references and CDATA
+        // merged into it; each element's children in order, nested ones
+        // not mixed in.
+        let d = parse("<r>a&amp;b<![CDATA[<c>]]>&#x41;<x>1</x>d<y/><z>2<w/>3</z> </r>").unwrap();
+        let texts = |id: NodeId| -> Vec<String> {
+            d.children(id)
+                .iter()
+                .map(|&c| match d.node(c) {
+                    Node::Text(t) => d.text_of(*t).to_owned(),
+                    Node::Element(e) => format!("<{}>", e.local_name()),
+                    _ => "?".to_owned(),
+                })
+                .collect()
+        };
+        assert_eq!(texts(d.root()), ["a&b<c>A", "<x>", "d", "<y>", "<z>", " "]);
+        let z = d.children(d.root())[4];
+        assert_eq!(texts(z), ["2", "<w>", "3"]);
+        let x = d.children(d.root())[1];
+        assert_eq!(d.text(x), Ok("1".to_owned()));
+        let y = d.children(d.root())[3];
+        assert!(d.children(y).is_empty());
+        assert_eq!(d.text(y), Ok(String::new()));
+        assert_eq!(d.text(z), Err(TextError));
+        // A text node is not a parent.
+        assert!(d.children(d.children(z)[0]).is_empty());
     }
 
     #[test]
@@ -1026,8 +1146,7 @@ mod tests {
         // whitespace after the target trimmed (§2.6).
         let d = parse("<r><?t a\r\nb\rc?><?u \u{a0}x?></r>").unwrap();
         let pis: Vec<_> = d
-            .root_element()
-            .children()
+            .children(d.root())
             .iter()
             .map(|&c| d.node(c).clone())
             .collect();
