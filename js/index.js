@@ -351,6 +351,7 @@ export class TokenEndpoint {
   #metadata;
   #jwks;
   #onError;
+  #paths;
 
   /**
    * @param {object | string} config configuration (object or JSON text)
@@ -374,6 +375,9 @@ export class TokenEndpoint {
     this.#onError = onError;
     this.#metadata = JSON.parse(this.#core.metadataJson());
     this.#jwks = JSON.parse(this.#core.jwksJson());
+    // Read once: each getter call copies a string out of wasm.
+    const core = this.#core;
+    this.#paths = { token: core.tokenPath, metadata: core.metadataPath, jwks: core.jwksPath };
   }
 
   /** true when no signing key was given and a fresh one was generated (tokens die with this object). */
@@ -413,9 +417,9 @@ export class TokenEndpoint {
   async #route(request) {
     const path = new URL(request.url).pathname;
     const method = request.method.toUpperCase();
-    const core = this.#core;
+    const paths = this.#paths;
 
-    if (path === core.tokenPath) {
+    if (path === paths.token) {
       if (method !== 'POST') return this.#methodNotAllowed(method, request);
       let body;
       try {
@@ -429,13 +433,13 @@ export class TokenEndpoint {
       return this.#token(method, coreHeaders(request.headers), body);
     }
 
-    if (path === core.metadataPath || path === core.jwksPath) {
+    if (path === paths.metadata || path === paths.jwks) {
       if (method !== 'GET' && method !== 'HEAD') {
         return jsonResponse(405, errorBody('invalid_request', 'method not allowed'), NO_STORE_HEADERS, [
           ['Allow', 'GET, HEAD'],
         ]);
       }
-      const document = path === core.metadataPath ? this.#metadata : this.#jwks;
+      const document = path === paths.metadata ? this.#metadata : this.#jwks;
       return jsonResponse(200, method === 'HEAD' ? null : document, PUBLIC_JSON_HEADERS);
     }
 
@@ -517,7 +521,7 @@ export class TokenEndpoint {
       form.set('client_assertion_type', clientAssertionType ?? CLIENT_ASSERTION_JWT_BEARER);
       form.set('client_assertion', clientAssertion);
     }
-    const url = new URL(this.#core.tokenPath, 'http://localhost');
+    const url = new URL(this.#paths.token, 'http://localhost');
     const response = await this.handle(new Request(url, { method: 'POST', headers, body: form.toString() }));
     let body;
     try {
