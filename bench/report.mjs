@@ -87,7 +87,7 @@ export function render(results) {
   p(`| machine | ${meta.machine.cpus} vCPU (\`nproc\`), ${meta.machine.model}${meta.machine.mhz ? ` @ ${Math.round(meta.machine.mhz)} MHz` : ''}, ${meta.machine.memGb} GB, Linux ${meta.machine.kernel}; shared with other work |`);
   p(`| 1-min load average | ${loadLine(meta)} |`);
   p(`| software | workerd ${meta.workerd.replace(/^workerd /, '')} (miniflare ${meta.versions.miniflare}), compatibility date ${meta.compatibilityDate}; Node ${meta.node}; jose ${meta.versions.jose}, xml-crypto ${meta.versions['xml-crypto']}, @xmldom/xmldom ${meta.versions['@xmldom/xmldom']} |`);
-  p(`| code | \`${meta.git}\`, pkg/ as built by \`scripts/build-pkg.sh\` (wasm-pack release, opt-level 3, LTO, no wasm-opt, \`name\` section removed) |`);
+  p(`| code | \`${meta.git}\`, pkg/ as built by \`scripts/build-pkg.sh\` (wasm-pack release, opt-level 3, LTO, \`simd128\`, no wasm-opt, \`name\` section removed) |`);
   p(`| inputs | ${meta.pool} fresh assertions per path; JWT ${meta.assertions['jwt-es256'].bytes} B (ES256) / ${meta.assertions['jwt-rs256'].bytes} B (RS256); SAML ${meta.assertions['saml-rsa'].bytes} B (RSA) / ${meta.assertions['saml-ecdsa'].bytes} B (ECDSA) of XML, 13 attributes |`);
   p(`| statistics | ${meta.rounds} rounds after a warm-up; each cell is the **median of the per-round means (min–max over rounds)** |`);
   p();

@@ -275,16 +275,21 @@ impl Document {
     /// The child nodes of `id`, in order (none unless it is an element).
     pub fn children(&self, id: NodeId) -> &[NodeId] {
         match &self.nodes[id] {
-            Node::Element(e) => self
-                .child_ids
-                .get(e.children.0..e.children.1)
-                .unwrap_or(&[]),
+            Node::Element(e) => {
+                // The parser only records runs it pushed.
+                debug_assert!(self.child_ids.get(e.children.0..e.children.1).is_some());
+                self.child_ids
+                    .get(e.children.0..e.children.1)
+                    .unwrap_or(&[])
+            }
             _ => &[],
         }
     }
 
     /// The characters of a text node.
     pub fn text_of(&self, span: TextSpan) -> &str {
+        // Spans come from this document's parser, at character boundaries.
+        debug_assert!(self.text.get(span.start..span.end).is_some());
         self.text.get(span.start..span.end).unwrap_or("")
     }
 
