@@ -15,8 +15,20 @@ export class PeerError extends Error {
   }
 }
 
-export const errorResponse = (err) =>
+const errorResponse = (err) =>
   new Response(JSON.stringify({ error: err.code, error_description: err.message }), { status: err.status, headers: NO_STORE });
+
+/** A peer's `handle(request)`: runs `token(request)`; a PeerError becomes its OAuth error response. */
+export function handleWith(token) {
+  return async (request) => {
+    try {
+      return await token(request);
+    } catch (err) {
+      if (err instanceof PeerError) return errorResponse(err);
+      throw err;
+    }
+  };
+}
 
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 

@@ -5,7 +5,7 @@
 // exp / nbf / iat-age / required-claims checks, exp − now ≤ max lifetime,
 // one-time jti, scope, and an ES256 RFC 9068 access token with the same claims.
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { PeerError, createCommon, errorResponse, mapClaims } from './common.mjs';
+import { PeerError, createCommon, handleWith, mapClaims } from './common.mjs';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -61,14 +61,7 @@ export async function createJoseEndpoint(config, signingJwk) {
   }
 
   return {
-    async handle(request) {
-      try {
-        return await token(request);
-      } catch (err) {
-        if (err instanceof PeerError) return errorResponse(err);
-        throw err;
-      }
-    },
+    handle: handleWith(token),
     resetReplay: common.resetReplay,
   };
 }

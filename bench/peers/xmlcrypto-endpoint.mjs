@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
-import { PeerError, createCommon, errorResponse, mapClaims } from './common.mjs';
+import { PeerError, createCommon, handleWith, mapClaims } from './common.mjs';
 
 const SAML2_BEARER = 'urn:ietf:params:oauth:grant-type:saml2-bearer';
 const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
@@ -174,14 +174,7 @@ export async function createXmlCryptoEndpoint(config, signingJwk) {
     verifyOnly(xml) {
       return verify(xml).id;
     },
-    async handle(request) {
-      try {
-        return await token(request);
-      } catch (err) {
-        if (err instanceof PeerError) return errorResponse(err);
-        throw err;
-      }
-    },
+    handle: handleWith(token),
     resetReplay: common.resetReplay,
   };
 }
