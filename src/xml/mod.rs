@@ -358,10 +358,20 @@ impl Document {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextError;
 
+/// An element whose end tag has not been read yet.
+struct Open {
+    id: NodeId,
+    /// Where its own namespace bindings start in `Parser::scope`.
+    scope_mark: usize,
+    /// Where its children start in `Parser::open_children`.
+    child_mark: usize,
+}
+
 struct Parser<'l> {
     limits: &'l Limits,
     nodes: Vec<Node>,
-    stack: Vec<NodeId>,
+    /// The open elements, innermost last.
+    stack: Vec<Open>,
     root: Option<NodeId>,
     elements: usize,
     ns_decls: usize,
@@ -371,16 +381,12 @@ struct Parser<'l> {
     /// `pending_start`.
     text: String,
     pending_start: usize,
-    /// The children of the open elements, innermost last, and for each open
-    /// element where its own start in `open_children`.
+    /// The children of the open elements, innermost element's last.
     open_children: Vec<NodeId>,
-    child_marks: Vec<usize>,
     child_ids: Vec<NodeId>,
     /// Namespace bindings in scope, outermost first: the last binding of a
     /// prefix is the nearest one.
     scope: Vec<(Option<Arc<str>>, Arc<str>)>,
-    /// For each open element, where its own bindings start in `scope`.
-    scope_marks: Vec<usize>,
     /// The `xml` namespace, allocated once if the document uses it.
     xml_ns: Option<Arc<str>>,
     names: NameCache,
@@ -439,10 +445,8 @@ impl<'l> Parser<'l> {
             text: String::new(),
             pending_start: 0,
             open_children: Vec::new(),
-            child_marks: Vec::new(),
             child_ids: Vec::new(),
             scope: Vec::new(),
-            scope_marks: Vec::new(),
             xml_ns: None,
             names: NameCache::new(),
         }
@@ -634,18 +638,13 @@ impl<'l> Parser<'l> {
     /// `open_children`, its descendants' having been moved already) move to
     /// `child_ids` as one contiguous run.
     fn close(&mut self) {
-        let Some(id) = self.stack.pop() else { return };
-        if let Some(mark) = self.scope_marks.pop() {
-            self.scope.truncate(mark);
-        }
-        let mark = self.child_marks.pop().unwrap_or(self.open_children.len());
+        let Some(open) = self.stack.pop() else { return };
+        self.scope.truncate(open.scope_mark);
         let start = self.child_ids.len();
-        self.child_ids.extend(
-            self.open_children
-                .drain(mark.min(self.open_children.len())..),
-        );
+        let mark = open.child_mark.min(self.open_children.len());
+        self.child_ids.extend(self.open_children.drain(mark..));
         let end = self.child_ids.len();
-        if let Some(Node::Element(e)) = self.nodes.get_mut(id) {
+        if let Some(Node::Element(e)) = self.nodes.get_mut(open.id) {
             e.children = (start, end);
         }
     }
@@ -777,7 +776,7 @@ impl<'l> Parser<'l> {
         }
 
         self.ns_copied = copied;
-        let parent = self.stack.last().copied();
+        let parent = self.stack.last().map(|o| o.id);
         let prefix = prefix.map(|p| self.names.intern(p));
         let local = self.names.intern(local);
         let id = self.add_child(Node::Element(Element {
@@ -795,9 +794,11 @@ impl<'l> Parser<'l> {
         if empty {
             self.scope.truncate(mark);
         } else {
-            self.stack.push(id);
-            self.scope_marks.push(mark);
-            self.child_marks.push(self.open_children.len());
+            self.stack.push(Open {
+                id,
+                scope_mark: mark,
+                child_mark: self.open_children.len(),
+            });
         }
         Ok(())
     }
