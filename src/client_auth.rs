@@ -156,15 +156,20 @@ fn check_secret<'c>(
 
 /// RFC 7522 §2.2 and §3: a SAML assertion, valid by every grant rule, whose
 /// Subject is the client_id of a `saml2_bearer` client that lists the
-/// assertion's issuer among its `trusted_issuers`.
+/// assertion's issuer among its `trusted_issuers`, with the NameID Format
+/// the client is registered for.
+///
+/// Every failure is the same opaque [`ClientAuthError::Failed`]: whoever
+/// holds a stolen SAML assertion learns nothing about it by offering it as
+/// a client assertion (not even whether it verified and only the body's
+/// `client_id` disagreed).
 fn check_saml_assertion<'c>(
     config: &'c Config,
     assertion: &str,
     body_client_id: Option<&str>,
     now: i64,
 ) -> Result<(&'c Client, ReplayKey), ClientAuthError> {
-    // Opaque on every failure: whoever holds a stolen SAML assertion learns
-    // nothing about it by offering it as a client assertion.
+    let failed = ClientAuthError::Failed { via_header: false };
     let grant = saml2::validate(
         config,
         assertion,
@@ -172,24 +177,20 @@ fn check_saml_assertion<'c>(
         ReplayKind::ClientAssertion,
         &mut Trace::off(),
     )
-    .map_err(|_| ClientAuthError::Failed { via_header: false })?;
+    .map_err(|_| failed.clone())?;
     if body_client_id.is_some_and(|id| id != grant.subject) {
-        return Err(ClientAuthError::Assertion(
-            "client_id does not match the assertion's Subject".into(),
-        ));
+        return Err(failed);
     }
     let client = match config.client(&grant.subject) {
         Some(c) if c.auth_method == AuthMethod::Saml2Bearer => c,
-        _ => return Err(ClientAuthError::Failed { via_header: false }),
+        _ => return Err(failed),
     };
     // The Subject must name an entity (or the client's configured format),
-    // so a user whose NameID happens to equal a client_id is not that client.
-    let format = grant
-        .claims
-        .get(saml2::NAME_ID_FORMAT_SOURCE)
-        .and_then(|v| v.as_str());
-    if format != Some(client.saml_name_id_format.as_str()) {
-        return Err(ClientAuthError::Failed { via_header: false });
+    // so a user whose NameID happens to equal a client_id is not that
+    // client. The Format is the signed NameID's own attribute, carried in a
+    // field of its own: no Attribute of the assertion can supply it.
+    if grant.name_id_format() != Some(client.saml_name_id_format.as_str()) {
+        return Err(failed);
     }
     // Config guarantees saml2_bearer clients name the IdPs that vouch for them.
     if !client
@@ -197,16 +198,21 @@ fn check_saml_assertion<'c>(
         .as_ref()
         .is_some_and(|t| t.contains(&grant.issuer))
     {
-        return Err(ClientAuthError::Failed { via_header: false });
+        return Err(failed);
     }
-    let key = grant
-        .replay
-        .ok_or(ClientAuthError::Failed { via_header: false })?;
+    let key = grant.replay.ok_or(failed)?;
     Ok((client, key))
 }
 
 /// RFC 7523 §3 applied to a client assertion: `iss` = `sub` = client_id,
-/// `aud` names us, `exp` present and near, `jti` present and one-time.
+/// `aud` is exactly our issuer identifier (draft-ietf-oauth-rfc7523bis
+/// §5.1; the token endpoint and aliases only for clients registered with
+/// `legacy_client_assertion_audience`), `exp` present and near, `jti`
+/// present and one-time.
+///
+/// An unknown client (or one registered for another method) costs one
+/// signature verification against a decoy key, like a known client whose
+/// `kid` matches, so timing does not reveal which client ids exist.
 fn check_jwt_assertion<'c>(
     config: &'c Config,
     assertion: &str,
@@ -226,9 +232,13 @@ fn check_jwt_assertion<'c>(
             "client_id does not match the assertion's iss".into(),
         ));
     }
-    let client = match config.client(claimed) {
-        Some(c) if c.auth_method == AuthMethod::PrivateKeyJwt => c,
-        _ => return Err(ClientAuthError::Failed { via_header: false }),
+    let Some(client) = config
+        .client(claimed)
+        .filter(|c| c.auth_method == AuthMethod::PrivateKeyJwt)
+    else {
+        // No keys: `verify` runs its decoy verification and fails.
+        let _ = jws.verify(&[], &Algorithm::ALL);
+        return Err(ClientAuthError::Failed { via_header: false });
     };
     let verified = jws.verify(&client.keys, &Algorithm::ALL).map_err(reject)?;
     let claims = verified.get();
@@ -239,8 +249,15 @@ fn check_jwt_assertion<'c>(
         return Err(problem("iss and sub must both be the client_id"));
     }
     let audiences = claims.audiences().map_err(reject)?;
-    if !audiences.iter().any(|aud| config.is_our_audience(aud)) {
-        return Err(problem("aud does not name this authorization server"));
+    let audience_ok = if client.legacy_client_assertion_audience {
+        !audiences.is_empty() && audiences.iter().all(|aud| config.is_our_audience(aud))
+    } else {
+        matches!(audiences.as_slice(), [aud] if config.is_our_issuer(aud))
+    };
+    if !audience_ok {
+        return Err(problem(
+            "aud must be exactly this authorization server's issuer identifier",
+        ));
     }
     let exp = claims
         .numeric_date("exp", false)

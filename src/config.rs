@@ -165,10 +165,18 @@ pub(crate) struct Client {
     pub trusted_issuers: Option<Vec<usize>>,
     /// saml2_bearer: the NameID Format the client assertion must carry.
     pub saml_name_id_format: String,
+    /// private_key_jwt: also accept the token endpoint or an alias as the
+    /// client assertion's `aud` (legacy clients; weaker, see
+    /// [`Config::is_our_issuer`]).
+    pub legacy_client_assertion_audience: bool,
 }
 
-/// Access-token claims that the issuer's `claims` mapping may not set.
-const RESERVED_CLAIMS: [&str; 12] = [
+/// Access-token claims that the issuer's `claims` mapping may not set: the
+/// RFC 9068 §2.2 claims the server sets, and the authentication and
+/// delegation claims (`auth_time`, `acr`, `amr`, RFC 9068 §2.2.1; `act`,
+/// `may_act`, RFC 8693 §4.1, §4.4; `azp`, OpenID Connect Core §2) that only
+/// the server may vouch for.
+pub(crate) const RESERVED_CLAIMS: [&str; 16] = [
     "iss",
     "sub",
     "aud",
@@ -181,6 +189,10 @@ const RESERVED_CLAIMS: [&str; 12] = [
     "cnf",
     "auth_time",
     "acr",
+    "amr",
+    "act",
+    "may_act",
+    "azp",
 ];
 
 impl Config {
@@ -242,6 +254,20 @@ impl Config {
     /// configured alias, compared exactly (RFC 7521 §5.2, RFC 7523 §3 item 3).
     pub(crate) fn is_our_audience(&self, aud: &str) -> bool {
         self.accepted_audiences.iter().any(|a| a == aud)
+    }
+
+    /// Whether `aud` is exactly this server's issuer identifier (as
+    /// configured, or as published without a trailing slash): the only
+    /// audience a client assertion may carry (draft-ietf-oauth-rfc7523bis
+    /// §5.1). Accepting the token endpoint too lets a hostile authorization
+    /// server that names our token endpoint as its own collect assertions
+    /// it can replay to us (the 2025 audience-injection attacks).
+    pub(crate) fn is_our_issuer(&self, aud: &str) -> bool {
+        aud == self.issuer
+            || self
+                .accepted_audiences
+                .first()
+                .is_some_and(|raw| raw == aud)
     }
 
     /// Whether a SAML `Recipient` names our token endpoint (or a configured
@@ -351,6 +377,8 @@ struct RawClient {
     scope: Option<String>,
     trusted_issuers: Option<Vec<String>>,
     saml_name_id_format: Option<String>,
+    #[serde(default)]
+    legacy_client_assertion_audience: bool,
 }
 
 fn build(raw: RawConfig) -> Result<Config, ConfigError> {
@@ -708,7 +736,14 @@ fn build_client(
             "applies only to saml2_bearer clients",
         ));
     }
+    if rc.legacy_client_assertion_audience && method != AuthMethod::PrivateKeyJwt {
+        return Err(ConfigError::new(
+            format!("{path}.legacy_client_assertion_audience"),
+            "applies only to private_key_jwt clients",
+        ));
+    }
     Ok(Client {
+        legacy_client_assertion_audience: rc.legacy_client_assertion_audience,
         saml_name_id_format: rc
             .saml_name_id_format
             .unwrap_or_else(|| NAME_ID_FORMAT_ENTITY.to_owned()),

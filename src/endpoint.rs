@@ -4,14 +4,14 @@
 use serde_json::{Map, Value, json};
 
 use crate::client_auth::{self, ClientAuthError};
-use crate::config::{Config, ConfigError, url_path};
+use crate::config::{AuthMethod, Client, Config, ConfigError, TrustedIssuer, url_path};
 use crate::crypto::SigningKey;
 use crate::error::OAuthError;
 use crate::explain::{ExplainedError, Explanation, Outcome, Trace, utc};
 use crate::grant::{self, GrantError, TimeError};
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
-use crate::replay::{ReplayKey, ReplayKind, ReplayStore, Replayed};
+use crate::replay::{self, ClaimOutcome, ReplayKey, ReplayKind, ReplayStore, Replayed};
 use crate::request::{self, GrantType, HttpRequest};
 use crate::response::{HttpResponse, TokenResponse};
 use crate::token;
@@ -49,8 +49,8 @@ pub struct PendingToken {
 }
 
 impl PendingToken {
-    /// The keys to claim before issuing (client assertion first, then the
-    /// grant's assertion).
+    /// The keys to claim before issuing, in order: the grant's assertion
+    /// first, then the client assertion. Stop at the first that fails.
     pub fn replay_keys(&self) -> &[ReplayKey] {
         &self.replay_keys
     }
@@ -255,22 +255,29 @@ impl TokenEndpoint {
                 None => "no client identified".into(),
             },
         )?;
-        if client.client.is_none() {
-            // Before any signature work: an anonymous caller may not learn
-            // whether an assertion it holds would verify.
-            let issuer = match request.grant_type {
+        // Before any signature work on the grant, for callers that proved
+        // nothing about themselves (no client, or a public one): the
+        // client↔issuer binding on the issuer the assertion *states*, so
+        // such a caller cannot learn whether an assertion it holds would
+        // verify. The binding is checked again on the verified issuer.
+        if client
+            .client
+            .is_none_or(|c| c.auth_method == AuthMethod::None)
+        {
+            let stated = match request.grant_type {
                 GrantType::JwtBearer => grant::jwt::peek_issuer(&request.assertion),
                 GrantType::Saml2Bearer => grant::saml2::peek_issuer(&request.assertion),
-            }
-            .and_then(|iss| self.config.trusted_issuer(&iss));
-            if issuer.is_some_and(|(_, i)| i.require_client) {
+            };
+            if let Some((index, issuer)) = stated.and_then(|iss| self.config.trusted_issuer(&iss))
+                && let Err(e) = binding(client.client, index, issuer)
+            {
                 trace.record(
-                    "client required",
-                    "RFC 7521 §4.1 (require_client)",
+                    "client and issuer (before the signature)",
+                    "configuration (trusted_issuers, require_client)",
                     Outcome::Fail,
-                    || "the assertion's issuer requires an identified client".into(),
+                    || format!("the assertion names {:?}: {e}", issuer.issuer),
                 );
-                return Err(ClientAuthError::Required.into());
+                return Err(e.into());
             }
         }
         let grant = match request.grant_type {
@@ -303,21 +310,11 @@ impl TokenEndpoint {
             return Err(GrantError::Time(TimeError::Expired).into());
         }
         let issuer = &self.config.issuers[grant.issuer];
-        let binding = match client.client {
-            None if issuer.require_client => Err(ClientAuthError::Required),
-            Some(c)
-                if c.trusted_issuers
-                    .as_ref()
-                    .is_some_and(|allowed| !allowed.contains(&grant.issuer)) =>
-            {
-                Err(ClientAuthError::IssuerNotAllowed)
-            }
-            _ => Ok(()),
-        };
+        let bound = binding(client.client, grant.issuer, issuer);
         trace.check(
             "client and issuer",
             "configuration (trusted_issuers, require_client)",
-            binding,
+            bound,
             |_| match client.client {
                 Some(c) => format!(
                     "{:?} may present assertions from {:?}",
@@ -342,7 +339,8 @@ impl TokenEndpoint {
                 self.config.scope_policy
             )
         })?;
-        let mapped_claims = policy::map_claims(&issuer.claims, &grant.claims);
+        let mapped_claims =
+            policy::map_claims(&issuer.claims, &grant.claims, grant.name_id_format());
         if issuer.claims.is_empty() {
             trace.skip("claim mapping", "configuration (claims)", || {
                 "no claims mapped for this issuer".into()
@@ -361,7 +359,19 @@ impl TokenEndpoint {
                 )
             });
         }
-        let replay_keys = client.replay.into_iter().chain(grant.replay).collect();
+        // The grant's key first: a spent grant is refused before a fresh
+        // client assertion can leave an entry in the store.
+        let partition =
+            replay::partition(client.client.map(|c| c.client_id.as_str()), &issuer.issuer);
+        let replay_keys = grant
+            .replay
+            .into_iter()
+            .chain(client.replay)
+            .map(|key| ReplayKey {
+                partition: partition.clone(),
+                ..key
+            })
+            .collect();
         Ok(PendingToken {
             replay_keys,
             mapped_claims,
@@ -430,7 +440,9 @@ impl TokenEndpoint {
     }
 
     /// The whole exchange with a synchronous store: prepare, claim every
-    /// replay key, issue. Always returns a complete HTTP response.
+    /// replay key (in order, stopping at the first refused), issue. Always
+    /// returns a complete HTTP response; a store that answers
+    /// [`ClaimOutcome::Unavailable`] gets 503 `temporarily_unavailable`.
     pub fn handle(
         &self,
         req: &HttpRequest<'_>,
@@ -442,13 +454,38 @@ impl TokenEndpoint {
             Err(e) => return e.to_http(),
         };
         for key in pending.replay_keys() {
-            if !store.claim(&key.key, key.expires_at, now) {
-                return Self::replay_rejected(key).to_http();
+            match store.claim(key, now) {
+                ClaimOutcome::Claimed => {}
+                ClaimOutcome::AlreadyUsed => return Self::replay_rejected(key).to_http(),
+                ClaimOutcome::Unavailable => {
+                    return OAuthError::replay_store_unavailable().to_http();
+                }
             }
         }
         match self.issue(pending, now) {
             Ok(token) => token.to_http(),
             Err(e) => e.to_http(),
         }
+    }
+}
+
+/// The client↔issuer binding (configuration `trusted_issuers`,
+/// `require_client`): a grant without a client only from an issuer that
+/// allows it; a client bound to issuers only with assertions from those.
+fn binding(
+    client: Option<&Client>,
+    index: usize,
+    issuer: &TrustedIssuer,
+) -> Result<(), ClientAuthError> {
+    match client {
+        None if issuer.require_client => Err(ClientAuthError::Required),
+        Some(c)
+            if c.trusted_issuers
+                .as_ref()
+                .is_some_and(|allowed| !allowed.contains(&index)) =>
+        {
+            Err(ClientAuthError::IssuerNotAllowed)
+        }
+        _ => Ok(()),
     }
 }

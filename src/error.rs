@@ -34,6 +34,9 @@ pub enum ErrorCode {
     InvalidScope,
     /// Something failed on our side; details are never sent to the client.
     ServerError,
+    /// A dependency (the replay store) could not answer; retry later
+    /// (HTTP 503 with `Retry-After`, RFC 6749 §4.1.2.1's code).
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -47,15 +50,18 @@ impl ErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
     /// The HTTP status RFC 6749 §5.2 prescribes: 401 for `invalid_client`,
-    /// 500 for `server_error`, 400 otherwise.
+    /// 500 for `server_error`, 503 for `temporarily_unavailable`, 400
+    /// otherwise.
     pub fn status(self) -> u16 {
         match self {
             Self::InvalidClient => 401,
             Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -76,6 +82,7 @@ pub struct OAuthError {
     status: u16,
     www_authenticate: bool,
     allow_post: bool,
+    retry_after: bool,
 }
 
 impl OAuthError {
@@ -86,6 +93,7 @@ impl OAuthError {
             status: code.status(),
             www_authenticate: false,
             allow_post: false,
+            retry_after: false,
         }
     }
 
@@ -95,6 +103,18 @@ impl OAuthError {
             ErrorCode::ServerError,
             "the server could not complete the request",
         )
+    }
+
+    /// The replay store could not record a one-time-use key (unreachable,
+    /// full for this client, or its clock failed): fail closed with 503
+    /// `temporarily_unavailable` and `Retry-After: 1`. No token is issued.
+    pub fn replay_store_unavailable() -> Self {
+        let mut e = Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "one-time-use store unavailable, try again",
+        );
+        e.retry_after = true;
+        e
     }
 
     /// The RFC 6749 error code.
@@ -131,6 +151,9 @@ impl OAuthError {
         if self.allow_post {
             response.push_header("Allow", "POST");
         }
+        if self.retry_after {
+            response.push_header("Retry-After", "1");
+        }
         response
     }
 }
@@ -165,9 +188,15 @@ impl From<RequestError> for OAuthError {
             _ => ErrorCode::InvalidRequest,
         };
         let mut out = Self::new(code, e.to_string());
-        if e == RequestError::MethodNotAllowed {
-            out.status = 405;
-            out.allow_post = true;
+        match e {
+            RequestError::MethodNotAllowed => {
+                out.status = 405;
+                out.allow_post = true;
+            }
+            // HTTP's own status for it (RFC 9110 §15.5.14); the OAuth code
+            // stays invalid_request. Every host answers the same.
+            RequestError::BodyTooLarge => out.status = 413,
+            _ => {}
         }
         out
     }
@@ -230,6 +259,17 @@ mod tests {
             r.header("content-type"),
             Some("application/json;charset=UTF-8")
         );
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], "invalid_request");
+
+        let r = OAuthError::replay_store_unavailable().to_http();
+        assert_eq!((r.status, r.header("retry-after")), (503, Some("1")));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+
+        let r = OAuthError::from(RequestError::BodyTooLarge).to_http();
+        assert_eq!(r.status, 413);
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(body["error"], "invalid_request");
     }

@@ -71,7 +71,7 @@ pub use crypto::{Algorithm, SigningKey};
 pub use endpoint::{PendingToken, TokenEndpoint};
 pub use error::{ErrorCode, OAuthError};
 pub use json::JsonError;
-pub use replay::{MemoryReplayStore, ReplayKey, ReplayKind, ReplayStore};
+pub use replay::{ClaimOutcome, MemoryReplayStore, ReplayKey, ReplayKind, ReplayStore};
 pub use request::HttpRequest;
 pub use response::{HttpResponse, TokenResponse};
 pub use verified::Verified;

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use crate::config::ScopePolicy;
+use crate::grant::saml2::NAME_ID_FORMAT_SOURCE;
 use crate::limits::{MAX_MAPPED_CLAIM_BYTES, MAX_SCOPE_TOKENS};
 
 /// An ordered set of scope tokens.
@@ -131,16 +132,24 @@ pub(crate) fn decide_scope(
 
 /// Copies the mapped claims (`token claim ← assertion claim`) that the
 /// verified assertion carries. Oversized values are skipped, never truncated.
+/// The source [`NAME_ID_FORMAT_SOURCE`] reads the verified NameID's own
+/// `Format` (`name_id_format`), never an attribute of that name.
 pub(crate) fn map_claims(
     mapping: &[(String, String)],
     assertion: &Map<String, Value>,
+    name_id_format: Option<&str>,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     for (target, source) in mapping {
-        if let Some(value) = assertion.get(source)
-            && serde_json::to_string(value).is_ok_and(|s| s.len() <= MAX_MAPPED_CLAIM_BYTES)
+        let value = if source == NAME_ID_FORMAT_SOURCE {
+            name_id_format.map(|f| Value::String(f.to_owned()))
+        } else {
+            assertion.get(source).cloned()
+        };
+        if let Some(value) = value
+            && serde_json::to_string(&value).is_ok_and(|s| s.len() <= MAX_MAPPED_CLAIM_BYTES)
         {
-            out.insert(target.clone(), value.clone());
+            out.insert(target.clone(), value);
         }
     }
     out
@@ -216,5 +225,15 @@ mod tests {
         assert_eq!(d.granted.to_scope_string(), "read admin");
         let d = decide_scope(None, Some(&ScopeSet::default()), None, ScopePolicy::Reject).unwrap();
         assert!(d.granted.is_empty() && !d.report);
+    }
+
+    #[test]
+    fn name_id_format_never_comes_from_an_attribute() {
+        let mapping = vec![("fmt".to_owned(), NAME_ID_FORMAT_SOURCE.to_owned())];
+        let mut attributes = Map::new();
+        attributes.insert(NAME_ID_FORMAT_SOURCE.into(), Value::String("forged".into()));
+        assert!(map_claims(&mapping, &attributes, None).is_empty());
+        let mapped = map_claims(&mapping, &attributes, Some("entity"));
+        assert_eq!(mapped["fmt"], "entity");
     }
 }

@@ -32,50 +32,111 @@ pub struct ReplayKey {
     pub expires_at: i64,
     /// Which assertion this key protects.
     pub kind: ReplayKind,
+    /// Who the entry is charged to: 16 hex digits derived from the
+    /// requesting client (or, for a grant without a client, the issuer).
+    /// Stores with a bounded capacity bound each partition, so one client
+    /// cannot fill the store for every other.
+    pub partition: String,
 }
 
 impl ReplayKey {
     /// The key for assertion `id` from `issuer`. The role (`kind`) is not
     /// part of the key: an assertion used once as a client assertion cannot
-    /// be used again as a grant, or the other way round.
+    /// be used again as a grant, or the other way round. The partition is
+    /// set by the endpoint once the client is known.
     pub(crate) fn new(kind: ReplayKind, issuer: &str, id: &str, expires_at: i64) -> Self {
-        let mut h = Sha256::new();
-        for part in [
-            b"assertion-id/v1".as_slice(),
-            issuer.as_bytes(),
-            id.as_bytes(),
-        ] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part);
-        }
         Self {
-            key: hex(&h.finalize()),
+            key: hex(&tagged_hash(b"assertion-id/v1", &[issuer, id])),
             expires_at,
             kind,
+            partition: String::new(),
         }
     }
+}
+
+/// SHA-256 over a tag and parts, each length-prefixed.
+fn tagged_hash(tag: &[u8], parts: &[&str]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((tag.len() as u64).to_be_bytes());
+    h.update(tag);
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// The partition of a request's replay keys: its client, or for a grant
+/// without a client, the issuer that vouched for it.
+pub(crate) fn partition(client_id: Option<&str>, issuer: &str) -> String {
+    let digest = match client_id {
+        Some(id) => tagged_hash(b"replay-partition/client/v1", &[id]),
+        None => tagged_hash(b"replay-partition/issuer/v1", &[issuer]),
+    };
+    hex(&digest[..8])
+}
+
+/// What a store answered to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The key was free and is now recorded.
+    Claimed,
+    /// The key is already recorded and unexpired: a replay.
+    AlreadyUsed,
+    /// The store could not decide (unreachable, full, broken clock): the
+    /// request fails closed with `temporarily_unavailable` (HTTP 503).
+    Unavailable,
 }
 
 /// A store that records claimed keys. `claim` must be atomic: of two
 /// concurrent claims of one key, exactly one succeeds.
 pub trait ReplayStore {
-    /// Records `key` until `expires_at`; `false` if it is already recorded
-    /// and unexpired at `now`.
-    fn claim(&mut self, key: &str, expires_at: i64, now: i64) -> bool;
+    /// Records `key.key` until `key.expires_at`, at time `now`.
+    fn claim(&mut self, key: &ReplayKey, now: i64) -> ClaimOutcome;
 }
 
+/// Default capacity of a [`MemoryReplayStore`].
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+/// Default capacity of one partition (client) of a [`MemoryReplayStore`].
+pub const DEFAULT_MAX_ENTRIES_PER_PARTITION: usize = 10_000;
+
 /// An in-memory [`ReplayStore`] for one process (tests, single-instance
-/// servers). Expired entries are swept as new ones arrive.
-#[derive(Debug, Default)]
+/// servers). Expired entries are swept as new ones arrive. It is bounded in
+/// total and per partition (client); when a bound is reached with unexpired
+/// entries it answers [`ClaimOutcome::Unavailable`] rather than evicting
+/// (evicting would reopen a replay window), so only the partition that
+/// filled up is refused.
+#[derive(Debug)]
 pub struct MemoryReplayStore {
-    entries: HashMap<String, i64>,
+    entries: HashMap<String, (i64, String)>,
+    per_partition: HashMap<String, usize>,
+    max_entries: usize,
+    max_per_partition: usize,
     next_sweep: i64,
 }
 
+impl Default for MemoryReplayStore {
+    fn default() -> Self {
+        Self::with_limits(DEFAULT_MAX_ENTRIES, DEFAULT_MAX_ENTRIES_PER_PARTITION)
+    }
+}
+
 impl MemoryReplayStore {
-    /// An empty store.
+    /// An empty store with the default bounds.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store holding at most `max_entries` unexpired entries, and
+    /// at most `max_per_partition` for any one partition.
+    pub fn with_limits(max_entries: usize, max_per_partition: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            per_partition: HashMap::new(),
+            max_entries,
+            max_per_partition,
+            next_sweep: i64::MIN,
+        }
     }
 
     /// Number of live entries (for tests and metrics).
@@ -87,27 +148,64 @@ impl MemoryReplayStore {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Whether `key` is recorded and unexpired at `now` (a read; never claims).
+    pub fn contains(&self, key: &str, now: i64) -> bool {
+        self.entries.get(key).is_some_and(|(exp, _)| *exp > now)
+    }
+
+    fn sweep(&mut self, now: i64) {
+        let per_partition = &mut self.per_partition;
+        self.entries.retain(|_, (exp, partition)| {
+            let keep = *exp > now;
+            if !keep && let Some(n) = per_partition.get_mut(partition.as_str()) {
+                *n -= 1;
+            }
+            keep
+        });
+        self.per_partition.retain(|_, n| *n > 0);
+        self.next_sweep = now.saturating_add(60);
+    }
 }
 
 impl ReplayStore for MemoryReplayStore {
-    fn claim(&mut self, key: &str, expires_at: i64, now: i64) -> bool {
+    fn claim(&mut self, key: &ReplayKey, now: i64) -> ClaimOutcome {
         if now >= self.next_sweep {
-            self.entries.retain(|_, exp| *exp > now);
-            self.next_sweep = now.saturating_add(60);
+            self.sweep(now);
         }
-        match self.entries.get(key) {
-            Some(&exp) if exp > now => false,
-            _ => {
-                self.entries.insert(key.to_owned(), expires_at);
-                true
+        if let Some((exp, _)) = self.entries.get(&key.key) {
+            if *exp > now {
+                return ClaimOutcome::AlreadyUsed;
+            }
+            // Expired but not swept yet: sweep so the counts stay exact.
+            self.sweep(now);
+        }
+        let used = |s: &Self| s.per_partition.get(&key.partition).copied().unwrap_or(0);
+        if self.entries.len() >= self.max_entries || used(self) >= self.max_per_partition {
+            self.sweep(now);
+            if self.entries.len() >= self.max_entries || used(self) >= self.max_per_partition {
+                return ClaimOutcome::Unavailable;
             }
         }
+        *self.per_partition.entry(key.partition.clone()).or_insert(0) += 1;
+        self.entries
+            .insert(key.key.clone(), (key.expires_at, key.partition.clone()));
+        ClaimOutcome::Claimed
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(k: &str, expires_at: i64, partition: &str) -> ReplayKey {
+        ReplayKey {
+            key: k.into(),
+            expires_at,
+            kind: ReplayKind::Grant,
+            partition: partition.into(),
+        }
+    }
 
     #[test]
     fn keys_are_unambiguous_and_role_independent() {
@@ -120,13 +218,48 @@ mod tests {
     }
 
     #[test]
+    fn partitions_separate_clients_from_issuers() {
+        let client = partition(Some("x"), "i");
+        assert_eq!(client.len(), 16);
+        assert_eq!(client, partition(Some("x"), "other issuer"));
+        assert_ne!(client, partition(None, "x"));
+        assert_ne!(client, partition(Some("y"), "i"));
+    }
+
+    #[test]
     fn memory_store_claims_once_until_expiry() {
+        use ClaimOutcome::*;
         let mut s = MemoryReplayStore::new();
-        assert!(s.claim("k", 100, 10));
-        assert!(!s.claim("k", 100, 50));
-        assert!(s.claim("k", 300, 100), "expired entries may be reused");
-        assert!(!s.claim("k", 300, 200));
-        assert!(s.claim("j", 400, 200));
+        assert_eq!(s.claim(&key("k", 100, "p"), 10), Claimed);
+        assert_eq!(s.claim(&key("k", 100, "p"), 50), AlreadyUsed);
+        assert_eq!(
+            s.claim(&key("k", 300, "p"), 100),
+            Claimed,
+            "expired entries may be reused"
+        );
+        assert_eq!(s.claim(&key("k", 300, "p"), 200), AlreadyUsed);
+        assert_eq!(s.claim(&key("j", 400, "p"), 200), Claimed);
+        assert_eq!(s.len(), 2);
+        assert!(s.contains("k", 200) && !s.contains("k", 300));
+    }
+
+    #[test]
+    fn memory_store_bounds_each_partition_and_the_whole() {
+        use ClaimOutcome::*;
+        let mut s = MemoryReplayStore::with_limits(5, 2);
+        assert_eq!(s.claim(&key("a1", 100, "a"), 0), Claimed);
+        assert_eq!(s.claim(&key("a2", 100, "a"), 0), Claimed);
+        assert_eq!(s.claim(&key("a3", 100, "a"), 0), Unavailable);
+        assert_eq!(s.claim(&key("a1", 100, "a"), 0), AlreadyUsed);
+        // Another partition is unaffected by a full one.
+        assert_eq!(s.claim(&key("b1", 100, "b"), 0), Claimed);
+        assert_eq!(s.claim(&key("b2", 100, "b"), 0), Claimed);
+        assert_eq!(s.claim(&key("c1", 100, "c"), 0), Claimed);
+        assert_eq!(s.claim(&key("d1", 100, "d"), 0), Unavailable, "total bound");
+        // Expiry frees room, and the counts follow.
+        assert_eq!(s.claim(&key("a3", 200, "a"), 100), Claimed);
+        assert_eq!(s.claim(&key("a4", 200, "a"), 100), Claimed);
+        assert_eq!(s.claim(&key("a5", 200, "a"), 100), Unavailable);
         assert_eq!(s.len(), 2);
     }
 }

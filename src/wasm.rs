@@ -20,7 +20,7 @@ const TS_TYPES: &'static str = r#"
 /** An HTTP response to send as it is. */
 export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string; }
 /** A one-time-use key to claim (atomically) before issuing. */
-export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion"; }
+export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion"; partition: string; }
 /** One check of an explain report. */
 export interface ExplainCheck { check: string; spec: string; outcome: "pass" | "fail" | "skipped"; detail: string; }
 /** What the endpoint would do with a request, check by check. */
@@ -51,6 +51,7 @@ struct KeyClaim<'a> {
     key: &'a str,
     expires_at: i64,
     kind: &'static str,
+    partition: &'a str,
 }
 
 fn config_error(e: ConfigError) -> JsValue {
@@ -161,6 +162,7 @@ impl Core {
             key: String::new(),
             expires_at: 0,
             kind: ReplayKind::Grant,
+            partition: String::new(),
         };
         let failed = match (&prepared.result, failed_key) {
             (Ok(p), Some(k)) => p
@@ -272,12 +274,46 @@ impl Prepared {
                         ReplayKind::Grant => "grant",
                         ReplayKind::ClientAssertion => "client_assertion",
                     },
+                    partition: &k.partition,
                 })
                 .collect(),
             Err(_) => Vec::new(),
         };
         to_js(&keys)
     }
+}
+
+/// The response when the replay store failed (threw, timed out, is full for
+/// this client, or its clock broke): 503 `temporarily_unavailable` with
+/// `Retry-After`, built by the core like every token-endpoint answer.
+#[wasm_bindgen(js_name = replayStoreUnavailableResponse, unchecked_return_type = "HttpResponse")]
+pub fn replay_store_unavailable_response() -> JsValue {
+    to_js(&OAuthError::replay_store_unavailable().to_http())
+}
+
+/// The response to a token request whose body exceeds the limit (413
+/// `invalid_request`), for hosts that stop reading early.
+#[wasm_bindgen(js_name = bodyTooLargeResponse, unchecked_return_type = "HttpResponse")]
+pub fn body_too_large_response() -> JsValue {
+    to_js(&OAuthError::from(crate::request::RequestError::BodyTooLarge).to_http())
+}
+
+/// Test hook: executes a WebAssembly `unreachable`, trapping the instance
+/// exactly as a bug would (a `RuntimeError` in JS). The npm API's trap
+/// recovery (poison the instance, re-instantiate) is tested with it. It
+/// reads and changes nothing; only code running in the same JS realm can
+/// call it.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __trapForTests)]
+pub fn trap_for_tests() {
+    core::arch::wasm32::unreachable()
+}
+
+/// The request-body limit the core enforces (bytes); hosts stop reading
+/// past it.
+#[wasm_bindgen(js_name = maxBodyBytes)]
+pub fn max_body_bytes() -> usize {
+    crate::limits::MAX_BODY_BYTES
 }
 
 /// A new private EC P-256 JWK (JSON) for `AG_SIGNING_KEY`.

@@ -93,6 +93,9 @@ fn request_parts(assertion: &str, client: &Value, scope: Option<&str>) -> (Strin
             enc(CLIENT_JWT),
             enc(jws.as_str().unwrap())
         ));
+        if let Some(id) = client.get("client_id").and_then(Value::as_str) {
+            body.push_str(&format!("&client_id={}", enc(id)));
+        }
     } else if let Some(id) = client.get("none") {
         body.push_str(&format!("&client_id={}", enc(id.as_str().unwrap())));
     } else {
@@ -203,18 +206,23 @@ fn prepare_returns_replay_keys_and_issue_uses_the_later_clock() {
     };
     let pending = ep.prepare(&req, NOW).unwrap();
     let keys = pending.replay_keys();
-    assert_eq!(keys.len(), 2, "client assertion jti and grant jti");
-    assert_eq!(keys[0].kind, assertion_grant::ReplayKind::ClientAssertion);
-    assert_eq!(keys[1].kind, assertion_grant::ReplayKind::Grant);
+    assert_eq!(keys.len(), 2, "grant jti and client assertion jti");
+    // The grant's key first: a spent grant is refused before a fresh client
+    // assertion could leave an entry.
+    assert_eq!(keys[0].kind, assertion_grant::ReplayKind::Grant);
+    assert_eq!(keys[1].kind, assertion_grant::ReplayKind::ClientAssertion);
     assert!(keys.iter().all(|k| k.key.len() == 64 && k.expires_at > NOW));
-    // A reused client assertion is invalid_client; a reused grant, invalid_grant.
+    // Both charged to the client that sent them.
+    assert_eq!(keys[0].partition.len(), 16);
+    assert_eq!(keys[0].partition, keys[1].partition);
+    // A reused grant is invalid_grant; a reused client assertion, invalid_client.
     assert_eq!(
         TokenEndpoint::replay_rejected(&keys[0]).code().as_str(),
-        "invalid_client"
+        "invalid_grant"
     );
     assert_eq!(
         TokenEndpoint::replay_rejected(&keys[1]).code().as_str(),
-        "invalid_grant"
+        "invalid_client"
     );
     let token = ep.issue(pending, NOW + 5).unwrap();
     let (_, claims) = verify_access_token(&ep, &token.access_token);
@@ -381,4 +389,139 @@ fn capped_tokens_never_spend_a_replay_key_on_an_expiring_assertion() {
     assert_eq!(r.status, 400);
     assert!(r.body.contains("invalid_grant"));
     assert!(store.is_empty(), "no replay entry spent");
+}
+
+/// Private JWK of a test key in `tests/vectors/jwt/keys/`.
+fn test_key(name: &str) -> SigningKey {
+    let text = match name {
+        "client-ec-1" => include_str!("vectors/jwt/keys/client-ec-1.json"),
+        "idp-ec-1" => include_str!("vectors/jwt/keys/idp-ec-1.json"),
+        _ => panic!("no key {name}"),
+    };
+    assertion_grant::signing_keys_from_json(text)
+        .unwrap()
+        .remove(0)
+}
+
+/// An ES256 JWS over `claims`, signed by `key` with its kid.
+fn sign(key: &SigningKey, claims: &Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = json!({"alg": "ES256", "kid": key.kid()});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = key.sign_es256(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+fn client_assertion(jti: &str) -> String {
+    sign(
+        &test_key("client-ec-1"),
+        &json!({"iss": "jwt-client", "sub": "jwt-client", "aud": "https://as.example.com",
+                "iat": NOW - 5, "exp": NOW + 60, "jti": jti}),
+    )
+}
+
+fn grant_assertion(jti: &str) -> String {
+    sign(
+        &test_key("idp-ec-1"),
+        &json!({"iss": "https://idp.example.com", "sub": "alice@example.com",
+                "aud": "https://as.example.com/token", "iat": NOW - 5, "exp": NOW + 300,
+                "jti": jti}),
+    )
+}
+
+#[test]
+fn a_spent_grant_with_fresh_client_assertions_leaves_no_entry() {
+    // Review finding: the client assertion's key was claimed first, so a
+    // client replaying one spent grant with fresh client assertions left an
+    // entry per request until the store filled up for everyone.
+    let ep = endpoint();
+    let mut store = MemoryReplayStore::new();
+    let grant = grant_assertion("spent-grant");
+    let (body, _) = request_parts(
+        &grant,
+        &json!({"private_key_jwt": client_assertion("ca-0")}),
+        None,
+    );
+    assert_eq!(send(&ep, &mut store, &body, None, NOW).status, 200);
+    assert_eq!(store.len(), 2);
+    for i in 1..=20 {
+        let (body, _) = request_parts(
+            &grant,
+            &json!({"private_key_jwt": client_assertion(&format!("ca-{i}"))}),
+            None,
+        );
+        let r = send(&ep, &mut store, &body, None, NOW);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("invalid_grant"));
+    }
+    assert_eq!(store.len(), 2, "no entry per replayed request");
+    // The fresh client assertions were never spent: one still works.
+    let (body, _) = request_parts(
+        &grant_assertion("fresh-grant"),
+        &json!({"private_key_jwt": client_assertion("ca-7")}),
+        None,
+    );
+    assert_eq!(send(&ep, &mut store, &body, None, NOW).status, 200);
+}
+
+#[test]
+fn a_client_that_fills_its_partition_is_refused_alone_with_503() {
+    let ep = endpoint();
+    let mut store = MemoryReplayStore::with_limits(100, 2);
+    let pk = |jti: &str| json!({"private_key_jwt": client_assertion(jti)});
+    // jwt-client: the grant and its client assertion fill its two slots.
+    let (body, _) = request_parts(&grant_assertion("p-1"), &pk("p-ca-1"), None);
+    assert_eq!(send(&ep, &mut store, &body, None, NOW).status, 200);
+    let (body, _) = request_parts(&grant_assertion("p-2"), &pk("p-ca-2"), None);
+    let r = send(&ep, &mut store, &body, None, NOW);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let json: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(json["error"], "temporarily_unavailable");
+    // Another client is not affected.
+    let (body, auth) = request_parts(
+        &grant_assertion("p-3"),
+        &json!({"basic": ["basic-client", "basic-secret"]}),
+        None,
+    );
+    assert_eq!(
+        send(&ep, &mut store, &body, auth.as_deref(), NOW).status,
+        200
+    );
+}
+
+#[test]
+fn legacy_audience_is_only_for_private_key_jwt_clients() {
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    let basic = config["clients"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["client_id"] == "basic-client")
+        .unwrap();
+    basic["legacy_client_assertion_audience"] = json!(true);
+    let err = Config::from_json(&config.to_string()).unwrap_err();
+    assert!(
+        err.path.ends_with(".legacy_client_assertion_audience"),
+        "{err}"
+    );
+}
+
+#[test]
+fn authentication_and_delegation_claims_cannot_be_mapped() {
+    for claim in ["act", "may_act", "azp", "amr", "acr", "auth_time", "cnf"] {
+        let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+        config["trusted_issuers"][0]["claims"][claim] = json!("email");
+        let err = Config::from_json(&config.to_string()).unwrap_err();
+        assert_eq!(
+            err.path,
+            format!("trusted_issuers[0].claims.{claim}"),
+            "{err}"
+        );
+    }
 }

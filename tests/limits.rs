@@ -40,6 +40,13 @@ fn exchange(ep: &TokenEndpoint, body: &str, auth: Option<&str>) -> (HttpResponse
     (response, probe::signature_checks())
 }
 
+/// The `assertion` of the JWT vector `name`.
+fn jwt_vector_assertion(name: &str) -> String {
+    let cases: Vec<Value> = serde_json::from_str(JWT_VECTORS).unwrap();
+    let case = cases.iter().find(|c| c["name"] == name).expect(name);
+    case["assertion"].as_str().unwrap().to_owned()
+}
+
 fn refused_without_signature_work(ep: &TokenEndpoint, body: &str, error: &str, what: &str) {
     let (r, checks) = exchange(ep, body, Some(BASIC));
     assert_eq!(checks, 0, "{what}: signature work was done");
@@ -243,11 +250,7 @@ fn client_secret_checks_cost_the_same_whoever_asks() {
     // digest comparison each, no early exit on the user lookup, the same
     // answer, and no signature work before client authentication fails.
     let ep = endpoint(JWT_CONFIG);
-    let cases: Vec<Value> = serde_json::from_str(JWT_VECTORS).unwrap();
-    let assertion = cases.iter().find(|c| c["name"] == "valid-es256").unwrap()["assertion"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let assertion = jwt_vector_assertion("valid-es256");
     let grant = format!(
         "grant_type={}&assertion={}",
         enc(JWT_BEARER),
@@ -297,4 +300,75 @@ fn client_secret_checks_cost_the_same_whoever_asks() {
         Some(BASIC),
     );
     assert_eq!((r.status, probe::secret_comparisons(), checks), (400, 1, 1));
+}
+
+#[test]
+fn private_key_jwt_costs_the_same_for_unknown_and_known_clients() {
+    // An unknown client, a client registered for another method, a known
+    // client whose kid matches no key, and a known client with a forged
+    // signature: one signature verification each (a decoy key where no
+    // configured key is a candidate), the same opaque answer, and no work
+    // on the grant's assertion.
+    let ep = endpoint(JWT_CONFIG);
+    let assertion = jwt_vector_assertion("valid-es256");
+    let client_assertion = |client: &str, kid: &str| {
+        jwt(
+            &json!({"alg": "ES256", "kid": kid}),
+            &json!({"iss": client, "sub": client, "aud": "https://as.example.com",
+                    "exp": NOW + 60, "jti": "timing"})
+            .to_string(),
+        )
+    };
+    let body = |ca: &str| {
+        format!(
+            "grant_type={}&assertion={}&client_assertion_type={}&client_assertion={}",
+            enc(JWT_BEARER),
+            enc(&assertion),
+            enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            enc(ca)
+        )
+    };
+    let mut responses = Vec::new();
+    for (what, ca) in [
+        ("unknown client", client_assertion("nobody", "client-ec-1")),
+        (
+            "client of another method",
+            client_assertion("basic-client", "client-ec-1"),
+        ),
+        ("unknown kid", client_assertion("jwt-client", "no-such-kid")),
+        (
+            "forged signature",
+            client_assertion("jwt-client", "client-ec-1"),
+        ),
+    ] {
+        let (r, checks) = exchange(&ep, &body(&ca), None);
+        assert_eq!(checks, 1, "{what}: one signature operation");
+        assert_eq!(r.status, 401, "{what}");
+        responses.push(r);
+    }
+    assert!(
+        responses.windows(2).all(|w| w[0] == w[1]),
+        "identical answers"
+    );
+}
+
+#[test]
+fn decoy_keys_never_verify() {
+    // Even a JWS whose header names an RSA algorithm gets exactly one
+    // (failing) verification against the decoy RSA key.
+    let ep = endpoint(JWT_CONFIG);
+    let ca = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "RS256"}).to_string()),
+        URL_SAFE_NO_PAD.encode(json!({"iss": "nobody", "sub": "nobody"}).to_string()),
+        URL_SAFE_NO_PAD.encode([7u8; 256])
+    );
+    let body = format!(
+        "grant_type={}&assertion=x&client_assertion_type={}&client_assertion={}",
+        enc(JWT_BEARER),
+        enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        enc(&ca)
+    );
+    let (r, checks) = exchange(&ep, &body, None);
+    assert_eq!((r.status, checks), (401, 1));
 }

@@ -123,6 +123,9 @@ fn request_parts(case: &Value) -> (String, Option<String>) {
             enc(CLIENT_SAML2),
             enc(&URL_SAFE_NO_PAD.encode(xml.as_str().unwrap()))
         ));
+        if let Some(id) = client.get("client_id").and_then(Value::as_str) {
+            body.push_str(&format!("&client_id={}", enc(id)));
+        }
     } else {
         assert_eq!(
             client.get("anonymous"),

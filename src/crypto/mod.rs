@@ -239,6 +239,31 @@ pub fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A public key of type `kind` whose private key was discarded when it was
+/// made (a throwaway key generated once with Python `cryptography`): a
+/// verification against it always fails. Used to make refusals that find
+/// no candidate key (unknown client, unknown `kid`) cost one signature
+/// operation like refusals that do.
+pub(crate) fn decoy_key(kind: KeyType) -> &'static PublicKey {
+    use std::sync::OnceLock;
+    static RSA: OnceLock<PublicKey> = OnceLock::new();
+    static P256: OnceLock<PublicKey> = OnceLock::new();
+    let decode = |s: &str| crate::encoding::b64url_decode(s).unwrap_or_default();
+    match kind {
+        KeyType::Rsa => RSA.get_or_init(|| {
+            PublicKey::rsa(&decode(DECOY_RSA_N), &[1, 0, 1]).expect("the decoy RSA key is valid")
+        }),
+        KeyType::EcP256 => P256.get_or_init(|| {
+            PublicKey::p256(&decode(DECOY_P256_X), &decode(DECOY_P256_Y))
+                .expect("the decoy P-256 point is on the curve")
+        }),
+    }
+}
+
+const DECOY_P256_X: &str = "j__InywoaXYLEaVewQCVrKLWEBQd044Yu4f2XfaWTL4";
+const DECOY_P256_Y: &str = "AWlkt5jY7tBK7K7jSRp8zF2gCq57Ez3EnO_6p8n0gXk";
+const DECOY_RSA_N: &str = "uNcNVMUvxZDN-p_QDWgv3u59Zsklu_GzWZS7KxcwPEwzaytMspzI5PZzWjnzN887ESoameI2Y1PfOt7qgfcuQ-kHDI50yxyjkDTP1pxDRLD7xcCTKONOfMU_nlS3IFQT-qGrwWZV6xwXhKoC04Iw4T43FlxtEA6U5pW2XxYcI7U-8aevyYPklPqJo-gbDWDoAWfNS2GdJWn1bFhl-7oW82wLffPQfbnCZDRY6aBxC_VfU0JNST48hM8V-EOomoDoFtL7Nb9DnhcJ7K0UXkK-A83LV--0Np6oUxDlyau8R2SK7ubLKCGGej8_NKJYifmPhZMx45-D_ySFI6VNEgdrdw";
+
 /// A signature did not verify. Deliberately opaque: callers learn nothing
 /// about *why* (wrong key, malformed encoding, bad padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

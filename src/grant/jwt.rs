@@ -34,6 +34,13 @@ pub fn validate(
         jose::parse(assertion),
         |j| format!("compact JWS, alg {}", j.alg()),
     )?;
+    // RFC 8725 §3.11: a client's authentication JWT is not a grant.
+    if jws.typ() == Some(jose::TYP_CLIENT_AUTHENTICATION) {
+        trace.record("type", "RFC 8725 §3.11", Outcome::Fail, || {
+            "typ client-authentication+jwt marks a client assertion".into()
+        });
+        return Err(jose::JoseError::ClientAssertionType.into());
+    }
     let iss = jws.unverified_issuer().ok_or(GrantError::Missing("iss"));
     let iss = trace.check("issuer", "RFC 7523 §3 item 1", iss, |i| {
         format!("iss {i:?}")
@@ -162,6 +169,7 @@ pub fn validate(
         issuer: index,
         subject,
         claims: verified.into_inner().into_map(),
+        name_id_format: None,
         expires_at: exp,
         replay,
     })

@@ -216,7 +216,12 @@ fn outcome<T, E>(r: &Result<T, E>) -> Outcome {
 pub struct ValidatedGrant {
     pub(crate) issuer: usize,
     pub(crate) subject: String,
+    /// The JWT's claims, or the SAML assertion's attributes: input for the
+    /// issuer's claim mapping only, never for a security decision.
     pub(crate) claims: Map<String, Value>,
+    /// SAML only: the verified NameID's own `Format` attribute. A field of
+    /// its own, so no attribute can ever stand in for it.
+    pub(crate) name_id_format: Option<String>,
     pub(crate) expires_at: i64,
     pub(crate) replay: Option<ReplayKey>,
 }
@@ -225,6 +230,11 @@ impl ValidatedGrant {
     /// The asserted subject (`sub`, or the SAML NameID).
     pub fn subject(&self) -> &str {
         &self.subject
+    }
+
+    /// SAML only: the NameID's `Format`, as the signed NameID states it.
+    pub fn name_id_format(&self) -> Option<&str> {
+        self.name_id_format.as_deref()
     }
 
     /// The assertion's expiry (Unix seconds).

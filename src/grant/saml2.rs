@@ -27,6 +27,8 @@ const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
 /// Source name under which the NameID's `Format` is offered to the
 /// issuer's `claims` mapping (e.g. `"name_id_format": "saml:NameID/@Format"`).
+/// The value comes from the NameID element only: an `Attribute` with this
+/// `Name` never supplies it.
 pub const NAME_ID_FORMAT_SOURCE: &str = "saml:NameID/@Format";
 
 /// RFC 7522 §2.1: base64url without padding; real clients also send
@@ -164,6 +166,7 @@ pub(crate) fn validate(
         issuer: index,
         subject: checked.subject,
         claims: checked.claims,
+        name_id_format: checked.name_id_format,
         expires_at: checked.expires_at,
         replay: Some(replay),
     })
@@ -224,6 +227,7 @@ struct Checked {
     id: String,
     issued: i64,
     subject: String,
+    name_id_format: Option<String>,
     claims: Map<String, Value>,
     expires_at: i64,
 }
@@ -406,7 +410,7 @@ impl Rules<'_> {
         }
 
         // §3 item 8: attributes for claim mapping.
-        let mut claims = self.traced(
+        let claims = self.traced(
             "attributes",
             "RFC 7522 §3 item 8",
             self.attributes(),
@@ -418,13 +422,11 @@ impl Rules<'_> {
                 )
             },
         )?;
-        if let Some(format) = name_id_format {
-            claims.insert(NAME_ID_FORMAT_SOURCE.to_owned(), Value::String(format));
-        }
         Ok(Checked {
             id,
             issued,
             subject,
+            name_id_format,
             claims,
             expires_at,
         })

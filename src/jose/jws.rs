@@ -17,6 +17,7 @@ pub struct UnverifiedJws<'a> {
     signing_input: &'a str,
     alg: Algorithm,
     kid: Option<String>,
+    typ: Option<String>,
     payload: Map<String, Value>,
     signature: Vec<u8>,
 }
@@ -46,7 +47,7 @@ pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, JoseError> {
     }
     let header_bytes = b64url_decode(header_b64).ok_or(JoseError::Malformed)?;
     let header = json::parse_object(&header_bytes)?;
-    let (alg, kid) = check_header(&header)?;
+    let (alg, kid, typ) = check_header(&header)?;
 
     let payload_bytes = b64url_decode(payload_b64).ok_or(JoseError::Malformed)?;
     let payload = json::parse_object(&payload_bytes)?;
@@ -56,12 +57,17 @@ pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, JoseError> {
         signing_input,
         alg,
         kid,
+        typ,
         payload,
         signature,
     })
 }
 
-fn check_header(header: &Map<String, Value>) -> Result<(Algorithm, Option<String>), JoseError> {
+/// The header's `alg`, `kid` and `typ` (lowercased, without the optional
+/// `application/` prefix, RFC 7515 §4.1.9).
+type HeaderParts = (Algorithm, Option<String>, Option<String>);
+
+fn check_header(header: &Map<String, Value>) -> Result<HeaderParts, JoseError> {
     if header.contains_key("enc") {
         return Err(JoseError::Encrypted);
     }
@@ -79,23 +85,24 @@ fn check_header(header: &Map<String, Value>) -> Result<(Algorithm, Option<String
     if header.contains_key("crit") {
         return Err(JoseError::CriticalHeader);
     }
-    match header.get("typ") {
-        None => {}
+    let typ = match header.get("typ") {
+        None => None,
         Some(Value::String(typ)) => {
             let typ = typ.to_ascii_lowercase();
             let media = typ.strip_prefix("application/").unwrap_or(&typ);
             if media == "at+jwt" {
                 return Err(JoseError::AccessTokenType);
             }
+            Some(media.to_owned())
         }
         Some(_) => return Err(JoseError::HeaderType("typ")),
-    }
+    };
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(k)) => Some(k.clone()),
         Some(_) => return Err(JoseError::HeaderType("kid")),
     };
-    Ok((alg, kid))
+    Ok((alg, kid, typ))
 }
 
 impl<'a> UnverifiedJws<'a> {
@@ -110,11 +117,23 @@ impl<'a> UnverifiedJws<'a> {
         self.alg
     }
 
+    /// The header's `typ`, lowercased and without the optional
+    /// `application/` prefix (RFC 7515 §4.1.9); `None` when absent.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
     /// Verifies the signature with one of `keys`, under an algorithm in
     /// `allowed`. The header's `alg` must be allowed *and* fit the key
     /// (RFC 8725 §3.1); `kid`, when present, only selects among `keys`
     /// (keys configured without a `kid` stay candidates).
     /// Without a `kid`, at most [`MAX_KEY_CANDIDATES`] fitting keys are tried.
+    ///
+    /// When no key is a candidate (an unknown `kid`, or no keys at all, as
+    /// for an unknown client), one verification with a decoy key of the
+    /// algorithm's type is run and fails: a refusal costs at least one
+    /// signature operation whichever way it happens, so timing does not tell
+    /// an unknown client or `kid` from a wrong signature.
     pub fn verify(
         self,
         keys: &[Jwk],
@@ -131,7 +150,9 @@ impl<'a> UnverifiedJws<'a> {
             .filter(|k| k.accepts(self.alg))
             .take(MAX_KEY_CANDIDATES);
         let mut verified = false;
+        let mut tried = 0;
         for key in candidates {
+            tried += 1;
             if crypto::verify(
                 self.alg,
                 key.key(),
@@ -143,6 +164,15 @@ impl<'a> UnverifiedJws<'a> {
                 verified = true;
                 break;
             }
+        }
+        if tried == 0 {
+            // The decoy's private key was never kept: this always fails.
+            let _ = crypto::verify(
+                self.alg,
+                crypto::decoy_key(self.alg.key_type()),
+                self.signing_input.as_bytes(),
+                &self.signature,
+            );
         }
         if !verified {
             return Err(JoseError::BadSignature);

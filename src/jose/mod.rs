@@ -13,6 +13,10 @@ use std::fmt;
 
 use crate::json::JsonError;
 
+/// The `typ` of a client assertion (draft-ietf-oauth-rfc7523bis §4):
+/// accepted for client authentication, refused as an authorization grant.
+pub const TYP_CLIENT_AUTHENTICATION: &str = "client-authentication+jwt";
+
 /// Why a JWS or its claims were refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoseError {
@@ -37,6 +41,10 @@ pub enum JoseError {
     /// `typ` says this is one of our own access tokens (RFC 9068 §2.1,
     /// RFC 8725 §3.11): refused as an assertion.
     AccessTokenType,
+    /// `typ` says this is a client assertion
+    /// ([`TYP_CLIENT_AUTHENTICATION`]): refused as an authorization grant,
+    /// so a client's authentication JWT can never pass as a user's grant.
+    ClientAssertionType,
     /// A JWE (five segments, or `enc` in the header).
     Encrypted,
     /// No configured key verified the signature (opaque on purpose).
@@ -63,6 +71,9 @@ impl fmt::Display for JoseError {
             Self::AccessTokenType => {
                 f.write_str("access tokens (typ at+jwt) are not accepted as assertions")
             }
+            Self::ClientAssertionType => f.write_str(
+                "client assertions (typ client-authentication+jwt) are not accepted as grants",
+            ),
             Self::Encrypted => f.write_str("encrypted JWTs are not supported"),
             Self::BadSignature => f.write_str("JWT signature is invalid"),
             Self::ClaimType(name) => write!(f, "JWT claim {name} has the wrong type"),

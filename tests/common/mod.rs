@@ -104,6 +104,14 @@ pub fn check_response(
                 .is_some_and(|d| !d.is_empty()),
             "error_description"
         );
+        // Where a vector pins the description (validity-oracle cases: a
+        // valid and a forged assertion must get the very same answer).
+        if let Some(description) = expect.get("error_description") {
+            ensure!(
+                &body["error_description"] == description,
+                "error_description (pinned)"
+            );
+        }
         return Ok(());
     }
     ensure!(body["token_type"] == "Bearer", "token_type");

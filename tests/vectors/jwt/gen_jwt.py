@@ -113,6 +113,7 @@ KEY_SPECS = {
     "svc-ec-1": ("P256", "svc-ec-1", "ES256"),
     "nojti-ec-1": ("P256", "nojti-ec-1", "ES256"),
     "client-ec-1": ("P256", "client-ec-1", "ES256"),
+    "legacy-client-ec-1": ("P256", "legacy-client-ec-1", "ES256"),
     "attacker-ec-1": ("P256", "attacker-ec-1", "ES256"),
     "attacker-rsa-1": ("RSA2048", "attacker-rsa-1", None),
     "weak-rsa-1024": ("RSA1024", "weak-rsa-1024", None),
@@ -351,6 +352,15 @@ def build_config(keys):
                 "grant_types": [SAML2_BEARER],
                 "scope": "read",
             },
+            {
+                # RFC 7523 sec. 2.2 / rfc7523bis: client assertion aud must be the issuer identifier alone;
+                # this client opts back into the older audiences (issuer, token endpoint, alias).
+                "client_id": "legacy-jwt-client",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [pub("legacy-client-ec-1")]},
+                "scope": "read",
+                "legacy_client_assertion_audience": True,
+            },
         ],
     }
 
@@ -464,11 +474,12 @@ class Gen:
         """ES256 by idp-ec-1 with kid."""
         return jws({"alg": "ES256", "kid": "idp-ec-1"}, claims(name, **over), self.k("idp-ec-1"))
 
-    def client_assertion(self, name, **over):
+    def client_assertion(self, name, client_id="jwt-client", **over):
+        # aud = the AS issuer identifier: the only audience a client assertion may name (rfc7523bis)
         c = {
-            "iss": "jwt-client",
-            "sub": "jwt-client",
-            "aud": TOKEN_ENDPOINT,
+            "iss": client_id,
+            "sub": client_id,
+            "aud": AS_ISSUER,
             "exp": NOW + 60,
             "iat": NOW - 5,
             "jti": f"client-jti-{name}",
@@ -499,10 +510,16 @@ def ok(sub="alice@example.com", scope="read write", claims_=None):
     return e
 
 
-def err(error, status=None):
+def err(error, status=None, description=None):
     if status is None:
         status = 401 if error == "invalid_client" else 400
-    return {"status": status, "error": error}
+    e = {"status": status, "error": error}
+    if description is not None:
+        e["error_description"] = description  # runners compare it exactly when present
+    return e
+
+
+ISSUER_NOT_FOR_CLIENT = "this client may not present assertions from this issuer"
 
 
 GRANT = err("invalid_grant")
@@ -569,9 +586,30 @@ def build_cases(keys):
           ok(claims_=IDP_CLAIMS),
           client={"private_key_jwt": jws({"alg": "ES256", "kid": "client-ec-1"}, g.client_assertion(n), K("client-ec-1"))})
     n = "valid-private-key-jwt-client-aud-issuer"
-    g.add(n, "private_key_jwt client assertion with aud = AS issuer", g.ok_ec(n), ok(claims_=IDP_CLAIMS),
+    g.add(n, "private_key_jwt client assertion with aud = the AS issuer identifier as a JSON string (stated "
+             "explicitly: the only audience a client assertion may name, RFC 7523 2.2 / rfc7523bis)",
+          g.ok_ec(n), ok(claims_=IDP_CLAIMS),
           client={"private_key_jwt": jws({"alg": "ES256", "kid": "client-ec-1"},
                                          g.client_assertion(n, aud=AS_ISSUER), K("client-ec-1"))})
+    n = "valid-client-assertion-aud-array-issuer"
+    g.add(n, "private_key_jwt client assertion with aud = [AS issuer] (an array of exactly one element, the issuer)",
+          g.ok_ec(n), ok(claims_=IDP_CLAIMS),
+          client={"private_key_jwt": jws({"alg": "ES256", "kid": "client-ec-1"},
+                                         g.client_assertion(n, aud=[AS_ISSUER]), K("client-ec-1"))})
+    n = "valid-client-assertion-typ-client-authentication"
+    g.add(n, 'private_key_jwt client assertion with header typ "client-authentication+jwt" (rfc7523bis explicit '
+             "typing of client assertions)", g.ok_ec(n), ok(claims_=IDP_CLAIMS),
+          client={"private_key_jwt": jws({"alg": "ES256", "kid": "client-ec-1", "typ": "client-authentication+jwt"},
+                                         g.client_assertion(n), K("client-ec-1"))})
+    for aud_name, aud in (("token-endpoint", TOKEN_ENDPOINT), ("alias", AS_ALIAS), ("issuer", AS_ISSUER)):
+        n = f"valid-legacy-client-aud-{aud_name}"
+        g.add(n, f"legacy-jwt-client (legacy_client_assertion_audience: true) authenticates with private_key_jwt "
+                 f"(kid legacy-client-ec-1) whose aud is the {aud_name.replace('-', ' ')} {aud}; default scope = "
+                 "client scope 'read'",
+              g.ok_ec(n), ok(scope="read", claims_=IDP_CLAIMS),
+              client={"private_key_jwt": jws({"alg": "ES256", "kid": "legacy-client-ec-1"},
+                                             g.client_assertion(n, client_id="legacy-jwt-client", aud=aud),
+                                             K("legacy-client-ec-1"))})
     n = "valid-post-client"
     g.add(n, "client_secret_post client; default scope = client scope 'read'", g.ok_ec(n),
           ok(scope="read", claims_=IDP_CLAIMS), client={"post": ["post-client", "post-secret"]})
@@ -676,6 +714,11 @@ def build_cases(keys):
     n = "typ-application-at-jwt"
     g.add(n, 'header typ "application/at+jwt"',
           jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "application/at+jwt"}, claims(n), ec_key), GRANT, why="typ")
+    n = "grant-typ-client-authentication"
+    g.add(n, 'grant assertion (otherwise valid, signed by idp-ec-1) with header typ "client-authentication+jwt": '
+             "a client assertion is never accepted as a grant (cross-JWT confusion)",
+          jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "client-authentication+jwt"}, claims(n), ec_key), GRANT,
+          why="typ")
 
     # duplicate members (hand-built JSON, validly signed)
     c = claims("duplicate-sub-in-payload")
@@ -897,8 +940,9 @@ def build_cases(keys):
     g.add(n, "limited-client may only use saml2-bearer", g.ok_ec(n), err("unauthorized_client"),
           client={"basic": ["limited-client", "limited-secret"]}, why="grant_type")
 
-    def pk(name, signer="client-ec-1", kid="client-ec-1", **over):
-        return {"private_key_jwt": jws({"alg": "ES256", "kid": kid}, g.client_assertion(name, **over), K(signer))}
+    def pk(name, signer="client-ec-1", kid="client-ec-1", client_id="jwt-client", **over):
+        return {"private_key_jwt": jws({"alg": "ES256", "kid": kid}, g.client_assertion(name, client_id, **over),
+                                       K(signer))}
 
     CL = err("invalid_client")
     n = "client-assertion-expired"
@@ -920,6 +964,41 @@ def build_cases(keys):
     n = "client-assertion-alg-none"
     g.add(n, 'private_key_jwt: client assertion with alg "none"', g.ok_ec(n), CL,
           client={"private_key_jwt": raw({"alg": "none"}, g.client_assertion(n), b"")}, why="client_auth")
+    # rfc7523bis audience injection fix: a client assertion's aud is the AS issuer identifier and nothing else
+    n = "client-assertion-aud-token-endpoint"
+    g.add(n, "private_key_jwt: client assertion aud = the token endpoint URL (no longer accepted: aud must be "
+             "exactly the AS issuer identifier)", g.ok_ec(n), CL, client=pk(n, aud=TOKEN_ENDPOINT), why="client_auth")
+    n = "client-assertion-aud-alias"
+    g.add(n, "private_key_jwt: client assertion aud = the configured alias https://as.example.com/oauth2/token",
+          g.ok_ec(n), CL, client=pk(n, aud=AS_ALIAS), why="client_auth")
+    n = "client-assertion-aud-array-other-party"
+    g.add(n, "private_key_jwt: client assertion aud = [AS issuer, https://other-as.example.net] (an assertion "
+             "valid at another party too is refused)", g.ok_ec(n), CL,
+          client=pk(n, aud=[AS_ISSUER, "https://other-as.example.net"]), why="client_auth")
+    n = "client-assertion-aud-array-token-endpoint-and-issuer"
+    g.add(n, "private_key_jwt: client assertion aud = [AS issuer, token endpoint] (two elements: only a "
+             "one-element array is accepted)", g.ok_ec(n), CL, client=pk(n, aud=[AS_ISSUER, TOKEN_ENDPOINT]),
+          why="client_auth")
+    n = "legacy-client-aud-array-other-party"
+    g.add(n, "legacy-jwt-client (legacy_client_assertion_audience: true): client assertion aud = [token endpoint, "
+             "https://other-as.example.net]; every element must be one of issuer / token endpoint / alias",
+          g.ok_ec(n), CL,
+          client=pk(n, signer="legacy-client-ec-1", kid="legacy-client-ec-1", client_id="legacy-jwt-client",
+                    aud=[TOKEN_ENDPOINT, "https://other-as.example.net"]), why="client_auth")
+
+    # public clients are bound to their trusted_issuers, checked on the unverified iss before any signature work
+    unbound = err("invalid_grant", description=ISSUER_NOT_FOR_CLIENT)
+    n = "public-client-unbound-issuer-valid"
+    g.add(n, "public-client (trusted_issuers [idp.example.com]) presents a VALID assertion from other-idp "
+             "(signed by other-ec-1): invalid_grant with the fixed error_description",
+          jws({"alg": "ES256", "kid": "other-ec-1"}, claims(n, iss=OTHER_IDP), K("other-ec-1")), unbound,
+          client={"none": "public-client"}, why="issuer-not-for-client")
+    n = "public-client-unbound-issuer-forged"
+    g.add(n, "as public-client-unbound-issuer-valid but FORGED (signed by attacker-ec-1, kid other-ec-1): the "
+             "identical answer, so a public client cannot use the endpoint as a signature oracle for issuers "
+             "it is not bound to",
+          jws({"alg": "ES256", "kid": "other-ec-1"}, claims(n, iss=OTHER_IDP), K("attacker-ec-1")), unbound,
+          client={"none": "public-client"}, why="issuer-not-for-client")
     return g.cases
 
 
@@ -930,7 +1009,7 @@ def build_replay(keys):
     a2 = jws({"alg": "ES256", "kid": "idp-ec-1"}, claims("replay-client-assertion-grant-1"), ec_key)
     a3 = jws({"alg": "ES256", "kid": "idp-ec-1"}, claims("replay-client-assertion-grant-2"), ec_key)
     ca = jws({"alg": "ES256", "kid": "client-ec-1"},
-             {"iss": "jwt-client", "sub": "jwt-client", "aud": TOKEN_ENDPOINT, "exp": NOW + 60, "iat": NOW - 5,
+             {"iss": "jwt-client", "sub": "jwt-client", "aud": AS_ISSUER, "exp": NOW + 60, "iat": NOW - 5,
               "jti": "client-jti-replay"}, cl_key)
     return [
         {
@@ -962,9 +1041,9 @@ def build_replay(keys):
 
 
 class Reject(Exception):
-    def __init__(self, status, error, why):
+    def __init__(self, status, error, why, description=None):
         super().__init__(f"{status} {error} ({why})")
-        self.status, self.error, self.why = status, error, why
+        self.status, self.error, self.why, self.description = status, error, why, description
 
 
 B64U_RE = re.compile(r"^[A-Za-z0-9_-]*$")
@@ -1036,12 +1115,19 @@ def is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def verify_signed(token):
-    """strict parse + header rules; returns (header, payload, signing_input, sig, alg) or raises ValueError(reason)."""
+TYP_AT = ("at+jwt", "application/at+jwt")
+TYP_CLIENT_AUTH = ("client-authentication+jwt", "application/client-authentication+jwt")
+
+
+def verify_signed(token, role="grant"):
+    """strict parse + header rules; returns (header, payload, signing_input, sig, alg) or raises ValueError(reason).
+    role "grant" (the assertion parameter) or "client" (client_assertion): typ client-authentication+jwt
+    (case-insensitive, optional application/ prefix) marks a client assertion and is refused as a grant."""
     header, payload, si, sig = parse_jws(token)
     if "crit" in header:
         raise ValueError("crit")
-    if isinstance(header.get("typ"), str) and header["typ"].lower() in ("at+jwt", "application/at+jwt"):
+    typ = header["typ"].lower() if isinstance(header.get("typ"), str) else None
+    if typ in TYP_AT or (role == "grant" and typ in TYP_CLIENT_AUTH):
         raise ValueError("typ")
     alg = header.get("alg")
     if not isinstance(alg, str) or alg in ("none",) or not (alg in RSA_ALGS or alg == "ES256"):
@@ -1067,12 +1153,26 @@ def accepted_audiences(cfg):
 
 
 def check_aud(aud, cfg):
+    """Grant assertions (RFC 7523 3 item 3): aud names this AS (any one element of an array suffices)."""
     acc = accepted_audiences(cfg)
     if isinstance(aud, str):
         return aud in acc
     if isinstance(aud, list) and all(isinstance(a, str) for a in aud):
         return any(a in acc for a in aud)
     return False
+
+
+def check_client_aud(aud, cfg, client):
+    """Client assertions (RFC 7523 2.2, rfc7523bis audience-injection fix): aud is exactly the AS issuer
+    identifier, as a string or a one-element array. With legacy_client_assertion_audience the client may use
+    a string or a non-empty array whose EVERY element is the issuer, the token endpoint or a configured alias."""
+    if client.get("legacy_client_assertion_audience"):
+        acc = accepted_audiences(cfg)
+        if isinstance(aud, str):
+            return aud in acc
+        return (isinstance(aud, list) and len(aud) > 0
+                and all(isinstance(a, str) and a in acc for a in aud))
+    return aud == cfg["issuer"] or aud == [cfg["issuer"]]
 
 
 def reference(case, cfg, replay_seen=None):
@@ -1100,13 +1200,15 @@ def reference(case, cfg, replay_seen=None):
             client = c
         elif "private_key_jwt" in cl:
             try:
-                h, p, si, sig, alg = verify_signed(cl["private_key_jwt"])
+                h, p, si, sig, alg = verify_signed(cl["private_key_jwt"], role="client")
                 cid = p.get("iss")
                 c = clients.get(cid) if isinstance(cid, str) else None
                 if not c or c["token_endpoint_auth_method"] != "private_key_jwt" or p.get("sub") != cid:
                     raise ValueError("iss/sub")
+                if "client_id" in cl and cl["client_id"] != cid:  # optional body client_id (RFC 7521 4.2)
+                    raise ValueError("client_id")
                 select_and_verify(h, si, sig, alg, c["jwks"])
-                if not check_aud(p.get("aud"), cfg):
+                if not check_client_aud(p.get("aud"), cfg, c):
                     raise ValueError("aud")
                 if not is_int(p.get("exp")) or now >= p["exp"] + skew:
                     raise ValueError("exp")
@@ -1128,6 +1230,16 @@ def reference(case, cfg, replay_seen=None):
             raise Reject(400, "invalid_request", "missing")
         if len(a.encode()) > MAX_ASSERTION_BYTES:
             raise Reject(400, "invalid_grant", "size")
+        # Public clients are bound to their trusted_issuers. Checked on the UNVERIFIED iss before any signature
+        # work, so the answer is the same whether the assertion is genuine or forged (no signature oracle).
+        if client is not None and client["token_endpoint_auth_method"] == "none" and "trusted_issuers" in client:
+            try:
+                uiss = parse_jws(a)[1].get("iss")
+            except ValueError:
+                uiss = None
+            if (isinstance(uiss, str) and uiss not in client["trusted_issuers"]
+                    and any(t["issuer"] == uiss for t in cfg["trusted_issuers"])):
+                raise Reject(400, "invalid_grant", "issuer-not-for-client", ISSUER_NOT_FOR_CLIENT)
         try:
             h, p, si, sig, alg = verify_signed(a)
             iss = p.get("iss")
@@ -1158,6 +1270,8 @@ def reference(case, cfg, replay_seen=None):
             raise Reject(400, "invalid_grant", str(e))
         if client is None and ti.get("require_client", True):
             raise Reject(401, "invalid_client", "client_required")
+        if client is not None and "trusted_issuers" in client and iss not in client["trusted_issuers"]:
+            raise Reject(400, "invalid_grant", "issuer-not-for-client", ISSUER_NOT_FOR_CLIENT)
         if "jti" in p:
             rk = ("grant", iss, p["jti"])
             if rk in seen:
@@ -1185,7 +1299,17 @@ def reference(case, cfg, replay_seen=None):
             out["claims"] = {k: p[v] for k, v in ti["claims"].items() if v in p}
         return out, "valid"
     except Reject as r:
-        return {"status": r.status, "error": r.error}, r.why
+        out = {"status": r.status, "error": r.error}
+        if r.description is not None:
+            out["error_description"] = r.description
+        return out, r.why
+
+
+def expect_matches(got, exp):
+    """Runners compare error_description only when the vector's expect carries one."""
+    if "error_description" not in exp:
+        got = {k: v for k, v in got.items() if k != "error_description"}
+    return got == exp
 
 
 class _FixedDatetime(_dt.datetime):
@@ -1194,7 +1318,7 @@ class _FixedDatetime(_dt.datetime):
         return _dt.datetime.fromtimestamp(NOW, tz or _dt.timezone.utc)
 
 
-def pyjwt_full_decode(token, cfg, iss_cfg):
+def pyjwt_full_decode(token, cfg, iss_cfg, audience=None):
     """Independent check of positive cases with PyJWT's own decode at the fixed clock."""
     header = pyjwt.get_unverified_header(token)
     cands = [k for k in iss_cfg["jwks"]["keys"] if "kid" not in header or k.get("kid") == header["kid"]]
@@ -1206,7 +1330,7 @@ def pyjwt_full_decode(token, cfg, iss_cfg):
             try:
                 return pyjwt.decode(
                     token, pyjwt.PyJWK(k, algorithm=header["alg"]).key, algorithms=[header["alg"]],
-                    audience=sorted(accepted_audiences(cfg)), issuer=iss_cfg["issuer"], leeway=60,
+                    audience=audience or sorted(accepted_audiences(cfg)), issuer=iss_cfg["issuer"], leeway=60,
                     options={"require": ["exp", "sub", "iss", "aud"] + (["jti"] if iss_cfg.get("require_jti", True) else [])},
                 )
             except pyjwt.PyJWTError as e:
@@ -1260,7 +1384,7 @@ def main():
     for case in cases:
         got, why = reference(case, cfg)
         exp = case["expect"]
-        if got != exp:
+        if not expect_matches(got, exp):
             problems.append(f"{case['name']}: expected {exp}, reference gives {got} ({why})")
         if why != case["flags"][0]:
             problems.append(f"{case['name']}: intended reason {case['flags'][0]!r}, reference reason {why!r}")
@@ -1271,8 +1395,22 @@ def main():
             assert claims_["sub"] == exp["sub"], case["name"]
             cl = case["client"].get("private_key_jwt")
             if cl:
-                cc = next(c for c in cfg["clients"] if c["client_id"] == "jwt-client")
-                pyjwt_full_decode(cl, cfg, {"issuer": "jwt-client", "jwks": cc["jwks"]})
+                cid = pyjwt.decode(cl, options={"verify_signature": False})["iss"]
+                cc = next(c for c in cfg["clients"] if c["client_id"] == cid)
+                # the client assertion audience: the issuer alone, or the legacy set for opted-in clients
+                auds = sorted(accepted_audiences(cfg)) if cc.get("legacy_client_assertion_audience") else [AS_ISSUER]
+                pyjwt_full_decode(cl, cfg, {"issuer": cid, "jwks": cc["jwks"]}, audience=auds)
+        if why == "issuer-not-for-client":
+            # the oracle pair: one genuine, one forged assertion, and the answer must not tell them apart
+            h, p, si, sig, alg = verify_signed(case["assertion"])
+            ti = next(t for t in cfg["trusted_issuers"] if t["issuer"] == p["iss"])
+            try:
+                select_and_verify(h, si, sig, alg, ti["jwks"])
+                genuine = True
+            except ValueError:
+                genuine = False
+            if genuine != case["name"].endswith("-valid"):
+                problems.append(f"{case['name']}: signature genuine={genuine}, not what the name says")
         size = len(json.dumps(case).encode())
         if size > MAX_VECTOR_BYTES:
             problems.append(f"{case['name']}: {size} bytes > {MAX_VECTOR_BYTES}")
@@ -1296,7 +1434,7 @@ def main():
         seen = set()
         for i, req in enumerate(sc["requests"]):
             got, why = reference(dict(req, now=sc["now"]), cfg, seen)
-            if got != req["expect"]:
+            if not expect_matches(got, req["expect"]):
                 problems.append(f"replay {sc['name']}[{i}]: expected {req['expect']}, reference gives {got} ({why})")
     if problems:
         print("\n".join(problems), file=sys.stderr)

@@ -678,9 +678,17 @@ def naive_verify(xml_bytes: bytes, pub, pick="first") -> bool:
 
 
 class Reject(Exception):
-    def __init__(self, status, error, why):
+    def __init__(self, status, error, why, description=None):
         super().__init__(why)
-        self.status, self.error, self.why = status, error, why
+        self.status, self.error, self.why, self.description = status, error, why, description
+
+
+# The one opaque answer to every failed client authentication (unknown client, wrong secret, any refused
+# SAML client assertion, a body client_id naming another client than the assertion's Subject).
+CLIENT_AUTH_FAILED = "client authentication failed"
+# The Attribute Name under which a vulnerable core offered the NameID Format to its claims map: an
+# AttributeStatement could supply it when the NameID itself had no Format (review finding).
+NAME_ID_FORMAT_SOURCE = "saml:NameID/@Format"
 
 
 class Bad(Exception):
@@ -1066,8 +1074,9 @@ def case_param(case):
     return encode_param(case_bytes(case), case.get("encoding", "base64url"))
 
 
-def reference(case, cfg, keys_by_b64, replay_seen=None):
-    """Returns (expect-like dict, why)."""
+def reference(case, cfg, keys_by_b64, replay_seen=None, naive_format=False):
+    """Returns (expect-like dict, why).  naive_format=True models the vulnerable core (a client assertion's
+    NameID Format may come from an Attribute named saml:NameID/@Format); used only to prove an attack is real."""
     now = case.get("now", NOW)
     seen = replay_seen if replay_seen is not None else set()
     clients = {c["client_id"]: c for c in cfg["clients"]}
@@ -1081,19 +1090,27 @@ def reference(case, cfg, keys_by_b64, replay_seen=None):
             c = clients.get(cid)
             if (not c or c["token_endpoint_auth_method"] != "client_secret_basic"
                     or not hmac.compare_digest(sha256_hex(secret), c["client_secret_sha256"])):
-                raise Reject(401, "invalid_client", "client_auth")
+                raise Reject(401, "invalid_client", "client_auth", CLIENT_AUTH_FAILED)
             client = c
         elif "saml_client_assertion" in cl:
             try:
                 ti, cid, root = validate_assertion(cl["saml_client_assertion"].encode(), cfg, keys_by_b64, now,
                                                    audiences, recipients)
+                # An optional body client_id (RFC 7521 §4.2) must name the client the Subject names.
+                if "client_id" in cl and cl["client_id"] != cid:
+                    raise Bad("client")
                 c = clients.get(cid)
                 if not c or c["token_endpoint_auth_method"] != "saml2_bearer":
                     raise Bad("client")
                 # A client assertion names a client, not a user: NameID Format
-                # must be entity (or the client's configured format).
+                # must be entity (or the client's configured format), read from
+                # the NameID element's own Format attribute and from nothing else
+                # (never from an Attribute named saml:NameID/@Format).
                 nid = root.find(f"{{{NS_SAML}}}Subject/{{{NS_SAML}}}NameID")
-                if nid is None or nid.get("Format") != c.get("saml_name_id_format", NAMEID_ENTITY):
+                fmt = nid.get("Format") if nid is not None else None
+                if naive_format and fmt is None:
+                    fmt = mapped_claims(root, {"claims": {"f": NAME_ID_FORMAT_SOURCE}}).get("f")
+                if nid is None or fmt != c.get("saml_name_id_format", NAMEID_ENTITY):
                     raise Bad("client")
                 if "trusted_issuers" in c and ti["issuer"] not in c["trusted_issuers"]:
                     raise Bad("client")
@@ -1102,7 +1119,7 @@ def reference(case, cfg, keys_by_b64, replay_seen=None):
                     raise Bad("replay")
                 seen.add(rk)
             except Bad:
-                raise Reject(401, "invalid_client", "client_auth")
+                raise Reject(401, "invalid_client", "client_auth", CLIENT_AUTH_FAILED)
             client = c
         else:
             assert cl == {"anonymous": True}, cl
@@ -1147,7 +1164,17 @@ def reference(case, cfg, keys_by_b64, replay_seen=None):
             out["claims"] = mapped_claims(root, ti)
         return out, "valid"
     except Reject as r:
-        return {"status": r.status, "error": r.error}, r.why
+        out = {"status": r.status, "error": r.error}
+        if r.description is not None:
+            out["error_description"] = r.description
+        return out, r.why
+
+
+def expect_matches(got, exp):
+    """Runners compare error_description only when the vector's expect carries one."""
+    if "error_description" not in exp:
+        got = {k: v for k, v in got.items() if k != "error_description"}
+    return got == exp
 
 
 # ---------------------------------------------------------------------------
@@ -1222,8 +1249,11 @@ def ok(sub="alice@example.com", scope="read write", claims=None, client_id="basi
     return e
 
 
-def err(error, status=None):
-    return {"status": status or (401 if error == "invalid_client" else 400), "error": error}
+def err(error, status=None, description=None):
+    e = {"status": status or (401 if error == "invalid_client" else 400), "error": error}
+    if description is not None:
+        e["error_description"] = description  # runners compare it exactly when present
+    return e
 
 
 GRANT = err("invalid_grant")
@@ -1581,6 +1611,11 @@ def build_cases(keys, prev):
              "scope = client allowance 'read'", g.mk(n),
           ok(scope="read", claims=C, client_id="saml-client"),
           client={"saml_client_assertion": client_assertion(n)})
+    n = "valid-saml-client-assertion-body-client-id"
+    g.add(n, "as valid-saml-client-authentication, and the body also carries client_id=saml-client (optional, "
+             "RFC 7521 §4.2), which names the same client as the client assertion's Subject",
+          g.mk(n), ok(scope="read", claims=C, client_id="saml-client"),
+          client={"saml_client_assertion": client_assertion(n), "client_id": "saml-client"})
 
     # =====================================================================
     # negative: client / policy
@@ -1603,6 +1638,26 @@ def build_cases(keys, prev):
              "client assertion: client assertions must name an entity (review finding), so invalid_client",
           g.mk(n), err("invalid_client"), why="client_auth",
           client={"saml_client_assertion": client_assertion(n, nameid_format=NAMEID_EMAIL)})
+    n = "saml-client-assertion-format-from-attribute"
+    g.add(n, "the confirmed attack: a client assertion validly signed by saml-idp whose NameID 'saml-client' has NO "
+             "Format attribute, plus <saml:Attribute Name=\"saml:NameID/@Format\"> with the value "
+             f"{NAMEID_ENTITY}. The NameID Format is read from the NameID element only, never from an Attribute, "
+             "so this (e.g. a user whose NameID equals a client_id) is not that client: invalid_client. A core "
+             "that let the attribute supply the Format would issue a token (self-checked)",
+          g.mk(n), err("invalid_client"), why="client_auth",
+          client={"saml_client_assertion": client_assertion(
+              n, nameid_format=None,
+              extra_children=[E("saml:AttributeStatement", {},
+                                E("saml:Attribute", {"Name": NAME_ID_FORMAT_SOURCE},
+                                  E("saml:AttributeValue", {}, NAMEID_ENTITY)))])},
+          check={"tools-ok", "client-tools-ok", "naive-format-ok"})
+    n = "saml-client-assertion-body-client-id-mismatch"
+    g.add(n, "a valid client assertion for saml-client sent with body client_id=basic-client: the opaque "
+             "invalid_client answer of any failed client authentication (error_description "
+             f"'{CLIENT_AUTH_FAILED}', nothing about the mismatch)",
+          g.mk(n), err("invalid_client", description=CLIENT_AUTH_FAILED), why="client_auth",
+          client={"saml_client_assertion": client_assertion(n), "client_id": "basic-client"},
+          check={"tools-ok", "client-tools-ok"})
     n = "saml-client-assertion-unknown-subject"
     g.add(n, "client assertion NameID 'saml-client-2' (no such client)", g.mk(n), err("invalid_client"),
           why="client_auth", client={"saml_client_assertion": client_assertion(n, nameid="saml-client-2")})
@@ -2209,7 +2264,7 @@ def check_cases(g, cfg, keys, kb):
     for case in g.cases:
         name = case["name"]
         got, why = reference(case, cfg, kb, seen)
-        if got != case["expect"]:
+        if not expect_matches(got, case["expect"]):
             problems.append(f"{name}: expected {case['expect']}, reference gives {got} ({why})")
         if why != case["flags"][0]:
             problems.append(f"{name}: intended reason {case['flags'][0]!r}, reference reason {why!r}")
@@ -2245,6 +2300,18 @@ def check_cases(g, cfg, keys, kb):
                 pub = k["cert"].public_key()
                 if not (naive_verify(xb, pub, "first") or naive_verify(xb, pub, "last")):
                     problems.append(f"{name}: the naive verifier rejects, so the attack is not demonstrated")
+            elif chk == "client-tools-ok":  # a refused client assertion whose signature is nevertheless valid
+                cab = case["client"]["saml_client_assertion"].encode()
+                if not xmlsec_verify(cab, keys["saml-idp"]["cert_path"]):
+                    problems.append(f"{name}: xmlsec1 --verify rejects the client assertion (must be valid)")
+                okv, msg = signxml_verify(cab, keys["saml-idp"]["cert_pem"])
+                if not okv:
+                    problems.append(f"{name}: signxml rejects the client assertion (must be valid): {msg}")
+            elif chk == "naive-format-ok":  # the vulnerable core (Format from an Attribute) accepts: attack is real
+                ngot, nwhy = reference(case, cfg, kb, set(), naive_format=True)
+                if ngot.get("status") != 200:
+                    problems.append(f"{name}: the naive-Format reference refuses ({nwhy}), so the attack is not "
+                                    "demonstrated")
             else:
                 problems.append(f"{name}: unknown check {chk}")
         ca = case["client"].get("saml_client_assertion")
@@ -2268,7 +2335,7 @@ def check_replay(replay, cfg, kb):
         seen = set()
         for i, rq in enumerate(sc["requests"]):
             got, why = reference(dict(rq, now=sc["now"]), cfg, kb, seen)
-            if got != rq["expect"]:
+            if not expect_matches(got, rq["expect"]):
                 problems.append(f"replay {sc['name']}[{i}]: expected {rq['expect']}, reference gives {got} ({why})")
     return problems
 
