@@ -171,6 +171,18 @@ export interface ClientConfig {
   scope?: string;
   /** Issuers whose assertions this client may present. Absent: any trusted issuer. Required for `none` and `saml2_bearer` clients (for the latter: the IdPs that vouch for it). */
   trusted_issuers?: string[];
+  /** `saml2_bearer` only: the NameID Format the client assertion's Subject must carry. Default `urn:oasis:names:tc:SAML:2.0:nameid-format:entity`. */
+  saml_name_id_format?: string;
+  /**
+   * Weaker, for legacy `private_key_jwt` clients only: also accept the token
+   * endpoint URL or an `audiences` alias as the client assertion's `aud`
+   * (every entry must name this server). Default false: `aud` must be exactly
+   * the issuer identifier, a string or a one-element array — accepting the
+   * token endpoint lets a hostile authorization server that names our token
+   * endpoint as its own collect client assertions it can replay here
+   * (audience injection, draft-ietf-oauth-rfc7523bis).
+   */
+  legacy_client_assertion_audience?: boolean;
 }
 
 /**
@@ -191,7 +203,7 @@ export interface Config {
   token_endpoint?: string;
   /** JWKS URL. Default `issuer + "/.well-known/jwks.json"`. */
   jwks_uri?: string;
-  /** Extra values accepted as assertion `aud` / SAML `Recipient` / `Audience`, beside the issuer and token endpoint. */
+  /** Extra values accepted as grant assertion `aud` / SAML `Recipient` / `Audience`, beside the issuer and token endpoint (client assertions: see `legacy_client_assertion_audience`). */
   audiences?: string[];
   /** Allowed clock skew in seconds. Default 60. */
   clock_skew_secs?: number;
@@ -277,7 +289,12 @@ export class ConfigError extends Error {
  * `claim` must be atomic: set `key` if absent (or expired), remember it until
  * `expiresAt` (seconds since the epoch), and return true; return false when the
  * key is already held. Throwing (or rejecting) makes the endpoint answer 503
- * `temporarily_unavailable` and issue no token.
+ * `temporarily_unavailable`, issue no token, and pass the error to `onError`.
+ *
+ * `partition` (16 hex digits) names who the entry is charged to: the
+ * requesting client, or the issuer for a grant without a client. A store
+ * with bounded capacity should bound each partition (as
+ * {@link MemoryReplayStore} does) so one client cannot fill it for all.
  *
  * @example
  * // Redis (node-redis v4): SET key 1 NX EXAT expiresAt
@@ -289,7 +306,7 @@ export class ConfigError extends Error {
  * };
  */
 export interface ReplayStore {
-  claim(key: string, expiresAt: number): boolean | Promise<boolean>;
+  claim(key: string, expiresAt: number, partition?: string): boolean | Promise<boolean>;
   /** Optional: whether `key` is claimed and unexpired (a read, never a claim); used by `explain()`. */
   has?(key: string): boolean | Promise<boolean>;
 }
@@ -298,7 +315,9 @@ export interface ReplayStore {
 export interface MemoryReplayStoreOptions {
   /** Most entries held. When full of unexpired entries, `claim` throws (→ 503) instead of evicting. Default 100 000. */
   maxEntries?: number;
-  /** Clock in seconds since the epoch. Default `Date.now() / 1000`. */
+  /** Most entries one partition (client) holds; past it, that client's claims throw (→ 503), others' do not. Default 10 000. */
+  maxEntriesPerPartition?: number;
+  /** Clock in seconds since the epoch; a non-finite value makes `claim` throw (fail closed). Default `Date.now() / 1000`. */
   now?: () => number;
   /** Expired entries are swept at most this often (in seconds of `now`), on `claim`. Default 60. */
   sweepIntervalSecs?: number;
@@ -315,7 +334,7 @@ export interface MemoryReplayStoreOptions {
  */
 export class MemoryReplayStore implements ReplayStore {
   constructor(options?: MemoryReplayStoreOptions);
-  claim(key: string, expiresAt: number): boolean;
+  claim(key: string, expiresAt: number, partition?: string): boolean;
   /** Whether `key` is claimed and unexpired (never claims). */
   has(key: string): boolean;
   /** Entries held, expired ones included until the next sweep. */
@@ -339,7 +358,12 @@ export interface TokenEndpointOptions {
   replayStore?: ReplayStore;
   /** Clock, seconds since the epoch. Default `Date.now() / 1000`. */
   now?: () => number;
-  /** Called with unexpected errors that `handle()` masks as 500 server_error. */
+  /**
+   * Called with unexpected errors that `handle()` masks as 500 server_error
+   * (a `WebAssembly.RuntimeError` among them: the wasm instance is then
+   * re-instantiated before the next request), and with replay-store
+   * failures answered 503 `temporarily_unavailable`.
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -428,6 +452,8 @@ export class TokenEndpoint {
   jwks(): JwkSet<EcPublicJwk>;
   /** True when the signing key was generated for this object and dies with it. */
   readonly ephemeralKey: boolean;
+  /** The URL paths `handle()` answers (every other path: 404 `not_found`). */
+  readonly paths: { token: string; metadata: string; jwks: string };
 }
 
 // ---------------------------------------------------------------------------

@@ -19,6 +19,9 @@ import init, {
   importSamlMetadata as coreImportSamlMetadata,
   mintTestAssertion as coreMintTestAssertion,
   testIdpTrustEntry as coreTestIdpTrustEntry,
+  replayStoreUnavailableResponse as coreReplayStoreUnavailable,
+  bodyTooLargeResponse as coreBodyTooLarge,
+  __wbg_reset_state as coreResetState,
 } from './assertion_grant.js';
 
 /** Grant type URN for RFC 7523 JWT bearer assertions. */
@@ -29,7 +32,7 @@ export const SAML2_BEARER = 'urn:ietf:params:oauth:grant-type:saml2-bearer';
 export const CLIENT_ASSERTION_JWT_BEARER =
   'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-/** Largest request body `handle()` reads; larger bodies get 413 invalid_request. */
+/** Largest request body `handle()` reads; larger bodies get 413 invalid_request (the core's answer). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const WASM_FILE = 'assertion_grant_bg.wasm';
@@ -116,6 +119,25 @@ export function initSync(module) {
   initialised = true;
 }
 
+// A wasm trap (`WebAssembly.RuntimeError`: a bug, an out-of-memory) leaves
+// the instance in an unknown state — a half-updated allocator, a leaked
+// stack, a borrow flag never released. It is never used again: the instance
+// is re-instantiated from the same module (`__wbg_reset_state`) and every
+// TokenEndpoint rebuilds its core from its configuration before the next
+// call. `generation` counts the instances.
+let generation = 0;
+
+/**
+ * If `err` is a wasm trap, poison the instance and re-instantiate it.
+ * @returns {boolean} whether it was a trap
+ */
+function recoverFromTrap(err) {
+  if (!(err instanceof WebAssembly.RuntimeError)) return false;
+  coreResetState();
+  generation += 1;
+  return true;
+}
+
 function assertReady(what) {
   if (!initialised) {
     throw new Error(`assertion-grant: call \`await ready()\` (or initSync) before ${what}`);
@@ -172,80 +194,119 @@ function toConfigError(err) {
 /**
  * In-memory one-time-use store for a single process. Entries live until their
  * expiry; expired entries are swept opportunistically (at most once per
- * `sweepIntervalSecs` of the store's clock, and whenever the store is full).
- * When full of unexpired entries it throws rather than evicting (evicting
- * would re-open a replay window), so the endpoint answers 503.
+ * `sweepIntervalSecs` of the store's clock, and whenever a bound is reached).
+ *
+ * Bounded twice: `maxEntries` in all, and `maxEntriesPerPartition` per
+ * partition (the client a replay key is charged to, see `ReplayKeyClaim`), so
+ * one client cannot fill the store for the others. When a bound is reached
+ * with unexpired entries it throws rather than evicting (evicting would
+ * re-open a replay window), and the endpoint answers 503 to that client only.
+ * A clock that returns anything but a finite number also throws: it never
+ * accepts a claim it cannot date.
  */
 export class MemoryReplayStore {
-  #entries = new Map();
+  #entries = new Map(); // key -> { expiresAt, partition }
+  #perPartition = new Map(); // partition -> live entry count
   #maxEntries;
+  #maxEntriesPerPartition;
   #now;
   #sweepIntervalSecs;
   #lastSweep = -Infinity;
 
   /**
-   * @param {{ maxEntries?: number, now?: () => number, sweepIntervalSecs?: number }} [options]
+   * @param {{ maxEntries?: number, maxEntriesPerPartition?: number, now?: () => number, sweepIntervalSecs?: number }} [options]
    */
-  constructor({ maxEntries = 100_000, now = () => Date.now() / 1000, sweepIntervalSecs = 60 } = {}) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new RangeError('MemoryReplayStore: maxEntries must be a positive integer');
+  constructor({
+    maxEntries = 100_000,
+    maxEntriesPerPartition = 10_000,
+    now = () => Date.now() / 1000,
+    sweepIntervalSecs = 60,
+  } = {}) {
+    for (const [name, value] of [
+      ['maxEntries', maxEntries],
+      ['maxEntriesPerPartition', maxEntriesPerPartition],
+    ]) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(`MemoryReplayStore: ${name} must be a positive integer`);
+      }
     }
+    if (typeof now !== 'function') throw new TypeError('MemoryReplayStore: now must be a function');
     this.#maxEntries = maxEntries;
+    this.#maxEntriesPerPartition = maxEntriesPerPartition;
     this.#now = now;
     this.#sweepIntervalSecs = sweepIntervalSecs;
   }
 
+  #clock() {
+    const now = this.#now();
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new TypeError('MemoryReplayStore: the clock returned a non-finite time; refusing to decide');
+    }
+    return now;
+  }
+
   /**
-   * Claim `key` until `expiresAt` (seconds since the epoch).
+   * Claim `key` until `expiresAt` (seconds since the epoch), charged to
+   * `partition` (stores that do not bound partitions may ignore it).
    * @param {string} key
    * @param {number} expiresAt
+   * @param {string} [partition]
    * @returns {boolean} true if the key was free (now claimed), false if already claimed
    */
-  claim(key, expiresAt) {
+  claim(key, expiresAt, partition = '') {
     if (typeof key !== 'string' || key.length === 0) {
       throw new TypeError('MemoryReplayStore: key must be a non-empty string');
     }
     if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) {
       throw new TypeError('MemoryReplayStore: expiresAt must be a finite number of seconds');
     }
-    const now = this.#now();
+    if (typeof partition !== 'string') throw new TypeError('MemoryReplayStore: partition must be a string');
+    const now = this.#clock();
     if (now - this.#lastSweep >= this.#sweepIntervalSecs) this.#sweep(now);
     const existing = this.#entries.get(key);
-    if (existing !== undefined && existing > now) return false;
-    if (existing === undefined && this.#entries.size >= this.#maxEntries) {
+    if (existing !== undefined && existing.expiresAt > now) return false;
+    if (existing !== undefined) this.#sweep(now); // expired, not swept yet: keep the counts exact
+    const full = () =>
+      this.#entries.size >= this.#maxEntries ||
+      (this.#perPartition.get(partition) ?? 0) >= this.#maxEntriesPerPartition;
+    if (full()) {
       this.#sweep(now);
-      if (this.#entries.size >= this.#maxEntries) {
-        throw new Error('MemoryReplayStore: full of unexpired entries');
-      }
+      if (full()) throw new Error('MemoryReplayStore: full of unexpired entries for this partition or in all');
     }
-    this.#entries.set(key, expiresAt);
+    this.#entries.set(key, { expiresAt, partition });
+    this.#perPartition.set(partition, (this.#perPartition.get(partition) ?? 0) + 1);
     return true;
   }
 
-  /** Number of entries held (expired ones included until the next sweep). */
   /**
    * Whether `key` is claimed and unexpired (a read; never claims).
    * @param {string} key
    * @returns {boolean}
    */
   has(key) {
-    const expiresAt = this.#entries.get(key);
-    return expiresAt !== undefined && expiresAt > this.#now();
+    const now = this.#clock();
+    const entry = this.#entries.get(key);
+    return entry !== undefined && entry.expiresAt > now;
   }
 
+  /** Number of entries held (expired ones included until the next sweep). */
   get size() {
     return this.#entries.size;
   }
 
   /** Remove every expired entry now. */
   sweep() {
-    this.#sweep(this.#now());
+    this.#sweep(this.#clock());
   }
 
   #sweep(now) {
     this.#lastSweep = now;
-    for (const [key, expiresAt] of this.#entries) {
-      if (expiresAt <= now) this.#entries.delete(key);
+    for (const [key, { expiresAt, partition }] of this.#entries) {
+      if (expiresAt > now) continue;
+      this.#entries.delete(key);
+      const left = (this.#perPartition.get(partition) ?? 1) - 1;
+      if (left > 0) this.#perPartition.set(partition, left);
+      else this.#perPartition.delete(partition);
     }
   }
 }
@@ -273,7 +334,32 @@ class BodyTooLarge extends Error {}
 // The request headers the core reads (src/request.rs `HttpRequest::from_headers`).
 // Only these cross into wasm: converting every header a request carries
 // (a dozen at the edge) into wasm strings costs more than the check.
-const CORE_HEADERS = new Set(['content-type', 'authorization']);
+const CORE_HEADERS = ['content-type', 'authorization'];
+
+/**
+ * Split a header value that `Headers` joined from repeated fields (", ")
+ * back into its fields, outside double quotes. Neither header the core reads
+ * has a comma in a single valid value (Basic credentials are token68; the
+ * form media type has no quoted parameters), so a comma means the field was
+ * repeated, and the core refuses repeated fields the same on every host.
+ */
+function splitJoinedFields(value) {
+  if (!value.includes(',')) return [value];
+  const fields = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === '\\' && quoted) i++;
+    else if (c === ',' && !quoted) {
+      fields.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  fields.push(value.slice(start).trim());
+  return fields;
+}
 
 /** @param {Headers} headers */
 function coreHeaders(headers) {
@@ -281,25 +367,22 @@ function coreHeaders(headers) {
   const out = [];
   for (const name of CORE_HEADERS) {
     const value = headers.get(name);
-    if (value !== null) out.push([name, value]);
+    if (value === null) continue;
+    for (const field of splitJoinedFields(value)) out.push([name, field]);
   }
   return out;
 }
 
+/**
+ * Read at most `limit` bytes of the body, always through the stream: a
+ * declared Content-Length only allows refusing early (413) without reading,
+ * never reading more than the limit because the declaration said less.
+ */
 async function readBody(request, limit) {
   const header = request.headers.get('content-length');
   const declared = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : null;
   if (declared !== null && declared > limit) throw new BodyTooLarge();
   if (request.body === null) return new Uint8Array(0);
-  if (declared !== null) {
-    // The length is declared and within the limit: read it in one native
-    // call (a stream read per chunk costs more than the rest of the JS
-    // layer). The limit is checked again on what arrived, in case a
-    // constructed Request declared less than it carries.
-    const body = new Uint8Array(await request.arrayBuffer());
-    if (body.byteLength > limit) throw new BodyTooLarge();
-    return body;
-  }
   const reader = request.body.getReader();
   const chunks = [];
   let total = 0;
@@ -345,7 +428,10 @@ function toJsonText(value, what) {
  * metadata and JWKS documents.
  */
 export class TokenEndpoint {
-  #core;
+  #coreInstance;
+  #coreGeneration;
+  #configText;
+  #keysText;
   #store;
   #now;
   #metadata;
@@ -362,10 +448,13 @@ export class TokenEndpoint {
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
     try {
-      this.#core = new Core(configText, keysText);
+      this.#coreInstance = new Core(configText, keysText);
     } catch (err) {
       throw toConfigError(err);
     }
+    this.#coreGeneration = generation;
+    this.#configText = configText;
+    this.#keysText = keysText;
     this.#now = now ?? (() => Date.now() / 1000);
     // The default store shares the endpoint's clock, so injected clocks agree.
     this.#store = replayStore ?? new MemoryReplayStore({ now: this.#now });
@@ -378,6 +467,26 @@ export class TokenEndpoint {
     // Read once: each getter call copies a string out of wasm.
     const core = this.#core;
     this.#paths = { token: core.tokenPath, metadata: core.metadataPath, jwks: core.jwksPath };
+  }
+
+  /**
+   * The core for the current wasm instance: rebuilt from the same
+   * configuration after a trap re-instantiated the module. (An ephemeral
+   * signing key is regenerated with it: tokens it signed stop verifying,
+   * as after a restart.)
+   */
+  get #core() {
+    if (this.#coreGeneration !== generation) {
+      this.#coreInstance = new Core(this.#configText, this.#keysText);
+      this.#coreGeneration = generation;
+      this.#jwks = JSON.parse(this.#coreInstance.jwksJson());
+    }
+    return this.#coreInstance;
+  }
+
+  /** The paths this endpoint answers: token endpoint, RFC 8414 metadata, JWK Set. */
+  get paths() {
+    return { ...this.#paths };
   }
 
   /** true when no signing key was given and a fresh one was generated (tokens die with this object). */
@@ -404,13 +513,19 @@ export class TokenEndpoint {
     try {
       return await this.#route(request);
     } catch (err) {
-      // Unexpected failures (a bug, a broken clock) are masked as server_error.
-      try {
-        this.#onError?.(err);
-      } catch {
-        // the hook must not change the answer
-      }
+      // Unexpected failures (a bug, a broken clock, a wasm trap) are masked
+      // as server_error; a trap also retires the wasm instance.
+      recoverFromTrap(err);
+      this.#report(err);
       return jsonResponse(500, errorBody('server_error'), NO_STORE_HEADERS);
+    }
+  }
+
+  #report(err) {
+    try {
+      this.#onError?.(err);
+    } catch {
+      // the hook must not change the answer
     }
   }
 
@@ -425,9 +540,7 @@ export class TokenEndpoint {
       try {
         body = await readBody(request, MAX_BODY_BYTES);
       } catch (err) {
-        if (err instanceof BodyTooLarge) {
-          return jsonResponse(413, errorBody('invalid_request', 'request body too large'), NO_STORE_HEADERS);
-        }
+        if (err instanceof BodyTooLarge) return coreResponse(coreBodyTooLarge());
         throw err;
       }
       return this.#token(method, coreHeaders(request.headers), body);
@@ -470,7 +583,7 @@ export class TokenEndpoint {
     let body;
     if (typeof Request !== 'undefined' && input instanceof Request) {
       method = input.method.toUpperCase();
-      headers = [...input.headers];
+      headers = coreHeaders(input.headers);
       body = await readBody(input, MAX_BODY_BYTES);
     } else {
       method = (input.method ?? 'POST').toUpperCase();
@@ -479,12 +592,17 @@ export class TokenEndpoint {
       body = typeof input.body === 'string' ? new TextEncoder().encode(input.body) : (input.body ?? new Uint8Array(0));
     }
     const at = now ?? this.#nowSecs();
-    const keys = this.#core.replayKeysFor(method, headers, body, at);
-    const used = [];
-    for (const key of keys) {
-      if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);
+    try {
+      const keys = this.#core.replayKeysFor(method, headers, body, at);
+      const used = [];
+      for (const key of keys) {
+        if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);
+      }
+      return this.#core.explain(method, headers, body, at, used);
+    } catch (err) {
+      recoverFromTrap(err);
+      throw err;
     }
-    return this.#core.explain(method, headers, body, at, used);
   }
 
   async exchange(params = {}) {
@@ -564,19 +682,17 @@ export class TokenEndpoint {
       const early = prepared.response;
       if (early !== undefined) return coreResponse(early);
 
-      // Claim in the order the core gives (the client assertion's key
-      // first, then the grant's); stop at the first key already used.
-      for (const { key, expiresAt } of prepared.replayKeys) {
+      // Claim in the order the core gives (the grant's key first, then
+      // the client assertion's); stop at the first key already used, so a
+      // spent grant never leaves an entry for a fresh client assertion.
+      for (const { key, expiresAt, partition } of prepared.replayKeys) {
         let claimed;
         try {
-          claimed = await this.#store.claim(key, expiresAt);
-        } catch {
-          return jsonResponse(
-            503,
-            errorBody('temporarily_unavailable', 'replay store unavailable, try again'),
-            NO_STORE_HEADERS,
-            [['Retry-After', '1']],
-          );
+          claimed = await this.#store.claim(key, expiresAt, partition);
+        } catch (err) {
+          // Fail closed, and tell the operator: an outage must leave a log line.
+          this.#report(err);
+          return coreResponse(coreReplayStoreUnavailable());
         }
         if (claimed !== true) return coreResponse(this.#core.replayRejected(prepared, key));
       }

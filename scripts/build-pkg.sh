@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Build the npm package in pkg/: the wasm core (wasm-pack, --target web) plus
-# the friendly JS API from js/. wasm-opt is disabled in Cargo.toml's
-# [package.metadata.wasm-pack] (Debian's binaryen breaks the module).
+# Build the npm package in pkg/: the wasm core (cargo + wasm-bindgen,
+# --target web) plus the friendly JS API from js/. No wasm-opt (Debian's
+# binaryen breaks the module).
+#
+# wasm-bindgen runs directly (not through wasm-pack) because the JS API needs
+# `--experimental-reset-state-function`: after a wasm trap the instance is
+# poisoned and js/index.js re-instantiates it with `__wbg_reset_state()`.
 #
 #   bash scripts/build-pkg.sh             always rebuild the wasm
 #   bash scripts/build-pkg.sh --if-stale  rebuild the wasm only when src/ or
@@ -27,8 +31,11 @@ if [[ $if_stale == 1 && -f $wasm && -f pkg/assertion_grant.js ]]; then
 fi
 
 if [[ $need_build == 1 ]]; then
-  echo "build-pkg: wasm-pack build --release --target web --out-dir pkg"
-  wasm-pack build --release --target web --out-dir pkg
+  echo "build-pkg: cargo build --release --target wasm32-unknown-unknown; wasm-bindgen --target web"
+  cargo build --release --target wasm32-unknown-unknown --lib --quiet
+  rm -f pkg/assertion_grant.js pkg/assertion_grant.d.ts pkg/assertion_grant_bg.wasm pkg/assertion_grant_bg.wasm.d.ts
+  wasm-bindgen --target web --out-dir pkg --experimental-reset-state-function \
+    target/wasm32-unknown-unknown/release/assertion_grant.wasm
   # Ship without the `name` section (debug names, ~9 % of the file); keep the
   # named module for the benchmark's profiler.
   mkdir -p target/wasm-names
@@ -49,7 +56,15 @@ import { basename } from 'node:path';
 
 const extra = process.argv.slice(2).map((f) => basename(f));
 const file = 'pkg/package.json';
-const pkg = JSON.parse(readFileSync(file, 'utf8'));
+const cargo = readFileSync('Cargo.toml', 'utf8');
+const field = (name) => cargo.match(new RegExp(`^${name} = "([^"]*)"`, 'm'))?.[1];
+const pkg = {
+  version: field('version'),
+  description: field('description'),
+  license: field('license'),
+  repository: { type: 'git', url: field('repository') },
+  files: ['assertion_grant_bg.wasm', 'assertion_grant.js', 'assertion_grant.d.ts', 'assertion_grant_bg.wasm.d.ts'],
+};
 pkg.name = 'assertion-grant';
 pkg.type = 'module';
 pkg.main = 'index.js';

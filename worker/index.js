@@ -28,6 +28,8 @@ class DurableObjectReplayStore {
     this.#namespace = namespace;
   }
 
+  // The partition (third argument) is not needed here: every key has its
+  // own object, so no client can crowd out another's entries.
   async claim(key, expiresAt) {
     const stub = this.#namespace.get(this.#namespace.idFromName(key));
     return (await stub.claim(expiresAt)) === true;
@@ -107,9 +109,6 @@ function endpointFor(env) {
   return cached;
 }
 
-const NOT_FOUND = () =>
-  new Response(JSON.stringify({ error: 'not_found' }), { status: 404, headers: { 'Content-Type': 'application/json' } });
-
 /** Constant-time comparison of the presented admin token with the secret. */
 async function adminTokenMatches(request, secret) {
   const header = request.headers.get('authorization') ?? '';
@@ -121,16 +120,30 @@ async function adminTokenMatches(request, secret) {
   return diff === 0;
 }
 
+// Compared against when AG_ADMIN_TOKEN is unset or too short, so every
+// unknown path costs the same two digests whether /explain exists or not.
+const NO_ADMIN_TOKEN = 'assertion-grant: no admin token is configured';
+
 /**
- * POST /explain — operators only. Exists only when the AG_ADMIN_TOKEN secret
- * is set and the request carries it as a bearer token; otherwise 404, like
- * any unknown path. The body is JSON describing the token request to explain:
- * {"body": "<form body>", "headers": {"authorization": "Basic …"}, "now"?: seconds}.
- * It never consumes replay entries and never issues a token.
+ * Whether this request may use /explain: POST, and the AG_ADMIN_TOKEN secret
+ * (at least 16 characters) presented as a bearer token. Does the same work
+ * whatever the answer.
  */
-async function explain(request, env, endpoint) {
-  const secret = typeof env.AG_ADMIN_TOKEN === 'string' ? env.AG_ADMIN_TOKEN : '';
-  if (secret.length < 16 || request.method !== 'POST' || !(await adminTokenMatches(request, secret))) return NOT_FOUND();
+async function adminAuthorized(request, env) {
+  const secret = typeof env.AG_ADMIN_TOKEN === 'string' && env.AG_ADMIN_TOKEN.length >= 16 ? env.AG_ADMIN_TOKEN : undefined;
+  const matches = await adminTokenMatches(request, secret ?? NO_ADMIN_TOKEN);
+  return secret !== undefined && matches && request.method === 'POST';
+}
+
+/**
+ * POST /explain — operators only. Reached only when the AG_ADMIN_TOKEN secret
+ * is set and the request carries it as a bearer token; otherwise the request
+ * is answered exactly as any unknown path is (the endpoint's 404, same
+ * headers, same work). The body is JSON describing the token request to
+ * explain: {"body": "<form body>", "headers": {"authorization": "Basic …"},
+ * "now"?: seconds}. It never consumes replay entries and never issues a token.
+ */
+async function explain(request, endpoint) {
   let input;
   try {
     input = await request.json();
@@ -152,7 +165,19 @@ export default {
   async fetch(request, env) {
     const { endpoint } = endpointFor(env);
     if (endpoint === undefined) return serverError();
-    if (new URL(request.url).pathname === '/explain') return explain(request, env, endpoint);
+    const path = new URL(request.url).pathname;
+    const { token, metadata, jwks } = endpoint.paths;
+    if (path === token || path === metadata || path === jwks) return endpoint.handle(request);
+    // Every other path: the admin check runs (same cost everywhere); only an
+    // authorized POST /explain is answered differently from an unknown path.
+    if ((await adminAuthorized(request, env)) && path === '/explain') {
+      try {
+        return await explain(request, endpoint);
+      } catch (err) {
+        console.error('assertion-grant: explain failed:', err instanceof Error ? err.message : String(err));
+        return serverError();
+      }
+    }
     return endpoint.handle(request);
   },
 };

@@ -6,7 +6,7 @@ import * as ag from '../pkg/index.js';
 const $ = (id) => document.getElementById(id);
 
 /** Claims the server sets itself; they cannot be mapped from assertion attributes. */
-const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'cnf', 'auth_time', 'acr']);
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'cnf', 'auth_time', 'acr', 'amr', 'act', 'may_act', 'azp']);
 const TIME_CLAIMS = new Set(['exp', 'iat', 'nbf', 'auth_time']);
 const MARK = { pass: '✓', fail: '✗', skipped: '–' };
 const OUTCOME_TEXT = { pass: 'passed', fail: 'failed', skipped: 'skipped' };

@@ -42,6 +42,7 @@ function endpoint(options = {}, clock = now) {
 }
 
 const url = (path) => new URL(path, config.issuer).href;
+const JWT_BEARER_URN = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 const successVector = () => {
   const v = vectors.find((x) => x.expect.status === 200 && x.client?.basic);
@@ -81,6 +82,9 @@ describe('JWT vectors through TokenEndpoint.handle()', () => {
           assert.equal(body.error, vector.expect.error, context);
           assert.equal(body.access_token, undefined, context);
           if (body.error_description !== undefined) assert.equal(typeof body.error_description, 'string');
+          if (vector.expect.error_description !== undefined) {
+            assert.equal(body.error_description, vector.expect.error_description, `${context} (pinned description)`);
+          }
           if (response.status === 401 && vector.client?.basic) {
             assert.match(response.headers.get('www-authenticate') ?? '', /^Basic\b/i, `${context} WWW-Authenticate`);
           }
@@ -491,6 +495,154 @@ describe('MemoryReplayStore', () => {
     const response = await endpoint({ replayStore: store }).handle(vectorRequest(successVector(), paths.tokenEndpoint));
     assert.equal(response.status, 503);
     assert.equal((await response.json()).access_token, undefined);
+  });
+});
+
+describe('host-layer review findings (issue #11)', () => {
+  const byName = (name) => {
+    const v = vectors.find((x) => x.name === name);
+    assert.ok(v, `vectors.json has no ${name}`);
+    return v;
+  };
+
+  test('a replay-store failure answers 503 with Retry-After and reaches onError', async () => {
+    for (const store of [
+      { claim() { throw new Error('redis down'); } },
+      { claim: async () => { throw new Error('redis down'); } },
+    ]) {
+      const seen = [];
+      const response = await endpoint({ replayStore: store, onError: (err) => seen.push(err) }).handle(
+        vectorRequest(successVector(), paths.tokenEndpoint),
+      );
+      assert.equal(response.status, 503);
+      assert.equal(response.headers.get('retry-after'), '1');
+      assertTokenResponseHeaders(response);
+      assert.equal((await response.json()).error, 'temporarily_unavailable');
+      assert.equal(seen.length, 1);
+      assert.match(String(seen[0]?.message), /redis down/);
+    }
+  });
+
+  test('MemoryReplayStore fails closed when its clock is not a finite number', async () => {
+    for (const bad of [Number.NaN, Infinity, undefined, '1800000000']) {
+      const store = new pkg.MemoryReplayStore({ now: () => bad });
+      assert.throws(() => store.claim('k', now + 60), TypeError, String(bad));
+      assert.throws(() => store.claim('k', now + 60), TypeError, 'a replay is never accepted either');
+      assert.throws(() => store.has('k'), TypeError);
+      const response = await endpoint({ replayStore: store }).handle(vectorRequest(successVector(), paths.tokenEndpoint));
+      assert.equal(response.status, 503, String(bad));
+      assert.equal((await response.json()).access_token, undefined);
+    }
+  });
+
+  test('the grant is claimed before the client assertion: a spent grant leaves no entry', async () => {
+    const store = new pkg.MemoryReplayStore({ now: () => now });
+    const claims = [];
+    const spy = { claim: (key, expiresAt, partition) => { claims.push({ key, partition }); return store.claim(key, expiresAt, partition); } };
+    const ep = endpoint({ replayStore: spy });
+    const first = byName('valid-private-key-jwt-client');
+    const fresh = byName('valid-client-assertion-aud-array-issuer');
+    assert.equal((await ep.handle(vectorRequest(first, paths.tokenEndpoint))).status, 200);
+    assert.equal(store.size, 2);
+    assert.equal(claims[0].partition, claims[1].partition, 'both charged to the client');
+    assert.match(claims[0].partition, /^[0-9a-f]{16}$/);
+    // The spent grant with a fresh client assertion: refused at the grant's key.
+    const replay = await ep.handle(vectorRequest({ ...first, client: fresh.client }, paths.tokenEndpoint));
+    assert.equal(replay.status, 400);
+    assert.equal((await replay.json()).error, 'invalid_grant');
+    assert.equal(store.size, 2, 'no entry for the fresh client assertion');
+    // …which therefore still works with its own grant.
+    assert.equal((await ep.handle(vectorRequest(fresh, paths.tokenEndpoint))).status, 200);
+  });
+
+  test('MemoryReplayStore bounds each partition: one client filling it does not lock out the others', async () => {
+    const store = new pkg.MemoryReplayStore({ now: () => now, maxEntriesPerPartition: 2 });
+    const ep = endpoint({ replayStore: store });
+    assert.equal((await ep.handle(vectorRequest(byName('valid-private-key-jwt-client'), paths.tokenEndpoint))).status, 200);
+    const full = await ep.handle(vectorRequest(byName('valid-client-assertion-aud-array-issuer'), paths.tokenEndpoint));
+    assert.equal(full.status, 503);
+    assert.equal((await full.json()).error, 'temporarily_unavailable');
+    assert.equal((await ep.handle(vectorRequest(successVector(), paths.tokenEndpoint))).status, 200, 'another client');
+    assert.throws(() => new pkg.MemoryReplayStore({ maxEntriesPerPartition: 0 }), RangeError);
+  });
+
+  test('the body is read through the bounded reader even when Content-Length understates it', async () => {
+    let pulled = 0;
+    const body = new ReadableStream({
+      pull(controller) {
+        pulled += 16 * 1024;
+        controller.enqueue(new Uint8Array(16 * 1024).fill(0x61));
+        if (pulled > 4 * 1024 * 1024) controller.close();
+      },
+    });
+    // A hand-made request (a constructed Request may carry any header).
+    const request = {
+      url: paths.tokenEndpoint,
+      method: 'POST',
+      headers: new Headers({ 'content-type': 'application/x-www-form-urlencoded', 'content-length': '10' }),
+      body,
+    };
+    const response = await endpoint().handle(request);
+    assert.equal(response.status, 413);
+    assertTokenResponseHeaders(response);
+    assert.equal((await response.json()).error, 'invalid_request');
+    assert.ok(pulled <= 64 * 1024 + 3 * 16 * 1024, `read ${pulled} bytes past a 64 KiB limit`);
+  });
+
+  test('repeated Authorization or Content-Type headers reach the core and are refused', async () => {
+    const v = successVector();
+    const form = new URLSearchParams({ grant_type: JWT_BEARER_URN, assertion: v.assertion }).toString();
+    for (const headers of [
+      [['content-type', 'application/x-www-form-urlencoded'], ['authorization', basicAuth(...v.client.basic)], ['authorization', basicAuth(...v.client.basic)]],
+      [['content-type', 'application/x-www-form-urlencoded'], ['content-type', 'application/x-www-form-urlencoded'], ['authorization', basicAuth(...v.client.basic)]],
+    ]) {
+      const response = await endpoint().handle(new Request(paths.tokenEndpoint, { method: 'POST', headers, body: form }));
+      assert.equal(response.status, 400);
+      const body = await response.json();
+      assert.equal(body.error, 'invalid_request');
+      assert.match(body.error_description, /more than once/);
+    }
+    // explain() applies the same rule.
+    const report = await endpoint().explain(
+      new Request(paths.tokenEndpoint, {
+        method: 'POST',
+        headers: [['content-type', 'application/x-www-form-urlencoded'], ['authorization', 'Basic a'], ['authorization', 'Basic b']],
+        body: form,
+      }),
+    );
+    assert.equal(report.error.error, 'invalid_request');
+  });
+
+  test('after a wasm trap the instance is replaced, and the endpoint keeps issuing correct tokens', async () => {
+    const core = await import(new URL('../../pkg/assertion_grant.js', import.meta.url).href);
+    const seen = [];
+    const ep = endpoint({ onError: (err) => seen.push(err), replayStore: new pkg.MemoryReplayStore({ now: () => now }) });
+    const before = await ep.handle(vectorRequest(byName('valid-es256'), paths.tokenEndpoint));
+    assert.equal(before.status, 200);
+    const original = core.Core.prototype.prepare;
+    core.Core.prototype.prepare = function trapping() {
+      core.__trapForTests();
+    };
+    let trapped;
+    try {
+      trapped = await ep.handle(vectorRequest(successVector(), paths.tokenEndpoint));
+    } finally {
+      core.Core.prototype.prepare = original;
+    }
+    assert.equal(trapped.status, 500);
+    assert.deepEqual(await trapped.json(), { error: 'server_error' });
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0] instanceof WebAssembly.RuntimeError, String(seen[0]));
+    // The next requests run on a fresh instance, with a core rebuilt from the
+    // same configuration and signing key.
+    const after = await ep.handle(vectorRequest(successVector(), paths.tokenEndpoint));
+    assert.equal(after.status, 200, JSON.stringify(await after.clone().json()));
+    const { access_token: token } = await after.json();
+    const { claims } = await verifyAccessToken(token, ep.jwks());
+    assert.equal(claims.iss, config.issuer);
+    // Another endpoint built before the trap also recovers.
+    const other = endpoint();
+    assert.equal((await other.handle(vectorRequest(byName('valid-rs256'), paths.tokenEndpoint))).status, 200);
   });
 });
 

@@ -160,8 +160,10 @@ export function clientParts(client = { anonymous: true }) {
   const headers = {};
   if (client.basic) headers.Authorization = basicAuth(client.basic[0], client.basic[1]);
   else if (client.post) form.push(['client_id', client.post[0]], ['client_secret', client.post[1]]);
-  else if (client.private_key_jwt) form.push(['client_assertion_type', CLIENT_ASSERTION_TYPE], ['client_assertion', client.private_key_jwt]);
-  else if (client.none) form.push(['client_id', client.none]);
+  else if (client.private_key_jwt) {
+    form.push(['client_assertion_type', CLIENT_ASSERTION_TYPE], ['client_assertion', client.private_key_jwt]);
+    if (client.client_id !== undefined) form.push(['client_id', client.client_id]);
+  } else if (client.none) form.push(['client_id', client.none]);
   else if (!client.anonymous) throw new Error(`unknown client spec ${JSON.stringify(client)}`);
   return { form, headers };
 }
@@ -188,8 +190,10 @@ export function vectorExchangeParams(vector) {
   const c = vector.client ?? { anonymous: true };
   if (c.basic) Object.assign(params, { clientId: c.basic[0], clientSecret: c.basic[1], clientAuth: 'basic' });
   else if (c.post) Object.assign(params, { clientId: c.post[0], clientSecret: c.post[1], clientAuth: 'post' });
-  else if (c.private_key_jwt) params.clientAssertion = c.private_key_jwt;
-  else if (c.none) params.clientId = c.none;
+  else if (c.private_key_jwt) {
+    params.clientAssertion = c.private_key_jwt;
+    if (c.client_id !== undefined) params.clientId = c.client_id;
+  } else if (c.none) params.clientId = c.none;
   return params;
 }
 

@@ -240,7 +240,7 @@ export async function runLoad({
   const mintClientAssertion = () => {
     const t = now();
     const id = CLIENTS.pkjwt.id;
-    return signJwt(key(CLIENTS.pkjwt.kid), { iss: id, sub: id, aud: paths.tokenEndpoint, iat: t, exp: t + 300, jti: crypto.randomUUID() });
+    return signJwt(key(CLIENTS.pkjwt.kid), { iss: id, sub: id, aud: config.issuer.replace(/\/$/, ""), iat: t, exp: t + 300, jti: crypto.randomUUID() });
   };
 
   /** Client authentication parts → { fields, headers, clientId, clientAssertion? }. */

@@ -6,13 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
-import { SAML2_BEARER, samlIssuerEntry, signSamlAssertion } from './xmlsec.mjs';
+import { SAML2_BEARER, SAML_IDP, samlIssuerEntry, signSamlAssertion } from './xmlsec.mjs';
 import {
   JWT_BEARER,
   ROOT,
   assertTokenResponseHeaders,
   basicAuth,
   endpointPaths,
+  fromB64urlJson,
   importPkg,
   loadConfig,
   loadPrivateKeys,
@@ -69,6 +70,8 @@ describe('Worker with AG_CONFIG (tests/vectors/jwt/config.json)', () => {
     const pkg = await importPkg();
     config = loadConfig();
     config.trusted_issuers.push(samlIssuerEntry());
+    // A client that authenticates with a SAML assertion about itself (RFC 7522 §2.2).
+    config.clients.push({ client_id: 'saml-client', token_endpoint_auth_method: 'saml2_bearer', trusted_issuers: [SAML_IDP], scope: 'read' });
     paths = endpointPaths(config);
     idpKey = loadPrivateKeys().get(IDP_KID);
     assert.ok(idpKey, `no private key with kid ${IDP_KID} under tests/vectors/jwt/keys/`);
@@ -274,6 +277,117 @@ describe('Worker with AG_CONFIG (tests/vectors/jwt/config.json)', () => {
     await assert.rejects(expired.claim('soon')); // not a number: TypeError in the object
   });
 
+  // --- Findings of the independent security reviews (issue #11) -----------
+
+  const CLIENT_ASSERTION_JWT = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+  const CLIENT_ASSERTION_SAML = 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer';
+
+  function clientAssertion(claims = {}, header = {}) {
+    const t = Math.floor(Date.now() / 1000);
+    return signJwt(
+      loadPrivateKeys().get('client-ec-1'),
+      { iss: 'jwt-client', sub: 'jwt-client', aud: config.issuer, iat: t, exp: t + 60, jti: crypto.randomUUID(), ...claims },
+      { kid: 'client-ec-1', ...header },
+    );
+  }
+
+  const withClientAssertion = async (assertion, ca) =>
+    post({ ...grant(assertion, { scope: 'read' }), client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: ca }, { auth: null });
+
+  test('private_key_jwt: aud must be exactly our issuer (audience injection)', async () => {
+    for (const aud of [paths.tokenEndpoint, [config.issuer, 'https://hostile-as.example'], ['https://hostile-as.example', paths.tokenEndpoint]]) {
+      await expectError(await withClientAssertion(await mint(), await clientAssertion({ aud })), 401, 'invalid_client');
+    }
+    for (const [aud, header] of [[config.issuer, {}], [[config.issuer], { typ: 'client-authentication+jwt' }]]) {
+      const r = await withClientAssertion(await mint(), await clientAssertion({ aud }, header));
+      assert.equal(r.status, 200, JSON.stringify(await json(r.clone())));
+      await r.arrayBuffer();
+    }
+  });
+
+  test('a spent grant replayed with fresh client assertions: invalid_grant, and the client assertions stay unspent', async () => {
+    const spent = await mint();
+    const first = await withClientAssertion(spent, await clientAssertion());
+    assert.equal(first.status, 200, JSON.stringify(await json(first.clone())));
+    await first.arrayBuffer();
+    const fresh = await clientAssertion();
+    await expectError(await withClientAssertion(spent, fresh), 400, 'invalid_grant');
+    // Had its key been claimed (and left behind), this would be invalid_client.
+    const r = await withClientAssertion(await mint(), fresh);
+    assert.equal(r.status, 200, JSON.stringify(await json(r.clone())));
+    await r.arrayBuffer();
+  });
+
+  test('a public client learns nothing about an assertion from an issuer it is not bound to', async () => {
+    // public-client is bound to idp.example.com only; other-idp is trusted.
+    const t = Math.floor(Date.now() / 1000);
+    const claims = { iss: 'https://other-idp.example.com', sub: 'alice', aud: paths.tokenEndpoint, iat: t, exp: t + 120 };
+    const keys = loadPrivateKeys();
+    const answers = [];
+    for (const signer of ['other-ec-1', 'attacker-ec-1']) {
+      const assertion = await signJwt(keys.get(signer), { ...claims, jti: crypto.randomUUID() }, { kid: 'other-ec-1' });
+      const body = await expectError(await post({ ...grant(assertion, { scope: 'read' }), client_id: 'public-client' }, { auth: null }), 400, 'invalid_grant');
+      answers.push(body);
+    }
+    assert.deepEqual(answers[0], answers[1], 'valid and forged assertions get the same answer');
+  });
+
+  test('SAML client authentication: a user whose NameID equals the client id is not the client', async () => {
+    const saml = (options) => signSamlAssertion({ audience: config.issuer, recipient: paths.tokenEndpoint, ...options });
+    // saml-client may present grants from the IdP that vouches for it.
+    const samlGrant = () => ({ grant_type: SAML2_BEARER, assertion: saml({}), scope: 'read' });
+    const asClient = async (clientAssertionXml) =>
+      post({ ...samlGrant(), client_assertion_type: CLIENT_ASSERTION_SAML, client_assertion: clientAssertionXml }, { auth: null });
+    const entity = 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity';
+    // The confirmed attack: no Format on the NameID, an attribute named like it.
+    await expectError(
+      await asClient(saml({ subject: 'saml-client', attributes: [['saml:NameID/@Format', entity]] })),
+      401,
+      'invalid_client',
+    );
+    // The client itself, with the entity Format on its NameID.
+    const r = await asClient(saml({ subject: 'saml-client', nameIdFormat: entity }));
+    assert.equal(r.status, 200, JSON.stringify(await json(r.clone())));
+    assert.equal(fromB64urlJson((await r.json()).access_token.split('.')[1]).client_id, 'saml-client');
+    // A body client_id that differs from the Subject: the same opaque answer.
+    const mismatch = await expectError(
+      await post(
+        {
+          ...samlGrant(),
+          client_assertion_type: CLIENT_ASSERTION_SAML,
+          client_assertion: saml({ subject: 'saml-client', nameIdFormat: entity }),
+          client_id: 'basic-client',
+        },
+        { auth: null },
+      ),
+      401,
+      'invalid_client',
+    );
+    assert.equal(mismatch.error_description, 'client authentication failed');
+  });
+
+  test('a repeated Authorization or Content-Type header is invalid_request, as on every host', async () => {
+    const body = new URLSearchParams(grant(await mint())).toString();
+    for (const headers of [
+      [['content-type', 'application/x-www-form-urlencoded'], ['authorization', basicAuth(...CLIENT)], ['authorization', basicAuth(...CLIENT)]],
+      [['content-type', 'application/x-www-form-urlencoded'], ['content-type', 'application/x-www-form-urlencoded'], ['authorization', basicAuth(...CLIENT)]],
+    ]) {
+      const r = await mf.dispatchFetch(at(paths.token), { method: 'POST', headers, body });
+      const error = await expectError(r, 400, 'invalid_request');
+      assert.match(error.error_description, /more than once/);
+    }
+  });
+
+  test('a body over the limit is 413 invalid_request (the core\'s answer)', async () => {
+    const big = `grant_type=x&assertion=${'a'.repeat(70 * 1024)}`;
+    const declared = await mf.dispatchFetch(at(paths.token), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: big,
+    });
+    await expectError(declared, 413, 'invalid_request');
+  });
+
   test('no secret ever reaches the logs', () => {
     const text = logs.map((l) => l.message).join('\n');
     assert.ok(!text.includes('basic-secret'));
@@ -424,13 +538,35 @@ describe('Worker POST /explain (operators only)', () => {
       body: JSON.stringify(payload),
     });
 
-  test('404 without the admin bearer token, or with a wrong one', async () => {
+  /** Status, every header and the body: what a caller can observe of a response. */
+  async function observed(response) {
+    return { status: response.status, headers: [...response.headers], body: await response.text() };
+  }
+
+  test('without the admin bearer token, or with a wrong one: exactly an unknown path', async () => {
     const body = await freshGrantBody();
+    const unknown = await observed(
+      await mf.dispatchFetch(new URL('/no-such-path', config.issuer).href, { method: 'POST', body: JSON.stringify({ body }) }),
+    );
+    assert.equal(unknown.status, 404);
     for (const auth of [undefined, 'Bearer wrong', `Basic ${ADMIN}`, `Bearer ${ADMIN}x`]) {
-      const r = await explainAt(auth, { body });
-      assert.equal(r.status, 404, String(auth));
-      await r.arrayBuffer();
+      assert.deepEqual(await observed(await explainAt(auth, { body })), unknown, String(auth));
     }
+    // GET with the right token is not an explain request either.
+    const get = await mf.dispatchFetch(new URL('/explain', config.issuer).href, { headers: { Authorization: `Bearer ${ADMIN}` } });
+    assert.deepEqual(await observed(get), { ...unknown });
+  });
+
+  test('an explain that throws answers 500 server_error JSON, not a runtime error page', async () => {
+    // JSON.parse turns 1e400 into Infinity: a "number" the core refuses.
+    const r = await mf.dispatchFetch(new URL('/explain', config.issuer).href, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN}` },
+      body: `{"body": ${JSON.stringify(await freshGrantBody())}, "now": 1e400}`,
+    });
+    assert.equal(r.status, 500);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(await r.json(), { error: 'server_error' });
   });
 
   test('with the token: a report, and nothing consumed', async () => {
@@ -460,8 +596,9 @@ describe('Worker POST /explain (operators only)', () => {
     const plain = miniflare({ logs: [], bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: (await importPkg()).generateSigningKey('k') } });
     try {
       const r = await plain.dispatchFetch(new URL('/explain', config.issuer).href, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: '{}' });
+      const unknown = await plain.dispatchFetch(new URL('/elsewhere', config.issuer).href, { method: 'POST', body: '{}' });
       assert.equal(r.status, 404);
-      await r.arrayBuffer();
+      assert.deepEqual(await observed(r), await observed(unknown));
     } finally {
       await plain.dispose();
     }

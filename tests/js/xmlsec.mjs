@@ -12,11 +12,23 @@ export const SAML_KEYS = join(ROOT, 'tests/vectors/saml/keys');
 
 const iso = (secs) => new Date(secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+const escapeXml = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+
 /**
  * A fresh SAML 2.0 bearer assertion from saml-idp.example.com, signed by
  * xmlsec1 (enveloped, exclusive c14n, RSA-SHA256), base64url-encoded.
+ * `nameIdFormat` sets the NameID's Format; `attributes` adds
+ * `[Name, value]` pairs after `email`.
  */
-export function signSamlAssertion({ subject = 'alice@example.com', audience, recipient, lifetime = 300, email = subject } = {}) {
+export function signSamlAssertion({
+  subject = 'alice@example.com',
+  audience,
+  recipient,
+  lifetime = 300,
+  email = subject,
+  nameIdFormat,
+  attributes = [],
+} = {}) {
   const now = Math.floor(Date.now() / 1000);
   const id = `_${crypto.randomUUID()}`;
   const xml =
@@ -30,14 +42,18 @@ export function signSamlAssertion({ subject = 'alice@example.com', audience, rec
     '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>' +
     '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>' +
     '</ds:SignedInfo><ds:SignatureValue/></ds:Signature>' +
-    `<saml:Subject><saml:NameID>${subject}</saml:NameID>` +
+    `<saml:Subject><saml:NameID${nameIdFormat ? ` Format="${escapeXml(nameIdFormat)}"` : ''}>${subject}</saml:NameID>` +
     '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">' +
     `<saml:SubjectConfirmationData Recipient="${recipient}" NotOnOrAfter="${iso(now + lifetime)}"/>` +
     '</saml:SubjectConfirmation></saml:Subject>' +
     `<saml:Conditions NotBefore="${iso(now - 60)}" NotOnOrAfter="${iso(now + lifetime)}">` +
     `<saml:AudienceRestriction><saml:Audience>${audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
     '<saml:AttributeStatement><saml:Attribute Name="email">' +
-    `<saml:AttributeValue>${email}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>` +
+    `<saml:AttributeValue>${email}</saml:AttributeValue></saml:Attribute>` +
+    attributes
+      .map(([name, value]) => `<saml:Attribute Name="${escapeXml(name)}"><saml:AttributeValue>${escapeXml(value)}</saml:AttributeValue></saml:Attribute>`)
+      .join('') +
+    '</saml:AttributeStatement>' +
     '</saml:Assertion>';
   const dir = mkdtempSync(join(tmpdir(), 'ag-xmlsec-'));
   try {
