@@ -312,6 +312,170 @@ export class MemoryReplayStore {
 }
 
 // ---------------------------------------------------------------------------
+// WebCrypto: the runtime's crypto.subtle answers the core's signature checks
+// (DESIGN.md, "the core asks, the host answers") and signs access tokens with
+// a non-extractable key whose private scalar never enters wasm memory.
+
+const SUBTLE = globalThis.crypto?.subtle;
+
+const ECDSA_P256 = Object.freeze({ name: 'ECDSA', namedCurve: 'P-256' });
+const ECDSA_SHA256 = Object.freeze({ name: 'ECDSA', hash: 'SHA-256' });
+const pkcs1 = (hash) => ({ kty: 'RSA', importAs: { name: 'RSASSA-PKCS1-v1_5', hash }, verifyAs: { name: 'RSASSA-PKCS1-v1_5' } });
+const pss = (hash, saltLength) => ({ kty: 'RSA', importAs: { name: 'RSA-PSS', hash }, verifyAs: { name: 'RSA-PSS', saltLength } });
+
+/** The core's algorithm names → WebCrypto parameters (RFC 7518 §3; PSS salt = hash length). */
+const WEBCRYPTO_ALGORITHMS = Object.freeze({
+  RS256: pkcs1('SHA-256'),
+  RS384: pkcs1('SHA-384'),
+  RS512: pkcs1('SHA-512'),
+  RS1: pkcs1('SHA-1'), // SAML issuers that opted in with allow_sha1 only
+  PS256: pss('SHA-256', 32),
+  PS384: pss('SHA-384', 48),
+  PS512: pss('SHA-512', 64),
+  ES256: { kty: 'EC', importAs: ECDSA_P256, verifyAs: ECDSA_SHA256 },
+});
+
+/**
+ * Answers the core's signature checks with crypto.subtle. Each configured
+ * key is imported once per endpoint and algorithm, on first use; the
+ * candidates are tried in the order the core gives.
+ */
+class WebCryptoVerifier {
+  #core;
+  #keys = new Map(); // "<key id> <alg>" → Promise<CryptoKey | null>
+
+  /** @param {() => Core} core the endpoint's current core */
+  constructor(core) {
+    this.#core = core;
+  }
+
+  #key(id, alg, spec) {
+    const cacheKey = `${id} ${alg}`;
+    let key = this.#keys.get(cacheKey);
+    if (key === undefined) {
+      const jwk = this.#core().verificationKey(id);
+      key =
+        jwk === undefined
+          ? Promise.resolve(null)
+          : SUBTLE.importKey('jwk', JSON.parse(jwk), spec.importAs, false, ['verify']).catch(() => null);
+      this.#keys.set(cacheKey, key);
+    }
+    return key;
+  }
+
+  /**
+   * @param {import('./assertion_grant.js').SignatureCheck} check
+   * @returns {Promise<boolean>}
+   */
+  async verify({ alg, keys, message, signature }) {
+    const spec = WEBCRYPTO_ALGORITHMS[alg];
+    if (spec === undefined) return false;
+    for (const id of keys) {
+      const key = await this.#key(id, alg, spec);
+      if (key === null) continue;
+      // The wire form the pure-Rust backend insists on: RSA signatures are
+      // exactly as long as the modulus, ECDSA ones are 64-byte r‖s.
+      const length = spec.kty === 'RSA' ? Math.ceil(key.algorithm.modulusLength / 8) : 64;
+      if (signature.byteLength !== length) continue;
+      try {
+        if (await SUBTLE.verify(spec.verifyAs, key, signature, message)) return true;
+      } catch {
+        // Whatever WebCrypto throws for attacker-controlled bytes is a
+        // signature that did not verify, never an error of ours.
+      }
+    }
+    return false;
+  }
+}
+
+/**
+ * Imports a private EC P-256 JWK as a non-extractable signing key, and
+ * proves that `d` belongs to the published `x`, `y` (sign, then verify with
+ * the public half) so a mismatched key fails here, not at a resource server.
+ */
+async function importSigningKey(jwk, path) {
+  const { kty, crv, x, y, d } = jwk;
+  let key;
+  let publicKey;
+  try {
+    key = await SUBTLE.importKey('jwk', { kty, crv, x, y, d }, ECDSA_P256, false, ['sign']);
+    publicKey = await SUBTLE.importKey('jwk', { kty, crv, x, y }, ECDSA_P256, false, ['verify']);
+  } catch {
+    throw new ConfigError(`${path}.d`, `${path}.d: not a valid P-256 private key`);
+  }
+  const probe = new TextEncoder().encode('assertion-grant signing key check');
+  const signature = await SUBTLE.sign(ECDSA_SHA256, key, probe);
+  if (!(await SUBTLE.verify(ECDSA_SHA256, publicKey, signature, probe))) {
+    throw new ConfigError(path, `${path}: x and y do not match the private key d`);
+  }
+  return key;
+}
+
+/**
+ * Splits `signingKeys` (one private JWK, or {"keys": [...]}) into what the
+ * core may see (the public members, as JSON text) and the private JWKs the
+ * host imports. Returns undefined when the text is not a JSON object the
+ * split applies to (the core then reports the problem with its path).
+ */
+function splitSigningKeys(text) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  const single = !Array.isArray(value.keys);
+  const list = single ? [value] : value.keys;
+  const privates = [];
+  const publics = [];
+  for (const [i, jwk] of list.entries()) {
+    const path = single ? 'signing_key' : `signing_key.keys[${i}]`;
+    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return undefined;
+    if (typeof jwk.d !== 'string' || jwk.d === '') {
+      throw new ConfigError(`${path}.d`, `${path}.d: missing (a private EC P-256 JWK signs access tokens)`);
+    }
+    const { d: _d, ...rest } = jwk;
+    privates.push({ jwk, path });
+    publics.push(rest);
+  }
+  return { publicText: JSON.stringify(single ? publics[0] : { keys: publics }), privates };
+}
+
+/** Signs access tokens with non-extractable WebCrypto keys, by kid. */
+class WebCryptoSigner {
+  #keys = new Map(); // kid → Promise<CryptoKey>
+
+  /**
+   * @param {Array<{ jwk: object, path: string }>} privates in signing-key order
+   * @param {string[]} kids the core's key ids, in the same order
+   */
+  constructor(privates, kids) {
+    privates.forEach(({ jwk, path }, i) => {
+      const key = importSigningKey(jwk, path);
+      key.catch(() => {}); // reported when a token needs it
+      this.#keys.set(kids[i], key);
+    });
+  }
+
+  /** Resolves once every key imported; rejects with the first ConfigError. */
+  ready() {
+    return Promise.all(this.#keys.values()).then(() => undefined);
+  }
+
+  /**
+   * @param {string} kid
+   * @param {string} signingInput
+   * @returns {Promise<Uint8Array>} the 64-byte r‖s signature
+   */
+  async sign(kid, signingInput) {
+    const key = await this.#keys.get(kid);
+    const signature = await SUBTLE.sign(ECDSA_SHA256, key, new TextEncoder().encode(signingInput));
+    return new Uint8Array(signature);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Token endpoint
 
 function jsonResponse(status, body, headers, extraHeaders = []) {
@@ -432,6 +596,9 @@ export class TokenEndpoint {
   #coreGeneration;
   #configText;
   #keysText;
+  #hostSigns;
+  #verifier;
+  #signer;
   #store;
   #now;
   #metadata;
@@ -443,18 +610,36 @@ export class TokenEndpoint {
    * @param {object | string} config configuration (object or JSON text)
    * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void }} [options]
    */
-  constructor(config, { signingKeys, replayStore, now, onError } = {}) {
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend } = {}) {
     assertReady('new TokenEndpoint()');
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
+    if (backend !== undefined && backend !== 'webcrypto' && backend !== 'wasm') {
+      throw new TypeError(`assertion-grant: crypto must be 'webcrypto' or 'wasm', got ${String(backend)}`);
+    }
+    if (backend === 'webcrypto' && SUBTLE === undefined) {
+      throw new TypeError('assertion-grant: crypto.subtle is not available here (use crypto: "wasm")');
+    }
+    const webcrypto = backend === 'webcrypto' || (backend === undefined && SUBTLE !== undefined);
+    // With WebCrypto, the private signing key stays in JS as a
+    // non-extractable CryptoKey: the core gets the public members only.
+    const split = webcrypto && keysText !== undefined ? splitSigningKeys(keysText) : undefined;
+    const coreKeysText = split?.publicText ?? keysText;
+    const hostSigns = split !== undefined;
     try {
-      this.#coreInstance = new Core(configText, keysText);
+      this.#coreInstance = new Core(configText, coreKeysText, hostSigns);
     } catch (err) {
       throw toConfigError(err);
     }
     this.#coreGeneration = generation;
     this.#configText = configText;
-    this.#keysText = keysText;
+    this.#keysText = coreKeysText;
+    this.#hostSigns = hostSigns;
+    if (webcrypto) this.#verifier = new WebCryptoVerifier(() => this.#core);
+    if (hostSigns) {
+      const kids = JSON.parse(this.#coreInstance.jwksJson()).keys.map((k) => k.kid);
+      this.#signer = new WebCryptoSigner(split.privates, kids);
+    }
     this.#now = now ?? (() => Date.now() / 1000);
     // The default store shares the endpoint's clock, so injected clocks agree.
     this.#store = replayStore ?? new MemoryReplayStore({ now: this.#now });
@@ -477,11 +662,29 @@ export class TokenEndpoint {
    */
   get #core() {
     if (this.#coreGeneration !== generation) {
-      this.#coreInstance = new Core(this.#configText, this.#keysText);
+      this.#coreInstance = new Core(this.#configText, this.#keysText, this.#hostSigns);
       this.#coreGeneration = generation;
       this.#jwks = JSON.parse(this.#coreInstance.jwksJson());
     }
     return this.#coreInstance;
+  }
+
+  /**
+   * Which backend answers signature checks: 'webcrypto' (the runtime's
+   * crypto.subtle, the default where it exists) or 'wasm' (pure Rust).
+   */
+  get crypto() {
+    return this.#verifier === undefined ? 'wasm' : 'webcrypto';
+  }
+
+  /**
+   * Resolves once the signing keys are imported into WebCrypto; rejects with
+   * a ConfigError if one is not a valid P-256 private key or its `d` does not
+   * match its `x`, `y`. (Requests fail with 500 and `onError` until then.)
+   * @returns {Promise<void>}
+   */
+  async ready() {
+    await this.#signer?.ready();
   }
 
   /** The paths this endpoint answers: token endpoint, RFC 8414 metadata, JWK Set. */
@@ -591,17 +794,68 @@ export class TokenEndpoint {
       headers = Array.isArray(h) ? h : Object.entries(h);
       body = typeof input.body === 'string' ? new TextEncoder().encode(input.body) : (input.body ?? new Uint8Array(0));
     }
+    if (now !== undefined && (typeof now !== 'number' || !Number.isFinite(now))) {
+      throw new TypeError('assertion-grant: explain() now must be a finite number of seconds');
+    }
     const at = now ?? this.#nowSecs();
     try {
-      const keys = this.#core.replayKeysFor(method, headers, body, at);
+      const core = this.#core;
+      const exchange = core.beginExplain(method, headers, body, at);
+      try {
+        await this.#answer(core, exchange);
+      } catch (err) {
+        exchange.free();
+        throw err;
+      }
       const used = [];
-      for (const key of keys) {
+      for (const key of exchange.replayKeys) {
         if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);
       }
-      return this.#core.explain(method, headers, body, at, used);
+      return core.finishExplain(exchange, used);
     } catch (err) {
       recoverFromTrap(err);
       throw err;
+    }
+  }
+
+  /** Answers every signature check of `exchange`: WebCrypto, or in wasm. */
+  async #answer(core, exchange) {
+    if (this.#verifier === undefined) {
+      core.resumeInWasm(exchange);
+      return;
+    }
+    for (let check = exchange.signatureCheck; check !== undefined; check = exchange.signatureCheck) {
+      core.resume(exchange, await this.#verifier.verify(check));
+    }
+  }
+
+  /** Runs every check of a token request; resolves with the core's `Prepared`. */
+  async #decide(method, headers, body, now) {
+    const core = this.#core;
+    const exchange = core.begin(method, headers, body, now);
+    try {
+      await this.#answer(core, exchange);
+    } catch (err) {
+      exchange.free();
+      throw err;
+    }
+    return core.finishExchange(exchange);
+  }
+
+  /** Mints the token for `prepared` (its keys claimed): signed in wasm or with the WebCrypto key. */
+  async #issue(prepared) {
+    const core = this.#core;
+    if (core.signsLocally) return coreResponse(core.issue(prepared, this.#nowSecs()));
+    const unsigned = core.tokenToSign(prepared, this.#nowSecs());
+    let owned = true;
+    try {
+      const early = unsigned.response;
+      if (early !== undefined) return coreResponse(early);
+      const signature = await this.#signer.sign(unsigned.kid, unsigned.signingInput);
+      owned = false; // finishToken() takes ownership
+      return coreResponse(core.finishToken(unsigned, signature));
+    } finally {
+      if (owned) unsigned.free();
     }
   }
 
@@ -676,7 +930,7 @@ export class TokenEndpoint {
 
   async #token(method, headers, body) {
     const now = this.#nowSecs();
-    const prepared = this.#core.prepare(method, headers, body, now);
+    const prepared = await this.#decide(method, headers, body, now);
     let owned = true;
     try {
       const early = prepared.response;
@@ -696,9 +950,9 @@ export class TokenEndpoint {
         }
         if (claimed !== true) return coreResponse(this.#core.replayRejected(prepared, key));
       }
-      owned = false; // issue() takes ownership of `prepared` (frees it in wasm)
-      // Read the clock again: claiming may have taken a while.
-      return coreResponse(this.#core.issue(prepared, this.#nowSecs()));
+      owned = false; // issuing takes ownership of `prepared` (frees it in wasm)
+      // The clock is read again: claiming may have taken a while.
+      return await this.#issue(prepared);
     } finally {
       if (owned) prepared.free();
     }

@@ -6,11 +6,12 @@ use std::borrow::Cow;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthMethod, Client, Config};
+use crate::config::{AuthMethod, Config};
 use crate::crypto::Algorithm;
+use crate::crypto::seam::{KeyOwner, SignatureCheck};
 use crate::explain::Trace;
 use crate::grant::{TimeRules, saml2};
-use crate::jose::{self, JoseError};
+use crate::jose::{self, JoseError, UnverifiedJws};
 use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::request::{Credentials, GrantType};
@@ -61,64 +62,134 @@ impl fmt::Display for ClientAuthError {
 
 /// The outcome of client authentication.
 #[derive(Debug)]
-pub(crate) struct ClientOutcome<'c> {
-    /// The authenticated (or, for `none`, identified) client; `None` when
-    /// the request named no client at all.
-    pub client: Option<&'c Client>,
+pub(crate) struct ClientOutcome {
+    /// The authenticated (or, for `none`, identified) client, as an index
+    /// into `clients`; `None` when the request named no client at all.
+    pub client: Option<usize>,
     /// The client assertion's one-time-use key, if one was used.
     pub replay: Option<ReplayKey>,
 }
 
-/// Authenticates the client named by `credentials`.
+/// Client authentication waiting for the host's answer to its signature
+/// check (a `private_key_jwt` or SAML client assertion).
+#[derive(Debug)]
+pub(crate) enum ClientPending {
+    /// RFC 7523 §2.2; `client` is `None` for an unknown client (or one of
+    /// another method), whose check names only the decoy key.
+    Jwt {
+        jws: UnverifiedJws,
+        client: Option<usize>,
+    },
+    /// RFC 7522 §2.2.
+    Saml {
+        assertion: saml2::SamlPending,
+        body_client_id: Option<String>,
+    },
+}
+
+/// What [`begin`] found.
+#[derive(Debug)]
+pub(crate) enum ClientBegun {
+    /// Authenticated (or refused) without any signature operation.
+    Done(ClientOutcome),
+    /// A signature check must be answered, then [`finish`].
+    Pending(Box<ClientPending>, SignatureCheck),
+}
+
+/// Authenticates the client named by `credentials`, up to the signature
+/// operation a client assertion needs.
 ///
 /// Secrets are compared as SHA-256 digests in constant time, and an unknown
 /// client is compared against a dummy digest, so unknown client, wrong
 /// secret and wrong method all cost the same hashing and comparison work.
-pub(crate) fn authenticate<'c>(
-    config: &'c Config,
+pub(crate) fn begin(
+    config: &Config,
     credentials: &Credentials,
     grant_type: GrantType,
-    now: i64,
-) -> Result<ClientOutcome<'c>, ClientAuthError> {
-    let (client, replay) = match credentials {
+) -> Result<ClientBegun, ClientAuthError> {
+    let client = match credentials {
         Credentials::None => {
-            return Ok(ClientOutcome {
+            return Ok(ClientBegun::Done(ClientOutcome {
                 client: None,
                 replay: None,
-            });
+            }));
         }
-        Credentials::ClientId(id) => match config.client(id) {
-            Some(c) if c.auth_method == AuthMethod::None => (c, None),
+        Credentials::ClientId(id) => match config.client_index(id) {
+            Some(i) if config.clients[i].auth_method == AuthMethod::None => i,
             // A confidential client that did not authenticate gets the same
             // answer as an unknown one (no client enumeration).
             _ => return Err(ClientAuthError::Failed { via_header: false }),
         },
-        Credentials::Basic { client_id, secret } => (
+        Credentials::Basic { client_id, secret } => {
             check_secret(config, client_id, secret, AuthMethod::ClientSecretBasic)
-                .ok_or(ClientAuthError::Failed { via_header: true })?,
-            None,
-        ),
-        Credentials::Post { client_id, secret } => (
+                .ok_or(ClientAuthError::Failed { via_header: true })?
+        }
+        Credentials::Post { client_id, secret } => {
             check_secret(config, client_id, secret, AuthMethod::ClientSecretPost)
-                .ok_or(ClientAuthError::Failed { via_header: false })?,
-            None,
-        ),
+                .ok_or(ClientAuthError::Failed { via_header: false })?
+        }
         Credentials::JwtAssertion {
             assertion,
             client_id,
         } => {
-            let (client, key) = check_jwt_assertion(config, assertion, client_id.as_deref(), now)?;
-            (client, Some(key))
+            let (pending, check) = begin_jwt_assertion(config, assertion, client_id.as_deref())?;
+            return Ok(ClientBegun::Pending(Box::new(pending), check));
         }
         Credentials::SamlAssertion {
             assertion,
             client_id,
         } => {
-            let (client, key) = check_saml_assertion(config, assertion, client_id.as_deref(), now)?;
-            (client, Some(key))
+            // Opaque on every failure (see `finish_saml_assertion`).
+            let (assertion, check) = saml2::begin(
+                config,
+                assertion,
+                ReplayKind::ClientAssertion,
+                &mut Trace::off(),
+            )
+            .map_err(|_| ClientAuthError::Failed { via_header: false })?;
+            let pending = ClientPending::Saml {
+                assertion,
+                body_client_id: client_id.clone(),
+            };
+            return Ok(ClientBegun::Pending(Box::new(pending), check));
         }
     };
-    if !client.grant_types.iter().any(|g| g == grant_type.as_str()) {
+    authorized(config, client, grant_type, None).map(ClientBegun::Done)
+}
+
+/// Finishes [`begin`] with the host's answer `verified` to its check.
+pub(crate) fn finish(
+    config: &Config,
+    pending: ClientPending,
+    verified: bool,
+    grant_type: GrantType,
+    now: i64,
+) -> Result<ClientOutcome, ClientAuthError> {
+    let (client, key) = match pending {
+        ClientPending::Jwt { jws, client } => {
+            finish_jwt_assertion(config, jws, client, verified, now)?
+        }
+        ClientPending::Saml {
+            assertion,
+            body_client_id,
+        } => finish_saml_assertion(config, assertion, body_client_id.as_deref(), verified, now)?,
+    };
+    authorized(config, client, grant_type, Some(key))
+}
+
+/// The authenticated client may use this grant type (else
+/// `unauthorized_client`).
+fn authorized(
+    config: &Config,
+    client: usize,
+    grant_type: GrantType,
+    replay: Option<ReplayKey>,
+) -> Result<ClientOutcome, ClientAuthError> {
+    if !config.clients[client]
+        .grant_types
+        .iter()
+        .any(|g| g == grant_type.as_str())
+    {
         return Err(ClientAuthError::UnauthorizedGrantType);
     }
     Ok(ClientOutcome {
@@ -131,16 +202,16 @@ pub(crate) fn authenticate<'c>(
 /// is unknown or registered for another method.
 const DUMMY_DIGEST: [u8; 32] = [0x5a; 32];
 
-fn check_secret<'c>(
-    config: &'c Config,
+fn check_secret(
+    config: &Config,
     client_id: &str,
     secret: &str,
     method: AuthMethod,
-) -> Option<&'c Client> {
+) -> Option<usize> {
     crate::probe::secret_comparison();
     let presented = Sha256::digest(secret.as_bytes());
-    let client = config.client(client_id);
-    let stored = match client {
+    let client = config.client_index(client_id);
+    let stored = match client.map(|i| &config.clients[i]) {
         Some(c) if c.auth_method == method => c.secret_sha256,
         _ => None,
     };
@@ -163,28 +234,24 @@ fn check_secret<'c>(
 /// holds a stolen SAML assertion learns nothing about it by offering it as
 /// a client assertion (not even whether it verified and only the body's
 /// `client_id` disagreed).
-fn check_saml_assertion<'c>(
-    config: &'c Config,
-    assertion: &str,
+fn finish_saml_assertion(
+    config: &Config,
+    assertion: saml2::SamlPending,
     body_client_id: Option<&str>,
+    verified: bool,
     now: i64,
-) -> Result<(&'c Client, ReplayKey), ClientAuthError> {
+) -> Result<(usize, ReplayKey), ClientAuthError> {
     let failed = ClientAuthError::Failed { via_header: false };
-    let grant = saml2::validate(
-        config,
-        assertion,
-        now,
-        ReplayKind::ClientAssertion,
-        &mut Trace::off(),
-    )
-    .map_err(|_| failed.clone())?;
+    let grant = saml2::finish(config, assertion, verified, now, &mut Trace::off())
+        .map_err(|_| failed.clone())?;
     if body_client_id.is_some_and(|id| id != grant.subject) {
         return Err(failed);
     }
-    let client = match config.client(&grant.subject) {
-        Some(c) if c.auth_method == AuthMethod::Saml2Bearer => c,
+    let index = match config.client_index(&grant.subject) {
+        Some(i) if config.clients[i].auth_method == AuthMethod::Saml2Bearer => i,
         _ => return Err(failed),
     };
+    let client = &config.clients[index];
     // The Subject must name an entity (or the client's configured format),
     // so a user whose NameID happens to equal a client_id is not that
     // client. The Format is the signed NameID's own attribute, carried in a
@@ -201,7 +268,7 @@ fn check_saml_assertion<'c>(
         return Err(failed);
     }
     let key = grant.replay.ok_or(failed)?;
-    Ok((client, key))
+    Ok((index, key))
 }
 
 /// RFC 7523 §3 applied to a client assertion: `iss` = `sub` = client_id,
@@ -213,16 +280,11 @@ fn check_saml_assertion<'c>(
 /// An unknown client (or one registered for another method) costs one
 /// signature verification against a decoy key, like a known client whose
 /// `kid` matches, so timing does not reveal which client ids exist.
-fn check_jwt_assertion<'c>(
-    config: &'c Config,
+fn begin_jwt_assertion(
+    config: &Config,
     assertion: &str,
     body_client_id: Option<&str>,
-    now: i64,
-) -> Result<(&'c Client, ReplayKey), ClientAuthError> {
-    let reject = |e: JoseError| match e {
-        JoseError::BadSignature => ClientAuthError::Failed { via_header: false },
-        other => ClientAuthError::Assertion(Cow::Owned(other.to_string())),
-    };
+) -> Result<(ClientPending, SignatureCheck), ClientAuthError> {
     let jws = jose::parse(assertion).map_err(reject)?;
     let claimed = jws
         .unverified_issuer()
@@ -232,15 +294,43 @@ fn check_jwt_assertion<'c>(
             "client_id does not match the assertion's iss".into(),
         ));
     }
-    let Some(client) = config
-        .client(claimed)
-        .filter(|c| c.auth_method == AuthMethod::PrivateKeyJwt)
-    else {
-        // No keys: `verify` runs its decoy verification and fails.
-        let _ = jws.verify(&[], &Algorithm::ALL);
+    let client = config
+        .client_index(claimed)
+        .filter(|&i| config.clients[i].auth_method == AuthMethod::PrivateKeyJwt);
+    // An unknown client has no keys: its check names the decoy key, and
+    // `finish_jwt_assertion` refuses it whatever the answer.
+    let (owner, keys) = match client {
+        Some(i) => (KeyOwner::Client(i), config.clients[i].keys.as_slice()),
+        None => (KeyOwner::Client(usize::MAX), &[][..]),
+    };
+    let check = jws
+        .signature_check(owner, keys, &Algorithm::ALL)
+        .map_err(reject)?;
+    Ok((ClientPending::Jwt { jws, client }, check))
+}
+
+/// A client assertion's JOSE error as a client-authentication failure: a bad
+/// signature is the opaque `Failed`, like an unknown client.
+fn reject(e: JoseError) -> ClientAuthError {
+    match e {
+        JoseError::BadSignature => ClientAuthError::Failed { via_header: false },
+        other => ClientAuthError::Assertion(Cow::Owned(other.to_string())),
+    }
+}
+
+/// The second half of the `private_key_jwt` check, over the verified claims.
+fn finish_jwt_assertion(
+    config: &Config,
+    jws: UnverifiedJws,
+    client: Option<usize>,
+    verified: bool,
+    now: i64,
+) -> Result<(usize, ReplayKey), ClientAuthError> {
+    let Some(index) = client else {
         return Err(ClientAuthError::Failed { via_header: false });
     };
-    let verified = jws.verify(&client.keys, &Algorithm::ALL).map_err(reject)?;
+    let client = &config.clients[index];
+    let verified = jws.into_verified(verified).map_err(reject)?;
     let claims = verified.get();
     let problem = |why: &'static str| ClientAuthError::Assertion(Cow::Borrowed(why));
     if claims.string("iss").map_err(reject)? != Some(client.client_id.as_str())
@@ -286,5 +376,5 @@ fn check_jwt_assertion<'c>(
         jti,
         exp.saturating_add(config.clock_skew),
     );
-    Ok((client, key))
+    Ok((index, key))
 }

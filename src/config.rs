@@ -12,7 +12,8 @@ use std::fmt;
 
 use crate::crypto::{Algorithm, SigningKey};
 use crate::encoding::hex_decode;
-use crate::jose::{Jwk, parse_jwk_set, parse_private_jwk};
+use crate::endpoint::PublicSigningKey;
+use crate::jose::{Jwk, parse_jwk_set, parse_private_jwk, parse_public_signing_jwk};
 use crate::json;
 use crate::limits::*;
 use crate::policy::ScopeSet;
@@ -246,8 +247,9 @@ impl Config {
             .map(|&i| (i, &self.issuers[i]))
     }
 
-    pub(crate) fn client(&self, client_id: &str) -> Option<&Client> {
-        self.client_index.get(client_id).map(|&i| &self.clients[i])
+    /// The position of `client_id` in `clients`.
+    pub(crate) fn client_index(&self, client_id: &str) -> Option<usize> {
+        self.client_index.get(client_id).copied()
     }
 
     /// Whether `aud` names this server: the issuer, the token endpoint or a
@@ -281,6 +283,27 @@ impl Config {
 /// Set of them whose first key is the active one (the others stay published
 /// in the JWKS during rotation).
 pub fn signing_keys_from_json(text: &str) -> Result<Vec<SigningKey>, ConfigError> {
+    let keys = key_list(text, parse_private_jwk)?;
+    unique_kids(keys.iter().map(SigningKey::kid))?;
+    Ok(keys)
+}
+
+/// Parses the public halves of the access-token signing keys, for an
+/// endpoint whose host signs ([`crate::TokenEndpoint::with_host_signer`]):
+/// one public EC P-256 JWK, or a JWK Set whose first key is active. A
+/// private member `d` is refused: the private key stays with the host.
+pub fn public_signing_keys_from_json(text: &str) -> Result<Vec<PublicSigningKey>, ConfigError> {
+    let keys = key_list(text, parse_public_signing_jwk)?;
+    unique_kids(keys.iter().map(|k| k.kid.as_str()))?;
+    Ok(keys)
+}
+
+/// One JWK, or `{"keys": [...]}` of 1 to [`MAX_KEYS_PER_SET`], each parsed
+/// by `parse`; errors name `signing_key` or `signing_key.keys[i]`.
+fn key_list<K>(
+    text: &str,
+    parse: impl Fn(&Value) -> Result<K, crate::jose::JwkError>,
+) -> Result<Vec<K>, ConfigError> {
     let value = json::parse(text.as_bytes())
         .map_err(|e| ConfigError::new("signing_key", format!("not valid JSON: {e}")))?;
     let at = |path: String, e: crate::jose::JwkError| match e.member {
@@ -289,32 +312,31 @@ pub fn signing_keys_from_json(text: &str) -> Result<Vec<SigningKey>, ConfigError
     };
     match value.get("keys") {
         None => Ok(vec![
-            parse_private_jwk(&value).map_err(|e| at("signing_key".into(), e))?,
+            parse(&value).map_err(|e| at("signing_key".into(), e))?,
         ]),
-        Some(Value::Array(keys)) if !keys.is_empty() && keys.len() <= MAX_KEYS_PER_SET => {
-            let keys = keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| {
-                    parse_private_jwk(k).map_err(|e| at(format!("signing_key.keys[{i}]"), e))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut seen = HashSet::new();
-            for (i, k) in keys.iter().enumerate() {
-                if !seen.insert(k.kid().to_owned()) {
-                    return Err(ConfigError::new(
-                        format!("signing_key.keys[{i}].kid"),
-                        "duplicate kid",
-                    ));
-                }
-            }
-            Ok(keys)
-        }
+        Some(Value::Array(keys)) if !keys.is_empty() && keys.len() <= MAX_KEYS_PER_SET => keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| parse(k).map_err(|e| at(format!("signing_key.keys[{i}]"), e)))
+            .collect(),
         Some(_) => Err(ConfigError::new(
             "signing_key.keys",
-            format!("must be an array of 1 to {MAX_KEYS_PER_SET} private JWKs"),
+            format!("must be an array of 1 to {MAX_KEYS_PER_SET} JWKs"),
         )),
     }
+}
+
+fn unique_kids<'k>(kids: impl Iterator<Item = &'k str>) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for (i, kid) in kids.enumerate() {
+        if !seen.insert(kid) {
+            return Err(ConfigError::new(
+                format!("signing_key.keys[{i}].kid"),
+                "duplicate kid",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -3,16 +3,18 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::client_auth::{self, ClientAuthError};
+use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
 use crate::config::{AuthMethod, Client, Config, ConfigError, TrustedIssuer, url_path};
 use crate::crypto::SigningKey;
+use crate::crypto::seam::{RustBackend, SignatureBackend, SignatureCheck};
 use crate::error::OAuthError;
 use crate::explain::{ExplainedError, Explanation, Outcome, Trace, utc};
+use crate::grant::ValidatedGrant;
 use crate::grant::{self, GrantError, TimeError};
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
 use crate::replay::{self, ClaimOutcome, ReplayKey, ReplayKind, ReplayStore, Replayed};
-use crate::request::{self, GrantType, HttpRequest};
+use crate::request::{self, GrantType, HttpRequest, TokenRequest};
 use crate::response::{HttpResponse, TokenResponse};
 use crate::token;
 
@@ -24,11 +26,82 @@ use crate::token;
 #[derive(Debug)]
 pub struct TokenEndpoint {
     config: Config,
-    keys: Vec<SigningKey>,
+    /// Never empty; the first signs.
+    keys: Vec<TokenKey>,
     ephemeral: bool,
     metadata_json: String,
     jwks_json: String,
     metadata_path: String,
+}
+
+/// The public half of an access-token signing key (EC P-256): what the
+/// JWKS publishes and the token header names. The private half lives with
+/// whoever signs — the core ([`SigningKey`]) or the host (a non-extractable
+/// WebCrypto key on JS hosts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicSigningKey {
+    /// The key id.
+    pub kid: String,
+    /// The affine x coordinate.
+    pub x: [u8; 32],
+    /// The affine y coordinate.
+    pub y: [u8; 32],
+}
+
+impl From<&SigningKey> for PublicSigningKey {
+    fn from(key: &SigningKey) -> Self {
+        let (x, y) = key.public_coordinates();
+        Self {
+            kid: key.kid().to_owned(),
+            x,
+            y,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TokenKey {
+    public: PublicSigningKey,
+    /// `None` when the host signs.
+    local: Option<SigningKey>,
+}
+
+/// An access token whose claims are final, waiting for its ES256
+/// signature: the host signs [`Self::signing_input`] with the key
+/// [`Self::kid`] names (ECDSA P-256 SHA-256, 64-byte `r‖s`, as WebCrypto
+/// produces) and calls [`Self::finish`].
+#[derive(Debug)]
+pub struct UnsignedToken {
+    signing_input: String,
+    kid: String,
+    expires_in: i64,
+    scope: Option<String>,
+}
+
+impl UnsignedToken {
+    /// The JWS signing input (`header.payload`).
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
+
+    /// The key id of the key to sign with.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The token response with `signature`; a signature that is not 64
+    /// bytes is a host bug: `server_error`.
+    pub fn finish(self, signature: &[u8]) -> Result<TokenResponse, OAuthError> {
+        let signature: &[u8; 64] = signature
+            .try_into()
+            .map_err(|_| OAuthError::server_error())?;
+        Ok(TokenResponse {
+            access_token: token::assemble(self.signing_input, signature),
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            scope: self.scope,
+        })
+    }
 }
 
 /// A request that passed every check except one-time use. The host must
@@ -81,6 +154,37 @@ impl TokenEndpoint {
                 reason: "at least one signing key is required".into(),
             });
         }
+        let keys = keys
+            .into_iter()
+            .map(|k| TokenKey {
+                public: PublicSigningKey::from(&k),
+                local: Some(k),
+            })
+            .collect();
+        Ok(Self::build(config, keys, false))
+    }
+
+    /// An endpoint whose access tokens the host signs (a JS host with a
+    /// non-extractable WebCrypto key): the core holds only the public keys
+    /// (the first is active; all are published in the JWKS), and tokens are
+    /// issued through [`Self::token_to_sign`] and [`UnsignedToken::finish`].
+    pub fn with_host_signer(
+        config: Config,
+        keys: Vec<PublicSigningKey>,
+    ) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError {
+                path: "signing_key".into(),
+                reason: "at least one signing key is required".into(),
+            });
+        }
+        let keys = keys
+            .into_iter()
+            .map(|public| TokenKey {
+                public,
+                local: None,
+            })
+            .collect();
         Ok(Self::build(config, keys, false))
     }
 
@@ -92,12 +196,17 @@ impl TokenEndpoint {
             path: "signing_key".into(),
             reason: "no randomness available to generate a key".into(),
         })?;
+        let key = TokenKey {
+            public: PublicSigningKey::from(&key),
+            local: Some(key),
+        };
         Ok(Self::build(config, vec![key], true))
     }
 
-    fn build(config: Config, keys: Vec<SigningKey>, ephemeral: bool) -> Self {
+    fn build(config: Config, keys: Vec<TokenKey>, ephemeral: bool) -> Self {
+        let public: Vec<&PublicSigningKey> = keys.iter().map(|k| &k.public).collect();
         let metadata_json = metadata::metadata_document(&config).to_string();
-        let jwks_json = metadata::jwks_document(&keys).to_string();
+        let jwks_json = metadata::jwks_document(&public).to_string();
         let metadata_path = metadata::metadata_path(config.issuer());
         Self {
             config,
@@ -146,9 +255,35 @@ impl TokenEndpoint {
 
     /// Runs every check of a token request at time `now` (Unix seconds):
     /// request syntax, client authentication, the assertion, issuer/client
-    /// binding and scope. Replay keys exist only when all of these passed.
+    /// binding and scope, answering signature checks with the pure-Rust
+    /// backend. Replay keys exist only when all of these passed.
     pub fn prepare(&self, req: &HttpRequest<'_>, now: i64) -> Result<PendingToken, OAuthError> {
-        self.prepare_traced(req, now, &mut Trace::off())
+        self.run(self.begin(req, now), &RustBackend).outcome()
+    }
+
+    /// Starts a token request at `now`: the core's half of
+    /// prepare → await → finish. Answer each [`Exchange::signature_check`]
+    /// (with any [`SignatureBackend`], e.g. WebCrypto on a JS host) through
+    /// [`Exchange::resume`] until none is left, then take
+    /// [`Exchange::outcome`]. [`Self::prepare`] does exactly this with the
+    /// pure-Rust backend.
+    pub fn begin(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
+        self.begin_traced(req, now, Trace::off())
+    }
+
+    /// Like [`Self::begin`], recording every check for
+    /// [`Exchange::explain`].
+    pub fn begin_explain(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
+        self.begin_traced(req, now, Trace::on())
+    }
+
+    /// Answers every check of `exchange` with `backend`.
+    pub fn run(&self, mut exchange: Exchange, backend: &dyn SignatureBackend) -> Exchange {
+        while let Some(check) = exchange.signature_check() {
+            let verified = backend.verify(&self.config, check);
+            exchange = exchange.resume(self, verified);
+        }
+        exchange
     }
 
     /// Explains what [`Self::prepare`] and [`Self::issue`] would do with
@@ -164,112 +299,74 @@ impl TokenEndpoint {
         now: i64,
         is_used: &dyn Fn(&str) -> bool,
     ) -> Explanation {
-        let mut trace = Trace::on();
-        let result = self
-            .prepare_traced(req, now, &mut trace)
-            .and_then(|pending| {
-                for key in pending.replay_keys() {
-                    let used = is_used(&key.key);
-                    let which = match key.kind {
-                        ReplayKind::Grant => "the assertion",
-                        ReplayKind::ClientAssertion => "the client assertion",
-                    };
-                    let outcome = if used { Outcome::Fail } else { Outcome::Pass };
-                    trace.record(
-                        "one-time use",
-                        "RFC 7521 §5.2, RFC 7523 §3 item 7",
-                        outcome,
-                        || {
-                            format!(
-                                "{which} {} (kept until {})",
-                                if used {
-                                    "was already used"
-                                } else {
-                                    "has not been used"
-                                },
-                                utc(key.expires_at)
-                            )
-                        },
-                    );
-                    if used {
-                        return Err(Self::replay_rejected(key));
-                    }
-                }
-                if pending.replay_keys().is_empty() {
-                    trace.skip("one-time use", "RFC 7521 §5.2", || {
-                        "no assertion id to track".into()
-                    });
-                }
-                let (claims, _) =
-                    self.token_claims(&pending, now, "(jti chosen at issue)".into())?;
-                trace.pass("access token", "RFC 9068 §2", || {
-                    format!(
-                        "ES256, kid {:?}, {} claims",
-                        self.keys[0].kid(),
-                        claims.len()
-                    )
-                });
-                Ok(claims)
-            });
-        let checks = trace.into_checks();
-        match result {
-            Ok(claims) => Explanation {
-                checks,
-                would_issue: true,
-                error: None,
-                token_claims: Some(claims),
-            },
-            Err(e) => Explanation {
-                checks,
-                would_issue: false,
-                error: Some(ExplainedError {
-                    error: e.code().as_str(),
-                    error_description: e.description().to_owned(),
-                    status: e.status(),
-                }),
-                token_claims: None,
-            },
-        }
+        self.run(self.begin_explain(req, now), &RustBackend)
+            .explain(self, is_used)
     }
 
-    fn prepare_traced(
-        &self,
-        req: &HttpRequest<'_>,
-        now: i64,
-        trace: &mut Trace,
-    ) -> Result<PendingToken, OAuthError> {
+    fn begin_traced(&self, req: &HttpRequest<'_>, now: i64, mut trace: Trace) -> Exchange {
         let request = trace.check(
             "request",
             "RFC 6749 §3.2, §4.5; RFC 7521 §4.1",
             request::parse_request(req),
             |r| format!("POST form with grant_type {}", r.grant_type.as_str()),
-        )?;
-        let client =
-            client_auth::authenticate(&self.config, &request.credentials, request.grant_type, now);
+        );
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return Exchange::done(Err(e.into()), now, trace),
+        };
+        match client_auth::begin(&self.config, &request.credentials, request.grant_type) {
+            Ok(ClientBegun::Done(client)) => {
+                self.client_authenticated(request, Ok(client), now, trace)
+            }
+            Ok(ClientBegun::Pending(pending, check)) => Exchange {
+                now,
+                trace,
+                stage: Stage::Client {
+                    request,
+                    pending,
+                    check,
+                },
+            },
+            Err(e) => self.client_authenticated(request, Err(e), now, trace),
+        }
+    }
+
+    /// Client authentication is decided: record it, check the binding
+    /// before any signature work on the grant, and start the grant.
+    fn client_authenticated(
+        &self,
+        request: TokenRequest,
+        client: Result<ClientOutcome, ClientAuthError>,
+        now: i64,
+        mut trace: Trace,
+    ) -> Exchange {
+        let config = &self.config;
         let client = trace.check(
             "client authentication",
             "RFC 6749 §2.3, RFC 7521 §4.2",
             client,
-            |c| match c.client {
+            |c| match c.client.map(|i| &config.clients[i]) {
                 Some(c) => format!("client {:?} ({})", c.client_id, c.auth_method.as_str()),
                 None => "no client identified".into(),
             },
-        )?;
+        );
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => return Exchange::done(Err(e.into()), now, trace),
+        };
+        let client_ref = client.client.map(|i| &config.clients[i]);
         // Before any signature work on the grant, for callers that proved
         // nothing about themselves (no client, or a public one): the
         // client↔issuer binding on the issuer the assertion *states*, so
         // such a caller cannot learn whether an assertion it holds would
         // verify. The binding is checked again on the verified issuer.
-        if client
-            .client
-            .is_none_or(|c| c.auth_method == AuthMethod::None)
-        {
+        if client_ref.is_none_or(|c| c.auth_method == AuthMethod::None) {
             let stated = match request.grant_type {
                 GrantType::JwtBearer => grant::jwt::peek_issuer(&request.assertion),
                 GrantType::Saml2Bearer => grant::saml2::peek_issuer(&request.assertion),
             };
-            if let Some((index, issuer)) = stated.and_then(|iss| self.config.trusted_issuer(&iss))
-                && let Err(e) = binding(client.client, index, issuer)
+            if let Some((index, issuer)) = stated.and_then(|iss| config.trusted_issuer(&iss))
+                && let Err(e) = binding(client_ref, index, issuer)
             {
                 trace.record(
                     "client and issuer (before the signature)",
@@ -277,21 +374,43 @@ impl TokenEndpoint {
                     Outcome::Fail,
                     || format!("the assertion names {:?}: {e}", issuer.issuer),
                 );
-                return Err(e.into());
+                return Exchange::done(Err(e.into()), now, trace);
             }
         }
-        let grant = match request.grant_type {
-            GrantType::JwtBearer => {
-                grant::jwt::validate(&self.config, &request.assertion, now, trace)?
+        let begun = match request.grant_type {
+            GrantType::JwtBearer => grant::jwt::begin(config, &request.assertion, &mut trace)
+                .map(|(p, check)| (GrantPending::Jwt(p), check)),
+            GrantType::Saml2Bearer => {
+                grant::saml2::begin(config, &request.assertion, ReplayKind::Grant, &mut trace)
+                    .map(|(p, check)| (GrantPending::Saml(p), check))
             }
-            GrantType::Saml2Bearer => grant::saml2::validate(
-                &self.config,
-                &request.assertion,
-                now,
-                ReplayKind::Grant,
-                trace,
-            )?,
         };
+        match begun {
+            Ok((pending, check)) => Exchange {
+                now,
+                trace,
+                stage: Stage::Grant {
+                    request,
+                    client,
+                    pending: Box::new(pending),
+                    check,
+                },
+            },
+            Err(e) => Exchange::done(Err(e.into()), now, trace),
+        }
+    }
+
+    /// The grant is verified: lifetime, binding, scope and claim policy,
+    /// and the replay keys to claim.
+    fn grant_validated(
+        &self,
+        request: &TokenRequest,
+        client: ClientOutcome,
+        grant: ValidatedGrant,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<PendingToken, OAuthError> {
+        let client_ref = client.client.map(|i| &self.config.clients[i]);
         if self.config.access_token.cap_at_assertion_expiry && grant.expires_at <= now {
             // The token would be born expired; refuse before the replay key
             // is spent.
@@ -310,12 +429,12 @@ impl TokenEndpoint {
             return Err(GrantError::Time(TimeError::Expired).into());
         }
         let issuer = &self.config.issuers[grant.issuer];
-        let bound = binding(client.client, grant.issuer, issuer);
+        let bound = binding(client_ref, grant.issuer, issuer);
         trace.check(
             "client and issuer",
             "configuration (trusted_issuers, require_client)",
             bound,
-            |_| match client.client {
+            |_| match client_ref {
                 Some(c) => format!(
                     "{:?} may present assertions from {:?}",
                     c.client_id, issuer.issuer
@@ -325,7 +444,7 @@ impl TokenEndpoint {
         )?;
         let scope = policy::decide_scope(
             request.scope.as_ref(),
-            client.client.map(|c| &c.scope),
+            client_ref.map(|c| &c.scope),
             issuer.scope.as_ref(),
             self.config.scope_policy,
         );
@@ -334,7 +453,7 @@ impl TokenEndpoint {
                 "requested {:?}; granted {:?} (client allowance {:?}, issuer ceiling {:?}, policy {:?})",
                 request.scope.as_ref().map(ScopeSet::to_scope_string),
                 g.granted.to_scope_string(),
-                client.client.map(|c| c.scope.to_scope_string()),
+                client_ref.map(|c| c.scope.to_scope_string()),
                 issuer.scope.as_ref().map(ScopeSet::to_scope_string),
                 self.config.scope_policy
             )
@@ -361,8 +480,7 @@ impl TokenEndpoint {
         }
         // The grant's key first: a spent grant is refused before a fresh
         // client assertion can leave an entry in the store.
-        let partition =
-            replay::partition(client.client.map(|c| c.client_id.as_str()), &issuer.issuer);
+        let partition = replay::partition(client_ref.map(|c| c.client_id.as_str()), &issuer.issuer);
         let replay_keys = grant
             .replay
             .into_iter()
@@ -376,7 +494,7 @@ impl TokenEndpoint {
             replay_keys,
             mapped_claims,
             subject: grant.subject,
-            client_id: client.client.map(|c| c.client_id.clone()),
+            client_id: client_ref.map(|c| c.client_id.clone()),
             scope: scope.granted,
             report_scope: scope.report,
             assertion_expires_at: grant.expires_at,
@@ -416,20 +534,50 @@ impl TokenEndpoint {
     }
 
     /// Mints the access token for a request whose replay keys were all
-    /// claimed. `now` is read again because claiming may have taken time.
+    /// claimed, signing with the key the core holds. `now` is read again
+    /// because claiming may have taken time. With a host signer
+    /// ([`Self::with_host_signer`]) use [`Self::token_to_sign`] instead;
+    /// here that is `server_error`.
     pub fn issue(&self, pending: PendingToken, now: i64) -> Result<TokenResponse, OAuthError> {
+        let unsigned = self.token_to_sign(pending, now)?;
+        // `keys` is never empty: every constructor guarantees one key.
+        let key = self.keys[0]
+            .local
+            .as_ref()
+            .ok_or_else(OAuthError::server_error)?;
+        let signature = key.sign_es256(unsigned.signing_input.as_bytes());
+        unsigned.finish(&signature)
+    }
+
+    /// The access token for a request whose replay keys were all claimed,
+    /// ready for the host to sign with the active key.
+    pub fn token_to_sign(
+        &self,
+        pending: PendingToken,
+        now: i64,
+    ) -> Result<UnsignedToken, OAuthError> {
         let jti = token::new_jti().map_err(|_| OAuthError::server_error())?;
         let (claims, exp) = self.token_claims(&pending, now, jti)?;
-        // `keys` is never empty: both constructors guarantee one key.
-        let access_token = token::mint(&self.keys[0], &claims);
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
+        let kid = self.active_kid();
+        Ok(UnsignedToken {
+            signing_input: token::signing_input(kid, &claims),
+            kid: kid.to_owned(),
             expires_in: exp - now,
             scope: pending
                 .report_scope
                 .then(|| pending.scope.to_scope_string()),
         })
+    }
+
+    /// The key id of the signing key in use.
+    pub fn active_kid(&self) -> &str {
+        &self.keys[0].public.kid
+    }
+
+    /// Whether the core signs access tokens itself (else the host does,
+    /// see [`Self::with_host_signer`]).
+    pub fn signs_locally(&self) -> bool {
+        self.keys[0].local.is_some()
     }
 
     /// The error for a request whose replay key `failed` could not be
@@ -487,5 +635,203 @@ fn binding(
             Err(ClientAuthError::IssuerNotAllowed)
         }
         _ => Ok(()),
+    }
+}
+
+/// A token request in progress (DESIGN.md, "prepare → await → finish"):
+/// everything the core could do without an answer from its host, and at
+/// most one [`SignatureCheck`] it is waiting for. Client authentication is
+/// answered before the grant is looked at, so a client that fails costs no
+/// signature work on the grant.
+#[derive(Debug)]
+pub struct Exchange {
+    now: i64,
+    trace: Trace,
+    stage: Stage,
+}
+
+#[derive(Debug)]
+enum Stage {
+    /// Waiting for the client assertion's check.
+    Client {
+        request: TokenRequest,
+        pending: Box<ClientPending>,
+        check: SignatureCheck,
+    },
+    /// Waiting for the grant assertion's check.
+    Grant {
+        request: TokenRequest,
+        client: ClientOutcome,
+        pending: Box<GrantPending>,
+        check: SignatureCheck,
+    },
+    /// Decided.
+    Done(Result<PendingToken, OAuthError>),
+}
+
+#[derive(Debug)]
+enum GrantPending {
+    Jwt(grant::jwt::JwtPending),
+    Saml(grant::saml2::SamlPending),
+}
+
+impl Exchange {
+    fn done(result: Result<PendingToken, OAuthError>, now: i64, trace: Trace) -> Self {
+        Self {
+            now,
+            trace,
+            stage: Stage::Done(result),
+        }
+    }
+
+    /// The signature check to answer next, or `None` when the exchange is
+    /// decided.
+    pub fn signature_check(&self) -> Option<&SignatureCheck> {
+        match &self.stage {
+            Stage::Client { check, .. } | Stage::Grant { check, .. } => Some(check),
+            Stage::Done(_) => None,
+        }
+    }
+
+    /// Continues with the host's answer to [`Self::signature_check`]:
+    /// `verified` is whether the signature verified with one of the check's
+    /// keys. `endpoint` must be the one that began the exchange. Without a
+    /// pending check this changes nothing.
+    pub fn resume(self, endpoint: &TokenEndpoint, verified: bool) -> Self {
+        let Self {
+            now,
+            mut trace,
+            stage,
+        } = self;
+        let config = &endpoint.config;
+        match stage {
+            Stage::Client {
+                request,
+                pending,
+                check: _,
+            } => {
+                let client =
+                    client_auth::finish(config, *pending, verified, request.grant_type, now);
+                endpoint.client_authenticated(request, client, now, trace)
+            }
+            Stage::Grant {
+                request,
+                client,
+                pending,
+                check: _,
+            } => {
+                let grant = match *pending {
+                    GrantPending::Jwt(p) => {
+                        grant::jwt::finish(config, p, verified, now, &mut trace)
+                    }
+                    GrantPending::Saml(p) => {
+                        grant::saml2::finish(config, p, verified, now, &mut trace)
+                    }
+                };
+                let result = grant
+                    .map_err(OAuthError::from)
+                    .and_then(|g| endpoint.grant_validated(&request, client, g, now, &mut trace));
+                Self::done(result, now, trace)
+            }
+            done @ Stage::Done(_) => Self {
+                now,
+                trace,
+                stage: done,
+            },
+        }
+    }
+
+    /// The decision: a [`PendingToken`] whose replay keys the host claims
+    /// before [`TokenEndpoint::issue`], or the error to answer. Asked while
+    /// a check is still pending, it is `server_error` (a host bug).
+    pub fn outcome(self) -> Result<PendingToken, OAuthError> {
+        match self.stage {
+            Stage::Done(result) => result,
+            _ => Err(OAuthError::server_error()),
+        }
+    }
+
+    /// The replay keys a decided, successful exchange needs claimed (empty
+    /// otherwise), for hosts that look them up before [`Self::explain`].
+    pub fn replay_keys(&self) -> &[ReplayKey] {
+        match &self.stage {
+            Stage::Done(Ok(pending)) => pending.replay_keys(),
+            _ => &[],
+        }
+    }
+
+    /// The check-by-check report of an exchange begun with
+    /// [`TokenEndpoint::begin_explain`] and answered to the end; `is_used`
+    /// reads (never claims) the host's replay store.
+    pub fn explain(self, endpoint: &TokenEndpoint, is_used: &dyn Fn(&str) -> bool) -> Explanation {
+        let now = self.now;
+        let mut trace = self.trace;
+        let result = match self.stage {
+            Stage::Done(result) => result,
+            _ => Err(OAuthError::server_error()),
+        };
+        let result = result.and_then(|pending| {
+            for key in pending.replay_keys() {
+                let used = is_used(&key.key);
+                let which = match key.kind {
+                    ReplayKind::Grant => "the assertion",
+                    ReplayKind::ClientAssertion => "the client assertion",
+                };
+                let outcome = if used { Outcome::Fail } else { Outcome::Pass };
+                trace.record(
+                    "one-time use",
+                    "RFC 7521 §5.2, RFC 7523 §3 item 7",
+                    outcome,
+                    || {
+                        format!(
+                            "{which} {} (kept until {})",
+                            if used {
+                                "was already used"
+                            } else {
+                                "has not been used"
+                            },
+                            utc(key.expires_at)
+                        )
+                    },
+                );
+                if used {
+                    return Err(TokenEndpoint::replay_rejected(key));
+                }
+            }
+            if pending.replay_keys().is_empty() {
+                trace.skip("one-time use", "RFC 7521 §5.2", || {
+                    "no assertion id to track".into()
+                });
+            }
+            let (claims, _) =
+                endpoint.token_claims(&pending, now, "(jti chosen at issue)".into())?;
+            trace.pass("access token", "RFC 9068 §2", || {
+                format!(
+                    "ES256, kid {:?}, {} claims",
+                    endpoint.active_kid(),
+                    claims.len()
+                )
+            });
+            Ok(claims)
+        });
+        let checks = trace.into_checks();
+        match result {
+            Ok(claims) => Explanation {
+                checks,
+                would_issue: true,
+                error: None,
+                token_claims: Some(claims),
+            },
+            Err(e) => Explanation {
+                checks,
+                would_issue: false,
+                error: Some(ExplainedError {
+                    error: e.code().as_str(),
+                    error_description: e.description().to_owned(),
+                    status: e.status(),
+                }),
+                token_claims: None,
+            },
+        }
     }
 }

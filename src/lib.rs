@@ -66,9 +66,9 @@ pub mod xmldsig;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;
 
-pub use config::{Config, ConfigError, signing_keys_from_json};
+pub use config::{Config, ConfigError, public_signing_keys_from_json, signing_keys_from_json};
 pub use crypto::{Algorithm, SigningKey};
-pub use endpoint::{PendingToken, TokenEndpoint};
+pub use endpoint::{Exchange, PendingToken, PublicSigningKey, TokenEndpoint, UnsignedToken};
 pub use error::{ErrorCode, OAuthError};
 pub use json::JsonError;
 pub use replay::{ClaimOutcome, MemoryReplayStore, ReplayKey, ReplayKind, ReplayStore};

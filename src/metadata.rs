@@ -4,8 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::config::{AuthMethod, Config, GRANT_JWT_BEARER, GRANT_SAML2_BEARER, url_path};
-use crate::crypto::{Algorithm, SigningKey};
+use crate::crypto::Algorithm;
 use crate::encoding::b64url_encode;
+use crate::endpoint::PublicSigningKey;
 
 /// The RFC 8414 §2 metadata document.
 pub(crate) fn metadata_document(config: &Config) -> Value {
@@ -41,17 +42,16 @@ pub(crate) fn metadata_document(config: &Config) -> Value {
 }
 
 /// The public JWK Set of the signing keys (active key first).
-pub(crate) fn jwks_document(keys: &[SigningKey]) -> Value {
+pub(crate) fn jwks_document(keys: &[&PublicSigningKey]) -> Value {
     let keys: Vec<Value> = keys
         .iter()
         .map(|k| {
-            let (x, y) = k.public_coordinates();
             json!({
                 "kty": "EC",
                 "crv": "P-256",
-                "x": b64url_encode(&x),
-                "y": b64url_encode(&y),
-                "kid": k.kid(),
+                "x": b64url_encode(&k.x),
+                "y": b64url_encode(&k.y),
+                "kid": k.kid,
                 "use": "sig",
                 "alg": "ES256",
             })

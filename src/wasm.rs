@@ -8,8 +8,9 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::config::{Config, ConfigError, signing_keys_from_json};
-use crate::endpoint::{PendingToken, TokenEndpoint};
+use crate::config::{Config, ConfigError, public_signing_keys_from_json, signing_keys_from_json};
+use crate::crypto::seam::{KeyRef, key_for};
+use crate::endpoint::{Exchange, PendingToken, TokenEndpoint, UnsignedToken};
 use crate::error::OAuthError;
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::request::HttpRequest;
@@ -19,6 +20,8 @@ use crate::response::HttpResponse;
 const TS_TYPES: &'static str = r#"
 /** An HTTP response to send as it is. */
 export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string; }
+/** A signature the core needs checked: does `signature` over `message` verify under `alg` with one of `keys` (ids for `Core.verificationKey`, tried in order)? */
+export interface SignatureCheck { alg: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "RS1"; keys: string[]; message: Uint8Array; signature: Uint8Array; }
 /** A one-time-use key to claim (atomically) before issuing. */
 export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion"; partition: string; }
 /** One check of an explain report. */
@@ -36,6 +39,108 @@ export interface Explanation {
 #[wasm_bindgen]
 pub struct Core {
     inner: TokenEndpoint,
+}
+
+/// A token request in progress ([`Exchange`]): answer its
+/// `signatureCheck` with [`Core::resume`] until there is none, then
+/// [`Core::finish_exchange`] (or [`Core::finish_explain`]).
+#[wasm_bindgen(js_name = Exchange)]
+pub struct PendingExchange {
+    state: Option<Result<Exchange, OAuthError>>,
+}
+
+#[derive(Serialize)]
+struct CheckJs<'a> {
+    alg: &'static str,
+    keys: Vec<String>,
+    #[serde(with = "serde_bytes_js")]
+    message: &'a [u8],
+    #[serde(with = "serde_bytes_js")]
+    signature: &'a [u8],
+}
+
+/// Serializes bytes as a `Uint8Array` (serde-wasm-bindgen's bytes).
+mod serde_bytes_js {
+    pub fn serialize<S: serde::Serializer>(bytes: &&[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+}
+
+#[wasm_bindgen(js_class = Exchange)]
+impl PendingExchange {
+    /// The signature check to answer next; `undefined` when decided.
+    #[wasm_bindgen(getter, js_name = signatureCheck, unchecked_return_type = "SignatureCheck | undefined")]
+    pub fn signature_check(&self) -> JsValue {
+        match &self.state {
+            Some(Ok(exchange)) => match exchange.signature_check() {
+                Some(check) => {
+                    let js = CheckJs {
+                        alg: check.alg.as_jose(),
+                        keys: check.keys.iter().map(ToString::to_string).collect(),
+                        message: &check.message,
+                        signature: &check.signature,
+                    };
+                    js.serialize(&serde_wasm_bindgen::Serializer::new())
+                        .unwrap_or(JsValue::UNDEFINED)
+                }
+                None => JsValue::UNDEFINED,
+            },
+            _ => JsValue::UNDEFINED,
+        }
+    }
+
+    /// The replay keys of a decided, successful exchange (for `explain`).
+    #[wasm_bindgen(getter, js_name = replayKeys, unchecked_return_type = "string[]")]
+    pub fn replay_keys(&self) -> JsValue {
+        let keys: Vec<&str> = match &self.state {
+            Some(Ok(exchange)) => exchange
+                .replay_keys()
+                .iter()
+                .map(|k| k.key.as_str())
+                .collect(),
+            _ => Vec::new(),
+        };
+        to_js(&keys)
+    }
+}
+
+/// An access token waiting for the host's ES256 signature
+/// ([`Core::token_to_sign`] → sign → [`Core::finish_token`]), or the error
+/// response instead.
+#[wasm_bindgen(js_name = UnsignedToken)]
+pub struct PendingSignature {
+    result: Result<UnsignedToken, HttpResponse>,
+}
+
+#[wasm_bindgen(js_class = UnsignedToken)]
+impl PendingSignature {
+    /// The finished (error) response, or `undefined` when there is a token
+    /// to sign.
+    #[wasm_bindgen(getter, unchecked_return_type = "HttpResponse | undefined")]
+    pub fn response(&self) -> JsValue {
+        match &self.result {
+            Err(response) => to_js(response),
+            Ok(_) => JsValue::UNDEFINED,
+        }
+    }
+
+    /// The JWS signing input to sign (ECDSA P-256 with SHA-256).
+    #[wasm_bindgen(getter, js_name = signingInput)]
+    pub fn signing_input(&self) -> String {
+        match &self.result {
+            Ok(t) => t.signing_input().to_owned(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// The key id of the signing key.
+    #[wasm_bindgen(getter)]
+    pub fn kid(&self) -> String {
+        match &self.result {
+            Ok(t) => t.kid().to_owned(),
+            Err(_) => String::new(),
+        }
+    }
 }
 
 /// The outcome of [`Core::prepare`]: a finished (error) response, or replay
@@ -75,21 +180,177 @@ fn seconds(now: f64) -> Option<i64> {
 
 #[wasm_bindgen]
 impl Core {
-    /// Validates the configuration and loads the signing keys (one private
-    /// EC P-256 JWK, or a JWK Set whose first key is active). Without keys,
-    /// an ephemeral key is generated. Throws an Error with
-    /// `code = "invalid_config"` and the field `path`.
+    /// Validates the configuration and loads the signing keys (one EC P-256
+    /// JWK, or a JWK Set whose first key is active). With `hostSigns`, the
+    /// keys are the *public* halves (`d` refused) and the host signs
+    /// tokens ([`Core::token_to_sign`]); otherwise private JWKs the core
+    /// signs with. Without keys, an ephemeral key is generated in the core.
+    /// Throws an Error with `code = "invalid_config"` and the field `path`.
     #[wasm_bindgen(constructor)]
-    pub fn new(config_json: &str, signing_keys: Option<String>) -> Result<Core, JsValue> {
+    pub fn new(
+        config_json: &str,
+        signing_keys: Option<String>,
+        host_signs: Option<bool>,
+    ) -> Result<Core, JsValue> {
         let config = Config::from_json(config_json).map_err(config_error)?;
-        let inner = match signing_keys {
-            Some(keys) => {
+        let inner = match (signing_keys, host_signs.unwrap_or(false)) {
+            (Some(keys), true) => TokenEndpoint::with_host_signer(
+                config,
+                public_signing_keys_from_json(&keys).map_err(config_error)?,
+            ),
+            (Some(keys), false) => {
                 TokenEndpoint::new(config, signing_keys_from_json(&keys).map_err(config_error)?)
             }
-            None => TokenEndpoint::with_ephemeral_key(config),
+            (None, _) => TokenEndpoint::with_ephemeral_key(config),
         }
         .map_err(config_error)?;
         Ok(Core { inner })
+    }
+
+    /// Whether the core signs access tokens itself (`issue`); else the host
+    /// does (`tokenToSign` → sign → `finishToken`).
+    #[wasm_bindgen(getter, js_name = signsLocally)]
+    pub fn signs_locally(&self) -> bool {
+        self.inner.signs_locally()
+    }
+
+    /// The public JWK (JSON text, no `kid`/`alg`) of the verification key a
+    /// `SignatureCheck` names by `id`, for the host to import once;
+    /// `undefined` for an unknown id.
+    #[wasm_bindgen(js_name = verificationKey)]
+    pub fn verification_key(&self, id: &str) -> Option<String> {
+        let key = key_for(self.inner.config(), KeyRef::parse(id)?)?;
+        Some(key.to_jwk().to_string())
+    }
+
+    /// Starts a token request: every check the core can run before a
+    /// signature operation.
+    pub fn begin(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+    ) -> PendingExchange {
+        self.begin_with(method, headers, body, now_secs, false)
+    }
+
+    /// [`Core::begin`] for `explain`: every check is recorded.
+    #[wasm_bindgen(js_name = beginExplain)]
+    pub fn begin_explain(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+    ) -> PendingExchange {
+        self.begin_with(method, headers, body, now_secs, true)
+    }
+
+    fn begin_with(
+        &self,
+        method: &str,
+        headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+        explain: bool,
+    ) -> PendingExchange {
+        let state = (|| {
+            let headers: Vec<(String, String)> =
+                serde_wasm_bindgen::from_value(headers).map_err(|_| OAuthError::server_error())?;
+            let now = seconds(now_secs).ok_or_else(OAuthError::server_error)?;
+            let req = HttpRequest::from_headers(
+                method,
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+                body,
+            )?;
+            Ok(if explain {
+                self.inner.begin_explain(&req, now)
+            } else {
+                self.inner.begin(&req, now)
+            })
+        })();
+        PendingExchange { state: Some(state) }
+    }
+
+    /// Continues `exchange` with the host's answer to its signature check.
+    pub fn resume(&self, exchange: &mut PendingExchange, verified: bool) {
+        if let Some(Ok(ex)) = exchange.state.take() {
+            exchange.state = Some(Ok(ex.resume(&self.inner, verified)));
+        }
+    }
+
+    /// Answers every pending check of `exchange` in wasm (the pure-Rust
+    /// backend), for hosts without WebCrypto.
+    #[wasm_bindgen(js_name = resumeInWasm)]
+    pub fn resume_in_wasm(&self, exchange: &mut PendingExchange) {
+        if let Some(Ok(ex)) = exchange.state.take() {
+            let backend = crate::crypto::seam::RustBackend;
+            exchange.state = Some(Ok(self.inner.run(ex, &backend)));
+        }
+    }
+
+    /// The decision of an answered exchange: a finished (error) response,
+    /// or replay keys to claim (see `Prepared`).
+    #[wasm_bindgen(js_name = finishExchange)]
+    pub fn finish_exchange(&self, mut exchange: PendingExchange) -> Prepared {
+        let result = match exchange.state.take() {
+            Some(Ok(ex)) => ex.outcome(),
+            Some(Err(e)) => Err(e),
+            None => Err(OAuthError::server_error()),
+        };
+        Prepared {
+            result: result.map_err(|e| e.to_http()),
+        }
+    }
+
+    /// The explain report of an answered exchange begun with
+    /// `beginExplain`; `usedKeys` are its replay keys already claimed.
+    #[wasm_bindgen(js_name = finishExplain, unchecked_return_type = "Explanation")]
+    pub fn finish_explain(&self, mut exchange: PendingExchange, used_keys: Vec<String>) -> JsValue {
+        let explanation = match exchange.state.take() {
+            Some(Ok(ex)) => ex.explain(&self.inner, &|k: &str| used_keys.iter().any(|u| u == k)),
+            Some(Err(e)) => crate::explain::Explanation {
+                checks: Vec::new(),
+                would_issue: false,
+                error: Some(crate::explain::ExplainedError {
+                    error: e.code().as_str(),
+                    error_description: e.description().to_owned(),
+                    status: e.status(),
+                }),
+                token_claims: None,
+            },
+            None => return JsValue::UNDEFINED,
+        };
+        to_js(&explanation)
+    }
+
+    /// The access token for a request whose replay keys were all claimed,
+    /// for the host to sign (endpoints whose host signs).
+    #[wasm_bindgen(js_name = tokenToSign)]
+    pub fn token_to_sign(&self, prepared: Prepared, now_secs: f64) -> PendingSignature {
+        let result = match (prepared.result, seconds(now_secs)) {
+            (Err(response), _) => Err(response),
+            (Ok(_), None) => Err(OAuthError::server_error().to_http()),
+            (Ok(pending), Some(now)) => self
+                .inner
+                .token_to_sign(pending, now)
+                .map_err(|e| e.to_http()),
+        };
+        PendingSignature { result }
+    }
+
+    /// The token response with the host's 64-byte ES256 signature.
+    #[wasm_bindgen(js_name = finishToken, unchecked_return_type = "HttpResponse")]
+    pub fn finish_token(&self, token: PendingSignature, signature: &[u8]) -> JsValue {
+        let response = match token.result {
+            Err(response) => response,
+            Ok(unsigned) => match unsigned.finish(signature) {
+                Ok(token) => token.to_http(),
+                Err(e) => e.to_http(),
+            },
+        };
+        to_js(&response)
     }
 
     /// Whether the signing key was generated for this instance only.

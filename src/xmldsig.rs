@@ -21,6 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
+use crate::crypto::seam::{self, KeyOwner, KeyRef, SignatureCheck};
 use crate::crypto::{self, Algorithm, DigestAlgorithm};
 use crate::jose::Jwk;
 use crate::limits::MAX_KEY_CANDIDATES;
@@ -74,25 +75,58 @@ impl fmt::Display for DsigError {
     }
 }
 
-/// The root element of a document whose enveloped signature verified.
+/// The root element of a document whose enveloped signature verified. Only
+/// this module builds one, and only in [`finish_enveloped`] after the
+/// signature and digest checked out: rules that take a
+/// `Verified<SignedRoot>` read nothing unverified.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRoot<'d> {
-    /// The document.
-    pub doc: &'d Document,
-    /// The verified element (always the root).
-    pub root: NodeId,
-    /// The `ds:Signature` child, to be skipped when reading.
-    pub signature: NodeId,
+    doc: &'d Document,
+    root: NodeId,
+    signature: NodeId,
 }
 
-/// Verifies the enveloped signature on the root element of `doc`.
-pub fn verify_enveloped<'d>(
-    doc: &'d Document,
+impl<'d> SignedRoot<'d> {
+    /// The document.
+    pub fn doc(&self) -> &'d Document {
+        self.doc
+    }
+
+    /// The verified element (always the root).
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// The `ds:Signature` child, to be skipped when reading.
+    pub fn signature(&self) -> NodeId {
+        self.signature
+    }
+}
+
+/// Benchmark seam (feature `test-hooks` only, never in a release build):
+/// a `Verified<SignedRoot>` for a document whose signature was **not**
+/// checked, so the rules alone can be measured.
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub fn unverified_root_for_bench<'d>(doc: &'d Document, shape: &Shape) -> Verified<SignedRoot<'d>> {
+    Verified::new(SignedRoot {
+        doc,
+        root: doc.root(),
+        signature: shape.signature,
+    })
+}
+
+/// The signature work an enveloped signature needs, before any key is used:
+/// the shape is the one accepted form, SignedInfo is canonicalized (step 1),
+/// and the [`SignatureCheck`] names the issuer's candidate keys (step 2 is
+/// the host's). KeyInfo may *select* among the configured keys (rollover),
+/// never add one: keys whose certificate it names are tried first.
+pub fn begin_enveloped(
+    doc: &Document,
     policy: &Policy<'_>,
-) -> Result<Verified<SignedRoot<'d>>, DsigError> {
+    owner: KeyOwner,
+) -> Result<(Shape, SignatureCheck), DsigError> {
     let shape = check_shape(doc, policy)?;
-    let root = doc.root();
-    // 1. canonicalize SignedInfo, 2. check the signature with configured keys.
     let signed_info_bytes = c14n::canonicalize_bounded(
         doc,
         shape.signed_info,
@@ -103,23 +137,38 @@ pub fn verify_enveloped<'d>(
     .ok_or(DsigError::Structure(
         "the canonical SignedInfo is too large",
     ))?;
-    // KeyInfo may *select* among the configured keys (rollover), never add
-    // one: keys whose certificate it names are tried first.
     let hints = key_info_certificates(doc, shape.signature);
-    let named = |k: &&Jwk| hints.iter().any(|h| k.is_certificate(h));
+    let named = |k: &Jwk| hints.iter().any(|h| k.is_certificate(h));
     let alg = shape.alg;
-    let verified = policy
-        .keys
-        .iter()
-        .filter(named)
-        .chain(policy.keys.iter().filter(|k| !named(k)))
-        .filter(|k| k.accepts(alg))
+    let keys = policy.keys.iter().enumerate();
+    let candidates = keys
+        .clone()
+        .filter(|(_, k)| named(k))
+        .chain(keys.filter(|(_, k)| !named(k)))
+        .filter(|(_, k)| k.accepts(alg))
         .take(MAX_KEY_CANDIDATES)
-        .any(|k| crypto::verify(alg, k.key(), &signed_info_bytes, &shape.signature_bytes).is_ok());
+        .map(|(index, _)| KeyRef::Configured { owner, index });
+    let check = SignatureCheck::new(
+        alg,
+        candidates,
+        signed_info_bytes,
+        shape.signature_bytes.clone(),
+    );
+    Ok((shape, check))
+}
+
+/// Finishes [`begin_enveloped`] with the host's answer `verified`: then
+/// canonicalizes the root minus the Signature (step 3) and compares digests
+/// in constant time (step 4). Every failure reads the same.
+pub fn finish_enveloped<'d>(
+    doc: &'d Document,
+    shape: &Shape,
+    verified: bool,
+) -> Result<Verified<SignedRoot<'d>>, DsigError> {
     if !verified {
         return Err(DsigError::Invalid);
     }
-    // 3. canonicalize the root minus the Signature, 4. compare digests.
+    let root = doc.root();
     let content = c14n::canonicalize_bounded(
         doc,
         root,
@@ -139,25 +188,42 @@ pub fn verify_enveloped<'d>(
     }))
 }
 
+/// Verifies the enveloped signature on the root element of `doc` with the
+/// pure-Rust backend: [`begin_enveloped`], the check answered on the spot,
+/// [`finish_enveloped`].
+pub fn verify_enveloped<'d>(
+    doc: &'d Document,
+    policy: &Policy<'_>,
+) -> Result<Verified<SignedRoot<'d>>, DsigError> {
+    // The owner is only a label here: the lookup is into `policy.keys`.
+    let (shape, check) = begin_enveloped(doc, policy, KeyOwner::Issuer(0))?;
+    let verified = seam::verify_with(&check, |r| match r {
+        KeyRef::Configured { index, .. } => policy.keys.get(index).map(Jwk::key),
+        KeyRef::Decoy(kind) => Some(crypto::decoy_key(kind)),
+    });
+    finish_enveloped(doc, &shape, verified)
+}
+
 /// The one accepted signature shape, read out of a document: everything
 /// [`verify_enveloped`] needs before any canonicalization or key is used.
-pub(crate) struct Shape {
+#[derive(Debug)]
+pub struct Shape {
     /// The `ds:Signature` child of the root.
-    pub signature: NodeId,
+    pub(crate) signature: NodeId,
     /// Its `ds:SignedInfo`.
-    pub signed_info: NodeId,
+    pub(crate) signed_info: NodeId,
     /// How SignedInfo is canonicalized.
-    pub signed_info_method: Method,
+    pub(crate) signed_info_method: Method,
     /// How the root is canonicalized (the Reference's c14n transform).
-    pub reference_method: Method,
+    pub(crate) reference_method: Method,
     /// The signature algorithm, allowed by the policy.
-    pub alg: Algorithm,
+    pub(crate) alg: Algorithm,
     /// The digest algorithm, allowed by the policy.
-    pub digest_alg: DigestAlgorithm,
+    pub(crate) digest_alg: DigestAlgorithm,
     /// The DigestValue.
-    pub expected_digest: Vec<u8>,
+    pub(crate) expected_digest: Vec<u8>,
     /// The SignatureValue.
-    pub signature_bytes: Vec<u8>,
+    pub(crate) signature_bytes: Vec<u8>,
 }
 
 /// Checks that `doc` has exactly the accepted signature shape (module

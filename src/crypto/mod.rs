@@ -17,6 +17,8 @@ use std::fmt;
 
 use crate::limits::{MAX_RSA_BITS, MIN_RSA_BITS};
 
+pub mod seam;
+
 /// A signature algorithm, named as JOSE names it (RFC 7518 §3.1). XML-DSig
 /// method URIs map onto the same values (`rsa-sha256` ≙ `RS256`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,7 +92,7 @@ impl fmt::Display for Algorithm {
 }
 
 /// The kind of a public key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyType {
     /// RSA, 2048–8192 bits.
     Rsa,
@@ -416,12 +418,49 @@ impl SigningKey {
     /// The RFC 7638 thumbprint of the public key, base64url.
     pub fn thumbprint(&self) -> String {
         let (x, y) = self.public_coordinates();
-        let canonical = format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            crate::encoding::b64url_encode(&x),
-            crate::encoding::b64url_encode(&y)
-        );
-        crate::encoding::b64url_encode(&Sha256::digest(canonical.as_bytes()))
+        ec_thumbprint(&x, &y)
+    }
+}
+
+/// The RFC 7638 thumbprint of the P-256 point `(x, y)`, base64url.
+pub fn ec_thumbprint(x: &[u8; 32], y: &[u8; 32]) -> String {
+    let canonical = format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+        crate::encoding::b64url_encode(x),
+        crate::encoding::b64url_encode(y)
+    );
+    crate::encoding::b64url_encode(&Sha256::digest(canonical.as_bytes()))
+}
+
+impl PublicKey {
+    /// The key's public members as a JWK (`kty` and `n`, `e`, or `crv`,
+    /// `x`, `y`), without `kid` or `alg`: what a WebCrypto host imports.
+    pub fn to_jwk(&self) -> serde_json::Value {
+        use crate::encoding::b64url_encode;
+        match &self.0 {
+            KeyInner::Rsa(k) => {
+                use rsa::traits::PublicKeyParts as _;
+                let strip = |b: Vec<u8>| {
+                    let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+                    b[start..].to_vec()
+                };
+                serde_json::json!({
+                    "kty": "RSA",
+                    "n": b64url_encode(&strip(k.n().to_be_bytes().to_vec())),
+                    "e": b64url_encode(&strip(k.e().to_be_bytes().to_vec())),
+                })
+            }
+            KeyInner::P256(k) => {
+                let point = k.to_sec1_point(false);
+                let bytes = point.as_bytes();
+                serde_json::json!({
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": b64url_encode(&bytes[1..33]),
+                    "y": b64url_encode(&bytes[33..65]),
+                })
+            }
+        }
     }
 }
 

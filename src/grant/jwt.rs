@@ -1,8 +1,9 @@
 //! The JWT bearer grant (RFC 7523 §2.1, §3).
 
 use crate::config::{AssertionFormat, Config};
+use crate::crypto::seam::{KeyOwner, RustBackend, SignatureBackend, SignatureCheck};
 use crate::explain::{Outcome, Trace, utc};
-use crate::jose;
+use crate::jose::{self, UnverifiedJws};
 use crate::replay::{ReplayKey, ReplayKind};
 
 use super::{GrantError, TimeRules, ValidatedGrant};
@@ -15,7 +16,16 @@ pub(crate) fn peek_issuer(assertion: &str) -> Option<String> {
         .and_then(|jws| jws.unverified_issuer().map(str::to_owned))
 }
 
-/// Validates a JWT bearer assertion at time `now`.
+/// A JWT assertion parsed and its trusted issuer found: waiting for the
+/// host's answer to its [`SignatureCheck`].
+#[derive(Debug)]
+pub(crate) struct JwtPending {
+    jws: UnverifiedJws,
+    issuer: usize,
+}
+
+/// Validates a JWT bearer assertion at time `now` with the pure-Rust
+/// signature backend: [`begin`], the check answered on the spot, [`finish`].
 ///
 /// Order: parse (cheap structural checks) → find the trusted issuer named by
 /// the *unverified* `iss` → verify the signature with that issuer's keys →
@@ -28,6 +38,18 @@ pub fn validate(
     now: i64,
     trace: &mut Trace,
 ) -> Result<ValidatedGrant, GrantError> {
+    let (pending, check) = begin(config, assertion, trace)?;
+    let verified = RustBackend.verify(config, &check);
+    finish(config, pending, verified, now, trace)
+}
+
+/// The first half of [`validate`]: everything before the signature
+/// operation.
+pub(crate) fn begin(
+    config: &Config,
+    assertion: &str,
+    trace: &mut Trace,
+) -> Result<(JwtPending, SignatureCheck), GrantError> {
     let jws = trace.check(
         "structure",
         "RFC 7515 §3.1, RFC 8725",
@@ -46,11 +68,38 @@ pub fn validate(
         format!("iss {i:?}")
     })?;
     let (index, issuer) = super::trusted_issuer(config, iss, AssertionFormat::Jwt, trace)?;
-    let alg = jws.alg();
+    let check = jws.signature_check(KeyOwner::Issuer(index), &issuer.keys, &issuer.algorithms);
+    let check = match check {
+        Ok(check) => check,
+        Err(e) => {
+            let e = GrantError::from(e);
+            trace.record(
+                "signature",
+                "RFC 7523 §3 item 9, RFC 7515 §5.2",
+                Outcome::Fail,
+                || e.to_string(),
+            );
+            return Err(e);
+        }
+    };
+    Ok((JwtPending { jws, issuer: index }, check))
+}
+
+/// The second half of [`validate`]: `verified` is the host's answer to the
+/// check [`begin`] returned; every rule reads the verified claims only.
+pub(crate) fn finish(
+    config: &Config,
+    pending: JwtPending,
+    verified: bool,
+    now: i64,
+    trace: &mut Trace,
+) -> Result<ValidatedGrant, GrantError> {
+    let (index, issuer) = (pending.issuer, &config.issuers[pending.issuer]);
+    let alg = pending.jws.alg();
     let verified = trace.check(
         "signature",
         "RFC 7523 §3 item 9, RFC 7515 §5.2",
-        jws.verify(&issuer.keys, &issuer.algorithms),
+        pending.jws.into_verified(verified),
         |_| format!("{alg} with a configured key of the issuer"),
     )?;
     let claims = verified.get();

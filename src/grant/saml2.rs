@@ -14,10 +14,12 @@ use serde_json::{Map, Value};
 
 use super::{GrantError, TimeError, TimeRules, ValidatedGrant};
 use crate::config::{AssertionFormat, Config, TrustedIssuer};
+use crate::crypto::seam::{KeyOwner, SignatureCheck};
 use crate::explain::{Outcome, Trace, utc};
 use crate::replay::{ReplayKey, ReplayKind};
+use crate::verified::Verified;
 use crate::xml::{Document, Limits, NodeId};
-use crate::xmldsig::{self, Policy, SignedRoot};
+use crate::xmldsig::{self, Policy, Shape, SignedRoot};
 use std::cell::RefCell;
 
 /// The SAML 2.0 assertion namespace.
@@ -106,16 +108,26 @@ pub(crate) fn peek_issuer(encoded: &str) -> Option<String> {
     parse(encoded).ok().and_then(|doc| issuer_of(&doc).ok())
 }
 
-/// Validates a SAML bearer assertion at time `now`. `kind` says whether it
-/// is the grant (RFC 7522 §2.1) or the client's authentication (§2.2); it
-/// only changes the replay key's namespace.
-pub(crate) fn validate(
+/// A SAML assertion parsed, its trusted issuer found and its SignedInfo
+/// canonicalized: waiting for the host's answer to its [`SignatureCheck`].
+#[derive(Debug)]
+pub(crate) struct SamlPending {
+    doc: Document,
+    issuer: usize,
+    shape: Shape,
+    kind: ReplayKind,
+}
+
+/// The first half of [`validate`]: everything before the signature
+/// operation. `kind` says whether the assertion is the grant (RFC 7522
+/// §2.1) or the client's authentication (§2.2); it only changes the replay
+/// key's namespace.
+pub(crate) fn begin(
     config: &Config,
     encoded: &str,
-    now: i64,
     kind: ReplayKind,
     trace: &mut Trace,
-) -> Result<ValidatedGrant, GrantError> {
+) -> Result<(SamlPending, SignatureCheck), GrantError> {
     let doc = trace.check(
         "structure",
         "RFC 7522 §2.1, SAML core §2.3.3",
@@ -133,23 +145,64 @@ pub(crate) fn validate(
     })?;
     let (index, issuer) =
         super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, trace)?;
-    // §3 item 9: signed by that issuer.
-    let policy = Policy {
+    let (shape, check) =
+        match xmldsig::begin_enveloped(&doc, &policy(issuer), KeyOwner::Issuer(index)) {
+            Ok(begun) => begun,
+            Err(e) => {
+                let e = GrantError::Signature(e);
+                trace.record(
+                    "signature",
+                    "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
+                    Outcome::Fail,
+                    || e.to_string(),
+                );
+                return Err(e);
+            }
+        };
+    Ok((
+        SamlPending {
+            doc,
+            issuer: index,
+            shape,
+            kind,
+        },
+        check,
+    ))
+}
+
+/// The issuer's signature policy.
+fn policy(issuer: &TrustedIssuer) -> Policy<'_> {
+    Policy {
         keys: &issuer.keys,
         algorithms: &issuer.algorithms,
         allow_sha1: issuer.allow_sha1,
         allow_inclusive_c14n: issuer.allow_inclusive_c14n,
-    };
+    }
+}
+
+/// The second half of [`validate`]: `verified` is the host's answer to the
+/// check [`begin`] returned; then the digest, then every RFC 7522 rule over
+/// the verified root only.
+pub(crate) fn finish(
+    config: &Config,
+    pending: SamlPending,
+    verified: bool,
+    now: i64,
+    trace: &mut Trace,
+) -> Result<ValidatedGrant, GrantError> {
+    let issuer = &config.issuers[pending.issuer];
+    // §3 item 9: signed by that issuer.
     let signed = trace.check(
         "signature",
         "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
-        xmldsig::verify_enveloped(&doc, &policy).map_err(GrantError::Signature),
+        xmldsig::finish_enveloped(&pending.doc, &pending.shape, verified)
+            .map_err(GrantError::Signature),
         |_| "enveloped signature on the Assertion, with a configured key of the issuer".into(),
     )?;
     let rules = Rules {
         config,
         issuer,
-        signed: *signed.get(),
+        signed,
         now,
         trace: RefCell::new(trace),
     };
@@ -161,9 +214,9 @@ pub(crate) fn validate(
         .expires_at
         .max(checked.issued.saturating_add(issuer.max_lifetime))
         .saturating_add(issuer.clock_skew);
-    let replay = ReplayKey::new(kind, &issuer.issuer, &checked.id, acceptable_until);
+    let replay = ReplayKey::new(pending.kind, &issuer.issuer, &checked.id, acceptable_until);
     Ok(ValidatedGrant {
-        issuer: index,
+        issuer: pending.issuer,
         subject: checked.subject,
         claims: checked.claims,
         name_id_format: checked.name_id_format,
@@ -194,21 +247,11 @@ pub fn rules_without_signature_for_bench(
     let issuer_name = issuer_of(doc)?;
     let (_, issuer) =
         super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, &mut trace)?;
-    let policy = Policy {
-        keys: &issuer.keys,
-        algorithms: &issuer.algorithms,
-        allow_sha1: issuer.allow_sha1,
-        allow_inclusive_c14n: issuer.allow_inclusive_c14n,
-    };
-    let shape = xmldsig::check_shape(doc, &policy).map_err(GrantError::Signature)?;
+    let shape = xmldsig::check_shape(doc, &policy(issuer)).map_err(GrantError::Signature)?;
     let rules = Rules {
         config,
         issuer,
-        signed: SignedRoot {
-            doc,
-            root: doc.root(),
-            signature: shape.signature,
-        },
+        signed: xmldsig::unverified_root_for_bench(doc, &shape),
         now,
         trace: RefCell::new(&mut trace),
     };
@@ -218,7 +261,7 @@ pub fn rules_without_signature_for_bench(
 struct Rules<'a> {
     config: &'a Config,
     issuer: &'a TrustedIssuer,
-    signed: SignedRoot<'a>,
+    signed: Verified<SignedRoot<'a>>,
     now: i64,
     trace: RefCell<&'a mut Trace>,
 }
@@ -245,7 +288,7 @@ impl Rules<'_> {
     }
 
     fn doc(&self) -> &Document {
-        self.signed.doc
+        self.signed.get().doc()
     }
 
     fn time(&self) -> TimeRules {
@@ -259,7 +302,7 @@ impl Rules<'_> {
     /// Child elements of the verified root other than the Signature.
     fn root_children(&self, local: &'static str) -> Vec<NodeId> {
         self.doc()
-            .children_named(self.signed.root, SAML_NS, local)
+            .children_named(self.signed.get().root(), SAML_NS, local)
             .map(|(id, _)| id)
             .collect()
     }

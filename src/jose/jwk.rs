@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::crypto::{Algorithm, KeyType, PublicKey, SigningKey};
 use crate::encoding::b64url_decode;
+use crate::endpoint::PublicSigningKey;
 use crate::limits::MAX_KEYS_PER_SET;
 
 /// A configured public verification key.
@@ -202,6 +203,46 @@ pub fn parse_private_jwk(value: &Value) -> Result<SigningKey, JwkError> {
         return Err(JwkError::whole("x and y do not match the private key d"));
     }
     Ok(key)
+}
+
+/// Parses the *public* half of an access-token signing key (EC P-256, `alg`
+/// ES256 if present) for an endpoint whose host signs: the private member
+/// `d` must not be here — it stays with the host. Without `kid`, the RFC
+/// 7638 thumbprint is the key id, as for private keys.
+pub fn parse_public_signing_jwk(value: &Value) -> Result<PublicSigningKey, JwkError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| JwkError::whole("a JWK must be a JSON object"))?;
+    if string_member(obj, "kty")? != Some("EC") {
+        return Err(JwkError::at(
+            "kty",
+            "access tokens are signed with ES256: the signing key must be an EC P-256 JWK",
+        ));
+    }
+    check_curve(obj)?;
+    if let Some(alg) = string_member(obj, "alg")?
+        && alg != "ES256"
+    {
+        return Err(JwkError::at("alg", "must be ES256"));
+    }
+    if obj.contains_key("d") {
+        return Err(JwkError::at(
+            "d",
+            "the private key stays with the host that signs; pass only the public members",
+        ));
+    }
+    let x: [u8; 32] = b64_member(obj, "x")?
+        .try_into()
+        .map_err(|_| JwkError::at("x", "must be 32 bytes"))?;
+    let y: [u8; 32] = b64_member(obj, "y")?
+        .try_into()
+        .map_err(|_| JwkError::at("y", "must be 32 bytes"))?;
+    PublicKey::p256(&x, &y).map_err(|_| JwkError::at("x", "not a P-256 point"))?;
+    let kid = match string_member(obj, "kid")? {
+        Some(kid) => kid.to_owned(),
+        None => crate::crypto::ec_thumbprint(&x, &y),
+    };
+    Ok(PublicSigningKey { kid, x, y })
 }
 
 fn check_curve(obj: &Map<String, Value>) -> Result<(), JwkError> {

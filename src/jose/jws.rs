@@ -3,7 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::{Claims, JoseError, Jwk};
-use crate::crypto::{self, Algorithm};
+use crate::crypto::Algorithm;
+use crate::crypto::seam::{self, KeyOwner, KeyRef, SignatureCheck};
 use crate::encoding::b64url_decode;
 use crate::json;
 use crate::limits::{MAX_JWT_BYTES, MAX_KEY_CANDIDATES};
@@ -13,8 +14,8 @@ use crate::verified::Verified;
 /// yet. Only [`UnverifiedJws::unverified_issuer`] (to pick the issuer's
 /// keys) is readable before [`UnverifiedJws::verify`].
 #[derive(Debug)]
-pub struct UnverifiedJws<'a> {
-    signing_input: &'a str,
+pub struct UnverifiedJws {
+    signing_input: String,
     alg: Algorithm,
     kid: Option<String>,
     typ: Option<String>,
@@ -27,7 +28,7 @@ pub struct UnverifiedJws<'a> {
 /// unknown), `crit`, `typ`, then the payload (a strict JSON object).
 /// Header parameters that name keys (`jwk`, `jku`, `x5u`, `x5c`) are ignored:
 /// keys come only from configuration.
-pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, JoseError> {
+pub fn parse(token: &str) -> Result<UnverifiedJws, JoseError> {
     if token.len() > MAX_JWT_BYTES {
         return Err(JoseError::TooLarge);
     }
@@ -52,7 +53,7 @@ pub fn parse(token: &str) -> Result<UnverifiedJws<'_>, JoseError> {
     let payload_bytes = b64url_decode(payload_b64).ok_or(JoseError::Malformed)?;
     let payload = json::parse_object(&payload_bytes)?;
     let signature = b64url_decode(signature_b64).ok_or(JoseError::Malformed)?;
-    let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+    let signing_input = token[..header_b64.len() + 1 + payload_b64.len()].to_owned();
     Ok(UnverifiedJws {
         signing_input,
         alg,
@@ -105,7 +106,7 @@ fn check_header(header: &Map<String, Value>) -> Result<HeaderParts, JoseError> {
     Ok((alg, kid, typ))
 }
 
-impl<'a> UnverifiedJws<'a> {
+impl UnverifiedJws {
     /// The `iss` claim as the token states it, **unverified**: use it only
     /// to choose whose keys to verify with.
     pub fn unverified_issuer(&self) -> Option<&str> {
@@ -123,61 +124,64 @@ impl<'a> UnverifiedJws<'a> {
         self.typ.as_deref()
     }
 
-    /// Verifies the signature with one of `keys`, under an algorithm in
-    /// `allowed`. The header's `alg` must be allowed *and* fit the key
-    /// (RFC 8725 §3.1); `kid`, when present, only selects among `keys`
-    /// (keys configured without a `kid` stay candidates).
-    /// Without a `kid`, at most [`MAX_KEY_CANDIDATES`] fitting keys are tried.
-    ///
-    /// When no key is a candidate (an unknown `kid`, or no keys at all, as
-    /// for an unknown client), one verification with a decoy key of the
-    /// algorithm's type is run and fails: a refusal costs at least one
-    /// signature operation whichever way it happens, so timing does not tell
-    /// an unknown client or `kid` from a wrong signature.
-    pub fn verify(
-        self,
+    /// The signature work to do, as data: the header's `alg` must be in
+    /// `allowed` *and* fit the key (RFC 8725 §3.1); `kid`, when present,
+    /// only selects among `keys` (keys configured without a `kid` stay
+    /// candidates). At most [`MAX_KEY_CANDIDATES`] fitting keys are tried;
+    /// with none (an unknown `kid`, or no keys at all as for an unknown
+    /// client) the check names a decoy key, so a refusal costs one
+    /// signature operation whichever way it happens.
+    pub fn signature_check(
+        &self,
+        owner: KeyOwner,
         keys: &[Jwk],
         allowed: &[Algorithm],
-    ) -> Result<Verified<Claims>, JoseError> {
+    ) -> Result<SignatureCheck, JoseError> {
         if !allowed.contains(&self.alg) {
             return Err(JoseError::AlgorithmNotAllowed);
         }
         let candidates = keys
             .iter()
-            // `kid` selects among keys that have one; keys configured without
-            // a kid remain candidates.
-            .filter(|k| self.kid.is_none() || k.kid().is_none() || k.kid() == self.kid.as_deref())
-            .filter(|k| k.accepts(self.alg))
-            .take(MAX_KEY_CANDIDATES);
-        let mut verified = false;
-        let mut tried = 0;
-        for key in candidates {
-            tried += 1;
-            if crypto::verify(
-                self.alg,
-                key.key(),
-                self.signing_input.as_bytes(),
-                &self.signature,
-            )
-            .is_ok()
-            {
-                verified = true;
-                break;
-            }
+            .enumerate()
+            .filter(|(_, k)| {
+                self.kid.is_none() || k.kid().is_none() || k.kid() == self.kid.as_deref()
+            })
+            .filter(|(_, k)| k.accepts(self.alg))
+            .take(MAX_KEY_CANDIDATES)
+            .map(|(index, _)| KeyRef::Configured { owner, index });
+        Ok(SignatureCheck::new(
+            self.alg,
+            candidates,
+            self.signing_input.clone().into_bytes(),
+            self.signature.clone(),
+        ))
+    }
+
+    /// The claims, once the host answered this JWS's [`SignatureCheck`]:
+    /// `verified` is its answer.
+    pub(crate) fn into_verified(self, verified: bool) -> Result<Verified<Claims>, JoseError> {
+        if verified {
+            Ok(Verified::new(Claims::new(self.payload)))
+        } else {
+            Err(JoseError::BadSignature)
         }
-        if tried == 0 {
-            // The decoy's private key was never kept: this always fails.
-            let _ = crypto::verify(
-                self.alg,
-                crypto::decoy_key(self.alg.key_type()),
-                self.signing_input.as_bytes(),
-                &self.signature,
-            );
-        }
-        if !verified {
-            return Err(JoseError::BadSignature);
-        }
-        Ok(Verified::new(Claims::new(self.payload)))
+    }
+
+    /// Verifies the signature with one of `keys` under an algorithm in
+    /// `allowed`, with the pure-Rust backend: [`Self::signature_check`]
+    /// answered on the spot.
+    pub fn verify(
+        self,
+        keys: &[Jwk],
+        allowed: &[Algorithm],
+    ) -> Result<Verified<Claims>, JoseError> {
+        // The owner is only a label here: the lookup is into `keys`.
+        let check = self.signature_check(KeyOwner::Client(0), keys, allowed)?;
+        let verified = seam::verify_with(&check, |r| match r {
+            KeyRef::Configured { index, .. } => keys.get(index).map(Jwk::key),
+            KeyRef::Decoy(kind) => Some(crate::crypto::decoy_key(kind)),
+        });
+        self.into_verified(verified)
     }
 }
 

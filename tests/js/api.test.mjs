@@ -619,15 +619,15 @@ describe('host-layer review findings (issue #11)', () => {
     const ep = endpoint({ onError: (err) => seen.push(err), replayStore: new pkg.MemoryReplayStore({ now: () => now }) });
     const before = await ep.handle(vectorRequest(byName('valid-es256'), paths.tokenEndpoint));
     assert.equal(before.status, 200);
-    const original = core.Core.prototype.prepare;
-    core.Core.prototype.prepare = function trapping() {
+    const original = core.Core.prototype.begin;
+    core.Core.prototype.begin = function trapping() {
       core.__trapForTests();
     };
     let trapped;
     try {
       trapped = await ep.handle(vectorRequest(successVector(), paths.tokenEndpoint));
     } finally {
-      core.Core.prototype.prepare = original;
+      core.Core.prototype.begin = original;
     }
     assert.equal(trapped.status, 500);
     assert.deepEqual(await trapped.json(), { error: 'server_error' });
