@@ -133,9 +133,46 @@ let generation = 0;
  */
 function recoverFromTrap(err) {
   if (!(err instanceof WebAssembly.RuntimeError)) return false;
-  coreResetState();
-  generation += 1;
+  try {
+    coreResetState();
+  } finally {
+    // Even if re-instantiating failed, wasm-bindgen has retired the old
+    // instance: no object of it may be used (or freed) again.
+    generation += 1;
+  }
   return true;
+}
+
+/** A wasm object outlived its instance (another request trapped meanwhile). */
+class InstanceReplaced extends Error {
+  constructor() {
+    super('assertion-grant: the wasm instance was replaced during this request');
+    this.name = 'InstanceReplaced';
+  }
+}
+
+/**
+ * Throws InstanceReplaced if the instance changed since `gen`: objects made
+ * before an await must not be used after it (their methods throw) nor freed
+ * (`free()` would release their old pointer in the new instance's memory).
+ */
+function stillCurrent(gen) {
+  if (gen !== generation) throw new InstanceReplaced();
+}
+
+/** Frees a wasm object only if its instance is still the current one. */
+function freeIfCurrent(object, gen) {
+  if (gen === generation) object.free();
+}
+
+/** Runs `fn`; a wasm trap retires the instance before the error propagates. */
+function guarded(fn) {
+  try {
+    return fn();
+  } catch (err) {
+    recoverFromTrap(err);
+    throw err;
+  }
 }
 
 function assertReady(what) {
@@ -212,6 +249,7 @@ export class MemoryReplayStore {
   #now;
   #sweepIntervalSecs;
   #lastSweep = -Infinity;
+  #lastForcedSweep = Number.NaN;
 
   /**
    * @param {{ maxEntries?: number, maxEntriesPerPartition?: number, now?: () => number, sweepIntervalSecs?: number }} [options]
@@ -270,7 +308,13 @@ export class MemoryReplayStore {
       this.#entries.size >= this.#maxEntries ||
       (this.#perPartition.get(partition) ?? 0) >= this.#maxEntriesPerPartition;
     if (full()) {
-      this.#sweep(now);
+      // A client sitting at its bound must not make every claim walk the
+      // whole store: sweep on demand at most once per clock second.
+      const second = Math.floor(now);
+      if (second !== this.#lastForcedSweep) {
+        this.#lastForcedSweep = second;
+        this.#sweep(now);
+      }
       if (full()) throw new Error('MemoryReplayStore: full of unexpired entries for this partition or in all');
     }
     this.#entries.set(key, { expiresAt, partition });
@@ -502,27 +546,13 @@ const CORE_HEADERS = ['content-type', 'authorization'];
 
 /**
  * Split a header value that `Headers` joined from repeated fields (", ")
- * back into its fields, outside double quotes. Neither header the core reads
- * has a comma in a single valid value (Basic credentials are token68; the
- * form media type has no quoted parameters), so a comma means the field was
- * repeated, and the core refuses repeated fields the same on every host.
+ * back into its fields. Neither header the core reads has a comma in any
+ * value it accepts (Basic credentials are token68; the form media type's
+ * only parameter is a charset), so every comma — quoted or not — marks a
+ * repeated field, and the core refuses repeated fields on every host.
  */
 function splitJoinedFields(value) {
-  if (!value.includes(',')) return [value];
-  const fields = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '"') quoted = !quoted;
-    else if (c === '\\' && quoted) i++;
-    else if (c === ',' && !quoted) {
-      fields.push(value.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  fields.push(value.slice(start).trim());
-  return fields;
+  return value.includes(',') ? value.split(',').map((field) => field.trim()) : [value];
 }
 
 /** @param {Headers} headers */
@@ -798,18 +828,21 @@ export class TokenEndpoint {
       throw new TypeError('assertion-grant: explain() now must be a finite number of seconds');
     }
     const at = now ?? this.#nowSecs();
+    const gen = generation;
     try {
       const core = this.#core;
       const exchange = core.beginExplain(method, headers, body, at);
+      let used;
       try {
-        await this.#answer(core, exchange);
+        await this.#answer(core, exchange, gen);
+        used = [];
+        for (const key of exchange.replayKeys) {
+          if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);
+          stillCurrent(gen);
+        }
       } catch (err) {
-        exchange.free();
+        freeIfCurrent(exchange, gen);
         throw err;
-      }
-      const used = [];
-      for (const key of exchange.replayKeys) {
-        if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);
       }
       return core.finishExplain(exchange, used);
     } catch (err) {
@@ -819,31 +852,33 @@ export class TokenEndpoint {
   }
 
   /** Answers every signature check of `exchange`: WebCrypto, or in wasm. */
-  async #answer(core, exchange) {
+  async #answer(core, exchange, gen) {
     if (this.#verifier === undefined) {
       core.resumeInWasm(exchange);
       return;
     }
     for (let check = exchange.signatureCheck; check !== undefined; check = exchange.signatureCheck) {
-      core.resume(exchange, await this.#verifier.verify(check));
+      const verified = await this.#verifier.verify(check);
+      stillCurrent(gen);
+      core.resume(exchange, verified);
     }
   }
 
   /** Runs every check of a token request; resolves with the core's `Prepared`. */
-  async #decide(method, headers, body, now) {
+  async #decide(method, headers, body, now, gen) {
     const core = this.#core;
     const exchange = core.begin(method, headers, body, now);
     try {
-      await this.#answer(core, exchange);
+      await this.#answer(core, exchange, gen);
     } catch (err) {
-      exchange.free();
+      freeIfCurrent(exchange, gen);
       throw err;
     }
     return core.finishExchange(exchange);
   }
 
   /** Mints the token for `prepared` (its keys claimed): signed in wasm or with the WebCrypto key. */
-  async #issue(prepared) {
+  async #issue(prepared, gen) {
     const core = this.#core;
     if (core.signsLocally) return coreResponse(core.issue(prepared, this.#nowSecs()));
     const unsigned = core.tokenToSign(prepared, this.#nowSecs());
@@ -852,10 +887,11 @@ export class TokenEndpoint {
       const early = unsigned.response;
       if (early !== undefined) return coreResponse(early);
       const signature = await this.#signer.sign(unsigned.kid, unsigned.signingInput);
+      stillCurrent(gen);
       owned = false; // finishToken() takes ownership
       return coreResponse(core.finishToken(unsigned, signature));
     } finally {
-      if (owned) unsigned.free();
+      if (owned) freeIfCurrent(unsigned, gen);
     }
   }
 
@@ -929,8 +965,9 @@ export class TokenEndpoint {
   }
 
   async #token(method, headers, body) {
+    const gen = generation;
     const now = this.#nowSecs();
-    const prepared = await this.#decide(method, headers, body, now);
+    const prepared = await this.#decide(method, headers, body, now, gen);
     let owned = true;
     try {
       const early = prepared.response;
@@ -948,13 +985,14 @@ export class TokenEndpoint {
           this.#report(err);
           return coreResponse(coreReplayStoreUnavailable());
         }
+        stillCurrent(gen);
         if (claimed !== true) return coreResponse(this.#core.replayRejected(prepared, key));
       }
       owned = false; // issuing takes ownership of `prepared` (frees it in wasm)
       // The clock is read again: claiming may have taken a while.
-      return await this.#issue(prepared);
+      return await this.#issue(prepared, gen);
     } finally {
-      if (owned) prepared.free();
+      if (owned) freeIfCurrent(prepared, gen);
     }
   }
 
@@ -977,7 +1015,9 @@ export class TokenEndpoint {
  */
 export function generateSigningKey(kid) {
   assertReady('generateSigningKey()');
-  return kid === undefined ? coreGenerateSigningKey() : coreGenerateSigningKey(kid);
+  return guarded(() => {
+    return kid === undefined ? coreGenerateSigningKey() : coreGenerateSigningKey(kid);
+  });
 }
 
 /**
@@ -987,7 +1027,9 @@ export function generateSigningKey(kid) {
  */
 export function hashClientSecret(secret) {
   assertReady('hashClientSecret()');
-  return coreHashClientSecret(secret);
+  return guarded(() => {
+    return coreHashClientSecret(secret);
+  });
 }
 
 /**
@@ -996,7 +1038,9 @@ export function hashClientSecret(secret) {
  */
 export function demoConfig() {
   assertReady('demoConfig()');
-  return coreDemoConfig();
+  return guarded(() => {
+    return coreDemoConfig();
+  });
 }
 
 /**
@@ -1014,7 +1058,7 @@ export function demoConfig() {
  */
 export function mintTestAssertion(spec, privateJwk) {
   assertReady('mintTestAssertion()');
-  return coreMintTestAssertion(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk'));
+  return guarded(() => coreMintTestAssertion(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk')));
 }
 
 /**
@@ -1026,10 +1070,10 @@ export function mintTestAssertion(spec, privateJwk) {
  */
 export function testIdpTrustEntry(format, issuer, privateJwk) {
   assertReady('testIdpTrustEntry()');
-  return JSON.parse(coreTestIdpTrustEntry(format, issuer, toJsonText(privateJwk, 'privateJwk')));
+  return JSON.parse(guarded(() => coreTestIdpTrustEntry(format, issuer, toJsonText(privateJwk, 'privateJwk'))));
 }
 
 export function importSamlMetadata(xml) {
   assertReady('importSamlMetadata()');
-  return JSON.parse(coreImportSamlMetadata(xml));
+  return JSON.parse(guarded(() => coreImportSamlMetadata(xml)));
 }

@@ -152,6 +152,12 @@ pub(crate) struct TrustedIssuer {
     pub subjects: Option<HashSet<String>>,
     pub allow_sha1: bool,
     pub allow_inclusive_c14n: bool,
+    /// A JWT issuer that is also a `private_key_jwt` client (same identifier
+    /// as its client_id, or a key in common): RFC 7523 §2.1 self-issued
+    /// grants. Its grants must carry exactly our issuer identifier as `aud`,
+    /// like the client's assertions, or a client assertion collected by a
+    /// hostile authorization server could be replayed here as a grant.
+    pub self_issued: bool,
 }
 
 /// A registered client.
@@ -486,6 +492,7 @@ fn build(raw: RawConfig) -> Result<Config, ConfigError> {
         }
         clients.push(client);
     }
+    mark_self_issued(&mut issuers, &clients);
 
     Ok(Config {
         aliases: raw.audiences.clone(),
@@ -646,7 +653,30 @@ fn build_issuer(ri: RawIssuer, path: &str, global_skew: i64) -> Result<TrustedIs
         subjects,
         allow_sha1: ri.allow_sha1,
         allow_inclusive_c14n: ri.allow_inclusive_c14n,
+        self_issued: false,
     })
+}
+
+/// Marks the JWT issuers that are also `private_key_jwt` clients (same
+/// identifier, or a key in common), unless that client opted into legacy
+/// audiences.
+fn mark_self_issued(issuers: &mut [TrustedIssuer], clients: &[Client]) {
+    for issuer in issuers
+        .iter_mut()
+        .filter(|i| i.format == AssertionFormat::Jwt)
+    {
+        issuer.self_issued = clients.iter().any(|c| {
+            c.auth_method == AuthMethod::PrivateKeyJwt
+                && !c.legacy_client_assertion_audience
+                && (c.client_id == issuer.issuer
+                    || c.keys.iter().any(|ck| {
+                        issuer
+                            .keys
+                            .iter()
+                            .any(|ik| ik.key().to_jwk() == ck.key().to_jwk())
+                    }))
+        });
+    }
 }
 
 fn build_client(

@@ -385,6 +385,34 @@ impl TokenEndpoint {
                     .map(|(p, check)| (GrantPending::Saml(p), check))
             }
         };
+        // Every client, once the stated issuer is known and still before any
+        // signature work: a client bound to other issuers learns nothing
+        // about whether an assertion from this one would verify.
+        let begun = begun
+            .map_err(OAuthError::from)
+            .and_then(|(pending, check)| {
+                let index = match &pending {
+                    GrantPending::Jwt(p) => p.issuer(),
+                    GrantPending::Saml(p) => p.issuer(),
+                };
+                match binding(client_ref, index, &config.issuers[index]) {
+                    Ok(()) => Ok((pending, check)),
+                    Err(e) => {
+                        trace.record(
+                            "client and issuer (before the signature)",
+                            "configuration (trusted_issuers, require_client)",
+                            Outcome::Fail,
+                            || {
+                                format!(
+                                    "the assertion names {:?}: {e}",
+                                    config.issuers[index].issuer
+                                )
+                            },
+                        );
+                        Err(e.into())
+                    }
+                }
+            });
         match begun {
             Ok((pending, check)) => Exchange {
                 now,
@@ -396,7 +424,7 @@ impl TokenEndpoint {
                     check,
                 },
             },
-            Err(e) => Exchange::done(Err(e.into()), now, trace),
+            Err(e) => Exchange::done(Err(e), now, trace),
         }
     }
 
@@ -479,8 +507,16 @@ impl TokenEndpoint {
             });
         }
         // The grant's key first: a spent grant is refused before a fresh
-        // client assertion can leave an entry in the store.
-        let partition = replay::partition(client_ref.map(|c| c.client_id.as_str()), &issuer.issuer);
+        // client assertion can leave an entry in the store. Entries are
+        // charged to the authenticated client; for callers that proved
+        // nothing (no client, or a public one anyone may name) also to the
+        // subject, so no one can fill the partition that others share.
+        let unauthenticated = client_ref.is_none_or(|c| c.auth_method == AuthMethod::None);
+        let partition = replay::partition(
+            client_ref.map(|c| c.client_id.as_str()),
+            &issuer.issuer,
+            unauthenticated.then_some(grant.subject.as_str()),
+        );
         let replay_keys = grant
             .replay
             .into_iter()

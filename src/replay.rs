@@ -67,11 +67,17 @@ fn tagged_hash(tag: &[u8], parts: &[&str]) -> [u8; 32] {
 }
 
 /// The partition of a request's replay keys: its client, or for a grant
-/// without a client, the issuer that vouched for it.
-pub(crate) fn partition(client_id: Option<&str>, issuer: &str) -> String {
-    let digest = match client_id {
-        Some(id) => tagged_hash(b"replay-partition/client/v1", &[id]),
-        None => tagged_hash(b"replay-partition/issuer/v1", &[issuer]),
+/// without a client, the issuer that vouched for it; with `subject` for
+/// callers that did not authenticate, so one user cannot fill what every
+/// user of a public client (or of anonymous grants) shares.
+pub(crate) fn partition(client_id: Option<&str>, issuer: &str, subject: Option<&str>) -> String {
+    let digest = match (client_id, subject) {
+        (Some(id), None) => tagged_hash(b"replay-partition/client/v1", &[id]),
+        (Some(id), Some(sub)) => tagged_hash(b"replay-partition/public/v1", &[id, sub]),
+        (None, sub) => tagged_hash(
+            b"replay-partition/issuer/v1",
+            &[issuer, sub.unwrap_or_default()],
+        ),
     };
     hex(&digest[..8])
 }
@@ -113,6 +119,8 @@ pub struct MemoryReplayStore {
     max_entries: usize,
     max_per_partition: usize,
     next_sweep: i64,
+    /// When a full store last swept on demand (at most once per second).
+    last_forced_sweep: i64,
 }
 
 impl Default for MemoryReplayStore {
@@ -136,6 +144,7 @@ impl MemoryReplayStore {
             max_entries,
             max_per_partition,
             next_sweep: i64::MIN,
+            last_forced_sweep: i64::MIN,
         }
     }
 
@@ -181,9 +190,15 @@ impl ReplayStore for MemoryReplayStore {
             self.sweep(now);
         }
         let used = |s: &Self| s.per_partition.get(&key.partition).copied().unwrap_or(0);
-        if self.entries.len() >= self.max_entries || used(self) >= self.max_per_partition {
-            self.sweep(now);
-            if self.entries.len() >= self.max_entries || used(self) >= self.max_per_partition {
+        let full = |s: &Self| s.entries.len() >= s.max_entries || used(s) >= s.max_per_partition;
+        if full(self) {
+            // A client sitting at its bound must not make every request
+            // walk the whole store: sweep on demand at most once a second.
+            if now != self.last_forced_sweep {
+                self.last_forced_sweep = now;
+                self.sweep(now);
+            }
+            if full(self) {
                 return ClaimOutcome::Unavailable;
             }
         }
@@ -219,11 +234,19 @@ mod tests {
 
     #[test]
     fn partitions_separate_clients_from_issuers() {
-        let client = partition(Some("x"), "i");
+        let client = partition(Some("x"), "i", None);
         assert_eq!(client.len(), 16);
-        assert_eq!(client, partition(Some("x"), "other issuer"));
-        assert_ne!(client, partition(None, "x"));
-        assert_ne!(client, partition(Some("y"), "i"));
+        assert_eq!(client, partition(Some("x"), "other issuer", None));
+        assert_ne!(client, partition(None, "x", None));
+        assert_ne!(client, partition(Some("y"), "i", None));
+        // Unauthenticated callers are told apart by subject.
+        let alice = partition(Some("x"), "i", Some("alice"));
+        assert_ne!(alice, client);
+        assert_ne!(alice, partition(Some("x"), "i", Some("bob")));
+        assert_ne!(
+            partition(None, "i", Some("alice")),
+            partition(None, "i", Some("bob"))
+        );
     }
 
     #[test]

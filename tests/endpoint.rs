@@ -425,9 +425,13 @@ fn client_assertion(jti: &str) -> String {
 }
 
 fn grant_assertion(jti: &str) -> String {
+    grant_assertion_for("alice@example.com", jti)
+}
+
+fn grant_assertion_for(sub: &str, jti: &str) -> String {
     sign(
         &test_key("idp-ec-1"),
-        &json!({"iss": "https://idp.example.com", "sub": "alice@example.com",
+        &json!({"iss": "https://idp.example.com", "sub": sub,
                 "aud": "https://as.example.com/token", "iat": NOW - 5, "exp": NOW + 300,
                 "jti": jti}),
     )
@@ -524,4 +528,114 @@ fn authentication_and_delegation_claims_cannot_be_mapped() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn a_public_client_partition_is_per_subject() {
+    // Anyone may name a public client: one user filling its partition must
+    // not lock out the others.
+    let ep = endpoint();
+    let mut store = MemoryReplayStore::with_limits(100, 1);
+    let public = json!({"none": "public-client"});
+    for (sub, jti, status) in [
+        ("alice@example.com", "pp-1", 200),
+        ("alice@example.com", "pp-2", 503),
+        ("bob@example.com", "pp-3", 200),
+    ] {
+        let (body, _) = request_parts(&grant_assertion_for(sub, jti), &public, Some("read"));
+        let r = send(&ep, &mut store, &body, None, NOW);
+        assert_eq!(r.status, status, "{sub} {jti}: {}", r.body);
+    }
+}
+
+#[test]
+fn a_bound_confidential_client_learns_nothing_about_other_issuers_assertions() {
+    // basic-client bound to other-idp only: a valid and a forged idp.example.com
+    // assertion get the same answer, and no signature is checked.
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    let basic = config["clients"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["client_id"] == "basic-client")
+        .unwrap();
+    basic["trusted_issuers"] = json!(["https://other-idp.example.com"]);
+    let key = SigningKey::from_scalar(&[0x11; 32], Some("test-key".into())).unwrap();
+    let ep =
+        TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
+    let genuine = grant_assertion("bound-1");
+    let mut forged = genuine.clone();
+    forged.truncate(forged.len() - 4);
+    forged.push_str("AAAA");
+    let basic = json!({"basic": ["basic-client", "basic-secret"]});
+    let mut answers = Vec::new();
+    for assertion in [&genuine, &forged] {
+        let (body, auth) = request_parts(assertion, &basic, None);
+        let mut store = MemoryReplayStore::new();
+        assertion_grant::probe::reset();
+        answers.push(send(&ep, &mut store, &body, auth.as_deref(), NOW));
+        assert_eq!(assertion_grant::probe::signature_checks(), 0);
+        assert!(store.is_empty());
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].status, 400);
+    assert!(
+        answers[0]
+            .body
+            .contains("may not present assertions from this issuer")
+    );
+}
+
+#[test]
+fn an_issuer_sharing_a_key_with_a_private_key_jwt_client_is_held_to_the_strict_audience() {
+    // A JWT issuer with another name but jwt-client's key: a client
+    // assertion collected elsewhere (aud = our token endpoint) must not pass
+    // as a grant from it. With the client on legacy audiences, the old rule.
+    let client_key = test_key("client-ec-1");
+    let collected = sign(
+        &client_key,
+        &json!({"iss": "https://svc.example", "sub": "svc", "aud": "https://as.example.com/token",
+                "iat": NOW - 5, "exp": NOW + 60, "jti": "collected-1"}),
+    );
+    let mut answers = Vec::new();
+    for legacy in [false, true] {
+        let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+        let client_jwks = config["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == "jwt-client")
+            .unwrap()["jwks"]
+            .clone();
+        config["trusted_issuers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"issuer": "https://svc.example", "format": "jwt", "jwks": client_jwks, "scope": "read"}));
+        if legacy {
+            for c in config["clients"].as_array_mut().unwrap() {
+                if c["client_id"] == "jwt-client" {
+                    c["legacy_client_assertion_audience"] = json!(true);
+                }
+            }
+        }
+        let key = SigningKey::from_scalar(&[0x11; 32], Some("test-key".into())).unwrap();
+        let ep =
+            TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
+        let (body, auth) = request_parts(
+            &collected,
+            &json!({"basic": ["basic-client", "basic-secret"]}),
+            Some("read"),
+        );
+        answers.push(
+            send(
+                &ep,
+                &mut MemoryReplayStore::new(),
+                &body,
+                auth.as_deref(),
+                NOW,
+            )
+            .status,
+        );
+    }
+    assert_eq!(answers, [400, 200]);
 }

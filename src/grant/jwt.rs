@@ -24,6 +24,13 @@ pub(crate) struct JwtPending {
     issuer: usize,
 }
 
+impl JwtPending {
+    /// The trusted issuer the assertion names (`trusted_issuers` index).
+    pub(crate) fn issuer(&self) -> usize {
+        self.issuer
+    }
+}
+
 /// Validates a JWT bearer assertion at time `now` with the pure-Rust
 /// signature backend: [`begin`], the check answered on the spot, [`finish`].
 ///
@@ -139,6 +146,13 @@ pub(crate) fn finish(
         Err(GrantError::from(e))
     } else if audiences.is_empty() {
         Err(GrantError::Missing("aud"))
+    } else if issuer.self_issued {
+        // A self-issued grant is held to the client-assertion rule.
+        if matches!(audiences.as_slice(), [aud] if config.is_our_issuer(aud)) {
+            Ok(())
+        } else {
+            Err(GrantError::AudienceMismatch)
+        }
     } else if audiences.iter().any(|aud| config.is_our_audience(aud)) {
         Ok(())
     } else {
@@ -153,10 +167,17 @@ pub(crate) fn finish(
             Outcome::Fail
         },
         || {
-            format!(
-                "aud {audiences:?}; accepted: {:?}",
-                config.accepted_audiences
-            )
+            if issuer.self_issued {
+                format!(
+                    "aud {audiences:?}; this issuer is also a private_key_jwt client: only {:?} alone",
+                    config.issuer()
+                )
+            } else {
+                format!(
+                    "aud {audiences:?}; accepted: {:?}",
+                    config.accepted_audiences
+                )
+            }
         },
     );
     aud?;

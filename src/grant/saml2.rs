@@ -118,6 +118,13 @@ pub(crate) struct SamlPending {
     kind: ReplayKind,
 }
 
+impl SamlPending {
+    /// The trusted issuer the assertion names (`trusted_issuers` index).
+    pub(crate) fn issuer(&self) -> usize {
+        self.issuer
+    }
+}
+
 /// The first half of [`validate`]: everything before the signature
 /// operation. `kind` says whether the assertion is the grant (RFC 7522
 /// §2.1) or the client's authentication (§2.2); it only changes the replay

@@ -89,12 +89,11 @@ fn check_header(header: &Map<String, Value>) -> Result<HeaderParts, JoseError> {
     let typ = match header.get("typ") {
         None => None,
         Some(Value::String(typ)) => {
-            let typ = typ.to_ascii_lowercase();
-            let media = typ.strip_prefix("application/").unwrap_or(&typ);
+            let media = media_type(typ);
             if media == "at+jwt" {
                 return Err(JoseError::AccessTokenType);
             }
-            Some(media.to_owned())
+            Some(media)
         }
         Some(_) => return Err(JoseError::HeaderType("typ")),
     };
@@ -104,6 +103,15 @@ fn check_header(header: &Map<String, Value>) -> Result<HeaderParts, JoseError> {
         Some(_) => return Err(JoseError::HeaderType("kid")),
     };
     Ok((alg, kid, typ))
+}
+
+/// A `typ` value compared as a media type (RFC 7515 §4.1.9, RFC 2045): no
+/// surrounding whitespace, lowercase, one leading `application/` removed,
+/// and no parameters (`; v=1`).
+fn media_type(typ: &str) -> String {
+    let typ = typ.trim().to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    typ.split(';').next().unwrap_or_default().trim().to_owned()
 }
 
 impl UnverifiedJws {
@@ -118,8 +126,9 @@ impl UnverifiedJws {
         self.alg
     }
 
-    /// The header's `typ`, lowercased and without the optional
-    /// `application/` prefix (RFC 7515 §4.1.9); `None` when absent.
+    /// The header's `typ` as a media type: trimmed, lowercased, without
+    /// the optional `application/` prefix (RFC 7515 §4.1.9) or parameters;
+    /// `None` when absent.
     pub fn typ(&self) -> Option<&str> {
         self.typ.as_deref()
     }
@@ -255,6 +264,10 @@ mod tests {
             ),
             (
                 r#"{"alg":"ES256","typ":"application/at+jwt"}"#,
+                JoseError::AccessTokenType,
+            ),
+            (
+                r#"{"alg":"ES256","typ":" Application/AT+JWT ; q=1"}"#,
                 JoseError::AccessTokenType,
             ),
             (

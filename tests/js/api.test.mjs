@@ -595,6 +595,8 @@ describe('host-layer review findings (issue #11)', () => {
     for (const headers of [
       [['content-type', 'application/x-www-form-urlencoded'], ['authorization', basicAuth(...v.client.basic)], ['authorization', basicAuth(...v.client.basic)]],
       [['content-type', 'application/x-www-form-urlencoded'], ['content-type', 'application/x-www-form-urlencoded'], ['authorization', basicAuth(...v.client.basic)]],
+      // A quote in one field must not hide the comma that joined two.
+      [['content-type', 'application/x-www-form-urlencoded; a="'], ['content-type', 'application/json"'], ['authorization', basicAuth(...v.client.basic)]],
     ]) {
       const response = await endpoint().handle(new Request(paths.tokenEndpoint, { method: 'POST', headers, body: form }));
       assert.equal(response.status, 400);
@@ -643,6 +645,67 @@ describe('host-layer review findings (issue #11)', () => {
     // Another endpoint built before the trap also recovers.
     const other = endpoint();
     assert.equal((await other.handle(vectorRequest(byName('valid-rs256'), paths.tokenEndpoint))).status, 200);
+  });
+
+  test('a request in flight across a trap never touches the new instance with an old object', async () => {
+    const core = await import(new URL('../../pkg/assertion_grant.js', import.meta.url).href);
+    // Record the instance of every wasm object freed.
+    const freed = [];
+    const originals = new Map();
+    for (const type of [core.Exchange, core.Prepared, core.UnsignedToken]) {
+      const free = type.prototype.free;
+      originals.set(type, free);
+      type.prototype.free = function recordingFree() {
+        freed.push(this.__wbg_inst);
+        return free.call(this);
+      };
+    }
+    const begin = core.Core.prototype.begin;
+    let oldInstance;
+    core.Core.prototype.begin = function recordingBegin(...args) {
+      const exchange = begin.apply(this, args);
+      oldInstance ??= exchange.__wbg_inst;
+      return exchange;
+    };
+    try {
+      // A: a slow replay store holds the request between prepare and issue.
+      let reached;
+      const atClaim = new Promise((resolve) => { reached = resolve; });
+      let release;
+      const gate = new Promise((resolve) => { release = resolve; });
+      const errors = [];
+      const a = endpoint({
+        replayStore: { claim: async () => { reached(); await gate; return true; } },
+        onError: (err) => errors.push(err),
+      });
+      const inFlight = a.handle(vectorRequest(successVector(), paths.tokenEndpoint));
+      await atClaim;
+      assert.ok(oldInstance !== undefined);
+      // B traps meanwhile: the instance is replaced.
+      core.Core.prototype.begin = function trapping() {
+        core.__trapForTests();
+      };
+      const b = endpoint({ onError: () => {} });
+      assert.equal((await b.handle(vectorRequest(successVector(), paths.tokenEndpoint))).status, 500);
+      core.Core.prototype.begin = begin;
+      freed.length = 0;
+      release();
+      const response = await inFlight;
+      assert.equal(response.status, 500);
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]?.name, 'InstanceReplaced');
+      assert.ok(!freed.includes(oldInstance), 'an object of the old instance was freed into the new one');
+      // The new instance is sound: more tokens, each verifying.
+      const c = endpoint();
+      for (const name of ['valid-es256', 'valid-rs256', 'valid-private-key-jwt-client']) {
+        const r = await c.handle(vectorRequest(byName(name), paths.tokenEndpoint));
+        assert.equal(r.status, 200, name);
+        await verifyAccessToken((await r.json()).access_token, c.jwks());
+      }
+    } finally {
+      core.Core.prototype.begin = begin;
+      for (const [type, free] of originals) type.prototype.free = free;
+    }
   });
 });
 

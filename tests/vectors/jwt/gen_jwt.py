@@ -318,6 +318,14 @@ def build_config(keys):
                 "require_jti": False,
                 "scope": "read",
             },
+            {
+                # A trusted JWT issuer that is also the private_key_jwt client jwt-client (issuer = client_id,
+                # same key): a self-issued issuer (RFC 7523 2.1), so its grants must name the AS issuer alone.
+                "issuer": "jwt-client",
+                "format": "jwt",
+                "jwks": {"keys": [pub("client-ec-1")]},
+                "scope": "read",
+            },
         ],
         "clients": [
             {
@@ -520,6 +528,13 @@ def err(error, status=None, description=None):
 
 
 ISSUER_NOT_FOR_CLIENT = "this client may not present assertions from this issuer"
+CLIENT_AUD_REJECTED = "client assertion rejected: aud must be exactly this authorization server's issuer identifier"
+TYP_CLIENT_AUTH_AS_GRANT = "client assertions (typ client-authentication+jwt) are not accepted as grants"
+TYP_AT_JWT = "access tokens (typ at+jwt) are not accepted as assertions"
+SELF_ISSUED_AUD = "the assertion audience does not name this authorization server"
+# Descriptions the reference validator produces that every vector hitting them must pin (self-checked).
+# TYP_AT_JWT is produced for every at+jwt grant but pinned only where the vector asks for it.
+MUST_PIN = (ISSUER_NOT_FOR_CLIENT, CLIENT_AUD_REJECTED, TYP_CLIENT_AUTH_AS_GRANT, SELF_ISSUED_AUD)
 
 
 GRANT = err("invalid_grant")
@@ -717,8 +732,21 @@ def build_cases(keys):
     n = "grant-typ-client-authentication"
     g.add(n, 'grant assertion (otherwise valid, signed by idp-ec-1) with header typ "client-authentication+jwt": '
              "a client assertion is never accepted as a grant (cross-JWT confusion)",
-          jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "client-authentication+jwt"}, claims(n), ec_key), GRANT,
-          why="typ")
+          jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "client-authentication+jwt"}, claims(n), ec_key),
+          err("invalid_grant", description=TYP_CLIENT_AUTH_AS_GRANT), why="typ")
+    # typ is compared after normalisation (RFC 7515 4.1.9, media types): trim, lowercase, drop one leading
+    # "application/", cut at the first ";" (media-type parameters), trim again
+    for n, typ, desc in (
+        ("grant-typ-client-authentication-with-parameter", "client-authentication+jwt; v=1", TYP_CLIENT_AUTH_AS_GRANT),
+        ("grant-typ-client-authentication-application-upper", "Application/Client-Authentication+JWT",
+         TYP_CLIENT_AUTH_AS_GRANT),
+        ("grant-typ-at-jwt-with-parameter", "at+jwt;q=1", TYP_AT_JWT),
+    ):
+        g.add(n, f'grant assertion (otherwise valid, signed by idp-ec-1) with header typ "{typ}": normalised '
+                 f'(trim, lowercase, one leading "application/" removed, parameters after ";" cut) to '
+                 f'"{desc.split("typ ")[1].split(")")[0]}", refused as a grant',
+              jws({"alg": "ES256", "kid": "idp-ec-1", "typ": typ}, claims(n), ec_key),
+              err("invalid_grant", description=desc), why="typ")
 
     # duplicate members (hand-built JSON, validly signed)
     c = claims("duplicate-sub-in-payload")
@@ -945,11 +973,12 @@ def build_cases(keys):
                                        K(signer))}
 
     CL = err("invalid_client")
+    CL_AUD = err("invalid_client", description=CLIENT_AUD_REJECTED)  # refused for its aud: the reason is pinned
     n = "client-assertion-expired"
     g.add(n, "private_key_jwt: client assertion exp = NOW-61", g.ok_ec(n), CL,
           client=pk(n, iat=NOW - 200, exp=NOW - 61), why="client_auth")
     n = "client-assertion-wrong-aud"
-    g.add(n, "private_key_jwt: client assertion aud https://other-as.example.net/token", g.ok_ec(n), CL,
+    g.add(n, "private_key_jwt: client assertion aud https://other-as.example.net/token", g.ok_ec(n), CL_AUD,
           client=pk(n, aud="https://other-as.example.net/token"), why="client_auth")
     n = "client-assertion-iss-not-sub"
     g.add(n, "private_key_jwt: client assertion iss jwt-client, sub basic-client", g.ok_ec(n), CL,
@@ -967,22 +996,22 @@ def build_cases(keys):
     # rfc7523bis audience injection fix: a client assertion's aud is the AS issuer identifier and nothing else
     n = "client-assertion-aud-token-endpoint"
     g.add(n, "private_key_jwt: client assertion aud = the token endpoint URL (no longer accepted: aud must be "
-             "exactly the AS issuer identifier)", g.ok_ec(n), CL, client=pk(n, aud=TOKEN_ENDPOINT), why="client_auth")
+             "exactly the AS issuer identifier)", g.ok_ec(n), CL_AUD, client=pk(n, aud=TOKEN_ENDPOINT), why="client_auth")
     n = "client-assertion-aud-alias"
     g.add(n, "private_key_jwt: client assertion aud = the configured alias https://as.example.com/oauth2/token",
-          g.ok_ec(n), CL, client=pk(n, aud=AS_ALIAS), why="client_auth")
+          g.ok_ec(n), CL_AUD, client=pk(n, aud=AS_ALIAS), why="client_auth")
     n = "client-assertion-aud-array-other-party"
     g.add(n, "private_key_jwt: client assertion aud = [AS issuer, https://other-as.example.net] (an assertion "
-             "valid at another party too is refused)", g.ok_ec(n), CL,
+             "valid at another party too is refused)", g.ok_ec(n), CL_AUD,
           client=pk(n, aud=[AS_ISSUER, "https://other-as.example.net"]), why="client_auth")
     n = "client-assertion-aud-array-token-endpoint-and-issuer"
     g.add(n, "private_key_jwt: client assertion aud = [AS issuer, token endpoint] (two elements: only a "
-             "one-element array is accepted)", g.ok_ec(n), CL, client=pk(n, aud=[AS_ISSUER, TOKEN_ENDPOINT]),
+             "one-element array is accepted)", g.ok_ec(n), CL_AUD, client=pk(n, aud=[AS_ISSUER, TOKEN_ENDPOINT]),
           why="client_auth")
     n = "legacy-client-aud-array-other-party"
     g.add(n, "legacy-jwt-client (legacy_client_assertion_audience: true): client assertion aud = [token endpoint, "
              "https://other-as.example.net]; every element must be one of issuer / token endpoint / alias",
-          g.ok_ec(n), CL,
+          g.ok_ec(n), CL_AUD,
           client=pk(n, signer="legacy-client-ec-1", kid="legacy-client-ec-1", client_id="legacy-jwt-client",
                     aud=[TOKEN_ENDPOINT, "https://other-as.example.net"]), why="client_auth")
 
@@ -999,6 +1028,26 @@ def build_cases(keys):
              "it is not bound to",
           jws({"alg": "ES256", "kid": "other-ec-1"}, claims(n, iss=OTHER_IDP), K("attacker-ec-1")), unbound,
           client={"none": "public-client"}, why="issuer-not-for-client")
+
+    # audience injection through the grant path: trusted issuer "jwt-client" is the private_key_jwt client
+    # jwt-client (same identifier, same key), so its grants must carry aud = the AS issuer identifier alone
+    def self_issued(name, aud):
+        return jws({"alg": "ES256", "kid": "client-ec-1"}, g.client_assertion(name, aud=aud), K("client-ec-1"))
+
+    self_aud = err("invalid_grant", description=SELF_ISSUED_AUD)
+    n = "self-issued-grant-aud-token-endpoint"
+    g.add(n, "grant from the self-issued issuer jwt-client (iss = sub = jwt-client, signed by client-ec-1) with "
+             "aud = the token endpoint: what a hostile AS collects from jwt-client as a client assertion, replayed "
+             "here as a grant; refused",
+          self_issued(n, TOKEN_ENDPOINT), self_aud, scope="read", why="aud")
+    n = "self-issued-grant-aud-array"
+    g.add(n, "grant from the self-issued issuer jwt-client with aud = [AS issuer, https://hostile-as.example] "
+             "(an array of more than one element); refused",
+          self_issued(n, [AS_ISSUER, "https://hostile-as.example"]), self_aud, scope="read", why="aud")
+    n = "valid-self-issued-grant-aud-issuer"
+    g.add(n, "grant from the self-issued issuer jwt-client with aud = the AS issuer identifier (string); basic-client "
+             "requests 'read' (= the issuer ceiling)",
+          self_issued(n, AS_ISSUER), ok(sub="jwt-client", scope="read"), scope="read")
     return g.cases
 
 
@@ -1115,20 +1164,42 @@ def is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-TYP_AT = ("at+jwt", "application/at+jwt")
-TYP_CLIENT_AUTH = ("client-authentication+jwt", "application/client-authentication+jwt")
+TYP_AT = "at+jwt"
+TYP_CLIENT_AUTH = "client-authentication+jwt"
+WS = " \t\n\r\x0c"  # ASCII whitespace (as Rust's trim_ascii)
+
+
+def normalise_typ(typ):
+    """RFC 7515 4.1.9 / media types: trim, lowercase, remove ONE leading "application/", cut at the first ";"
+    (media-type parameters), trim again. Non-string typ -> None (not checked)."""
+    if not isinstance(typ, str):
+        return None
+    t = typ.strip(WS).lower()
+    if t.startswith("application/"):
+        t = t[len("application/"):]
+    return t.split(";", 1)[0].strip(WS)
+
+
+class TypError(ValueError):
+    """a typ refusal; carries the error_description a grant refusal gets"""
+
+    def __init__(self, description):
+        super().__init__("typ")
+        self.description = description
 
 
 def verify_signed(token, role="grant"):
     """strict parse + header rules; returns (header, payload, signing_input, sig, alg) or raises ValueError(reason).
-    role "grant" (the assertion parameter) or "client" (client_assertion): typ client-authentication+jwt
-    (case-insensitive, optional application/ prefix) marks a client assertion and is refused as a grant."""
+    role "grant" (the assertion parameter) or "client" (client_assertion). typ is compared after normalise_typ:
+    client-authentication+jwt marks a client assertion and is refused as a grant; at+jwt is refused in both roles."""
     header, payload, si, sig = parse_jws(token)
     if "crit" in header:
         raise ValueError("crit")
-    typ = header["typ"].lower() if isinstance(header.get("typ"), str) else None
-    if typ in TYP_AT or (role == "grant" and typ in TYP_CLIENT_AUTH):
-        raise ValueError("typ")
+    typ = normalise_typ(header.get("typ"))
+    if typ == TYP_AT:
+        raise TypError(TYP_AT_JWT)
+    if role == "grant" and typ == TYP_CLIENT_AUTH:
+        raise TypError(TYP_CLIENT_AUTH_AS_GRANT)
     alg = header.get("alg")
     if not isinstance(alg, str) or alg in ("none",) or not (alg in RSA_ALGS or alg == "ES256"):
         raise ValueError("alg")
@@ -1160,6 +1231,33 @@ def check_aud(aud, cfg):
     if isinstance(aud, list) and all(isinstance(a, str) for a in aud):
         return any(a in acc for a in aud)
     return False
+
+
+def same_public_key(a, b):
+    """same kty and the same n/e (RSA) or crv/x/y (EC); kid and alg are ignored"""
+    if a.get("kty") != b.get("kty"):
+        return False
+    if a["kty"] == "RSA":
+        return (b64u_to_int(a["n"]), b64u_to_int(a["e"])) == (b64u_to_int(b["n"]), b64u_to_int(b["e"]))
+    if a["kty"] == "EC":
+        return (a.get("crv") == b.get("crv")
+                and (b64u_to_int(a["x"]), b64u_to_int(a["y"])) == (b64u_to_int(b["x"]), b64u_to_int(b["y"])))
+    return False
+
+
+def self_issued_clients(ti, cfg):
+    """private_key_jwt clients a trusted issuer is "self-issued" for (RFC 7523 2.1): the issuer identifier equals
+    the client_id, or one of the issuer's public keys equals one of the client's keys."""
+    return [c for c in cfg["clients"]
+            if c["token_endpoint_auth_method"] == "private_key_jwt"
+            and (ti["issuer"] == c["client_id"]
+                 or any(same_public_key(k, ck) for k in ti["jwks"]["keys"] for ck in c.get("jwks", {}).get("keys", [])))]
+
+
+def strict_grant_aud(ti, cfg):
+    """Audience injection through the grant path: grants from a self-issued issuer must name the AS issuer alone,
+    unless EVERY matching client opted into legacy_client_assertion_audience."""
+    return any(not c.get("legacy_client_assertion_audience") for c in self_issued_clients(ti, cfg))
 
 
 def check_client_aud(aud, cfg, client):
@@ -1218,8 +1316,9 @@ def reference(case, cfg, replay_seen=None):
                 if rk in seen:
                     raise ValueError("replay")
                 seen.add(rk)
-            except ValueError:
-                raise Reject(401, "invalid_client", "client_auth")
+            except ValueError as e:
+                # only an aud refusal names its reason (the others stay opaque)
+                raise Reject(401, "invalid_client", "client_auth", CLIENT_AUD_REJECTED if str(e) == "aud" else None)
             client = c
         if client is not None and JWT_BEARER not in client.get("grant_types", [JWT_BEARER, SAML2_BEARER]):
             raise Reject(400, "unauthorized_client", "grant_type")
@@ -1252,7 +1351,10 @@ def reference(case, cfg, replay_seen=None):
             maxlife = ti.get("max_lifetime_secs", 3600)
             if not isinstance(p.get("sub"), str) or not p["sub"]:
                 raise ValueError("sub")
-            if not check_aud(p.get("aud"), cfg):
+            if strict_grant_aud(ti, cfg):
+                if not (p.get("aud") == cfg["issuer"] or p.get("aud") == [cfg["issuer"]]):
+                    raise Reject(400, "invalid_grant", "aud", SELF_ISSUED_AUD)
+            elif not check_aud(p.get("aud"), cfg):
                 raise ValueError("aud")
             if not is_int(p.get("exp")) or now >= p["exp"] + tskew:
                 raise ValueError("exp")
@@ -1267,7 +1369,7 @@ def reference(case, cfg, replay_seen=None):
             if "subjects" in ti and p["sub"] not in ti["subjects"]:
                 raise ValueError("subjects")
         except ValueError as e:
-            raise Reject(400, "invalid_grant", str(e))
+            raise Reject(400, "invalid_grant", str(e), getattr(e, "description", None))
         if client is None and ti.get("require_client", True):
             raise Reject(401, "invalid_client", "client_required")
         if client is not None and "trusted_issuers" in client and iss not in client["trusted_issuers"]:
@@ -1388,10 +1490,13 @@ def main():
             problems.append(f"{case['name']}: expected {exp}, reference gives {got} ({why})")
         if why != case["flags"][0]:
             problems.append(f"{case['name']}: intended reason {case['flags'][0]!r}, reference reason {why!r}")
+        if got.get("error_description") in MUST_PIN and "error_description" not in exp:
+            problems.append(f"{case['name']}: reference says {got['error_description']!r}; the vector must pin it")
         if exp["status"] == 200:
             iss = pyjwt.decode(case["assertion"], options={"verify_signature": False})["iss"]
             ti = next(t for t in cfg["trusted_issuers"] if t["issuer"] == iss)
-            claims_ = pyjwt_full_decode(case["assertion"], cfg, ti)
+            claims_ = pyjwt_full_decode(case["assertion"], cfg, ti,
+                                        audience=[AS_ISSUER] if strict_grant_aud(ti, cfg) else None)
             assert claims_["sub"] == exp["sub"], case["name"]
             cl = case["client"].get("private_key_jwt")
             if cl:
@@ -1436,6 +1541,8 @@ def main():
             got, why = reference(dict(req, now=sc["now"]), cfg, seen)
             if not expect_matches(got, req["expect"]):
                 problems.append(f"replay {sc['name']}[{i}]: expected {req['expect']}, reference gives {got} ({why})")
+            if got.get("error_description") in MUST_PIN and "error_description" not in req["expect"]:
+                problems.append(f"replay {sc['name']}[{i}]: reference says {got['error_description']!r}; must pin it")
     if problems:
         print("\n".join(problems), file=sys.stderr)
         sys.exit(1)
