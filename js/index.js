@@ -22,6 +22,7 @@ import init, {
   replayStoreUnavailableResponse as coreReplayStoreUnavailable,
   bodyTooLargeResponse as coreBodyTooLarge,
   __wbg_reset_state as coreResetState,
+  verifySignatureInWasm as coreVerifySignatureInWasm,
 } from './assertion_grant.js';
 
 /** Grant type URN for RFC 7523 JWT bearer assertions. */
@@ -416,20 +417,51 @@ class WebCryptoVerifier {
     if (spec === undefined) return false;
     for (const id of keys) {
       const key = await this.#key(id, alg, spec);
-      if (key === null) continue;
-      // The wire form the pure-Rust backend insists on: RSA signatures are
-      // exactly as long as the modulus, ECDSA ones are 64-byte r‖s.
-      const length = spec.kty === 'RSA' ? Math.ceil(key.algorithm.modulusLength / 8) : 64;
-      if (signature.byteLength !== length) continue;
-      try {
-        if (await SUBTLE.verify(spec.verifyAs, key, signature, message)) return true;
-      } catch {
-        // Whatever WebCrypto throws for attacker-controlled bytes is a
-        // signature that did not verify, never an error of ours.
-      }
+      if (key !== null && (await verifyWith(spec, key, message, signature))) return true;
     }
     return false;
   }
+}
+
+/** One WebCrypto verification, with the pure-Rust backend's rules on the wire form. */
+async function verifyWith(spec, key, message, signature) {
+  // RSA signatures are exactly as long as the modulus; ECDSA ones are
+  // 64-byte r‖s (WebCrypto's P1363 form).
+  const length = spec.kty === 'RSA' ? Math.ceil(key.algorithm.modulusLength / 8) : 64;
+  if (signature.byteLength !== length) return false;
+  try {
+    return await SUBTLE.verify(spec.verifyAs, key, signature, message);
+  } catch {
+    // Whatever WebCrypto throws for attacker-controlled bytes is a
+    // signature that did not verify, never an error of ours.
+    return false;
+  }
+}
+
+/**
+ * Verifies one signature the way the endpoint does, with either backend:
+ * for interop and differential tests (Wycheproof runs through it).
+ * @param {{ alg: string, key: object, message: Uint8Array, signature: Uint8Array }} check
+ *   `alg` a JOSE name (or RS1); `key` a public JWK (RSA n/e or EC P-256 x/y)
+ * @param {{ crypto?: 'webcrypto' | 'wasm' }} [options]
+ * @returns {Promise<boolean>}
+ */
+export async function verifySignature({ alg, key, message, signature }, { crypto: backend = 'webcrypto' } = {}) {
+  if (backend === 'wasm') {
+    assertReady('verifySignature()');
+    return guarded(() => coreVerifySignatureInWasm(alg, JSON.stringify(key), message, signature));
+  }
+  const spec = WEBCRYPTO_ALGORITHMS[alg];
+  if (spec === undefined || SUBTLE === undefined) return false;
+  const { kty, n, e, crv, x, y } = key;
+  const jwk = kty === 'RSA' ? { kty, n, e } : { kty, crv, x, y };
+  let imported;
+  try {
+    imported = await SUBTLE.importKey('jwk', jwk, spec.importAs, false, ['verify']);
+  } catch {
+    return false;
+  }
+  return verifyWith(spec, imported, message, signature);
 }
 
 /**

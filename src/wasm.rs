@@ -559,6 +559,24 @@ pub fn body_too_large_response() -> JsValue {
     to_js(&OAuthError::from(crate::request::RequestError::BodyTooLarge).to_http())
 }
 
+/// Verifies one signature with the core's pure-Rust backend: `alg` a JOSE
+/// name (or `RS1`), `jwk` a public JWK (JSON text) as configured keys are
+/// parsed. For tests that hold the two backends to the same answers.
+#[wasm_bindgen(js_name = verifySignatureInWasm)]
+pub fn verify_signature_in_wasm(alg: &str, jwk: &str, message: &[u8], signature: &[u8]) -> bool {
+    let alg = match alg {
+        "RS1" => Some(crate::crypto::Algorithm::RS1),
+        name => crate::crypto::Algorithm::from_jose(name),
+    };
+    let key = serde_json::from_str(jwk)
+        .ok()
+        .and_then(|v| crate::jose::parse_public_jwk(&v).ok());
+    match (alg, key) {
+        (Some(alg), Some(key)) => crate::crypto::verify(alg, key.key(), message, signature).is_ok(),
+        _ => false,
+    }
+}
+
 /// Test hook: executes a WebAssembly `unreachable`, trapping the instance
 /// exactly as a bug would (a `RuntimeError` in JS). The npm API's trap
 /// recovery (poison the instance, re-instantiate) is tested with it. It
