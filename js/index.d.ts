@@ -356,6 +356,16 @@ export interface TokenEndpointOptions {
   signingKeys?: SigningJwk | JwkSet<SigningJwk> | string;
   /** One-time-use store. Default: a new {@link MemoryReplayStore}. */
   replayStore?: ReplayStore;
+  /**
+   * Which backend verifies signatures and signs access tokens:
+   * `'webcrypto'` — the runtime's `crypto.subtle` (default wherever it
+   * exists): verification keys are imported once per endpoint, and the
+   * signing key becomes a non-extractable `CryptoKey` whose private scalar
+   * never enters wasm memory; `'wasm'` — the pure-Rust code inside the
+   * module (for runtimes without WebCrypto, and differential tests).
+   * Without `signingKeys` the ephemeral key is generated and used in wasm.
+   */
+  crypto?: 'webcrypto' | 'wasm';
   /** Clock, seconds since the epoch. Default `Date.now() / 1000`. */
   now?: () => number;
   /**
@@ -454,7 +464,33 @@ export class TokenEndpoint {
   readonly ephemeralKey: boolean;
   /** The URL paths `handle()` answers (every other path: 404 `not_found`). */
   readonly paths: { token: string; metadata: string; jwks: string };
+  /** The backend in use (see {@link TokenEndpointOptions.crypto}). */
+  readonly crypto: 'webcrypto' | 'wasm';
+  /**
+   * Resolves once the signing keys are imported into WebCrypto; rejects with
+   * a {@link ConfigError} (path `signing_key…`) if one is not a valid P-256
+   * private key or its `d` does not match `x`, `y`. Until it settles, token
+   * requests wait for the import; after a rejection they answer 500.
+   */
+  ready(): Promise<void>;
 }
+
+/** One signature to verify, as {@link verifySignature} takes it. */
+export interface SignatureToVerify {
+  /** JOSE name: RS256/384/512, PS256/384/512, ES256 (or RS1, SAML's opt-in SHA-1). */
+  alg: string;
+  /** Public JWK: RSA `n`, `e` or EC P-256 `x`, `y`. */
+  key: PublicJwk;
+  message: Uint8Array;
+  /** RSA: exactly the modulus length; ECDSA: 64-byte r‖s. */
+  signature: Uint8Array;
+}
+
+/**
+ * Verifies one signature exactly as the endpoint does, with either backend
+ * (interop and differential tests; Wycheproof runs through it).
+ */
+export function verifySignature(check: SignatureToVerify, options?: { crypto?: 'webcrypto' | 'wasm' }): Promise<boolean>;
 
 // ---------------------------------------------------------------------------
 // Initialisation and helpers

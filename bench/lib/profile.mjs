@@ -15,8 +15,9 @@
  * std frames match none, so they count for the stage that called them).
  */
 export const SIGNATURE_STAGES = [
-  ['signature verify (RSA/ECDSA)', /assertion_grant::crypto::verify\b/],
-  ['ES256 sign (access token)', /SigningKey::sign_es256/],
+  // WebCrypto (the default on JS hosts): crypto.subtle's own frames and ours around them.
+  ['signature verify (RSA/ECDSA)', /assertion_grant::crypto::verify\b|^verifyWith$|^verify$/],
+  ['ES256 sign (access token)', /SigningKey::sign_es256|^sign$/],
 ];
 export const STAGES = [
   ['XML parse (and freeing the tree)', /assertion_grant::xml::(Document::parse|Parser|split_qname|attribute_value|normalize_eol)|quick_xml::|drop_in_place<[^>]*assertion_grant::xml::/],
