@@ -15,7 +15,8 @@
 #
 # Environment: FUZZ_SANITIZER (default none: the crate forbids unsafe code,
 # and `address` halves the speed; set it to address to check dependencies'
-# unsafe code), SMOKE_SECONDS (default 8 per target), FUZZ_NICE (default 10).
+# unsafe code), SMOKE_SECONDS (default 8 per target), FUZZ_NICE (default 10),
+# FUZZ_RSS_LIMIT_MB (default 512) and FUZZ_MALLOC_LIMIT_MB (default 64).
 # One fuzzer process at a time, single-threaded (no -jobs/-workers: that is
 # libFuzzer's one in-process loop).
 set -euo pipefail
@@ -27,7 +28,11 @@ TARGETS=(token_request xml_parse c14n xmldsig_verify saml_assertion saml_resigne
 SANITIZER="${FUZZ_SANITIZER:-none}"
 NICE="${FUZZ_NICE:-10}"
 TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
-LIBFUZZER_FLAGS=(-rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1)
+# Inputs are at most 64 KiB: a few hundred MB of RSS, and no single
+# allocation of 64 MB or more (a 1,000× blow-up of the largest input), is
+# tight enough to catch amplification (the 1 MiB c14n bound, the XML and JSON
+# limits) without flagging libFuzzer's own corpus and tables.
+LIBFUZZER_FLAGS=(-rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-512}" -malloc_limit_mb="${FUZZ_MALLOC_LIMIT_MB:-64}" -timeout=10 -max_len=65536 -print_final_stats=1)
 
 dict_for() {
   case "$1" in

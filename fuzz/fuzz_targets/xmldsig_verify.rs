@@ -13,8 +13,8 @@ fuzz_target!(|data: &[u8]| {
     for policy in saml_policies().iter() {
         if let Ok(signed) = verify_enveloped(&doc, policy) {
             let signed = signed.get();
-            assert_eq!(signed.root, doc.root(), "verified a node other than the root");
-            let sig = doc.element(signed.signature).expect("signature is an element");
+            assert_eq!(signed.root(), doc.root(), "verified a node other than the root");
+            let sig = doc.element(signed.signature()).expect("signature is an element");
             assert!(sig.is(DSIG_NS, "Signature"));
             assert_eq!(sig.parent(), Some(doc.root()));
         }

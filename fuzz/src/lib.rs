@@ -5,9 +5,10 @@
 use std::sync::OnceLock;
 
 use assertion_grant::crypto::Algorithm;
+use assertion_grant::crypto::seam::{RustBackend, SignatureBackend, SignatureCheck};
 use assertion_grant::jose::{Jwk, parse_public_jwk};
 use assertion_grant::xmldsig::Policy;
-use assertion_grant::{Config, HttpRequest, OAuthError, SigningKey, TokenEndpoint};
+use assertion_grant::{Config, HttpRequest, OAuthError, PendingToken, SigningKey, TokenEndpoint};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
@@ -74,8 +75,12 @@ pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Runs `prepare` (and `issue` when it succeeds) and checks the invariants
-/// of the answer. Returns whether a token was issued.
+/// Runs a request through the crypto seam and checks the invariants of the
+/// answer: `prepare` (the pure-Rust backend), then the same exchange driven
+/// by hand — `begin` → every `signature_check` answered → `outcome` — which
+/// must agree, and once more with a host that answers every check `false`
+/// (nothing may be issued) and `true` (a lying host: the core must still
+/// neither panic nor answer 5xx). Returns whether a token was issued.
 pub fn exercise(ep: &TokenEndpoint, req: &HttpRequest<'_>) -> bool {
     let result = ep.prepare(req, NOW);
     if debug() {
@@ -83,6 +88,21 @@ pub fn exercise(ep: &TokenEndpoint, req: &HttpRequest<'_>) -> bool {
             Ok(p) => eprintln!("fuzz: prepared a token for {:?} (client {:?})", p.subject(), p.client_id()),
             Err(e) => eprintln!("fuzz: {} ({}): {}", e.code(), e.status(), e.description()),
         }
+    }
+    let by_hand = drive(ep, req, |check| RustBackend.verify(ep.config(), check));
+    assert_eq!(
+        result.as_ref().map(|p| p.subject().to_owned()).map_err(|e| e.code()),
+        by_hand.as_ref().map(|p| p.subject().to_owned()).map_err(|e| e.code()),
+        "prepare and the hand-driven exchange disagree"
+    );
+    // Every grant needs a verified signature: a host that refuses them all
+    // never gets a token.
+    match drive(ep, req, |_| false) {
+        Ok(_) => panic!("a token without any verified signature"),
+        Err(e) => check_error(&e),
+    }
+    if let Err(e) = drive(ep, req, |_| true) {
+        check_error(&e);
     }
     match result {
         Ok(pending) => {
@@ -110,6 +130,25 @@ pub fn exercise(ep: &TokenEndpoint, req: &HttpRequest<'_>) -> bool {
             false
         }
     }
+}
+
+/// The exchange driven by hand, each signature check answered by `answer`
+/// (at most a handful: one for the client assertion, one for the grant).
+fn drive(
+    ep: &TokenEndpoint,
+    req: &HttpRequest<'_>,
+    answer: impl Fn(&SignatureCheck) -> bool,
+) -> Result<PendingToken, OAuthError> {
+    let mut exchange = ep.begin(req, NOW);
+    let mut rounds = 0;
+    while let Some(check) = exchange.signature_check() {
+        assert!(!check.keys.is_empty(), "a check without a candidate key");
+        rounds += 1;
+        assert!(rounds <= 2, "more than two signature checks for one request");
+        let verified = answer(check);
+        exchange = exchange.resume(ep, verified);
+    }
+    exchange.outcome()
 }
 
 /// `FUZZ_DEBUG=1` prints each endpoint answer to stderr (for triage and

