@@ -889,10 +889,11 @@ export class TokenEndpoint {
       core.resumeInWasm(exchange);
       return;
     }
-    for (let check = exchange.signatureCheck; check !== undefined; check = exchange.signatureCheck) {
+    let check = exchange.signatureCheck;
+    while (check !== undefined) {
       const verified = await this.#verifier.verify(check);
       stillCurrent(gen);
-      core.resume(exchange, verified);
+      check = core.resume(exchange, verified);
     }
   }
 
@@ -912,13 +913,13 @@ export class TokenEndpoint {
   /** Mints the token for `prepared` (its keys claimed): signed in wasm or with the WebCrypto key. */
   async #issue(prepared, gen) {
     const core = this.#core;
-    if (core.signsLocally) return coreResponse(core.issue(prepared, this.#nowSecs()));
+    if (!this.#hostSigns) return coreResponse(core.issue(prepared, this.#nowSecs()));
     const unsigned = core.tokenToSign(prepared, this.#nowSecs());
     let owned = true;
     try {
-      const early = unsigned.response;
-      if (early !== undefined) return coreResponse(early);
-      const signature = await this.#signer.sign(unsigned.kid, unsigned.signingInput);
+      const toSign = unsigned.toSign;
+      if (toSign === undefined) return coreResponse(unsigned.response);
+      const signature = await this.#signer.sign(toSign.kid, toSign.signingInput);
       stillCurrent(gen);
       owned = false; // finishToken() takes ownership
       return coreResponse(core.finishToken(unsigned, signature));

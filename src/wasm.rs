@@ -72,19 +72,7 @@ impl PendingExchange {
     #[wasm_bindgen(getter, js_name = signatureCheck, unchecked_return_type = "SignatureCheck | undefined")]
     pub fn signature_check(&self) -> JsValue {
         match &self.state {
-            Some(Ok(exchange)) => match exchange.signature_check() {
-                Some(check) => {
-                    let js = CheckJs {
-                        alg: check.alg.as_jose(),
-                        keys: check.keys.iter().map(ToString::to_string).collect(),
-                        message: &check.message,
-                        signature: &check.signature,
-                    };
-                    js.serialize(&serde_wasm_bindgen::Serializer::new())
-                        .unwrap_or(JsValue::UNDEFINED)
-                }
-                None => JsValue::UNDEFINED,
-            },
+            Some(Ok(exchange)) => check_to_js(exchange),
             _ => JsValue::UNDEFINED,
         }
     }
@@ -102,6 +90,30 @@ impl PendingExchange {
         };
         to_js(&keys)
     }
+}
+
+/// The check `exchange` waits for, as a JS object; `undefined` when decided.
+fn check_to_js(exchange: &Exchange) -> JsValue {
+    match exchange.signature_check() {
+        Some(check) => {
+            let js = CheckJs {
+                alg: check.alg.as_jose(),
+                keys: check.keys.iter().map(ToString::to_string).collect(),
+                message: &check.message,
+                signature: &check.signature,
+            };
+            js.serialize(&serde_wasm_bindgen::Serializer::new())
+                .unwrap_or(JsValue::UNDEFINED)
+        }
+        None => JsValue::UNDEFINED,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToSign<'a> {
+    kid: &'a str,
+    signing_input: &'a str,
 }
 
 /// An access token waiting for the host's ES256 signature
@@ -124,21 +136,17 @@ impl PendingSignature {
         }
     }
 
-    /// The JWS signing input to sign (ECDSA P-256 with SHA-256).
-    #[wasm_bindgen(getter, js_name = signingInput)]
-    pub fn signing_input(&self) -> String {
+    /// What to sign, in one crossing: `{kid, signingInput}` (ECDSA P-256
+    /// with SHA-256 over the JWS signing input), or `undefined` when
+    /// [`Self::response`] is the answer.
+    #[wasm_bindgen(getter, js_name = toSign, unchecked_return_type = "{ kid: string; signingInput: string } | undefined")]
+    pub fn to_sign(&self) -> JsValue {
         match &self.result {
-            Ok(t) => t.signing_input().to_owned(),
-            Err(_) => String::new(),
-        }
-    }
-
-    /// The key id of the signing key.
-    #[wasm_bindgen(getter)]
-    pub fn kid(&self) -> String {
-        match &self.result {
-            Ok(t) => t.kid().to_owned(),
-            Err(_) => String::new(),
+            Ok(t) => to_js(&ToSign {
+                kid: t.kid(),
+                signing_input: t.signing_input(),
+            }),
+            Err(_) => JsValue::UNDEFINED,
         }
     }
 }
@@ -273,10 +281,22 @@ impl Core {
         PendingExchange { state: Some(state) }
     }
 
-    /// Continues `exchange` with the host's answer to its signature check.
-    pub fn resume(&self, exchange: &mut PendingExchange, verified: bool) {
-        if let Some(Ok(ex)) = exchange.state.take() {
-            exchange.state = Some(Ok(ex.resume(&self.inner, verified)));
+    /// Continues `exchange` with the host's answer to its signature check;
+    /// returns the next check (as `exchange.signatureCheck` would), or
+    /// `undefined` once decided.
+    #[wasm_bindgen(unchecked_return_type = "SignatureCheck | undefined")]
+    pub fn resume(&self, exchange: &mut PendingExchange, verified: bool) -> JsValue {
+        match exchange.state.take() {
+            Some(Ok(ex)) => {
+                let ex = ex.resume(&self.inner, verified);
+                let next = check_to_js(&ex);
+                exchange.state = Some(Ok(ex));
+                next
+            }
+            other => {
+                exchange.state = other;
+                JsValue::UNDEFINED
+            }
         }
     }
 

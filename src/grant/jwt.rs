@@ -32,7 +32,7 @@ impl JwtPending {
 }
 
 /// Validates a JWT bearer assertion at time `now` with the pure-Rust
-/// signature backend: [`begin`], the check answered on the spot, [`finish`].
+/// signature backend: `begin`, the check answered on the spot, `finish`.
 ///
 /// Order: parse (cheap structural checks) → find the trusted issuer named by
 /// the *unverified* `iss` → verify the signature with that issuer's keys →
