@@ -191,8 +191,8 @@ export function render(results) {
   const nameShare = size.nameSection / size.wasmRaw;
   p('| artefact | raw | gzip -9 | brotli 11 |');
   p('|---|---:|---:|---:|');
-  p(`| \`pkg/assertion_grant_bg.wasm\` | ${kb(size.wasmRaw)} | **${kb(size.wasmGzip)}** | ${kb(size.wasmBrotli)} |`);
-  p(`| Worker upload (.wasm + worker/index.js + pkg/index.js + pkg/assertion_grant.js) | ${kb(size.workerUploadRaw)} | ${kb(size.workerUploadGzip)} | |`);
+  p(`| \`pkg/slim/assertion_grant_bg.wasm\` (what the Worker ships) | ${kb(size.wasmRaw)} | **${kb(size.wasmGzip)}** | ${kb(size.wasmBrotli)} |`);
+  p(`| Worker upload (.wasm + worker/index.js + pkg/slim/index.js + pkg/slim/assertion_grant.js) | ${kb(size.workerUploadRaw)} | ${kb(size.workerUploadGzip)} | |`);
   p(`| peer bench Worker (jose + xml-crypto + xmldom, bundled) | ${kb(size.peerBundleRaw)} | | |`);
   p();
   p(`Sections of the .wasm: ${size.sections.filter((s) => s.bytes > 1000).map((s) => `${s.name} ${kb(s.bytes)}`).join(', ')}.`);

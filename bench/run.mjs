@@ -41,6 +41,8 @@ import { createXmlCryptoEndpoint } from './peers/xmlcrypto-endpoint.mjs';
 import { render, writeReadme } from './report.mjs';
 import { stripNames } from '../scripts/wasm-strip-names.mjs';
 
+// The module the Worker ships: the slim build (no pure-Rust signature code).
+const WORKER_WASM = 'pkg/slim/assertion_grant_bg.wasm';
 const { values: opt } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -524,16 +526,16 @@ async function nodePhase({ pools, config, signingKey, pkg }) {
 // profiler needs function names, so it loads the named twin the build keeps,
 // after checking that it is the same module once its names are removed.
 function profilingTree() {
-  const shipped = readFileSync(join(TREE, 'pkg/assertion_grant_bg.wasm'));
+  const shipped = readFileSync(join(TREE, WORKER_WASM));
   if (WebAssembly.Module.customSections(new WebAssembly.Module(shipped), 'name').length > 0) return TREE;
-  const named = join(ROOT, 'target/wasm-names/assertion_grant_bg.wasm');
+  const named = join(ROOT, 'target/wasm-names', WORKER_WASM);
   if (!existsSync(named) || !stripNames(readFileSync(named)).equals(shipped)) {
     log('  profile: no named build of this .wasm (target/wasm-names/); functions will be unnamed');
     return TREE;
   }
   const tree = mkdtempSync(join(tmpdir(), 'ag-bench-profile-'));
   for (const d of ['worker', 'bench/workerd', 'pkg']) cpSync(join(TREE, d), join(tree, d), { recursive: true });
-  cpSync(named, join(tree, 'pkg/assertion_grant_bg.wasm'));
+  cpSync(named, join(tree, WORKER_WASM));
   process.on('exit', () => rmSync(tree, { recursive: true, force: true }));
   return tree;
 }
@@ -666,8 +668,8 @@ async function main() {
 
   // The per-crate breakdown needs function names: the named twin of pkg/'s
   // module, when it is that module (see profilingTree).
-  const named = join(ROOT, 'target/wasm-names/assertion_grant_bg.wasm');
-  const shipped = readFileSync(join(TREE, 'pkg/assertion_grant_bg.wasm'));
+  const named = join(ROOT, 'target/wasm-names', WORKER_WASM);
+  const shipped = readFileSync(join(TREE, WORKER_WASM));
   const twin = existsSync(named) && stripNames(readFileSync(named)).equals(shipped) ? named : undefined;
   results.size = sizes(TREE, twin);
   if (opt.pkg !== undefined) results.meta.pkg = resolve(opt.pkg);

@@ -10,20 +10,34 @@
 // Node, browsers, Deno and workerd (whose module loader rejects dynamic
 // specifiers), so Node's `fs` is reached through `process.getBuiltinModule`.
 
-import init, {
-  initSync as coreInitSync,
+// One file over two builds of the module (scripts/build-pkg.sh): the full one
+// (pkg/) and the slim one without the pure-Rust signature backend
+// (pkg/slim/, `assertion-grant/worker`). Read through the namespace, the
+// exports only the full build has are simply undefined in the slim one.
+import init, * as wasm from './assertion_grant.js';
+
+const {
+  initSync: coreInitSync,
   Core,
-  generateSigningKey as coreGenerateSigningKey,
-  hashClientSecret as coreHashClientSecret,
-  demoConfig as coreDemoConfig,
-  importSamlMetadata as coreImportSamlMetadata,
-  mintTestAssertion as coreMintTestAssertion,
-  testIdpTrustEntry as coreTestIdpTrustEntry,
-  replayStoreUnavailableResponse as coreReplayStoreUnavailable,
-  bodyTooLargeResponse as coreBodyTooLarge,
-  __wbg_reset_state as coreResetState,
-  verifySignatureInWasm as coreVerifySignatureInWasm,
-} from './assertion_grant.js';
+  hashClientSecret: coreHashClientSecret,
+  demoConfig: coreDemoConfig,
+  importSamlMetadata: coreImportSamlMetadata,
+  replayStoreUnavailableResponse: coreReplayStoreUnavailable,
+  bodyTooLargeResponse: coreBodyTooLarge,
+  __wbg_reset_state: coreResetState,
+} = wasm;
+
+/** Whether this build carries the pure-Rust signature backend. */
+const hasRustCrypto = () => wasm.hasRustCrypto?.() === true;
+
+/** An export of the full build only; a clear error in the slim one. */
+function fullBuild(name) {
+  const fn = wasm[name];
+  if (typeof fn !== 'function' || !hasRustCrypto()) {
+    throw new Error(`assertion-grant: ${name} needs the full build ('assertion-grant'), not 'assertion-grant/worker'`);
+  }
+  return fn;
+}
 
 /** Grant type URN for RFC 7523 JWT bearer assertions. */
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -449,7 +463,8 @@ async function verifyWith(spec, key, message, signature) {
 export async function verifySignature({ alg, key, message, signature }, { crypto: backend = 'webcrypto' } = {}) {
   if (backend === 'wasm') {
     assertReady('verifySignature()');
-    return guarded(() => coreVerifySignatureInWasm(alg, JSON.stringify(key), message, signature));
+    const verifyInWasm = fullBuild('verifySignatureInWasm');
+    return guarded(() => verifyInWasm(alg, JSON.stringify(key), message, signature));
   }
   const spec = WEBCRYPTO_ALGORITHMS[alg];
   if (spec === undefined || SUBTLE === undefined) return false;
@@ -681,6 +696,15 @@ export class TokenEndpoint {
     }
     if (backend === 'webcrypto' && SUBTLE === undefined) {
       throw new TypeError('assertion-grant: crypto.subtle is not available here (use crypto: "wasm")');
+    }
+    if (!hasRustCrypto()) {
+      // The slim build signs and verifies with WebCrypto only.
+      if (backend === 'wasm' || SUBTLE === undefined) {
+        throw new TypeError("assertion-grant: this build verifies with WebCrypto only (crypto: 'wasm' needs the full build)");
+      }
+      if (keysText === undefined) {
+        throw new ConfigError('signing_key', 'signing_key: required by this build (it has no in-wasm key generation); pass signingKeys');
+      }
     }
     const webcrypto = backend === 'webcrypto' || (backend === undefined && SUBTLE !== undefined);
     // With WebCrypto, the private signing key stays in JS as a
@@ -981,7 +1005,9 @@ export class TokenEndpoint {
   #methodNotAllowed(method, request) {
     let prepared;
     try {
-      prepared = this.#core.prepare(method, coreHeaders(request.headers), new Uint8Array(0), this.#nowSecs());
+      // The core refuses the method before any signature work: nothing to answer.
+      const core = this.#core;
+      prepared = core.finishExchange(core.begin(method, coreHeaders(request.headers), new Uint8Array(0), this.#nowSecs()));
       const http = prepared.response;
       if (http !== undefined && http.status === 405) {
         const response = coreResponse(http);
@@ -1049,7 +1075,8 @@ export class TokenEndpoint {
 export function generateSigningKey(kid) {
   assertReady('generateSigningKey()');
   return guarded(() => {
-    return kid === undefined ? coreGenerateSigningKey() : coreGenerateSigningKey(kid);
+    const generate = fullBuild('generateSigningKey');
+    return kid === undefined ? generate() : generate(kid);
   });
 }
 
@@ -1091,7 +1118,8 @@ export function demoConfig() {
  */
 export function mintTestAssertion(spec, privateJwk) {
   assertReady('mintTestAssertion()');
-  return guarded(() => coreMintTestAssertion(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk')));
+  const mint = fullBuild('mintTestAssertion');
+  return guarded(() => mint(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk')));
 }
 
 /**
@@ -1103,7 +1131,8 @@ export function mintTestAssertion(spec, privateJwk) {
  */
 export function testIdpTrustEntry(format, issuer, privateJwk) {
   assertReady('testIdpTrustEntry()');
-  return JSON.parse(guarded(() => coreTestIdpTrustEntry(format, issuer, toJsonText(privateJwk, 'privateJwk'))));
+  const entry = fullBuild('testIdpTrustEntry');
+  return JSON.parse(guarded(() => entry(format, issuer, toJsonText(privateJwk, 'privateJwk'))));
 }
 
 export function importSamlMetadata(xml) {

@@ -10,10 +10,14 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
-use crate::crypto::{Algorithm, SigningKey};
+use crate::crypto::Algorithm;
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::SigningKey;
 use crate::encoding::hex_decode;
 use crate::endpoint::PublicSigningKey;
-use crate::jose::{Jwk, parse_jwk_set, parse_private_jwk, parse_public_signing_jwk};
+#[cfg(feature = "rust-crypto")]
+use crate::jose::parse_private_jwk;
+use crate::jose::{Jwk, parse_jwk_set, parse_public_signing_jwk};
 use crate::json;
 use crate::limits::*;
 use crate::policy::ScopeSet;
@@ -288,6 +292,7 @@ impl Config {
 /// Parses the access-token signing keys: one private EC P-256 JWK, or a JWK
 /// Set of them whose first key is the active one (the others stay published
 /// in the JWKS during rotation).
+#[cfg(feature = "rust-crypto")]
 pub fn signing_keys_from_json(text: &str) -> Result<Vec<SigningKey>, ConfigError> {
     let keys = key_list(text, parse_private_jwk)?;
     unique_kids(keys.iter().map(SigningKey::kid))?;
@@ -669,12 +674,9 @@ fn mark_self_issued(issuers: &mut [TrustedIssuer], clients: &[Client]) {
             c.auth_method == AuthMethod::PrivateKeyJwt
                 && !c.legacy_client_assertion_audience
                 && (c.client_id == issuer.issuer
-                    || c.keys.iter().any(|ck| {
-                        issuer
-                            .keys
-                            .iter()
-                            .any(|ik| ik.key().to_jwk() == ck.key().to_jwk())
-                    }))
+                    || c.keys
+                        .iter()
+                        .any(|ck| issuer.keys.iter().any(|ik| ik.key().same_key(ck.key()))))
         });
     }
 }

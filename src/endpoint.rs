@@ -5,17 +5,24 @@ use serde_json::{Map, Value, json};
 
 use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
 use crate::config::{AuthMethod, Client, Config, ConfigError, TrustedIssuer, url_path};
+#[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
-use crate::crypto::seam::{RustBackend, SignatureBackend, SignatureCheck};
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::seam::RustBackend;
+use crate::crypto::seam::{SignatureBackend, SignatureCheck};
 use crate::error::OAuthError;
 use crate::explain::{ExplainedError, Explanation, Outcome, Trace, utc};
 use crate::grant::ValidatedGrant;
 use crate::grant::{self, GrantError, TimeError};
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
-use crate::replay::{self, ClaimOutcome, ReplayKey, ReplayKind, ReplayStore, Replayed};
+use crate::replay::{self, ReplayKey, ReplayKind, Replayed};
+#[cfg(feature = "rust-crypto")]
+use crate::replay::{ClaimOutcome, ReplayStore};
 use crate::request::{self, GrantType, HttpRequest, TokenRequest};
-use crate::response::{HttpResponse, TokenResponse};
+#[cfg(feature = "rust-crypto")]
+use crate::response::HttpResponse;
+use crate::response::TokenResponse;
 use crate::token;
 
 /// The token endpoint: validated configuration, signing keys, and the
@@ -48,6 +55,7 @@ pub struct PublicSigningKey {
     pub y: [u8; 32],
 }
 
+#[cfg(feature = "rust-crypto")]
 impl From<&SigningKey> for PublicSigningKey {
     fn from(key: &SigningKey) -> Self {
         let (x, y) = key.public_coordinates();
@@ -63,6 +71,7 @@ impl From<&SigningKey> for PublicSigningKey {
 struct TokenKey {
     public: PublicSigningKey,
     /// `None` when the host signs.
+    #[cfg(feature = "rust-crypto")]
     local: Option<SigningKey>,
 }
 
@@ -147,6 +156,7 @@ impl PendingToken {
 impl TokenEndpoint {
     /// An endpoint signing with `keys` (the first is active; all are
     /// published in the JWKS).
+    #[cfg(feature = "rust-crypto")]
     pub fn new(config: Config, keys: Vec<SigningKey>) -> Result<Self, ConfigError> {
         if keys.is_empty() {
             return Err(ConfigError {
@@ -182,6 +192,7 @@ impl TokenEndpoint {
             .into_iter()
             .map(|public| TokenKey {
                 public,
+                #[cfg(feature = "rust-crypto")]
                 local: None,
             })
             .collect();
@@ -191,6 +202,7 @@ impl TokenEndpoint {
     /// An endpoint with a fresh random signing key that lives as long as
     /// this value: for demos and tests, since tokens stop verifying when
     /// the process restarts.
+    #[cfg(feature = "rust-crypto")]
     pub fn with_ephemeral_key(config: Config) -> Result<Self, ConfigError> {
         let key = SigningKey::generate(Some("ephemeral".into())).map_err(|_| ConfigError {
             path: "signing_key".into(),
@@ -257,6 +269,7 @@ impl TokenEndpoint {
     /// request syntax, client authentication, the assertion, issuer/client
     /// binding and scope, answering signature checks with the pure-Rust
     /// backend. Replay keys exist only when all of these passed.
+    #[cfg(feature = "rust-crypto")]
     pub fn prepare(&self, req: &HttpRequest<'_>, now: i64) -> Result<PendingToken, OAuthError> {
         self.run(self.begin(req, now), &RustBackend).outcome()
     }
@@ -293,6 +306,7 @@ impl TokenEndpoint {
     ///
     /// For operators only: the report names keys, times and values that the
     /// public endpoint deliberately does not reveal.
+    #[cfg(feature = "rust-crypto")]
     pub fn explain(
         &self,
         req: &HttpRequest<'_>,
@@ -574,6 +588,7 @@ impl TokenEndpoint {
     /// because claiming may have taken time. With a host signer
     /// ([`Self::with_host_signer`]) use [`Self::token_to_sign`] instead;
     /// here that is `server_error`.
+    #[cfg(feature = "rust-crypto")]
     pub fn issue(&self, pending: PendingToken, now: i64) -> Result<TokenResponse, OAuthError> {
         let unsigned = self.token_to_sign(pending, now)?;
         // `keys` is never empty: every constructor guarantees one key.
@@ -613,7 +628,10 @@ impl TokenEndpoint {
     /// Whether the core signs access tokens itself (else the host does,
     /// see [`Self::with_host_signer`]).
     pub fn signs_locally(&self) -> bool {
-        self.keys[0].local.is_some()
+        #[cfg(feature = "rust-crypto")]
+        return self.keys[0].local.is_some();
+        #[cfg(not(feature = "rust-crypto"))]
+        false
     }
 
     /// The error for a request whose replay key `failed` could not be
@@ -627,6 +645,7 @@ impl TokenEndpoint {
     /// replay key (in order, stopping at the first refused), issue. Always
     /// returns a complete HTTP response; a store that answers
     /// [`ClaimOutcome::Unavailable`] gets 503 `temporarily_unavailable`.
+    #[cfg(feature = "rust-crypto")]
     pub fn handle(
         &self,
         req: &HttpRequest<'_>,

@@ -56,6 +56,7 @@ pub mod replay;
 pub mod request;
 mod response;
 pub mod saml_metadata;
+#[cfg(feature = "rust-crypto")]
 pub mod test_idp;
 mod token;
 mod verified;
@@ -66,8 +67,12 @@ pub mod xmldsig;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;
 
-pub use config::{Config, ConfigError, public_signing_keys_from_json, signing_keys_from_json};
-pub use crypto::{Algorithm, SigningKey};
+#[cfg(feature = "rust-crypto")]
+pub use config::signing_keys_from_json;
+pub use config::{Config, ConfigError, public_signing_keys_from_json};
+pub use crypto::Algorithm;
+#[cfg(feature = "rust-crypto")]
+pub use crypto::SigningKey;
 pub use endpoint::{Exchange, PendingToken, PublicSigningKey, TokenEndpoint, UnsignedToken};
 pub use error::{ErrorCode, OAuthError};
 pub use json::JsonError;
@@ -87,6 +92,7 @@ pub fn hash_client_secret(secret: &str) -> String {
 }
 
 /// A new private EC P-256 JWK (JSON) for signing access tokens.
+#[cfg(feature = "rust-crypto")]
 pub fn generate_signing_key_jwk(kid: Option<String>) -> Result<String, getrandom::Error> {
     let key = SigningKey::generate(kid)?;
     let (x, y) = key.public_coordinates();

@@ -17,6 +17,7 @@ mod counters {
 }
 
 /// Counts one signature verification (called by `crypto::verify`).
+#[cfg(feature = "rust-crypto")]
 #[inline]
 pub(crate) fn signature_check() {
     #[cfg(feature = "test-hooks")]

@@ -8,7 +8,9 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::config::{Config, ConfigError, public_signing_keys_from_json, signing_keys_from_json};
+#[cfg(feature = "rust-crypto")]
+use crate::config::signing_keys_from_json;
+use crate::config::{Config, ConfigError, public_signing_keys_from_json};
 use crate::crypto::seam::{KeyRef, key_for};
 use crate::endpoint::{Exchange, PendingToken, TokenEndpoint, UnsignedToken};
 use crate::error::OAuthError;
@@ -206,10 +208,18 @@ impl Core {
                 config,
                 public_signing_keys_from_json(&keys).map_err(config_error)?,
             ),
+            #[cfg(feature = "rust-crypto")]
             (Some(keys), false) => {
                 TokenEndpoint::new(config, signing_keys_from_json(&keys).map_err(config_error)?)
             }
+            #[cfg(feature = "rust-crypto")]
             (None, _) => TokenEndpoint::with_ephemeral_key(config),
+            #[cfg(not(feature = "rust-crypto"))]
+            _ => Err(ConfigError {
+                path: "signing_key".into(),
+                reason: "this build signs with the host's WebCrypto key: pass the signing key"
+                    .into(),
+            }),
         }
         .map_err(config_error)?;
         Ok(Core { inner })
@@ -303,6 +313,7 @@ impl Core {
     /// Answers every pending check of `exchange` in wasm (the pure-Rust
     /// backend), for hosts without WebCrypto.
     #[wasm_bindgen(js_name = resumeInWasm)]
+    #[cfg(feature = "rust-crypto")]
     pub fn resume_in_wasm(&self, exchange: &mut PendingExchange) {
         if let Some(Ok(ex)) = exchange.state.take() {
             let backend = crate::crypto::seam::RustBackend;
@@ -398,6 +409,7 @@ impl Core {
     }
 
     /// Runs every check of a token request; see `Prepared`.
+    #[cfg(feature = "rust-crypto")]
     pub fn prepare(
         &self,
         method: &str,
@@ -423,6 +435,7 @@ impl Core {
 
     /// Issues the access token once every replay key has been claimed.
     #[wasm_bindgen(unchecked_return_type = "HttpResponse")]
+    #[cfg(feature = "rust-crypto")]
     pub fn issue(&self, prepared: Prepared, now_secs: f64) -> JsValue {
         let response = match (prepared.result, seconds(now_secs)) {
             (Err(response), _) => response,
@@ -461,6 +474,7 @@ impl Core {
     /// `usedKeys` lists replay keys already claimed in the host's store.
     /// For operators only (it names values the token endpoint never reveals).
     #[wasm_bindgen(unchecked_return_type = "Explanation")]
+    #[cfg(feature = "rust-crypto")]
     pub fn explain(
         &self,
         method: &str,
@@ -502,6 +516,7 @@ impl Core {
     /// The replay keys a request would need claimed (for hosts that look
     /// them up before [`Core::explain`]); empty if the request fails.
     #[wasm_bindgen(js_name = replayKeysFor, unchecked_return_type = "string[]")]
+    #[cfg(feature = "rust-crypto")]
     pub fn replay_keys_for(
         &self,
         method: &str,
@@ -583,6 +598,7 @@ pub fn body_too_large_response() -> JsValue {
 /// name (or `RS1`), `jwk` a public JWK (JSON text) as configured keys are
 /// parsed. For tests that hold the two backends to the same answers.
 #[wasm_bindgen(js_name = verifySignatureInWasm)]
+#[cfg(feature = "rust-crypto")]
 pub fn verify_signature_in_wasm(alg: &str, jwk: &str, message: &[u8], signature: &[u8]) -> bool {
     let alg = match alg {
         "RS1" => Some(crate::crypto::Algorithm::RS1),
@@ -608,6 +624,14 @@ pub fn trap_for_tests() {
     core::arch::wasm32::unreachable()
 }
 
+/// Whether this build carries the pure-Rust signature backend (feature
+/// `rust-crypto`): in-wasm verification and signing, the ephemeral key, the
+/// test IdP. The build the Worker ships does not.
+#[wasm_bindgen(js_name = hasRustCrypto)]
+pub fn has_rust_crypto() -> bool {
+    cfg!(feature = "rust-crypto")
+}
+
 /// The request-body limit the core enforces (bytes); hosts stop reading
 /// past it.
 #[wasm_bindgen(js_name = maxBodyBytes)]
@@ -617,6 +641,7 @@ pub fn max_body_bytes() -> usize {
 
 /// A new private EC P-256 JWK (JSON) for `AG_SIGNING_KEY`.
 #[wasm_bindgen(js_name = generateSigningKey)]
+#[cfg(feature = "rust-crypto")]
 pub fn generate_signing_key(kid: Option<String>) -> Result<String, JsValue> {
     crate::generate_signing_key_jwk(kid)
         .map_err(|_| js_sys::Error::new("no randomness available").into())
@@ -656,6 +681,7 @@ pub fn import_saml_metadata(xml: &str) -> Result<String, JsValue> {
 /// EC P-256 private JWK (see `generateSigningKey`). Returns the `assertion`
 /// parameter (a JWS, or base64url SAML XML).
 #[wasm_bindgen(js_name = mintTestAssertion)]
+#[cfg(feature = "rust-crypto")]
 pub fn mint_test_assertion(spec: &str, private_jwk: &str) -> Result<String, JsValue> {
     let spec: crate::test_idp::TestAssertion = serde_json::from_str(spec)
         .map_err(|e| js_sys::Error::new(&format!("test assertion spec: {e}")))?;
@@ -666,6 +692,7 @@ pub fn mint_test_assertion(spec: &str, private_jwk: &str) -> Result<String, JsVa
 /// The `trusted_issuers` entry (JSON text) that trusts the test IdP key
 /// `privateJwk` (only its public part is used) as `issuer` for `format`.
 #[wasm_bindgen(js_name = testIdpTrustEntry)]
+#[cfg(feature = "rust-crypto")]
 pub fn test_idp_trust_entry(
     format: &str,
     issuer: &str,
@@ -675,6 +702,7 @@ pub fn test_idp_trust_entry(
     Ok(crate::test_idp::trust_entry(format, issuer, &key).to_string())
 }
 
+#[cfg(feature = "rust-crypto")]
 fn test_idp_key(private_jwk: &str) -> Result<crate::crypto::SigningKey, JsValue> {
     let keys = signing_keys_from_json(private_jwk).map_err(config_error)?;
     keys.into_iter()

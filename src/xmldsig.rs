@@ -21,7 +21,9 @@ use base64::engine::general_purpose::STANDARD;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-use crate::crypto::seam::{self, KeyOwner, KeyRef, SignatureCheck};
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::seam;
+use crate::crypto::seam::{KeyOwner, KeyRef, SignatureCheck};
 use crate::crypto::{self, Algorithm, DigestAlgorithm};
 use crate::jose::Jwk;
 use crate::limits::MAX_KEY_CANDIDATES;
@@ -191,6 +193,7 @@ pub fn finish_enveloped<'d>(
 /// Verifies the enveloped signature on the root element of `doc` with the
 /// pure-Rust backend: [`begin_enveloped`], the check answered on the spot,
 /// [`finish_enveloped`].
+#[cfg(feature = "rust-crypto")]
 pub fn verify_enveloped<'d>(
     doc: &'d Document,
     policy: &Policy<'_>,

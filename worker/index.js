@@ -5,8 +5,10 @@
 // env.AG_SIGNING_KEY  secret: private EC P-256 JWK or {"keys":[...]}
 // env.REPLAY          Durable Object namespace bound to ReplayGuard
 import { DurableObject } from 'cloudflare:workers';
-import wasm from '../pkg/assertion_grant_bg.wasm';
-import { initSync, TokenEndpoint, demoConfig } from '../pkg/index.js';
+// The slim build (scripts/build-pkg.sh): WebCrypto verifies and signs, and the
+// module carries no pure-Rust signature code (smaller, faster cold start).
+import wasm from '../pkg/slim/assertion_grant_bg.wasm';
+import { initSync, TokenEndpoint, demoConfig } from '../pkg/slim/index.js';
 
 const REPLAY_MARGIN_SECS = 60;
 
@@ -56,12 +58,22 @@ function redact(message, secret) {
   return message.replace(/[A-Za-z0-9_-]{16,}/g, (run) => (secret.includes(run) ? '[redacted]' : run));
 }
 
+/**
+ * The endpoint for this isolate (a promise: the signing key is imported into
+ * WebCrypto, and the demo's ephemeral key generated there), rebuilt only when
+ * the configuration text changes. Resolves to undefined when the
+ * configuration is broken (logged once, by field path).
+ */
 function endpointFor(env) {
   const configText = textOf(env.AG_CONFIG);
   const keyText = textOf(env.AG_SIGNING_KEY);
-  if (cached !== undefined && cached.configText === configText && cached.keyText === keyText) return cached;
+  if (cached === undefined || cached.configText !== configText || cached.keyText !== keyText) {
+    cached = { configText, keyText, endpoint: buildEndpoint(env, configText, keyText) };
+  }
+  return cached.endpoint;
+}
 
-  cached = { configText, keyText, endpoint: undefined };
+async function buildEndpoint(env, configText, keyText) {
   try {
     if (env.REPLAY === undefined) {
       throw Object.assign(new Error('REPLAY: Durable Object binding missing (see wrangler.toml)'), { path: 'REPLAY' });
@@ -94,19 +106,30 @@ function endpointFor(env) {
         path: 'AG_SIGNING_KEY',
       });
     }
-    cached.endpoint = new TokenEndpoint(config, {
-      signingKeys: keyText,
+    const endpoint = new TokenEndpoint(config, {
+      signingKeys: keyText ?? (await ephemeralSigningKey()),
       replayStore: new DurableObjectReplayStore(env.REPLAY),
       onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
     });
+    // A signing key WebCrypto refuses (or whose d does not match x, y) is a
+    // configuration error too: found here, reported by path.
+    await endpoint.ready();
+    return endpoint;
   } catch (err) {
     // The path names the field; the message never contains the key material
     // (ConfigError messages are "<path>: <reason>").
     const path = typeof err?.path === 'string' && err.path !== '' ? err.path : 'unknown';
     const reason = redact(err instanceof Error ? err.message : String(err), keyText);
     console.error(`assertion-grant: configuration error at ${path}: ${reason}`);
+    return undefined;
   }
-  return cached;
+}
+
+/** The demo's per-isolate signing key, made by WebCrypto (local development only). */
+async function ephemeralSigningKey() {
+  const { privateKey } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const { kty, crv, x, y, d } = await crypto.subtle.exportKey('jwk', privateKey);
+  return { kty, crv, x, y, d, kid: 'ephemeral', alg: 'ES256' };
 }
 
 /** Constant-time comparison of the presented admin token with the secret. */
@@ -163,7 +186,7 @@ async function explain(request, endpoint) {
 
 export default {
   async fetch(request, env) {
-    const { endpoint } = endpointFor(env);
+    const endpoint = await endpointFor(env);
     if (endpoint === undefined) return serverError();
     const path = new URL(request.url).pathname;
     const { token, metadata, jwks } = endpoint.paths;

@@ -49,8 +49,9 @@ function sections(buf) {
  *   ships without it): used only to attribute code to crates
  */
 export function sizes(root, namedWasm) {
-  const wasm = readFileSync(join(root, 'pkg/assertion_grant_bg.wasm'));
-  const js = ['worker/index.js', 'pkg/index.js', 'pkg/assertion_grant.js'].map((f) => readFileSync(join(root, f)));
+  // What the Worker ships: the slim build (scripts/build-pkg.sh).
+  const wasm = readFileSync(join(root, 'pkg/slim/assertion_grant_bg.wasm'));
+  const js = ['worker/index.js', 'pkg/slim/index.js', 'pkg/slim/assertion_grant.js'].map((f) => readFileSync(join(root, f)));
   const secs = sections(wasm);
   const nameSection = secs.find((s) => s.name === 'custom:name')?.bytes ?? 0;
   const named = nameSection > 0 ? wasm : namedWasm !== undefined && existsSync(namedWasm) ? readFileSync(namedWasm) : null;

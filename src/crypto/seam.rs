@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use super::{Algorithm, KeyType, PublicKey, decoy_key, verify};
+use super::{Algorithm, KeyType, PublicKey, decoy_key};
 use crate::config::Config;
 
 /// Whose key a [`KeyRef`] names.
@@ -141,10 +141,13 @@ pub trait SignatureBackend {
     fn verify(&self, config: &Config, check: &SignatureCheck) -> bool;
 }
 
-/// The pure-Rust backend: the one loop over candidate keys.
+/// The pure-Rust backend (feature `rust-crypto`): the one loop over
+/// candidate keys.
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustBackend;
 
+#[cfg(feature = "rust-crypto")]
 impl SignatureBackend for RustBackend {
     fn verify(&self, config: &Config, check: &SignatureCheck) -> bool {
         verify_with(check, |r| key_for(config, r))
@@ -153,13 +156,15 @@ impl SignatureBackend for RustBackend {
 
 /// The one loop over candidate keys (pure Rust): the first key that
 /// verifies answers `true`; a key `lookup` cannot find fails.
+#[cfg(feature = "rust-crypto")]
 pub(crate) fn verify_with<'k>(
     check: &SignatureCheck,
     lookup: impl Fn(KeyRef) -> Option<&'k PublicKey>,
 ) -> bool {
     check.keys.iter().any(|&r| {
-        lookup(r)
-            .is_some_and(|key| verify(check.alg, key, &check.message, &check.signature).is_ok())
+        lookup(r).is_some_and(|key| {
+            super::verify(check.alg, key, &check.message, &check.signature).is_ok()
+        })
     })
 }
 

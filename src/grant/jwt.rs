@@ -1,7 +1,9 @@
 //! The JWT bearer grant (RFC 7523 §2.1, §3).
 
 use crate::config::{AssertionFormat, Config};
-use crate::crypto::seam::{KeyOwner, RustBackend, SignatureBackend, SignatureCheck};
+use crate::crypto::seam::{KeyOwner, SignatureCheck};
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::seam::{RustBackend, SignatureBackend};
 use crate::explain::{Outcome, Trace, utc};
 use crate::jose::{self, UnverifiedJws};
 use crate::replay::{ReplayKey, ReplayKind};
@@ -39,6 +41,7 @@ impl JwtPending {
 /// every later rule reads only the verified claims:
 /// RFC 7523 §3 items 1 (`iss`), 2 (`sub`), 3 (`aud`), 4 (`exp`), 5 (`nbf`),
 /// 6 (`iat`), 7 (`jti`), 9 (signature).
+#[cfg(feature = "rust-crypto")]
 pub fn validate(
     config: &Config,
     assertion: &str,

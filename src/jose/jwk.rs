@@ -3,7 +3,9 @@
 use serde_json::{Map, Value};
 use std::fmt;
 
-use crate::crypto::{Algorithm, KeyType, PublicKey, SigningKey};
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::SigningKey;
+use crate::crypto::{Algorithm, KeyType, PublicKey};
 use crate::encoding::b64url_decode;
 use crate::endpoint::PublicSigningKey;
 use crate::limits::MAX_KEYS_PER_SET;
@@ -175,6 +177,7 @@ pub fn parse_jwk_set(value: &Value) -> Result<Vec<Jwk>, (Option<usize>, JwkError
 /// Parses a private EC P-256 JWK (`d`, `x`, `y`) into an access-token
 /// signing key, checking that `x`/`y` belong to `d`. Without a `kid`, the
 /// RFC 7638 thumbprint is used.
+#[cfg(feature = "rust-crypto")]
 pub fn parse_private_jwk(value: &Value) -> Result<SigningKey, JwkError> {
     let obj = value
         .as_object()

@@ -4,7 +4,9 @@ use serde_json::{Map, Value};
 
 use super::{Claims, JoseError, Jwk};
 use crate::crypto::Algorithm;
-use crate::crypto::seam::{self, KeyOwner, KeyRef, SignatureCheck};
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::seam;
+use crate::crypto::seam::{KeyOwner, KeyRef, SignatureCheck};
 use crate::encoding::b64url_decode;
 use crate::json;
 use crate::limits::{MAX_JWT_BYTES, MAX_KEY_CANDIDATES};
@@ -179,6 +181,7 @@ impl UnverifiedJws {
     /// Verifies the signature with one of `keys` under an algorithm in
     /// `allowed`, with the pure-Rust backend: [`Self::signature_check`]
     /// answered on the spot.
+    #[cfg(feature = "rust-crypto")]
     pub fn verify(
         self,
         keys: &[Jwk],

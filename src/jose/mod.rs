@@ -6,9 +6,9 @@ mod jwk;
 mod jws;
 
 pub use claims::Claims;
-pub use jwk::{
-    Jwk, JwkError, parse_jwk_set, parse_private_jwk, parse_public_jwk, parse_public_signing_jwk,
-};
+#[cfg(feature = "rust-crypto")]
+pub use jwk::parse_private_jwk;
+pub use jwk::{Jwk, JwkError, parse_jwk_set, parse_public_jwk, parse_public_signing_jwk};
 pub use jws::{UnverifiedJws, parse};
 
 use std::fmt;

@@ -9,17 +9,38 @@ import { renderReadme, render, roundRatio } from '../../bench/report.mjs';
 import { stripNames } from '../../scripts/wasm-strip-names.mjs';
 import { PKG, ROOT, requireFile } from './helpers.mjs';
 
-test('the shipped .wasm has no name section and the named twin strips to the same bytes', () => {
-  const shipped = readFileSync(requireFile(join(PKG, 'assertion_grant_bg.wasm'), 'build it first: npm run build:pkg'));
-  const module = new WebAssembly.Module(shipped);
-  assert.equal(WebAssembly.Module.customSections(module, 'name').length, 0, 'pkg/ .wasm still carries a name section');
-  assert.ok(WebAssembly.Module.exports(module).length > 10);
-  const twin = join(ROOT, 'target/wasm-names/assertion_grant_bg.wasm');
-  if (existsSync(twin)) {
-    const named = readFileSync(twin);
-    assert.ok(WebAssembly.Module.customSections(new WebAssembly.Module(named), 'name').length === 1);
-    assert.ok(stripNames(named).equals(shipped), 'target/wasm-names/ is not the twin of pkg/ (rebuild with npm run build:pkg)');
+test('the shipped .wasm files have no name section and their named twins strip to the same bytes', () => {
+  for (const build of ['', 'slim/']) {
+    const shipped = readFileSync(requireFile(join(PKG, build, 'assertion_grant_bg.wasm'), 'build it first: npm run build:pkg'));
+    const module = new WebAssembly.Module(shipped);
+    assert.equal(WebAssembly.Module.customSections(module, 'name').length, 0, `pkg/${build} .wasm still carries a name section`);
+    assert.ok(WebAssembly.Module.exports(module).length > 10);
+    const twin = join(ROOT, 'target/wasm-names/pkg', build, 'assertion_grant_bg.wasm');
+    if (existsSync(twin)) {
+      const named = readFileSync(twin);
+      assert.ok(WebAssembly.Module.customSections(new WebAssembly.Module(named), 'name').length === 1);
+      assert.ok(stripNames(named).equals(shipped), `target/wasm-names/pkg/${build} is not the twin of pkg/${build} (rebuild with npm run build:pkg)`);
+    }
   }
+});
+
+test('the slim build (what the Worker ships) carries no pure-Rust signature code', () => {
+  const slim = new WebAssembly.Module(readFileSync(join(PKG, 'slim/assertion_grant_bg.wasm')));
+  const full = new WebAssembly.Module(readFileSync(join(PKG, 'assertion_grant_bg.wasm')));
+  const exports = (m) => new Set(WebAssembly.Module.exports(m).map((e) => e.name));
+  for (const name of ['generateSigningKey', 'verifySignatureInWasm', 'mintTestAssertion', 'core_prepare', 'core_issue']) {
+    assert.ok(exports(full).has(name), `the full build exports ${name}`);
+    assert.ok(!exports(slim).has(name), `the slim build exports ${name}`);
+  }
+  const twin = join(ROOT, 'target/wasm-names/pkg/slim/assertion_grant_bg.wasm');
+  if (existsSync(twin)) {
+    // Function names: no RSA, no ECDSA, no signing (P-256 point validation stays).
+    const signatureCode = /\brsa::[a-z_]+::|RsaPublicKey|ecdsa::[a-z_]+::|sign_es256|crypto::verify::/g;
+    const found = (file) => [...new Set(readFileSync(file).toString('latin1').match(signatureCode) ?? [])];
+    assert.deepEqual(found(twin), [], 'signature code in the slim build');
+    assert.ok(found(join(ROOT, 'target/wasm-names/pkg/assertion_grant_bg.wasm')).length > 0, 'the pattern finds it in the full build');
+  }
+  assert.ok(readFileSync(join(PKG, 'slim/assertion_grant_bg.wasm')).length < readFileSync(join(PKG, 'assertion_grant_bg.wasm')).length * 0.8);
 });
 
 test('stripNames keeps every other section and refuses what is not wasm', () => {
