@@ -599,15 +599,22 @@ export interface TestAssertionSpec {
 
 /**
  * The debugger's built-in test IdP (never for production): a signed JWT, or
- * base64url SAML XML signed with ecdsa-sha256, ready for `assertion`.
+ * base64url SAML XML signed with ecdsa-sha256, ready for `assertion`. The
+ * core builds it; WebCrypto signs (both builds).
  *
  * @example
- * const key = JSON.parse(generateSigningKey('test-idp'));
+ * const key = JSON.parse(await createSigningKey('test-idp'));
  * config.trusted_issuers.push(testIdpTrustEntry('saml2', 'https://test-idp.local', key));
- * const assertion = mintTestAssertion({ format: 'saml2', issuer: 'https://test-idp.local', subject: 'alice',
+ * const assertion = await mintTestAssertion({ format: 'saml2', issuer: 'https://test-idp.local', subject: 'alice',
  *   audience: config.issuer, now: Date.now() / 1000 | 0, lifetime_secs: 300 }, key);
  */
-export function mintTestAssertion(spec: TestAssertionSpec, privateJwk: object | string): string;
+export function mintTestAssertion(spec: TestAssertionSpec, privateJwk: object | string): Promise<string>;
+
+/**
+ * A new private EC P-256 JWK (JSON text) made by WebCrypto, in both builds:
+ * the asynchronous twin of {@link generateSigningKey} (full build only).
+ */
+export function createSigningKey(kid?: string): Promise<string>;
 
 /** The `trusted_issuers` entry that trusts a test IdP key (its public part). */
 export function testIdpTrustEntry(format: 'jwt' | 'saml2', issuer: string, privateJwk: object | string): TrustedIssuerConfig;

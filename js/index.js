@@ -1109,17 +1109,62 @@ export function demoConfig() {
  * @param {string} xml
  * @returns {object}
  */
+/** A JWK as an object (from an object or JSON text). */
+function jwkObject(jwk) {
+  return typeof jwk === 'string' ? JSON.parse(jwk) : jwk;
+}
+
+/** The kid the core gives a JWK: its own, or its RFC 7638 thumbprint. */
+function kidOf(jwk) {
+  if (typeof jwk.kid === 'string') return jwk.kid;
+  return JSON.parse(guarded(() => wasm.testIdpTrustEntry('jwt', 'x', publicJwkText(jwk)))).jwks.keys[0].kid;
+}
+
 /**
  * The debugger's built-in test IdP (never for production): mints a signed
- * JWT or SAML 2.0 assertion with an EC P-256 private JWK.
+ * JWT or SAML 2.0 assertion with an EC P-256 private JWK. The core builds
+ * the assertion and what to sign; WebCrypto signs (in the full build without
+ * WebCrypto, the core signs).
  * @param {{ format: 'jwt' | 'saml2', issuer: string, subject: string, audience: string, recipient?: string, now: number, lifetime_secs: number, attributes?: Record<string, string | string[]> }} spec
  * @param {object | string} privateJwk
- * @returns {string} the `assertion` parameter
+ * @returns {Promise<string>} the `assertion` parameter
  */
-export function mintTestAssertion(spec, privateJwk) {
+export async function mintTestAssertion(spec, privateJwk) {
   assertReady('mintTestAssertion()');
-  const mint = fullBuild('mintTestAssertion');
-  return guarded(() => mint(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk')));
+  if (SUBTLE === undefined) {
+    const mint = fullBuild('mintTestAssertion');
+    return guarded(() => mint(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk')));
+  }
+  const jwk = jwkObject(privateJwk);
+  const unsigned = guarded(() => wasm.prepareTestAssertion(JSON.stringify(spec), kidOf(jwk)));
+  try {
+    const key = await importSigningKey(jwk, 'privateJwk');
+    const signature = new Uint8Array(await SUBTLE.sign(ECDSA_SHA256, key, unsigned.toSign));
+    return guarded(() => unsigned.finish(signature));
+  } finally {
+    unsigned.free();
+  }
+}
+
+/** The public members of an EC JWK, as JSON text (never `d`). */
+function publicJwkText(jwk) {
+  const { d: _d, ...rest } = jwk;
+  return JSON.stringify(rest);
+}
+
+/**
+ * A new private EC P-256 JWK (JSON text) made by WebCrypto, in every build:
+ * the asynchronous twin of {@link generateSigningKey}.
+ * @param {string} [kid]
+ * @returns {Promise<string>}
+ */
+export async function createSigningKey(kid) {
+  if (SUBTLE === undefined) return generateSigningKey(kid);
+  const { privateKey } = await SUBTLE.generateKey(ECDSA_P256, true, ['sign', 'verify']);
+  const { kty, crv, x, y, d } = await SUBTLE.exportKey('jwk', privateKey);
+  // Without a kid, the RFC 7638 thumbprint (as the core computes it).
+  const id = kid ?? kidOf({ kty, crv, x, y });
+  return JSON.stringify({ kty, crv, alg: 'ES256', use: 'sig', kid: id, x, y, d });
 }
 
 /**
@@ -1131,8 +1176,7 @@ export function mintTestAssertion(spec, privateJwk) {
  */
 export function testIdpTrustEntry(format, issuer, privateJwk) {
   assertReady('testIdpTrustEntry()');
-  const entry = fullBuild('testIdpTrustEntry');
-  return JSON.parse(guarded(() => entry(format, issuer, toJsonText(privateJwk, 'privateJwk'))));
+  return JSON.parse(guarded(() => wasm.testIdpTrustEntry(format, issuer, publicJwkText(jwkObject(privateJwk)))));
 }
 
 export function importSamlMetadata(xml) {

@@ -56,7 +56,6 @@ pub mod replay;
 pub mod request;
 mod response;
 pub mod saml_metadata;
-#[cfg(feature = "rust-crypto")]
 pub mod test_idp;
 mod token;
 mod verified;

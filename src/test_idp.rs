@@ -5,6 +5,11 @@
 //! IdP. It signs with ES256 only (no RSA private-key operation exists in
 //! this crate).
 //!
+//! Signing goes through the seam like everything else: [`prepare`] builds
+//! the assertion and the bytes to sign, the holder of the key signs them
+//! (WebCrypto on JS hosts; [`mint`] with the pure-Rust backend), and
+//! [`UnsignedAssertion::finish`] puts the signature in.
+//!
 //! Not for production: a real IdP signs assertions, this server only
 //! verifies them. The SAML signature is computed with this crate's own
 //! canonicalizer; interoperability with xmlsec1 and signxml is proven by the
@@ -14,8 +19,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
 use crate::encoding::b64url_encode;
+use crate::endpoint::PublicSigningKey;
 use crate::explain::utc;
 use crate::xml::c14n::{self, Method};
 use crate::xml::{Document, Limits};
@@ -45,9 +52,40 @@ pub struct TestAssertion {
     pub attributes: Map<String, Value>,
 }
 
-/// Mints a signed assertion with `key`. For SAML the result is base64url of
-/// the XML, ready for the `assertion` parameter.
-pub fn mint(spec: &TestAssertion, key: &SigningKey) -> Result<String, String> {
+/// A test assertion waiting for its ES256 signature (ECDSA P-256 with
+/// SHA-256 over [`Self::to_sign`], 64-byte `r‖s`).
+#[derive(Debug)]
+pub struct UnsignedAssertion {
+    to_sign: Vec<u8>,
+    /// The finished assertion is `head ‖ signature ‖ tail`, the signature
+    /// base64url (JWT) or base64 (SAML SignatureValue).
+    head: String,
+    tail: String,
+    saml: bool,
+}
+
+impl UnsignedAssertion {
+    /// The bytes to sign: the JWS signing input, or the canonical SAML
+    /// SignedInfo.
+    pub fn to_sign(&self) -> &[u8] {
+        &self.to_sign
+    }
+
+    /// The assertion with `signature` in it: a compact JWS, or base64url of
+    /// the SAML XML (ready for the `assertion` parameter).
+    pub fn finish(self, signature: &[u8; 64]) -> String {
+        if self.saml {
+            let value =
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, signature);
+            b64url_encode(format!("{}{value}{}", self.head, self.tail).as_bytes())
+        } else {
+            format!("{}{}{}", self.head, b64url_encode(signature), self.tail)
+        }
+    }
+}
+
+/// Builds a test assertion for the key `kid` and what to sign.
+pub fn prepare(spec: &TestAssertion, kid: &str) -> Result<UnsignedAssertion, String> {
     if !(1..=86_400).contains(&spec.lifetime_secs) {
         return Err("lifetime_secs must be between 1 and 86400".into());
     }
@@ -55,14 +93,23 @@ pub fn mint(spec: &TestAssertion, key: &SigningKey) -> Result<String, String> {
     getrandom::fill(&mut id).map_err(|_| "no randomness available".to_owned())?;
     let id = format!("_{}", crate::encoding::hex(&id));
     match spec.format.as_str() {
-        "jwt" => Ok(mint_jwt(spec, key, &id)),
-        "saml2" => mint_saml(spec, key, &id),
+        "jwt" => Ok(prepare_jwt(spec, kid, &id)),
+        "saml2" => prepare_saml(spec, &id),
         _ => Err("format must be \"jwt\" or \"saml2\"".into()),
     }
 }
 
-fn mint_jwt(spec: &TestAssertion, key: &SigningKey, id: &str) -> String {
-    let header = json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()});
+/// Mints a signed assertion with `key` (the pure-Rust backend). For SAML
+/// the result is base64url of the XML, ready for the `assertion` parameter.
+#[cfg(feature = "rust-crypto")]
+pub fn mint(spec: &TestAssertion, key: &SigningKey) -> Result<String, String> {
+    let unsigned = prepare(spec, key.kid())?;
+    let signature = key.sign_es256(unsigned.to_sign());
+    Ok(unsigned.finish(&signature))
+}
+
+fn prepare_jwt(spec: &TestAssertion, kid: &str, id: &str) -> UnsignedAssertion {
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": kid});
     let mut claims = spec.attributes.clone();
     for (k, v) in [
         ("iss", json!(spec.issuer)),
@@ -79,8 +126,12 @@ fn mint_jwt(spec: &TestAssertion, key: &SigningKey, id: &str) -> String {
         b64url_encode(header.to_string().as_bytes()),
         b64url_encode(Value::Object(claims).to_string().as_bytes())
     );
-    let sig = key.sign_es256(input.as_bytes());
-    format!("{input}.{}", b64url_encode(&sig))
+    UnsignedAssertion {
+        to_sign: input.clone().into_bytes(),
+        head: format!("{input}."),
+        tail: String::new(),
+        saml: false,
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -90,7 +141,7 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn mint_saml(spec: &TestAssertion, key: &SigningKey, id: &str) -> Result<String, String> {
+fn prepare_saml(spec: &TestAssertion, id: &str) -> Result<UnsignedAssertion, String> {
     let recipient = spec.recipient.as_deref().unwrap_or(&spec.audience);
     let (issued, expires) = (utc(spec.now), utc(spec.now + spec.lifetime_secs));
     let not_before = utc(spec.now - 60);
@@ -171,25 +222,27 @@ fn mint_saml(spec: &TestAssertion, key: &SigningKey, id: &str) -> Result<String,
         .find(|(_, e)| e.is(DSIG_NS, "SignedInfo"))
         .map(|(node, _)| node)
         .ok_or("test assertion: no SignedInfo")?;
-    let value = key.sign_es256(&c14n::canonicalize(
-        &with_digest,
-        signed_info,
-        None,
-        &exclusive,
-    ));
-    let value = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, value);
-    Ok(b64url_encode(
-        document(&signature(&digest, &value)).as_bytes(),
-    ))
+    let to_sign = c14n::canonicalize(&with_digest, signed_info, None, &exclusive);
+    // The SignatureValue goes between these two (a marker no escaped text contains).
+    const MARK: &str = "\u{1}";
+    let full = document(&signature(&digest, MARK));
+    let (head, tail) = full
+        .split_once(MARK)
+        .ok_or("test assertion: no SignatureValue")?;
+    Ok(UnsignedAssertion {
+        to_sign,
+        head: head.to_owned(),
+        tail: tail.to_owned(),
+        saml: true,
+    })
 }
 
 /// The `trusted_issuers` entry that trusts `key` for `format` and `issuer`.
-pub fn trust_entry(format: &str, issuer: &str, key: &SigningKey) -> Value {
-    let (x, y) = key.public_coordinates();
+pub fn trust_entry(format: &str, issuer: &str, key: &PublicSigningKey) -> Value {
     json!({
         "issuer": issuer,
         "format": format,
-        "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "kid": key.kid(), "alg": "ES256",
-                           "x": b64url_encode(&x), "y": b64url_encode(&y)}]},
+        "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "kid": key.kid, "alg": "ES256",
+                           "x": b64url_encode(&key.x), "y": b64url_encode(&key.y)}]},
     })
 }

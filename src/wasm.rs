@@ -690,16 +690,60 @@ pub fn mint_test_assertion(spec: &str, private_jwk: &str) -> Result<String, JsVa
 }
 
 /// The `trusted_issuers` entry (JSON text) that trusts the test IdP key
-/// `privateJwk` (only its public part is used) as `issuer` for `format`.
+/// `publicJwk` (an EC P-256 JWK without `d`) as `issuer` for `format`.
 #[wasm_bindgen(js_name = testIdpTrustEntry)]
-#[cfg(feature = "rust-crypto")]
 pub fn test_idp_trust_entry(
     format: &str,
     issuer: &str,
-    private_jwk: &str,
+    public_jwk: &str,
 ) -> Result<String, JsValue> {
-    let key = test_idp_key(private_jwk)?;
+    let key = public_signing_keys_from_json(public_jwk)
+        .map_err(config_error)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| JsValue::from(js_sys::Error::new("no key")))?;
     Ok(crate::test_idp::trust_entry(format, issuer, &key).to_string())
+}
+
+/// A test assertion waiting for the host's ES256 signature (the debugger's
+/// test IdP signs with WebCrypto): sign `toSign`, then `finish`.
+#[wasm_bindgen]
+pub struct UnsignedTestAssertion {
+    inner: Option<crate::test_idp::UnsignedAssertion>,
+}
+
+#[wasm_bindgen]
+impl UnsignedTestAssertion {
+    /// The bytes to sign (ECDSA P-256 with SHA-256).
+    #[wasm_bindgen(getter, js_name = toSign)]
+    pub fn to_sign(&self) -> Vec<u8> {
+        self.inner
+            .as_ref()
+            .map(|u| u.to_sign().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The `assertion` parameter with the 64-byte `r‖s` signature in it.
+    pub fn finish(&mut self, signature: &[u8]) -> Result<String, JsValue> {
+        let signature: &[u8; 64] = signature
+            .try_into()
+            .map_err(|_| js_sys::Error::new("the signature must be 64 bytes (r‖s)"))?;
+        let unsigned = self
+            .inner
+            .take()
+            .ok_or_else(|| js_sys::Error::new("already finished"))?;
+        Ok(unsigned.finish(signature))
+    }
+}
+
+/// Builds a test assertion (`spec` as for `mintTestAssertion`) for the key
+/// `kid`, to be signed by the host.
+#[wasm_bindgen(js_name = prepareTestAssertion)]
+pub fn prepare_test_assertion(spec: &str, kid: &str) -> Result<UnsignedTestAssertion, JsValue> {
+    let spec: crate::test_idp::TestAssertion = serde_json::from_str(spec)
+        .map_err(|e| js_sys::Error::new(&format!("test assertion spec: {e}")))?;
+    let inner = crate::test_idp::prepare(&spec, kid).map_err(|e| js_sys::Error::new(&e))?;
+    Ok(UnsignedTestAssertion { inner: Some(inner) })
 }
 
 #[cfg(feature = "rust-crypto")]

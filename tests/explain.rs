@@ -285,7 +285,7 @@ fn the_test_idp_mints_assertions_that_pass_every_check() {
         config["trusted_issuers"]
             .as_array_mut()
             .unwrap()
-            .push(trust_entry(format, &issuer, &key));
+            .push(trust_entry(format, &issuer, &(&key).into()));
         let ep = endpoint(&config.to_string());
         let spec: TestAssertion = serde_json::from_value(serde_json::json!({
             "format": format, "issuer": issuer, "subject": "alice@example.com",

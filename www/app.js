@@ -802,16 +802,18 @@ function idpStatus(text, kind = 'ok') {
   status.className = `status-line ${kind}`;
 }
 
-function generateKey() {
+// The test IdP's key is made by WebCrypto and signs there (ag.mintTestAssertion):
+// the core builds each assertion and what to sign.
+async function generateKey() {
   const kid = `test-idp-${Math.random().toString(36).slice(2, 8)}`;
-  state.idpKey = JSON.parse(ag.generateSigningKey(kid));
+  state.idpKey = JSON.parse(await ag.createSigningKey(kid));
   $('key-info').replaceChildren('EC P-256 · kid ', el('code', { text: state.idpKey.kid }), ' · x ', el('code', { text: `${state.idpKey.x.slice(0, 12)}…` }));
   idpStatus('New key pair. Trust this IdP again if the configuration trusted an older key.');
 }
 
-function mint() {
+async function mint() {
   if (!state.ready) return;
-  if (!state.idpKey) generateKey();
+  if (!state.idpKey) await generateKey();
   const parsed = parseConfig();
   const config = parsed.value ?? {};
   const format = idpFormat();
@@ -839,7 +841,7 @@ function mint() {
   if (format === 'saml2') spec.recipient = $('idp-recipient').value.trim() || tokenEndpointOf(config) || audience;
   if (Object.keys(attributes).length) spec.attributes = attributes;
   try {
-    const assertion = ag.mintTestAssertion(spec, state.idpKey);
+    const assertion = await ag.mintTestAssertion(spec, state.idpKey);
     $('assertion').value = assertion;
     $('grant-type').value = 'auto';
     idpStatus(`Minted a ${format === 'saml2' ? 'SAML' : 'JWT'} assertion at ${utcText(spec.now)}, valid ${durationText(lifetime)}, into the assertion box.`);
@@ -849,9 +851,9 @@ function mint() {
   }
 }
 
-function trustIdp() {
+async function trustIdp() {
   if (!state.ready) return;
-  if (!state.idpKey) generateKey();
+  if (!state.idpKey) await generateKey();
   const parsed = parseConfig();
   if (!parsed.value) {
     idpStatus(`Fix the configuration first: ${parsed.error}`, 'error');
@@ -877,12 +879,12 @@ function trustIdp() {
   }
 }
 
-function quickStart() {
-  if (!state.idpKey) generateKey();
+async function quickStart() {
+  if (!state.idpKey) await generateKey();
   document.querySelector('input[name="idp-format"][value="saml2"]').checked = true;
   syncFormat();
-  trustIdp();
-  mint();
+  await trustIdp();
+  await mint();
 }
 
 function syncFormat() {
