@@ -158,12 +158,6 @@ impl TokenEndpoint {
     /// published in the JWKS).
     #[cfg(feature = "rust-crypto")]
     pub fn new(config: Config, keys: Vec<SigningKey>) -> Result<Self, ConfigError> {
-        if keys.is_empty() {
-            return Err(ConfigError {
-                path: "signing_key".into(),
-                reason: "at least one signing key is required".into(),
-            });
-        }
         let keys = keys
             .into_iter()
             .map(|k| TokenKey {
@@ -171,7 +165,7 @@ impl TokenEndpoint {
                 local: Some(k),
             })
             .collect();
-        Ok(Self::build(config, keys, false))
+        Self::build(config, keys, false)
     }
 
     /// An endpoint whose access tokens the host signs (a JS host with a
@@ -182,12 +176,6 @@ impl TokenEndpoint {
         config: Config,
         keys: Vec<PublicSigningKey>,
     ) -> Result<Self, ConfigError> {
-        if keys.is_empty() {
-            return Err(ConfigError {
-                path: "signing_key".into(),
-                reason: "at least one signing key is required".into(),
-            });
-        }
         let keys = keys
             .into_iter()
             .map(|public| TokenKey {
@@ -196,7 +184,7 @@ impl TokenEndpoint {
                 local: None,
             })
             .collect();
-        Ok(Self::build(config, keys, false))
+        Self::build(config, keys, false)
     }
 
     /// An endpoint with a fresh random signing key that lives as long as
@@ -212,22 +200,28 @@ impl TokenEndpoint {
             public: PublicSigningKey::from(&key),
             local: Some(key),
         };
-        Ok(Self::build(config, vec![key], true))
+        Self::build(config, vec![key], true)
     }
 
-    fn build(config: Config, keys: Vec<TokenKey>, ephemeral: bool) -> Self {
+    fn build(config: Config, keys: Vec<TokenKey>, ephemeral: bool) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError {
+                path: "signing_key".into(),
+                reason: "at least one signing key is required".into(),
+            });
+        }
         let public: Vec<&PublicSigningKey> = keys.iter().map(|k| &k.public).collect();
         let metadata_json = metadata::metadata_document(&config).to_string();
         let jwks_json = metadata::jwks_document(&public).to_string();
         let metadata_path = metadata::metadata_path(config.issuer());
-        Self {
+        Ok(Self {
             config,
             keys,
             ephemeral,
             metadata_json,
             jwks_json,
             metadata_path,
-        }
+        })
     }
 
     /// The configuration.

@@ -183,6 +183,27 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
         .unwrap_or(JsValue::UNDEFINED)
 }
 
+/// Runs `f` on the request JS describes (method, `[name, value]` header
+/// pairs, body) at `now_secs`; unreadable headers or a non-finite clock are
+/// `server_error` (a host bug), a repeated header the core's own refusal.
+fn with_request<T>(
+    method: &str,
+    headers: JsValue,
+    body: &[u8],
+    now_secs: f64,
+    f: impl FnOnce(&HttpRequest<'_>, i64) -> Result<T, OAuthError>,
+) -> Result<T, OAuthError> {
+    let headers: Vec<(String, String)> =
+        serde_wasm_bindgen::from_value(headers).map_err(|_| OAuthError::server_error())?;
+    let now = seconds(now_secs).ok_or_else(OAuthError::server_error)?;
+    let req = HttpRequest::from_headers(
+        method,
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        body,
+    )?;
+    f(&req, now)
+}
+
 /// Seconds since the epoch from JS; non-finite values are refused.
 fn seconds(now: f64) -> Option<i64> {
     (now.is_finite() && now.abs() < 9.0e15).then(|| now.floor() as i64)
@@ -273,21 +294,13 @@ impl Core {
         now_secs: f64,
         explain: bool,
     ) -> PendingExchange {
-        let state = (|| {
-            let headers: Vec<(String, String)> =
-                serde_wasm_bindgen::from_value(headers).map_err(|_| OAuthError::server_error())?;
-            let now = seconds(now_secs).ok_or_else(OAuthError::server_error)?;
-            let req = HttpRequest::from_headers(
-                method,
-                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-                body,
-            )?;
+        let state = with_request(method, headers, body, now_secs, |req, now| {
             Ok(if explain {
-                self.inner.begin_explain(&req, now)
+                self.inner.begin_explain(req, now)
             } else {
-                self.inner.begin(&req, now)
+                self.inner.begin(req, now)
             })
-        })();
+        });
         PendingExchange { state: Some(state) }
     }
 
@@ -417,17 +430,9 @@ impl Core {
         body: &[u8],
         now_secs: f64,
     ) -> Prepared {
-        let result = (|| {
-            let headers: Vec<(String, String)> =
-                serde_wasm_bindgen::from_value(headers).map_err(|_| OAuthError::server_error())?;
-            let now = seconds(now_secs).ok_or_else(OAuthError::server_error)?;
-            let req = HttpRequest::from_headers(
-                method,
-                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-                body,
-            )?;
-            self.inner.prepare(&req, now)
-        })();
+        let result = with_request(method, headers, body, now_secs, |req, now| {
+            self.inner.prepare(req, now)
+        });
         Prepared {
             result: result.map_err(|e| e.to_http()),
         }
