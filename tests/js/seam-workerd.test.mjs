@@ -1,9 +1,10 @@
 // The crypto seam inside real workerd (Miniflare): Wycheproof through the
 // runtime's WebCrypto via the npm package's `verifySignature`, and every JWT
-// vector and replay scenario through TokenEndpoint with `crypto: 'webcrypto'`
-// (workerd's crypto.subtle) and `crypto: 'wasm'` — each must give the
-// vector's expected answer, and both the same one.
+// and SAML vector and JWT replay scenario through TokenEndpoint with
+// `crypto: 'webcrypto'` (workerd's crypto.subtle) and `crypto: 'wasm'` —
+// each must give the vector's expected answer, and both the same one.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Miniflare } from 'miniflare';
@@ -102,6 +103,47 @@ describe('every JWT vector inside workerd, WebCrypto and wasm backends', () => {
       });
     }
     assert.ok(vectors.length > 100);
+    assert.deepEqual(failures, []);
+  });
+});
+
+describe('every SAML vector inside workerd, WebCrypto and wasm backends', () => {
+  test('expected answers, and the same from both backends', async () => {
+    const dir = join(ROOT, 'tests/vectors/saml');
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    const vectors = JSON.parse(readFileSync(join(dir, 'vectors.json'), 'utf8')).filter(
+      (v) => v.encoding === 'base64url' && v.xml_charset === undefined,
+    );
+    const signingKey = pkg.generateSigningKey('workerd-seam-saml');
+    const request = (v) => {
+      const form = new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:saml2-bearer',
+        assertion: Buffer.from(v.xml, 'utf8').toString('base64url'),
+      });
+      if (v.scope !== undefined) form.set('scope', v.scope);
+      const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      const client = v.client ?? { basic: ['basic-client', 'basic-secret'] };
+      if (client.basic) headers.authorization = `Basic ${Buffer.from(`${client.basic[0]}:${client.basic[1]}`).toString('base64')}`;
+      else if (client.saml_client_assertion) {
+        form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer');
+        form.set('client_assertion', Buffer.from(client.saml_client_assertion, 'utf8').toString('base64url'));
+        if (client.client_id !== undefined) form.set('client_id', client.client_id);
+      }
+      return { body: form.toString(), headers };
+    };
+    const failures = [];
+    for (const v of vectors) {
+      const [web, wasm] = await Promise.all(
+        ['webcrypto', 'wasm'].map(async (crypto) => (await post('/exchange', { config, signingKey, now: v.now, crypto, requests: [request(v)] })).results[0]),
+      );
+      if (web.status !== v.expect.status || (v.expect.error !== undefined && web.body.error !== v.expect.error)) {
+        failures.push(`${v.name}: expected ${v.expect.status} ${v.expect.error ?? ''}, got ${web.status} ${JSON.stringify(web.body).slice(0, 120)}`);
+      }
+      if (web.status !== wasm.status || web.body.error !== wasm.body.error || web.body.error_description !== wasm.body.error_description) {
+        failures.push(`${v.name}: the backends differ`);
+      }
+    }
+    assert.ok(vectors.length > 150);
     assert.deepEqual(failures, []);
   });
 });
