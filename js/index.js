@@ -146,8 +146,12 @@ let generation = 0;
  * If `err` is a wasm trap, poison the instance and re-instantiate it.
  * @returns {boolean} whether it was a trap
  */
+const recovered = new WeakSet();
 function recoverFromTrap(err) {
   if (!(err instanceof WebAssembly.RuntimeError)) return false;
+  // Once per trap: the catch that sees it first, and handle() after it.
+  if (recovered.has(err)) return true;
+  recovered.add(err);
   try {
     coreResetState();
   } finally {
@@ -177,7 +181,13 @@ function stillCurrent(gen) {
 
 /** Frees a wasm object only if its instance is still the current one. */
 function freeIfCurrent(object, gen) {
-  if (gen === generation) object.free();
+  if (gen !== generation) return;
+  try {
+    object.free();
+  } catch {
+    // The instance trapped while this object was borrowed: freeing it fails,
+    // and must not hide the trap (recoverFromTrap retires the instance).
+  }
 }
 
 /** Runs `fn`; a wasm trap retires the instance before the error propagates. */
@@ -401,11 +411,31 @@ const WEBCRYPTO_ALGORITHMS = Object.freeze({
  */
 class WebCryptoVerifier {
   #core;
+  #report;
   #keys = new Map(); // "<key id> <alg>" → Promise<CryptoKey | null>
 
-  /** @param {() => Core} core the endpoint's current core */
-  constructor(core) {
+  /**
+   * @param {() => Core} core the endpoint's current core
+   * @param {(err: unknown) => void} report where a key WebCrypto refuses is reported
+   */
+  constructor(core, report) {
     this.#core = core;
+    this.#report = report;
+  }
+
+  /**
+   * Imports every key the core may name, for every algorithm it may be used
+   * with, and the decoys: no request then pays (or shows by its timing) the
+   * first import of a key.
+   * @returns {Promise<void>}
+   */
+  prime() {
+    for (const { id, algs } of this.#core().verificationKeys()) {
+      for (const alg of algs) {
+        if (Object.hasOwn(WEBCRYPTO_ALGORITHMS, alg)) this.#key(id, alg, WEBCRYPTO_ALGORITHMS[alg]);
+      }
+    }
+    return Promise.all(this.#keys.values()).then(() => undefined);
   }
 
   #key(id, alg, spec) {
@@ -416,7 +446,12 @@ class WebCryptoVerifier {
       key =
         jwk === undefined
           ? Promise.resolve(null)
-          : SUBTLE.importKey('jwk', JSON.parse(jwk), spec.importAs, false, ['verify']).catch(() => null);
+          : SUBTLE.importKey('jwk', JSON.parse(jwk), spec.importAs, false, ['verify']).catch((err) => {
+              // A configured key the runtime will not use: every signature
+              // against it fails; the operator must hear of it.
+              this.#report(new Error(`assertion-grant: WebCrypto refused configured key ${id} for ${alg}: ${err?.message ?? err}`));
+              return null;
+            });
       this.#keys.set(cacheKey, key);
     }
     return key;
@@ -427,7 +462,7 @@ class WebCryptoVerifier {
    * @returns {Promise<boolean>}
    */
   async verify({ alg, keys, message, signature }) {
-    const spec = WEBCRYPTO_ALGORITHMS[alg];
+    const spec = Object.hasOwn(WEBCRYPTO_ALGORITHMS, alg) ? WEBCRYPTO_ALGORITHMS[alg] : undefined;
     if (spec === undefined) return false;
     for (const id of keys) {
       const key = await this.#key(id, alg, spec);
@@ -466,10 +501,16 @@ export async function verifySignature({ alg, key, message, signature }, { crypto
     const verifyInWasm = fullBuild('verifySignatureInWasm');
     return guarded(() => verifyInWasm(alg, JSON.stringify(key), message, signature));
   }
-  const spec = WEBCRYPTO_ALGORITHMS[alg];
+  const spec = Object.hasOwn(WEBCRYPTO_ALGORITHMS, alg) ? WEBCRYPTO_ALGORITHMS[alg] : undefined;
   if (spec === undefined || SUBTLE === undefined) return false;
-  const { kty, n, e, crv, x, y } = key;
-  const jwk = kty === 'RSA' ? { kty, n, e } : { kty, crv, x, y };
+  // The key passes the core's rules first (sizes, curve), as configured keys do.
+  assertReady('verifySignature()');
+  let jwk;
+  try {
+    jwk = JSON.parse(guarded(() => wasm.publicKeyJwk(JSON.stringify(key))));
+  } catch {
+    return false;
+  }
   let imported;
   try {
     imported = await SUBTLE.importKey('jwk', jwk, spec.importAs, false, ['verify']);
@@ -508,27 +549,36 @@ async function importSigningKey(jwk, path) {
  * host imports. Returns undefined when the text is not a JSON object the
  * split applies to (the core then reports the problem with its path).
  */
+const PUBLIC_JWK_MEMBERS = ['kty', 'crv', 'x', 'y', 'kid', 'alg', 'use', 'key_ops'];
+
 function splitSigningKeys(text) {
   let value;
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    throw new ConfigError('signing_key', 'signing_key: not valid JSON');
   }
-  if (value === null || typeof value !== 'object') return undefined;
-  const single = !Array.isArray(value.keys);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError('signing_key', 'signing_key: must be a private EC P-256 JWK or {"keys": [...]}');
+  }
+  const single = !Object.hasOwn(value, 'keys');
   const list = single ? [value] : value.keys;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new ConfigError('signing_key.keys', 'signing_key.keys: must be a non-empty array of private EC P-256 JWKs');
+  }
   const privates = [];
   const publics = [];
   for (const [i, jwk] of list.entries()) {
     const path = single ? 'signing_key' : `signing_key.keys[${i}]`;
-    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return undefined;
+    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) {
+      throw new ConfigError(path, `${path}: must be a private EC P-256 JWK`);
+    }
     if (typeof jwk.d !== 'string' || jwk.d === '') {
       throw new ConfigError(`${path}.d`, `${path}.d: missing (a private EC P-256 JWK signs access tokens)`);
     }
-    const { d: _d, ...rest } = jwk;
     privates.push({ jwk, path });
-    publics.push(rest);
+    // Only the public members reach the core (never d, nor RSA's private parts).
+    publics.push(Object.fromEntries(PUBLIC_JWK_MEMBERS.filter((m) => m in jwk).map((m) => [m, jwk[m]])));
   }
   return { publicText: JSON.stringify(single ? publics[0] : { keys: publics }), privates };
 }
@@ -675,6 +725,7 @@ export class TokenEndpoint {
   #keysText;
   #hostSigns;
   #verifier;
+  #keysImported;
   #signer;
   #store;
   #now;
@@ -721,7 +772,10 @@ export class TokenEndpoint {
     this.#configText = configText;
     this.#keysText = coreKeysText;
     this.#hostSigns = hostSigns;
-    if (webcrypto) this.#verifier = new WebCryptoVerifier(() => this.#core);
+    if (webcrypto) {
+      this.#verifier = new WebCryptoVerifier(() => this.#core, (err) => this.#report(err));
+      this.#keysImported = this.#verifier.prime();
+    }
     if (hostSigns) {
       const kids = JSON.parse(this.#coreInstance.jwksJson()).keys.map((k) => k.kid);
       this.#signer = new WebCryptoSigner(split.privates, kids);
@@ -770,7 +824,7 @@ export class TokenEndpoint {
    * @returns {Promise<void>}
    */
   async ready() {
-    await this.#signer?.ready();
+    await Promise.all([this.#signer?.ready(), this.#keysImported]);
   }
 
   /** The paths this endpoint answers: token endpoint, RFC 8414 metadata, JWK Set. */
@@ -897,6 +951,7 @@ export class TokenEndpoint {
           stillCurrent(gen);
         }
       } catch (err) {
+        recoverFromTrap(err);
         freeIfCurrent(exchange, gen);
         throw err;
       }
@@ -928,6 +983,7 @@ export class TokenEndpoint {
     try {
       await this.#answer(core, exchange, gen);
     } catch (err) {
+      recoverFromTrap(err);
       freeIfCurrent(exchange, gen);
       throw err;
     }
@@ -1015,7 +1071,7 @@ export class TokenEndpoint {
         return response;
       }
     } finally {
-      prepared?.free();
+      if (prepared !== undefined) freeIfCurrent(prepared, generation);
     }
     // The core is expected to answer 405 itself; never fall through to issue.
     return jsonResponse(405, errorBody('invalid_request', 'method not allowed'), NO_STORE_HEADERS, [
@@ -1031,6 +1087,12 @@ export class TokenEndpoint {
     try {
       const early = prepared.response;
       if (early !== undefined) return coreResponse(early);
+      // A signing key WebCrypto refused fails here, before any replay key
+      // is spent on a token that could not be signed.
+      if (this.#signer !== undefined) {
+        await this.#signer.ready();
+        stillCurrent(gen);
+      }
 
       // Claim in the order the core gives (the grant's key first, then
       // the client assertion's); stop at the first key already used, so a
@@ -1136,13 +1198,16 @@ export async function mintTestAssertion(spec, privateJwk) {
     return guarded(() => mint(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk')));
   }
   const jwk = jwkObject(privateJwk);
+  const gen = generation;
   const unsigned = guarded(() => wasm.prepareTestAssertion(JSON.stringify(spec), kidOf(jwk)));
   try {
+    const toSign = unsigned.toSign;
     const key = await importSigningKey(jwk, 'privateJwk');
-    const signature = new Uint8Array(await SUBTLE.sign(ECDSA_SHA256, key, unsigned.toSign));
+    const signature = new Uint8Array(await SUBTLE.sign(ECDSA_SHA256, key, toSign));
+    stillCurrent(gen);
     return guarded(() => unsigned.finish(signature));
   } finally {
-    unsigned.free();
+    freeIfCurrent(unsigned, gen);
   }
 }
 

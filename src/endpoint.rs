@@ -32,6 +32,8 @@ use crate::token;
 /// delegated to the host through [`PendingToken::replay_keys`].
 #[derive(Debug)]
 pub struct TokenEndpoint {
+    /// Tells this endpoint's exchanges and pending tokens from another's.
+    id: u64,
     config: Config,
     /// Never empty; the first signs.
     keys: Vec<TokenKey>,
@@ -121,6 +123,8 @@ impl UnsignedToken {
 /// Deliberately not `Clone`: one claim, one token.
 #[derive(Debug)]
 pub struct PendingToken {
+    /// The endpoint that decided it (see `TokenEndpoint::id`).
+    endpoint: u64,
     replay_keys: Vec<ReplayKey>,
     subject: String,
     client_id: Option<String>,
@@ -214,7 +218,9 @@ impl TokenEndpoint {
         let metadata_json = metadata::metadata_document(&config).to_string();
         let jwks_json = metadata::jwks_document(&public).to_string();
         let metadata_path = metadata::metadata_path(config.issuer());
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             config,
             keys,
             ephemeral,
@@ -320,13 +326,14 @@ impl TokenEndpoint {
         );
         let request = match request {
             Ok(r) => r,
-            Err(e) => return Exchange::done(Err(e.into()), now, trace),
+            Err(e) => return self.exchange_done(Err(e.into()), now, trace),
         };
         match client_auth::begin(&self.config, &request.credentials, request.grant_type) {
             Ok(ClientBegun::Done(client)) => {
                 self.client_authenticated(request, Ok(client), now, trace)
             }
             Ok(ClientBegun::Pending(pending, check)) => Exchange {
+                endpoint: self.id,
                 now,
                 trace,
                 stage: Stage::Client {
@@ -360,7 +367,7 @@ impl TokenEndpoint {
         );
         let client = match client {
             Ok(c) => c,
-            Err(e) => return Exchange::done(Err(e.into()), now, trace),
+            Err(e) => return self.exchange_done(Err(e.into()), now, trace),
         };
         let client_ref = client.client.map(|i| &config.clients[i]);
         // Before any signature work on the grant, for callers that proved
@@ -382,7 +389,7 @@ impl TokenEndpoint {
                     Outcome::Fail,
                     || format!("the assertion names {:?}: {e}", issuer.issuer),
                 );
-                return Exchange::done(Err(e.into()), now, trace);
+                return self.exchange_done(Err(e.into()), now, trace);
             }
         }
         let begun = match request.grant_type {
@@ -423,6 +430,7 @@ impl TokenEndpoint {
             });
         match begun {
             Ok((pending, check)) => Exchange {
+                endpoint: self.id,
                 now,
                 trace,
                 stage: Stage::Grant {
@@ -432,7 +440,7 @@ impl TokenEndpoint {
                     check,
                 },
             },
-            Err(e) => Exchange::done(Err(e), now, trace),
+            Err(e) => self.exchange_done(Err(e), now, trace),
         }
     }
 
@@ -535,6 +543,7 @@ impl TokenEndpoint {
             })
             .collect();
         Ok(PendingToken {
+            endpoint: self.id,
             replay_keys,
             mapped_claims,
             subject: grant.subject,
@@ -601,6 +610,10 @@ impl TokenEndpoint {
         pending: PendingToken,
         now: i64,
     ) -> Result<UnsignedToken, OAuthError> {
+        if pending.endpoint != self.id {
+            // Decided by another endpoint (a host bug): never sign it here.
+            return Err(OAuthError::server_error());
+        }
         let jti = token::new_jti().map_err(|_| OAuthError::server_error())?;
         let (claims, exp) = self.token_claims(&pending, now, jti)?;
         let kid = self.active_kid();
@@ -650,6 +663,11 @@ impl TokenEndpoint {
             Ok(p) => p,
             Err(e) => return e.to_http(),
         };
+        if !self.signs_locally() {
+            // A host-signed endpoint cannot issue here: refuse before any
+            // replay key is spent (use `token_to_sign`).
+            return OAuthError::server_error().to_http();
+        }
         for key in pending.replay_keys() {
             match store.claim(key, now) {
                 ClaimOutcome::Claimed => {}
@@ -694,6 +712,8 @@ fn binding(
 /// signature work on the grant.
 #[derive(Debug)]
 pub struct Exchange {
+    /// The endpoint that began it: only that one may resume it.
+    endpoint: u64,
     now: i64,
     trace: Trace,
     stage: Stage,
@@ -724,15 +744,23 @@ enum GrantPending {
     Saml(grant::saml2::SamlPending),
 }
 
-impl Exchange {
-    fn done(result: Result<PendingToken, OAuthError>, now: i64, trace: Trace) -> Self {
-        Self {
+impl TokenEndpoint {
+    fn exchange_done(
+        &self,
+        result: Result<PendingToken, OAuthError>,
+        now: i64,
+        trace: Trace,
+    ) -> Exchange {
+        Exchange {
+            endpoint: self.id,
             now,
             trace,
             stage: Stage::Done(result),
         }
     }
+}
 
+impl Exchange {
     /// The signature check to answer next, or `None` when the exchange is
     /// decided.
     pub fn signature_check(&self) -> Option<&SignatureCheck> {
@@ -748,10 +776,16 @@ impl Exchange {
     /// pending check this changes nothing.
     pub fn resume(self, endpoint: &TokenEndpoint, verified: bool) -> Self {
         let Self {
+            endpoint: began_with,
             now,
             mut trace,
             stage,
         } = self;
+        if began_with != endpoint.id {
+            // Another endpoint's exchange (a host bug): its references into
+            // the configuration mean nothing here.
+            return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
+        }
         let config = &endpoint.config;
         match stage {
             Stage::Client {
@@ -780,9 +814,10 @@ impl Exchange {
                 let result = grant
                     .map_err(OAuthError::from)
                     .and_then(|g| endpoint.grant_validated(&request, client, g, now, &mut trace));
-                Self::done(result, now, trace)
+                endpoint.exchange_done(result, now, trace)
             }
             done @ Stage::Done(_) => Self {
+                endpoint: began_with,
                 now,
                 trace,
                 stage: done,

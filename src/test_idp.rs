@@ -89,6 +89,11 @@ pub fn prepare(spec: &TestAssertion, kid: &str) -> Result<UnsignedAssertion, Str
     if !(1..=86_400).contains(&spec.lifetime_secs) {
         return Err("lifetime_secs must be between 1 and 86400".into());
     }
+    // Times are rendered as xs:dateTime: keep `now` (and now − 60, now +
+    // lifetime) within years 1970–9999.
+    if !(60..=253_402_300_799 - 86_400).contains(&spec.now) {
+        return Err("now must be seconds since 1970, before the year 9999".into());
+    }
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|_| "no randomness available".to_owned())?;
     let id = format!("_{}", crate::encoding::hex(&id));

@@ -262,6 +262,25 @@ impl Core {
         Some(key.to_jwk().to_string())
     }
 
+    /// Every key a signature check can name, with the algorithms it may be
+    /// used with: `[{id, algs}]`, for hosts that import them all up front.
+    #[wasm_bindgen(js_name = verificationKeys, unchecked_return_type = "Array<{ id: string; algs: string[] }>")]
+    pub fn verification_keys(&self) -> JsValue {
+        #[derive(Serialize)]
+        struct Entry {
+            id: String,
+            algs: Vec<&'static str>,
+        }
+        let entries: Vec<Entry> = crate::crypto::seam::all_keys(self.inner.config())
+            .into_iter()
+            .map(|(key, algs)| Entry {
+                id: key.to_string(),
+                algs: algs.into_iter().map(|a| a.as_jose()).collect(),
+            })
+            .collect();
+        to_js(&entries)
+    }
+
     /// Starts a token request: every check the core can run before a
     /// signature operation.
     pub fn begin(
@@ -616,6 +635,18 @@ pub fn verify_signature_in_wasm(alg: &str, jwk: &str, message: &[u8], signature:
         (Some(alg), Some(key)) => crate::crypto::verify(alg, key.key(), message, signature).is_ok(),
         _ => false,
     }
+}
+
+/// A public JWK (JSON text) checked by the rules configured keys follow
+/// (RSA 2048–8192 bits and a sane exponent, P-256 points on the curve) and
+/// reduced to its key members; throws for anything else.
+#[wasm_bindgen(js_name = publicKeyJwk)]
+pub fn public_key_jwk(jwk: &str) -> Result<String, JsValue> {
+    let value: serde_json::Value =
+        serde_json::from_str(jwk).map_err(|e| js_sys::Error::new(&format!("JWK: {e}")))?;
+    let key = crate::jose::parse_public_jwk(&value)
+        .map_err(|e| js_sys::Error::new(&format!("JWK: {e}")))?;
+    Ok(key.key().to_jwk().to_string())
 }
 
 /// Test hook: executes a WebAssembly `unreachable`, trapping the instance

@@ -162,7 +162,7 @@ pub fn begin_enveloped(
 /// Finishes [`begin_enveloped`] with the host's answer `verified`: then
 /// canonicalizes the root minus the Signature (step 3) and compares digests
 /// in constant time (step 4). Every failure reads the same.
-pub fn finish_enveloped<'d>(
+pub(crate) fn finish_enveloped<'d>(
     doc: &'d Document,
     shape: &Shape,
     verified: bool,

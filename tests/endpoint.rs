@@ -639,3 +639,38 @@ fn an_issuer_sharing_a_key_with_a_private_key_jwt_client_is_held_to_the_strict_a
     }
     assert_eq!(answers, [400, 200]);
 }
+
+#[test]
+fn exchanges_and_pending_tokens_belong_to_their_endpoint() {
+    // A host that mixes up endpoints gets server_error, never another
+    // configuration's decision or signature.
+    let a = endpoint();
+    let b = endpoint();
+    let case = vector("valid-es256");
+    let (body, auth) = request_parts(case["assertion"].as_str().unwrap(), &case["client"], None);
+    let req = HttpRequest {
+        method: "POST",
+        content_type: Some(FORM),
+        authorization: auth.as_deref(),
+        body: body.as_bytes(),
+    };
+    let exchange = a.begin(&req, NOW);
+    assert!(exchange.signature_check().is_some());
+    let crossed = exchange.resume(&b, true).outcome().unwrap_err();
+    assert_eq!(crossed.code().as_str(), "server_error");
+    let pending = a.prepare(&req, NOW).unwrap();
+    assert_eq!(
+        b.issue(pending, NOW).unwrap_err().code().as_str(),
+        "server_error"
+    );
+    // A host-signed endpoint never spends replay keys in `handle`.
+    let public = assertion_grant::PublicSigningKey::from(
+        &SigningKey::from_scalar(&[0x11; 32], Some("k".into())).unwrap(),
+    );
+    let hosted =
+        TokenEndpoint::with_host_signer(Config::from_json(CONFIG).unwrap(), vec![public]).unwrap();
+    let mut store = MemoryReplayStore::new();
+    let r = send(&hosted, &mut store, &body, auth.as_deref(), NOW);
+    assert_eq!(r.status, 500);
+    assert!(store.is_empty());
+}

@@ -129,7 +129,8 @@ async function buildEndpoint(env, configText, keyText) {
 async function ephemeralSigningKey() {
   const { privateKey } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const { kty, crv, x, y, d } = await crypto.subtle.exportKey('jwk', privateKey);
-  return { kty, crv, x, y, d, kid: 'ephemeral', alg: 'ES256' };
+  // No kid: the thumbprint, different for every isolate's key.
+  return { kty, crv, x, y, d, alg: 'ES256' };
 }
 
 /** Constant-time comparison of the presented admin token with the secret. */

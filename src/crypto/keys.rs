@@ -66,7 +66,10 @@ impl PublicKey {
             return Err(KeyError::RsaTooLarge(bits));
         }
         let odd = |v: &[u8]| v.last().is_some_and(|&b| b & 1 == 1);
-        if !odd(e) || (e.len() == 1 && e[0] < 3) || !odd(n) {
+        // 3 ≤ e ≤ 2^33 − 1, odd: the bounds the `rsa` crate (and WebCrypto
+        // implementations) hold to, in every build.
+        let exponent = e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        if !odd(e) || !(3..=(1 << 33) - 1).contains(&exponent) || !odd(n) {
             return Err(KeyError::RsaMalformed);
         }
         Ok(Self {
@@ -177,7 +180,8 @@ mod tests {
             KeyError::RsaTooLarge(8200)
         );
         n = vec![0xffu8; 256];
-        for bad_e in [&[0u8, 1, 0, 1][..], &[2], &[1]] {
+        // 2^40 + 1: odd, but above the 2^33 − 1 bound.
+        for bad_e in [&[0u8, 1, 0, 1][..], &[2], &[1], &[1, 0, 0, 0, 0, 1]] {
             assert_eq!(
                 PublicKey::rsa(&n, bad_e).unwrap_err(),
                 KeyError::RsaMalformed

@@ -709,6 +709,112 @@ describe('host-layer review findings (issue #11)', () => {
   });
 });
 
+describe('review of the seam (WebCrypto host)', () => {
+  test('a trap while a wasm object is borrowed still retires the instance', async () => {
+    const core = await import(new URL('../../pkg/assertion_grant.js', import.meta.url).href);
+    const seen = [];
+    const ep = endpoint({ onError: (err) => seen.push(err), replayStore: new pkg.MemoryReplayStore({ now: () => now }) });
+    const resume = core.Core.prototype.resume;
+    const free = core.Exchange.prototype.free;
+    // What wasm-bindgen does when the instance trapped inside a method that
+    // had the exchange borrowed: the trap, then free() throwing its own error.
+    core.Core.prototype.resume = function trapping() {
+      core.__trapForTests();
+    };
+    core.Exchange.prototype.free = function borrowed() {
+      throw new Error('attempted to take ownership of Rust value while it was borrowed');
+    };
+    let trapped;
+    try {
+      trapped = await ep.handle(vectorRequest(successVector(), paths.tokenEndpoint));
+    } finally {
+      core.Core.prototype.resume = resume;
+      core.Exchange.prototype.free = free;
+    }
+    assert.equal(trapped.status, 500);
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0] instanceof WebAssembly.RuntimeError, `${seen[0]}`);
+    const after = await ep.handle(vectorRequest(successVector(), paths.tokenEndpoint));
+    assert.equal(after.status, 200);
+  });
+
+  test('mintTestAssertion in flight across a trap frees nothing into the new instance', async () => {
+    const core = await import(new URL('../../pkg/assertion_grant.js', import.meta.url).href);
+    const key = JSON.parse(await pkg.createSigningKey('idp-trap'));
+    const freed = [];
+    const free = core.UnsignedTestAssertion.prototype.free;
+    core.UnsignedTestAssertion.prototype.free = function recordingFree() {
+      freed.push(this.__wbg_inst);
+      return free.call(this);
+    };
+    try {
+      const spec = { format: 'jwt', issuer: 'https://t', subject: 's', audience: 'https://a', now, lifetime_secs: 60 };
+      const inFlight = pkg.mintTestAssertion(spec, key);
+      // Another call traps while the mint awaits WebCrypto.
+      const begin = core.Core.prototype.begin;
+      core.Core.prototype.begin = function trapping() {
+        core.__trapForTests();
+      };
+      try {
+        assert.equal((await endpoint({ onError: () => {} }).handle(vectorRequest(successVector(), paths.tokenEndpoint))).status, 500);
+      } finally {
+        core.Core.prototype.begin = begin;
+      }
+      await assert.rejects(inFlight, (err) => err?.name === 'InstanceReplaced');
+      assert.deepEqual(freed, [], 'an old UnsignedTestAssertion was freed into the new instance');
+      // And minting works on the new instance.
+      assert.equal((await pkg.mintTestAssertion(spec, key)).split('.').length, 3);
+    } finally {
+      core.UnsignedTestAssertion.prototype.free = free;
+    }
+  });
+
+  test('a signing key WebCrypto refuses fails before any replay key is spent', async () => {
+    const good = JSON.parse(pkg.generateSigningKey('good'));
+    const other = JSON.parse(pkg.generateSigningKey('other'));
+    const claimed = [];
+    const ep = endpoint({
+      signingKeys: { ...good, d: other.d },
+      replayStore: { claim: (key) => claimed.push(key) > 0 },
+      onError: () => {},
+    });
+    const response = await ep.handle(vectorRequest(successVector(), paths.tokenEndpoint));
+    assert.equal(response.status, 500);
+    assert.deepEqual(claimed, []);
+  });
+
+  test('signing keys: only public members reach the core; malformed input is a ConfigError', () => {
+    for (const [keys, path] of [
+      ['not json', 'signing_key'],
+      [{ keys: 'x' }, 'signing_key.keys'],
+      [{ keys: [] }, 'signing_key.keys'],
+      [{ keys: [null] }, 'signing_key.keys[0]'],
+      [JSON.parse(pkg.generateSigningKey('no-d')), undefined],
+    ]) {
+      const jwk = typeof keys === 'object' && keys !== null && 'd' in keys ? (({ d: _d, ...rest }) => rest)(keys) : keys;
+      assert.throws(() => endpoint({ signingKeys: jwk }), (err) => err instanceof pkg.ConfigError && (path === undefined || err.path === path), JSON.stringify(keys));
+    }
+    // An RSA private JWK: refused by the core by its kty, never by a private member it saw.
+    const rsa = { kty: 'RSA', n: 'AQAB', e: 'AQAB', d: 'AQAB', p: 'AQAB', q: 'AQAB', dp: 'AQAB', dq: 'AQAB', qi: 'AQAB' };
+    assert.throws(() => endpoint({ signingKeys: rsa }), (err) => err instanceof pkg.ConfigError && err.path === 'signing_key.kty');
+  });
+
+  test('verifySignature holds WebCrypto to the core key rules (a 1024-bit RSA key verifies nothing)', async () => {
+    const pair = await crypto.subtle.generateKey(
+      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+      true,
+      ['sign', 'verify'],
+    );
+    const message = new TextEncoder().encode('m');
+    const signature = new Uint8Array(await crypto.subtle.sign('RSASSA-PKCS1-v1_5', pair.privateKey, message));
+    const { kty, n, e } = await crypto.subtle.exportKey('jwk', pair.publicKey);
+    const check = { alg: 'RS256', key: { kty, n, e }, message, signature };
+    assert.equal(await pkg.verifySignature(check, { crypto: 'webcrypto' }), false);
+    assert.equal(await pkg.verifySignature(check, { crypto: 'wasm' }), false);
+    assert.equal(await pkg.verifySignature({ ...check, alg: 'constructor' }), false);
+  });
+});
+
 describe('SAML 2.0 bearer (RFC 7522) through the npm API', () => {
   const SAML_DIR = join(ROOT, 'tests/vectors/saml');
   const SAML2_BEARER = 'urn:ietf:params:oauth:grant-type:saml2-bearer';
