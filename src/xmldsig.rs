@@ -78,7 +78,7 @@ impl fmt::Display for DsigError {
 }
 
 /// The root element of a document whose enveloped signature verified. Only
-/// this module builds one, and only in [`finish_enveloped`] after the
+/// this module builds one, and only in `finish_enveloped` after the
 /// signature and digest checked out: rules that take a
 /// `Verified<SignedRoot>` read nothing unverified.
 #[derive(Debug, Clone, Copy)]
@@ -192,7 +192,7 @@ pub(crate) fn finish_enveloped<'d>(
 
 /// Verifies the enveloped signature on the root element of `doc` with the
 /// pure-Rust backend: [`begin_enveloped`], the check answered on the spot,
-/// [`finish_enveloped`].
+/// `finish_enveloped`.
 #[cfg(feature = "rust-crypto")]
 pub fn verify_enveloped<'d>(
     doc: &'d Document,
