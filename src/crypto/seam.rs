@@ -4,7 +4,7 @@
 //! into the configuration, signed bytes, signature — and continues from the
 //! host's answer. Two backends answer:
 //!
-//! - [`RustBackend`]: pure Rust (`rsa`, `p256`), synchronous; native Rust
+//! - `RustBackend` (feature `rust-crypto`): pure Rust (`rsa`, `p256`), synchronous; native Rust
 //!   users, tests, fuzzing and benchmarks;
 //! - the runtime's WebCrypto (`crypto.subtle`) on JS hosts (`js/index.js`),
 //!   which imports each configured key once per endpoint.
