@@ -1176,10 +1176,14 @@ function jwkObject(jwk) {
   return typeof jwk === 'string' ? JSON.parse(jwk) : jwk;
 }
 
-/** The kid the core gives a JWK: its own, or its RFC 7638 thumbprint. */
-function kidOf(jwk) {
+/** The kid the core gives an EC JWK: its own, or its RFC 7638 thumbprint. */
+async function kidOf(jwk) {
   if (typeof jwk.kid === 'string') return jwk.kid;
-  return JSON.parse(guarded(() => wasm.testIdpTrustEntry('jwt', 'x', publicJwkText(jwk)))).jwks.keys[0].kid;
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  const digest = new Uint8Array(await SUBTLE.digest('SHA-256', new TextEncoder().encode(canonical)));
+  let binary = '';
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 /**
@@ -1197,9 +1201,11 @@ export async function mintTestAssertion(spec, privateJwk) {
     const mint = fullBuild('mintTestAssertion');
     return guarded(() => mint(JSON.stringify(spec), toJsonText(privateJwk, 'privateJwk')));
   }
+  const prepare = fullBuild('prepareTestAssertion');
   const jwk = jwkObject(privateJwk);
+  const kid = await kidOf(jwk);
   const gen = generation;
-  const unsigned = guarded(() => wasm.prepareTestAssertion(JSON.stringify(spec), kidOf(jwk)));
+  const unsigned = guarded(() => prepare(JSON.stringify(spec), kid));
   try {
     const toSign = unsigned.toSign;
     const key = await importSigningKey(jwk, 'privateJwk');
@@ -1228,7 +1234,7 @@ export async function createSigningKey(kid) {
   const { privateKey } = await SUBTLE.generateKey(ECDSA_P256, true, ['sign', 'verify']);
   const { kty, crv, x, y, d } = await SUBTLE.exportKey('jwk', privateKey);
   // Without a kid, the RFC 7638 thumbprint (as the core computes it).
-  const id = kid ?? kidOf({ kty, crv, x, y });
+  const id = kid ?? (await kidOf({ kty, crv, x, y }));
   return JSON.stringify({ kty, crv, alg: 'ES256', use: 'sig', kid: id, x, y, d });
 }
 
@@ -1241,7 +1247,8 @@ export async function createSigningKey(kid) {
  */
 export function testIdpTrustEntry(format, issuer, privateJwk) {
   assertReady('testIdpTrustEntry()');
-  return JSON.parse(guarded(() => wasm.testIdpTrustEntry(format, issuer, publicJwkText(jwkObject(privateJwk)))));
+  const entry = fullBuild('testIdpTrustEntry');
+  return JSON.parse(guarded(() => entry(format, issuer, publicJwkText(jwkObject(privateJwk)))));
 }
 
 export function importSamlMetadata(xml) {

@@ -56,6 +56,7 @@ pub mod replay;
 pub mod request;
 mod response;
 pub mod saml_metadata;
+#[cfg(feature = "test-idp")]
 pub mod test_idp;
 mod token;
 mod verified;

@@ -717,7 +717,7 @@ pub fn import_saml_metadata(xml: &str) -> Result<String, JsValue> {
 /// EC P-256 private JWK (see `generateSigningKey`). Returns the `assertion`
 /// parameter (a JWS, or base64url SAML XML).
 #[wasm_bindgen(js_name = mintTestAssertion)]
-#[cfg(feature = "rust-crypto")]
+#[cfg(all(feature = "rust-crypto", feature = "test-idp"))]
 pub fn mint_test_assertion(spec: &str, private_jwk: &str) -> Result<String, JsValue> {
     let spec: crate::test_idp::TestAssertion = serde_json::from_str(spec)
         .map_err(|e| js_sys::Error::new(&format!("test assertion spec: {e}")))?;
@@ -728,6 +728,7 @@ pub fn mint_test_assertion(spec: &str, private_jwk: &str) -> Result<String, JsVa
 /// The `trusted_issuers` entry (JSON text) that trusts the test IdP key
 /// `publicJwk` (an EC P-256 JWK without `d`) as `issuer` for `format`.
 #[wasm_bindgen(js_name = testIdpTrustEntry)]
+#[cfg(feature = "test-idp")]
 pub fn test_idp_trust_entry(
     format: &str,
     issuer: &str,
@@ -743,11 +744,13 @@ pub fn test_idp_trust_entry(
 
 /// A test assertion waiting for the host's ES256 signature (the debugger's
 /// test IdP signs with WebCrypto): sign `toSign`, then `finish`.
+#[cfg(feature = "test-idp")]
 #[wasm_bindgen]
 pub struct UnsignedTestAssertion {
     inner: Option<crate::test_idp::UnsignedAssertion>,
 }
 
+#[cfg(feature = "test-idp")]
 #[wasm_bindgen]
 impl UnsignedTestAssertion {
     /// The bytes to sign (ECDSA P-256 with SHA-256).
@@ -775,6 +778,7 @@ impl UnsignedTestAssertion {
 /// Builds a test assertion (`spec` as for `mintTestAssertion`) for the key
 /// `kid`, to be signed by the host.
 #[wasm_bindgen(js_name = prepareTestAssertion)]
+#[cfg(feature = "test-idp")]
 pub fn prepare_test_assertion(spec: &str, kid: &str) -> Result<UnsignedTestAssertion, JsValue> {
     let spec: crate::test_idp::TestAssertion = serde_json::from_str(spec)
         .map_err(|e| js_sys::Error::new(&format!("test assertion spec: {e}")))?;
@@ -782,7 +786,7 @@ pub fn prepare_test_assertion(spec: &str, kid: &str) -> Result<UnsignedTestAsser
     Ok(UnsignedTestAssertion { inner: Some(inner) })
 }
 
-#[cfg(feature = "rust-crypto")]
+#[cfg(all(feature = "rust-crypto", feature = "test-idp"))]
 fn test_idp_key(private_jwk: &str) -> Result<crate::crypto::SigningKey, JsValue> {
     let keys = signing_keys_from_json(private_jwk).map_err(config_error)?;
     keys.into_iter()
