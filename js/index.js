@@ -686,6 +686,12 @@ async function readBody(request, limit) {
       throw new BodyTooLarge();
     }
     chunks.push(value);
+    // All the declared bytes arrived: no second read just to see the end
+    // (the limit above still bounds what a wrong declaration could bring).
+    if (total === declared) {
+      reader.releaseLock();
+      break;
+    }
   }
   if (chunks.length === 1) return chunks[0];
   const body = new Uint8Array(total);
