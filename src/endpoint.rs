@@ -11,7 +11,7 @@ use crate::crypto::SigningKey;
 use crate::crypto::seam::RustBackend;
 use crate::crypto::seam::{SignatureBackend, SignatureCheck};
 use crate::error::OAuthError;
-use crate::explain::{ExplainedError, Explanation, Outcome, Trace, utc};
+use crate::explain::{Explanation, Outcome, Trace, utc};
 use crate::grant::ValidatedGrant;
 use crate::grant::{self, GrantError, TimeError};
 use crate::metadata;
@@ -908,13 +908,7 @@ impl Exchange {
             },
             Err(e) => Explanation {
                 checks,
-                would_issue: false,
-                error: Some(ExplainedError {
-                    error: e.code().as_str(),
-                    error_description: e.description().to_owned(),
-                    status: e.status(),
-                }),
-                token_claims: None,
+                ..Explanation::refused(&e)
             },
         }
     }

@@ -63,6 +63,23 @@ pub struct ExplainedError {
     pub status: u16,
 }
 
+impl Explanation {
+    /// The report of a request refused before any check could run (e.g. a
+    /// repeated header): no checks, the error the endpoint would answer.
+    pub fn refused(e: &crate::OAuthError) -> Self {
+        Self {
+            checks: Vec::new(),
+            would_issue: false,
+            error: Some(ExplainedError {
+                error: e.code().as_str(),
+                error_description: e.description().to_owned(),
+                status: e.status(),
+            }),
+            token_claims: None,
+        }
+    }
+}
+
 /// Where validation records its checks (see the module docs).
 #[derive(Debug, Default)]
 pub struct Trace(Option<Vec<Check>>);

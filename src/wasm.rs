@@ -373,16 +373,7 @@ impl Core {
     pub fn finish_explain(&self, mut exchange: PendingExchange, used_keys: Vec<String>) -> JsValue {
         let explanation = match exchange.state.take() {
             Some(Ok(ex)) => ex.explain(&self.inner, &|k: &str| used_keys.iter().any(|u| u == k)),
-            Some(Err(e)) => crate::explain::Explanation {
-                checks: Vec::new(),
-                would_issue: false,
-                error: Some(crate::explain::ExplainedError {
-                    error: e.code().as_str(),
-                    error_description: e.description().to_owned(),
-                    status: e.status(),
-                }),
-                token_claims: None,
-            },
+            Some(Err(e)) => crate::explain::Explanation::refused(&e),
             None => return JsValue::UNDEFINED,
         };
         to_js(&explanation)
@@ -520,19 +511,7 @@ impl Core {
             Ok(req) => self
                 .inner
                 .explain(&req, now, &|k: &str| used.iter().any(|u| u == k)),
-            Err(e) => {
-                let e = OAuthError::from(e);
-                crate::explain::Explanation {
-                    checks: Vec::new(),
-                    would_issue: false,
-                    error: Some(crate::explain::ExplainedError {
-                        error: e.code().as_str(),
-                        error_description: e.description().to_owned(),
-                        status: e.status(),
-                    }),
-                    token_claims: None,
-                }
-            }
+            Err(e) => crate::explain::Explanation::refused(&OAuthError::from(e)),
         };
         Ok(to_js(&explanation))
     }

@@ -501,14 +501,9 @@ fn a_client_that_fills_its_partition_is_refused_alone_with_503() {
 
 #[test]
 fn legacy_audience_is_only_for_private_key_jwt_clients() {
-    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
-    let basic = config["clients"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|c| c["client_id"] == "basic-client")
-        .unwrap();
-    basic["legacy_client_assertion_audience"] = json!(true);
+    let config = config_with_client("basic-client", |c| {
+        c["legacy_client_assertion_audience"] = json!(true);
+    });
     let err = Config::from_json(&config.to_string()).unwrap_err();
     assert!(
         err.path.ends_with(".legacy_client_assertion_audience"),
@@ -552,14 +547,9 @@ fn a_public_client_partition_is_per_subject() {
 fn a_bound_confidential_client_learns_nothing_about_other_issuers_assertions() {
     // basic-client bound to other-idp only: a valid and a forged idp.example.com
     // assertion get the same answer, and no signature is checked.
-    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
-    let basic = config["clients"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|c| c["client_id"] == "basic-client")
-        .unwrap();
-    basic["trusted_issuers"] = json!(["https://other-idp.example.com"]);
+    let config = config_with_client("basic-client", |c| {
+        c["trusted_issuers"] = json!(["https://other-idp.example.com"]);
+    });
     let key = SigningKey::from_scalar(&[0x11; 32], Some("test-key".into())).unwrap();
     let ep =
         TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
@@ -673,4 +663,17 @@ fn exchanges_and_pending_tokens_belong_to_their_endpoint() {
     let r = send(&hosted, &mut store, &body, auth.as_deref(), NOW);
     assert_eq!(r.status, 500);
     assert!(store.is_empty());
+}
+
+/// The test configuration with client `client_id` changed by `edit`.
+fn config_with_client(client_id: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    let client = config["clients"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["client_id"] == client_id)
+        .unwrap();
+    edit(client);
+    config
 }
