@@ -130,9 +130,9 @@ export interface TrustedIssuerConfig {
   max_lifetime_secs?: number;
   /** Clock skew allowance for this issuer. Default: the global {@link Config.clock_skew_secs}. */
   clock_skew_secs?: number;
-  /** Require `jti` (and enforce one-time use). Default true. Turning it off disables replay protection for this issuer. */
+  /** @deprecated Use `dangerous.allow_missing_jti` (inverted). Default true. Turning it off disables replay protection for this issuer. */
   require_jti?: boolean;
-  /** Require client authentication for grants from this issuer. Default true. */
+  /** @deprecated Use `dangerous.allow_anonymous` (inverted). Require an identified client for grants from this issuer. Default true. */
   require_client?: boolean;
   /** Scope ceiling (space-separated) for tokens from this issuer. Absent: no ceiling. */
   scope?: string;
@@ -140,10 +140,24 @@ export interface TrustedIssuerConfig {
   claims?: Record<string, string>;
   /** Optional allow-list of subject (`sub` / NameID) values. */
   subjects?: string[];
-  /** Dangerous: accept SHA-1 based XML signatures. Default false. */
+  /** @deprecated Use `dangerous.allow_sha1`. Default false. */
   allow_sha1?: boolean;
-  /** Dangerous: accept inclusive XML canonicalization. Default false. */
+  /** @deprecated Use `dangerous.allow_inclusive_c14n`. Default false. */
   allow_inclusive_c14n?: boolean;
+  /** Opt-ins that weaken a check (see docs/configuration.md). Leave out unless an IdP cannot work without one. */
+  dangerous?: DangerousIssuerOptions;
+}
+
+/** `trusted_issuers[].dangerous`: every option that weakens a check. All default false. */
+export interface DangerousIssuerOptions {
+  /** saml2: accept SHA-1 signature and digest methods (collisions). */
+  allow_sha1?: boolean;
+  /** saml2: accept inclusive canonicalization (more room for signature wrapping). */
+  allow_inclusive_c14n?: boolean;
+  /** jwt: accept assertions without `jti` (no one-time-use check: replayable until they expire). */
+  allow_missing_jti?: boolean;
+  /** Serve callers that name no client (the assertion becomes the only credential). */
+  allow_anonymous?: boolean;
 }
 
 /**
@@ -564,20 +578,25 @@ export function importSamlMetadata(xml: string): TrustedIssuerConfig;
 
 /** One check of an explain report. */
 export interface ExplainCheck {
-  /** What was checked, e.g. `"audience"`. */
+  /** The check's stable id, e.g. `"assertion.audience"`. */
+  id: CheckId;
+  /** What was checked, in words, e.g. `"audience"`. */
   check: string;
   /** Where the rule comes from, e.g. `"RFC 7522 §3 item 2"`. */
   spec: string;
   outcome: 'pass' | 'fail' | 'skipped';
   /** The values involved (times, audiences, keys' counts …). */
   detail: string;
+  /** Why the check failed (failed checks only). */
+  reason?: ReasonCode;
 }
 
 /** What the endpoint would do with a request, check by check. */
 export interface Explanation {
   checks: ExplainCheck[];
   would_issue: boolean;
-  error?: { error: string; error_description: string; status: number };
+  /** The answer the endpoint would give; `reason` is never part of a public response. */
+  error?: { error: string; reason: ReasonCode; error_description: string; status: number };
   /** The access token's claims (not signed) when one would be issued. */
   token_claims?: Record<string, unknown>;
 }
@@ -619,11 +638,7 @@ export function createSigningKey(kid?: string): Promise<string>;
 /** The `trusted_issuers` entry that trusts a test IdP key (its public part). */
 export function testIdpTrustEntry(format: 'jwt' | 'saml2', issuer: string, privateJwk: object | string): TrustedIssuerConfig;
 
-/** `urn:ietf:params:oauth:grant-type:jwt-bearer` */
-export const JWT_BEARER: 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** `urn:ietf:params:oauth:grant-type:saml2-bearer` */
-export const SAML2_BEARER: 'urn:ietf:params:oauth:grant-type:saml2-bearer';
-/** `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` */
-export const CLIENT_ASSERTION_JWT_BEARER: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-/** Largest request body `handle()` reads (64 KiB); larger bodies get 413 invalid_request. */
-export const MAX_BODY_BYTES: number;
+// Grant-type and client-assertion URNs, MAX_BODY_BYTES, RESERVED_CLAIMS,
+// REASON_CODES, CHECK_IDS and their types: generated from the Rust core.
+export * from './constants.js';
+import type { CheckId, ReasonCode } from './constants.js';

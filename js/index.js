@@ -39,16 +39,10 @@ function fullBuild(name) {
   return fn;
 }
 
-/** Grant type URN for RFC 7523 JWT bearer assertions. */
-export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** Grant type URN for RFC 7522 SAML 2.0 bearer assertions. */
-export const SAML2_BEARER = 'urn:ietf:params:oauth:grant-type:saml2-bearer';
-/** client_assertion_type URN for RFC 7523 §2.2 client authentication. */
-export const CLIENT_ASSERTION_JWT_BEARER =
-  'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-
-/** Largest request body `handle()` reads; larger bodies get 413 invalid_request (the core's answer). */
-export const MAX_BODY_BYTES = 64 * 1024;
+// Protocol constants, limits and reason codes: generated from the Rust core
+// (js/constants.js; a Rust test keeps it current).
+import { CLIENT_ASSERTION_JWT_BEARER, JWT_BEARER, MAX_BODY_BYTES } from './constants.js';
+export * from './constants.js';
 
 const WASM_FILE = 'assertion_grant_bg.wasm';
 

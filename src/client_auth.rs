@@ -13,6 +13,7 @@ use crate::explain::Trace;
 use crate::grant::{TimeRules, saml2};
 use crate::jose::{self, JoseError, UnverifiedJws};
 use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
+use crate::reason::Reason;
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::request::{Credentials, GrantType};
 
@@ -25,9 +26,12 @@ pub enum ClientAuthError {
         /// The client tried HTTP Basic (so the 401 carries
         /// `WWW-Authenticate: Basic`).
         via_header: bool,
+        /// Which of them, for explain reports and logs only.
+        reason: Reason,
     },
-    /// The client's JWT assertion was refused (RFC 7523 §3).
-    Assertion(Cow<'static, str>),
+    /// The client's JWT assertion was refused (RFC 7523 §3): the rule and
+    /// the public description.
+    Assertion(Reason, Cow<'static, str>),
     /// No client identified itself, but the assertion's issuer requires one
     /// (`require_client`). Checked before the assertion's signature, so an
     /// anonymous caller learns nothing about an assertion it holds.
@@ -42,7 +46,31 @@ pub enum ClientAuthError {
 impl ClientAuthError {
     /// Whether the failure answers an `Authorization: Basic` attempt.
     pub fn used_authorization_header(&self) -> bool {
-        matches!(self, Self::Failed { via_header: true })
+        matches!(
+            self,
+            Self::Failed {
+                via_header: true,
+                ..
+            }
+        )
+    }
+
+    /// The stable reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Failed { reason, .. } | Self::Assertion(reason, _) => *reason,
+            Self::Required => Reason::ClientRequired,
+            Self::UnauthorizedGrantType => Reason::ClientGrantType,
+            Self::IssuerNotAllowed => Reason::ClientIssuerNotAllowed,
+        }
+    }
+
+    /// The opaque failure, sent without the Authorization header.
+    fn failed(reason: Reason) -> Self {
+        Self::Failed {
+            via_header: false,
+            reason,
+        }
     }
 }
 
@@ -50,7 +78,7 @@ impl fmt::Display for ClientAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Failed { .. } => f.write_str("client authentication failed"),
-            Self::Assertion(why) => write!(f, "client assertion rejected: {why}"),
+            Self::Assertion(_, why) => write!(f, "client assertion rejected: {why}"),
             Self::Required => f.write_str("assertions from this issuer need an identified client"),
             Self::UnauthorizedGrantType => f.write_str("this client may not use this grant type"),
             Self::IssuerNotAllowed => {
@@ -118,15 +146,20 @@ pub(crate) fn begin(
             Some(i) if config.clients[i].auth_method == AuthMethod::None => i,
             // A confidential client that did not authenticate gets the same
             // answer as an unknown one (no client enumeration).
-            _ => return Err(ClientAuthError::Failed { via_header: false }),
+            Some(_) => return Err(ClientAuthError::failed(Reason::ClientNotAuthenticated)),
+            None => return Err(ClientAuthError::failed(Reason::ClientUnknown)),
         },
         Credentials::Basic { client_id, secret } => {
-            check_secret(config, client_id, secret, AuthMethod::ClientSecretBasic)
-                .ok_or(ClientAuthError::Failed { via_header: true })?
+            check_secret(config, client_id, secret, AuthMethod::ClientSecretBasic).map_err(
+                |reason| ClientAuthError::Failed {
+                    via_header: true,
+                    reason,
+                },
+            )?
         }
         Credentials::Post { client_id, secret } => {
             check_secret(config, client_id, secret, AuthMethod::ClientSecretPost)
-                .ok_or(ClientAuthError::Failed { via_header: false })?
+                .map_err(ClientAuthError::failed)?
         }
         Credentials::JwtAssertion {
             assertion,
@@ -146,7 +179,7 @@ pub(crate) fn begin(
                 ReplayKind::ClientAssertion,
                 &mut Trace::off(),
             )
-            .map_err(|_| ClientAuthError::Failed { via_header: false })?;
+            .map_err(|e| ClientAuthError::failed(e.reason()))?;
             let pending = ClientPending::Saml {
                 assertion,
                 body_client_id: client_id.clone(),
@@ -207,7 +240,7 @@ fn check_secret(
     client_id: &str,
     secret: &str,
     method: AuthMethod,
-) -> Option<usize> {
+) -> Result<usize, Reason> {
     crate::probe::secret_comparison();
     let presented = Sha256::digest(secret.as_bytes());
     let client = config.client_index(client_id);
@@ -219,9 +252,10 @@ fn check_secret(
         .as_slice()
         .ct_eq(&stored.unwrap_or(DUMMY_DIGEST))
         .into();
-    match (matches, stored) {
-        (true, Some(_)) => client,
-        _ => None,
+    match (matches, client, stored) {
+        (true, Some(i), Some(_)) => Ok(i),
+        (_, _, None) => Err(Reason::ClientUnknown),
+        (false, _, Some(_)) | (true, None, Some(_)) => Err(Reason::ClientSecretMismatch),
     }
 }
 
@@ -241,15 +275,15 @@ fn finish_saml_assertion(
     verified: bool,
     now: i64,
 ) -> Result<(usize, ReplayKey), ClientAuthError> {
-    let failed = ClientAuthError::Failed { via_header: false };
+    let failed = ClientAuthError::failed;
     let grant = saml2::finish(config, assertion, verified, now, &mut Trace::off())
-        .map_err(|_| failed.clone())?;
+        .map_err(|e| failed(e.reason()))?;
     if body_client_id.is_some_and(|id| id != grant.subject) {
-        return Err(failed);
+        return Err(failed(Reason::ClientIdMismatch));
     }
     let index = match config.client_index(&grant.subject) {
         Some(i) if config.clients[i].auth_method == AuthMethod::Saml2Bearer => i,
-        _ => return Err(failed),
+        _ => return Err(failed(Reason::ClientAssertionSubject)),
     };
     let client = &config.clients[index];
     // The Subject must name an entity (or the client's configured format),
@@ -257,7 +291,7 @@ fn finish_saml_assertion(
     // client. The Format is the signed NameID's own attribute, carried in a
     // field of its own: no Attribute of the assertion can supply it.
     if grant.name_id_format() != Some(client.saml_name_id_format.as_str()) {
-        return Err(failed);
+        return Err(failed(Reason::ClientAssertionNameIdFormat));
     }
     // Config guarantees saml2_bearer clients name the IdPs that vouch for them.
     if !client
@@ -265,9 +299,10 @@ fn finish_saml_assertion(
         .as_ref()
         .is_some_and(|t| t.contains(&grant.issuer))
     {
-        return Err(failed);
+        return Err(failed(Reason::ClientAssertionIssuer));
     }
-    let key = grant.replay.ok_or(failed)?;
+    // Every verified SAML grant has a replay key (its ID); never absent.
+    let key = grant.replay.ok_or(failed(Reason::ServerError))?;
     Ok((index, key))
 }
 
@@ -286,11 +321,13 @@ fn begin_jwt_assertion(
     body_client_id: Option<&str>,
 ) -> Result<(ClientPending, SignatureCheck), ClientAuthError> {
     let jws = jose::parse(assertion).map_err(reject)?;
-    let claimed = jws
-        .unverified_issuer()
-        .ok_or(ClientAuthError::Assertion("iss is missing".into()))?;
+    let claimed = jws.unverified_issuer().ok_or(ClientAuthError::Assertion(
+        Reason::JwtClaimMissing,
+        "iss is missing".into(),
+    ))?;
     if body_client_id.is_some_and(|id| id != claimed) {
         return Err(ClientAuthError::Assertion(
+            Reason::ClientIdMismatch,
             "client_id does not match the assertion's iss".into(),
         ));
     }
@@ -313,8 +350,8 @@ fn begin_jwt_assertion(
 /// signature is the opaque `Failed`, like an unknown client.
 fn reject(e: JoseError) -> ClientAuthError {
     match e {
-        JoseError::BadSignature => ClientAuthError::Failed { via_header: false },
-        other => ClientAuthError::Assertion(Cow::Owned(other.to_string())),
+        JoseError::BadSignature => ClientAuthError::failed(Reason::JwtSignatureInvalid),
+        other => ClientAuthError::Assertion(other.reason(), Cow::Owned(other.to_string())),
     }
 }
 
@@ -327,16 +364,20 @@ fn finish_jwt_assertion(
     now: i64,
 ) -> Result<(usize, ReplayKey), ClientAuthError> {
     let Some(index) = client else {
-        return Err(ClientAuthError::Failed { via_header: false });
+        return Err(ClientAuthError::failed(Reason::ClientUnknown));
     };
     let client = &config.clients[index];
     let verified = jws.into_verified(verified).map_err(reject)?;
     let claims = verified.get();
-    let problem = |why: &'static str| ClientAuthError::Assertion(Cow::Borrowed(why));
+    let problem =
+        |reason: Reason, why: &'static str| ClientAuthError::Assertion(reason, Cow::Borrowed(why));
     if claims.string("iss").map_err(reject)? != Some(client.client_id.as_str())
         || claims.string("sub").map_err(reject)? != Some(client.client_id.as_str())
     {
-        return Err(problem("iss and sub must both be the client_id"));
+        return Err(problem(
+            Reason::ClientAssertionSubject,
+            "iss and sub must both be the client_id",
+        ));
     }
     let audiences = claims.audiences().map_err(reject)?;
     let audience_ok = if client.legacy_client_assertion_audience {
@@ -346,13 +387,14 @@ fn finish_jwt_assertion(
     };
     if !audience_ok {
         return Err(problem(
+            Reason::ClientAssertionAudience,
             "aud must be exactly this authorization server's issuer identifier",
         ));
     }
     let exp = claims
         .numeric_date("exp", false)
         .map_err(reject)?
-        .ok_or(problem("exp is missing"))?;
+        .ok_or(problem(Reason::JwtClaimMissing, "exp is missing"))?;
     let rules = TimeRules {
         now,
         skew: config.clock_skew,
@@ -365,10 +407,10 @@ fn finish_jwt_assertion(
             claims.numeric_date("iat", true).map_err(reject)?,
             &mut Trace::off(),
         )
-        .map_err(|e| ClientAuthError::Assertion(Cow::Owned(e.to_string())))?;
+        .map_err(|e| ClientAuthError::Assertion(e.reason(), Cow::Owned(e.to_string())))?;
     let jti = match claims.string("jti").map_err(reject)? {
         Some(j) if !j.is_empty() => j,
-        _ => return Err(problem("jti is missing")),
+        _ => return Err(problem(Reason::JwtClaimMissing, "jti is missing")),
     };
     let key = ReplayKey::new(
         ReplayKind::ClientAssertion,

@@ -11,11 +11,12 @@ use crate::crypto::SigningKey;
 use crate::crypto::seam::RustBackend;
 use crate::crypto::seam::{SignatureBackend, SignatureCheck};
 use crate::error::OAuthError;
-use crate::explain::{Explanation, Outcome, Trace, utc};
+use crate::explain::{CheckId, Explanation, Trace, utc};
 use crate::grant::ValidatedGrant;
 use crate::grant::{self, GrantError, TimeError};
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
+use crate::reason::Reason;
 use crate::replay::{self, ReplayKey, ReplayKind, Replayed};
 #[cfg(feature = "rust-crypto")]
 use crate::replay::{ClaimOutcome, ReplayStore};
@@ -319,7 +320,7 @@ impl TokenEndpoint {
 
     fn begin_traced(&self, req: &HttpRequest<'_>, now: i64, mut trace: Trace) -> Exchange {
         let request = trace.check(
-            "request",
+            CheckId::Request,
             "RFC 6749 §3.2, §4.5; RFC 7521 §4.1",
             request::parse_request(req),
             |r| format!("POST form with grant_type {}", r.grant_type.as_str()),
@@ -357,7 +358,7 @@ impl TokenEndpoint {
     ) -> Exchange {
         let config = &self.config;
         let client = trace.check(
-            "client authentication",
+            CheckId::ClientAuthentication,
             "RFC 6749 §2.3, RFC 7521 §4.2",
             client,
             |c| match c.client.map(|i| &config.clients[i]) {
@@ -383,10 +384,10 @@ impl TokenEndpoint {
             if let Some((index, issuer)) = stated.and_then(|iss| config.trusted_issuer(&iss))
                 && let Err(e) = binding(client_ref, index, issuer)
             {
-                trace.record(
-                    "client and issuer (before the signature)",
+                trace.fail(
+                    CheckId::ClientIssuerUnsigned,
                     "configuration (trusted_issuers, require_client)",
-                    Outcome::Fail,
+                    e.reason(),
                     || format!("the assertion names {:?}: {e}", issuer.issuer),
                 );
                 return self.exchange_done(Err(e.into()), now, trace);
@@ -413,10 +414,10 @@ impl TokenEndpoint {
                 match binding(client_ref, index, &config.issuers[index]) {
                     Ok(()) => Ok((pending, check)),
                     Err(e) => {
-                        trace.record(
-                            "client and issuer (before the signature)",
+                        trace.fail(
+                            CheckId::ClientIssuerUnsigned,
                             "configuration (trusted_issuers, require_client)",
-                            Outcome::Fail,
+                            e.reason(),
                             || {
                                 format!(
                                     "the assertion names {:?}: {e}",
@@ -458,10 +459,10 @@ impl TokenEndpoint {
         if self.config.access_token.cap_at_assertion_expiry && grant.expires_at <= now {
             // The token would be born expired; refuse before the replay key
             // is spent.
-            trace.record(
-                "token lifetime",
+            trace.fail(
+                CheckId::TokenLifetime,
                 "configuration (cap_at_assertion_expiry)",
-                Outcome::Fail,
+                Reason::AssertionExpired,
                 || {
                     format!(
                         "the assertion expires {}, not after now {}",
@@ -475,7 +476,7 @@ impl TokenEndpoint {
         let issuer = &self.config.issuers[grant.issuer];
         let bound = binding(client_ref, grant.issuer, issuer);
         trace.check(
-            "client and issuer",
+            CheckId::ClientIssuer,
             "configuration (trusted_issuers, require_client)",
             bound,
             |_| match client_ref {
@@ -492,7 +493,7 @@ impl TokenEndpoint {
             issuer.scope.as_ref(),
             self.config.scope_policy,
         );
-        let scope = trace.check("scope", "RFC 6749 §3.3", scope, |g| {
+        let scope = trace.check(CheckId::Scope, "RFC 6749 §3.3", scope, |g| {
             format!(
                 "requested {:?}; granted {:?} (client allowance {:?}, issuer ceiling {:?}, policy {:?})",
                 request.scope.as_ref().map(ScopeSet::to_scope_string),
@@ -505,11 +506,11 @@ impl TokenEndpoint {
         let mapped_claims =
             policy::map_claims(&issuer.claims, &grant.claims, grant.name_id_format());
         if issuer.claims.is_empty() {
-            trace.skip("claim mapping", "configuration (claims)", || {
+            trace.skip(CheckId::ClaimMapping, "configuration (claims)", || {
                 "no claims mapped for this issuer".into()
             });
         } else {
-            trace.pass("claim mapping", "configuration (claims)", || {
+            trace.pass(CheckId::ClaimMapping, "configuration (claims)", || {
                 let missing: Vec<&str> = issuer
                     .claims
                     .iter()
@@ -861,11 +862,15 @@ impl Exchange {
                     ReplayKind::Grant => "the assertion",
                     ReplayKind::ClientAssertion => "the client assertion",
                 };
-                let outcome = if used { Outcome::Fail } else { Outcome::Pass };
-                trace.record(
-                    "one-time use",
+                let outcome: Result<(), Replayed> = if used {
+                    Err(Replayed(key.kind))
+                } else {
+                    Ok(())
+                };
+                trace.result(
+                    CheckId::OneTimeUse,
                     "RFC 7521 §5.2, RFC 7523 §3 item 7",
-                    outcome,
+                    &outcome,
                     || {
                         format!(
                             "{which} {} (kept until {})",
@@ -883,13 +888,13 @@ impl Exchange {
                 }
             }
             if pending.replay_keys().is_empty() {
-                trace.skip("one-time use", "RFC 7521 §5.2", || {
+                trace.skip(CheckId::OneTimeUse, "RFC 7521 §5.2", || {
                     "no assertion id to track".into()
                 });
             }
             let (claims, _) =
                 endpoint.token_claims(&pending, now, "(jti chosen at issue)".into())?;
-            trace.pass("access token", "RFC 9068 §2", || {
+            trace.pass(CheckId::TokenSigned, "RFC 9068 §2", || {
                 format!(
                     "ES256, kid {:?}, {} claims",
                     endpoint.active_kid(),

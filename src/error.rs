@@ -12,6 +12,7 @@ use std::fmt;
 use crate::client_auth::ClientAuthError;
 use crate::grant::GrantError;
 use crate::policy::ScopeError;
+use crate::reason::Reason;
 use crate::replay::{ReplayKind, Replayed};
 use crate::request::RequestError;
 use crate::response::HttpResponse;
@@ -78,6 +79,7 @@ impl fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     code: ErrorCode,
+    reason: Reason,
     description: Cow<'static, str>,
     status: u16,
     www_authenticate: bool,
@@ -86,9 +88,10 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+    fn new(code: ErrorCode, reason: Reason, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
+            reason,
             description: sanitize(description.into()),
             status: code.status(),
             www_authenticate: false,
@@ -101,6 +104,7 @@ impl OAuthError {
     pub(crate) fn server_error() -> Self {
         Self::new(
             ErrorCode::ServerError,
+            Reason::ServerError,
             "the server could not complete the request",
         )
     }
@@ -111,6 +115,7 @@ impl OAuthError {
     pub fn replay_store_unavailable() -> Self {
         let mut e = Self::new(
             ErrorCode::TemporarilyUnavailable,
+            Reason::ServerReplayStore,
             "one-time-use store unavailable, try again",
         );
         e.retry_after = true;
@@ -120,6 +125,12 @@ impl OAuthError {
     /// The RFC 6749 error code.
     pub fn code(&self) -> ErrorCode {
         self.code
+    }
+
+    /// The stable reason code: which rule refused the request. For logs,
+    /// metrics and explain reports; never part of the public response.
+    pub fn reason(&self) -> Reason {
+        self.reason
     }
 
     /// The human-readable `error_description`.
@@ -187,7 +198,7 @@ impl From<RequestError> for OAuthError {
             RequestError::InvalidScopeSyntax => ErrorCode::InvalidScope,
             _ => ErrorCode::InvalidRequest,
         };
-        let mut out = Self::new(code, e.to_string());
+        let mut out = Self::new(code, e.reason(), e.to_string());
         match e {
             RequestError::MethodNotAllowed => {
                 out.status = 405;
@@ -209,7 +220,7 @@ impl From<ClientAuthError> for OAuthError {
             ClientAuthError::IssuerNotAllowed => ErrorCode::InvalidGrant,
             _ => ErrorCode::InvalidClient,
         };
-        let mut out = Self::new(code, e.to_string());
+        let mut out = Self::new(code, e.reason(), e.to_string());
         out.www_authenticate = code == ErrorCode::InvalidClient && e.used_authorization_header();
         out
     }
@@ -217,7 +228,7 @@ impl From<ClientAuthError> for OAuthError {
 
 impl From<GrantError> for OAuthError {
     fn from(e: GrantError) -> Self {
-        Self::new(ErrorCode::InvalidGrant, e.to_string())
+        Self::new(ErrorCode::InvalidGrant, e.reason(), e.to_string())
     }
 }
 
@@ -226,15 +237,17 @@ impl From<Replayed> for OAuthError {
         match e.0 {
             // RFC 7523 §3 item 7 / RFC 7521 §4.2.1: a reused client
             // assertion fails client authentication.
-            ReplayKind::ClientAssertion => Self::new(ErrorCode::InvalidClient, e.to_string()),
-            ReplayKind::Grant => Self::new(ErrorCode::InvalidGrant, e.to_string()),
+            ReplayKind::ClientAssertion => {
+                Self::new(ErrorCode::InvalidClient, e.reason(), e.to_string())
+            }
+            ReplayKind::Grant => Self::new(ErrorCode::InvalidGrant, e.reason(), e.to_string()),
         }
     }
 }
 
 impl From<ScopeError> for OAuthError {
     fn from(e: ScopeError) -> Self {
-        Self::new(ErrorCode::InvalidScope, e.to_string())
+        Self::new(ErrorCode::InvalidScope, e.reason(), e.to_string())
     }
 }
 
@@ -244,7 +257,11 @@ mod tests {
 
     #[test]
     fn descriptions_stay_in_the_rfc_charset() {
-        let e = OAuthError::new(ErrorCode::InvalidGrant, "bad \"quote\" \\ and é\n");
+        let e = OAuthError::new(
+            ErrorCode::InvalidGrant,
+            Reason::ServerError,
+            "bad \"quote\" \\ and é\n",
+        );
         assert_eq!(e.description(), "bad ?quote? ? and ??");
     }
 

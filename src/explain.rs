@@ -12,6 +12,103 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
 
+use crate::reason::Reason;
+
+macro_rules! checks {
+    ($( $variant:ident = $id:literal, $label:literal, )+) => {
+        /// The stable id of a check in an explain report. Ids are a
+        /// contract like [`Reason`] codes (many are the same string as the
+        /// reason the check refuses with); the label is for people.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum CheckId {
+            $( #[doc = concat!("`", $id, "` (", $label, ")")] $variant, )+
+        }
+
+        impl CheckId {
+            /// Every check id.
+            pub const ALL: &'static [CheckId] = &[ $(CheckId::$variant,)+ ];
+
+            /// The stable dotted id, e.g. `"assertion.expiry"`.
+            pub const fn id(self) -> &'static str {
+                match self { $(CheckId::$variant => $id,)+ }
+            }
+
+            /// The label shown to people, e.g. `"expiry"`.
+            pub const fn label(self) -> &'static str {
+                match self { $(CheckId::$variant => $label,)+ }
+            }
+        }
+    };
+}
+
+checks! {
+    Request = "request.parameters", "request",
+    ClientAuthentication = "client.authentication", "client authentication",
+    ClientIssuerUnsigned = "client.issuer_binding_unsigned", "client and issuer (before the signature)",
+    ClientIssuer = "client.issuer_binding", "client and issuer",
+    Structure = "assertion.structure", "structure",
+    JwtType = "jwt.typ", "type",
+    Issuer = "assertion.issuer", "issuer",
+    TrustedIssuer = "assertion.trusted_issuer", "trusted issuer",
+    Format = "assertion.format", "format",
+    Signature = "assertion.signature", "signature",
+    JwtIssuerSigned = "jwt.issuer_signed", "issuer (signed)",
+    SamlVersion = "saml.version", "version",
+    Subject = "assertion.subject", "subject",
+    SamlSubject = "saml.subject", "subject element",
+    AllowedSubjects = "assertion.allowed_subjects", "allowed subjects",
+    Audience = "assertion.audience", "audience",
+    SamlConditions = "saml.conditions", "conditions",
+    SamlBearerConfirmation = "saml.bearer_confirmation", "bearer confirmation",
+    JwtExpiryPresent = "jwt.expiry_present", "expiry present",
+    JwtDateClaims = "jwt.date_claims", "date claims",
+    Expiry = "assertion.expiry", "expiry",
+    NotBefore = "assertion.not_before", "not before",
+    IssuedAt = "assertion.issued_at", "issued at",
+    JwtJtiType = "jwt.jti_type", "jti type",
+    JwtJti = "jwt.jti", "jti",
+    SamlAttributes = "saml.attributes", "attributes",
+    Scope = "scope.policy", "scope",
+    ClaimMapping = "token.claim_mapping", "claim mapping",
+    TokenLifetime = "token.lifetime", "token lifetime",
+    OneTimeUse = "assertion.one_time_use", "one-time use",
+    TokenSigned = "token.access_token", "access token",
+}
+
+impl Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+/// An error that knows which rule it comes from.
+pub(crate) trait Refusal: fmt::Display {
+    /// The stable reason code.
+    fn reason(&self) -> Reason;
+}
+
+macro_rules! refusal {
+    ($($t:ty),+) => {
+        $(impl Refusal for $t {
+            fn reason(&self) -> Reason {
+                <$t>::reason(self)
+            }
+        })+
+    };
+}
+
+refusal!(
+    crate::grant::GrantError,
+    crate::grant::TimeError,
+    crate::jose::JoseError,
+    crate::client_auth::ClientAuthError,
+    crate::request::RequestError,
+    crate::policy::ScopeError,
+    crate::error::OAuthError,
+    crate::replay::Replayed
+);
+
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -27,7 +124,9 @@ pub enum Outcome {
 /// One check in an explain report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// What was checked, e.g. `"audience"`.
+    /// The check's stable id, e.g. `"assertion.audience"`.
+    pub id: CheckId,
+    /// What was checked, in words, e.g. `"audience"`.
     pub check: &'static str,
     /// Where the rule comes from, e.g. `"RFC 7522 §3 item 2"`.
     pub spec: &'static str,
@@ -35,6 +134,9 @@ pub struct Check {
     pub outcome: Outcome,
     /// The values involved, in words.
     pub detail: String,
+    /// Why the check failed (only on failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 /// The full report of [`crate::TokenEndpoint::explain`].
@@ -57,6 +159,9 @@ pub struct Explanation {
 pub struct ExplainedError {
     /// The RFC 6749 code.
     pub error: &'static str,
+    /// The stable reason code (see [`Reason`]); never in the public
+    /// response.
+    pub reason: Reason,
     /// The description the endpoint would send.
     pub error_description: String,
     /// The HTTP status.
@@ -72,6 +177,7 @@ impl Explanation {
             would_issue: false,
             error: Some(ExplainedError {
                 error: e.code().as_str(),
+                reason: e.reason(),
                 error_description: e.description().to_owned(),
                 status: e.status(),
             }),
@@ -101,19 +207,22 @@ impl Trace {
     }
 
     /// Records one check; `detail` runs only when the trace is on.
-    pub(crate) fn record(
+    fn push(
         &mut self,
-        check: &'static str,
+        id: CheckId,
         spec: &'static str,
         outcome: Outcome,
+        reason: Option<Reason>,
         detail: impl FnOnce() -> String,
     ) {
         if let Some(checks) = &mut self.0 {
             checks.push(Check {
-                check,
+                id,
+                check: id.label(),
                 spec,
                 outcome,
                 detail: detail(),
+                reason,
             });
         }
     }
@@ -121,35 +230,60 @@ impl Trace {
     /// Records a passed check.
     pub(crate) fn pass(
         &mut self,
-        check: &'static str,
+        id: CheckId,
         spec: &'static str,
         detail: impl FnOnce() -> String,
     ) {
-        self.record(check, spec, Outcome::Pass, detail);
+        self.push(id, spec, Outcome::Pass, None, detail);
     }
 
     /// Records a skipped check.
     pub(crate) fn skip(
         &mut self,
-        check: &'static str,
+        id: CheckId,
         spec: &'static str,
         detail: impl FnOnce() -> String,
     ) {
-        self.record(check, spec, Outcome::Skipped, detail);
+        self.push(id, spec, Outcome::Skipped, None, detail);
+    }
+
+    /// Records a failed check and why.
+    pub(crate) fn fail(
+        &mut self,
+        id: CheckId,
+        spec: &'static str,
+        reason: Reason,
+        detail: impl FnOnce() -> String,
+    ) {
+        self.push(id, spec, Outcome::Fail, Some(reason), detail);
+    }
+
+    /// Records the outcome of `result` with `detail` either way.
+    pub(crate) fn result<T, E: Refusal>(
+        &mut self,
+        id: CheckId,
+        spec: &'static str,
+        result: &Result<T, E>,
+        detail: impl FnOnce() -> String,
+    ) {
+        match result {
+            Ok(_) => self.push(id, spec, Outcome::Pass, None, detail),
+            Err(e) => self.push(id, spec, Outcome::Fail, Some(e.reason()), detail),
+        }
     }
 
     /// Records the outcome of `result` (its error's text on failure) and
     /// passes it through, so a rule reads `trace.check(..., rule())?`.
-    pub(crate) fn check<T, E: fmt::Display>(
+    pub(crate) fn check<T, E: Refusal>(
         &mut self,
-        check: &'static str,
+        id: CheckId,
         spec: &'static str,
         result: Result<T, E>,
         detail: impl FnOnce(&T) -> String,
     ) -> Result<T, E> {
         match &result {
-            Ok(v) => self.record(check, spec, Outcome::Pass, || detail(v)),
-            Err(e) => self.record(check, spec, Outcome::Fail, || e.to_string()),
+            Ok(v) => self.push(id, spec, Outcome::Pass, None, || detail(v)),
+            Err(e) => self.push(id, spec, Outcome::Fail, Some(e.reason()), || e.to_string()),
         }
         result
     }
@@ -191,7 +325,9 @@ mod tests {
     #[test]
     fn a_disabled_trace_never_formats() {
         let mut t = Trace::off();
-        t.pass("x", "y", || unreachable!("detail must not run"));
+        t.pass(CheckId::Request, "y", || {
+            unreachable!("detail must not run")
+        });
         assert!(t.into_checks().is_empty());
     }
 }

@@ -1,22 +1,33 @@
 //! # assertion-grant
 //!
 //! An OAuth 2.0 token endpoint for assertion grants: a client trades a
-//! signed JWT (RFC 7523) — and, in a later version, a SAML 2.0 assertion
-//! (RFC 7522) — from an identity provider it trusts for an RFC 9068 JWT
-//! access token signed with ES256.
+//! signed JWT (RFC 7523) or SAML 2.0 assertion (RFC 7522) from an identity
+//! provider it trusts for an RFC 9068 JWT access token signed with ES256.
 //!
 //! The core is sans-I/O: it takes the request, the configuration and the
-//! current time, and returns a decision. One request flows through one
-//! module per step:
+//! current time, and returns a decision. Signature checks leave the core as
+//! data ([`crypto::seam::SignatureCheck`]) and come back as a yes/no, so a
+//! host can answer them with WebCrypto (the npm package and the Worker) or
+//! with the pure-Rust backend (feature `rust-crypto`). One request flows
+//! through one module per step; [`TokenEndpoint`] (`endpoint.rs`) is the
+//! spine that calls them in order:
 //!
 //! ```text
-//! request      form body + headers → TokenRequest (RFC 6749 §3.2, §4.5)
-//! client_auth  secret (basic/post), private_key_jwt, none  (RFC 6749 §2.3, RFC 7523 §2.2)
-//! grant        jwt-bearer rules over a Verified JWT        (RFC 7521 §5.2, RFC 7523 §3)
+//! request      form body + headers → TokenRequest          (RFC 6749 §3.2, §4.5)
+//! client_auth  secret, private_key_jwt, saml2_bearer, none (RFC 6749 §2.3, RFC 7521 §4.2)
+//! grant::jwt   RFC 7523 §3 rules over a Verified JWT       (jose, crypto::seam)
+//! grant::saml2 RFC 7522 §3 rules over a Verified assertion (xml, xmldsig, crypto::seam)
+//! grant        rules both formats share: issuer, time     (RFC 7521 §5.2)
 //! policy       scope ∩ allowance ∩ ceiling, claim mapping  (RFC 6749 §3.3)
 //!   … the host claims the replay keys in its store …
 //! token        RFC 9068 access token, ES256                (RFC 9068 §2)
 //! ```
+//!
+//! Every refusal carries a stable [`Reason`] (the table is `docs/reasons.md`)
+//! and maps to its RFC 6749 error in [`error`]. [`explain`] reports every
+//! check a request went through, by the same code. The configuration
+//! document is [`config::schema`]; protocol constants are in [`protocol`],
+//! limits in [`limits`].
 //!
 //! ```
 //! use assertion_grant::{Config, HttpRequest, MemoryReplayStore, TokenEndpoint};
@@ -52,6 +63,8 @@ mod metadata;
 pub mod policy;
 #[doc(hidden)]
 pub mod probe;
+pub mod protocol;
+pub mod reason;
 pub mod replay;
 pub mod request;
 mod response;
@@ -76,6 +89,7 @@ pub use crypto::SigningKey;
 pub use endpoint::{Exchange, PendingToken, PublicSigningKey, TokenEndpoint, UnsignedToken};
 pub use error::{ErrorCode, OAuthError};
 pub use json::JsonError;
+pub use reason::Reason;
 pub use replay::{ClaimOutcome, MemoryReplayStore, ReplayKey, ReplayKind, ReplayStore};
 pub use request::HttpRequest;
 pub use response::{HttpResponse, TokenResponse};

@@ -3,9 +3,20 @@
 use serde_json::{Map, Value};
 use std::fmt;
 
-use crate::config::ScopePolicy;
-use crate::grant::saml2::NAME_ID_FORMAT_SOURCE;
 use crate::limits::{MAX_MAPPED_CLAIM_BYTES, MAX_SCOPE_TOKENS};
+use crate::protocol::NAME_ID_FORMAT_SOURCE;
+
+/// What happens when a client asks for a scope it may not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopePolicy {
+    /// Refuse the request with `invalid_scope` (default).
+    #[default]
+    Reject,
+    /// Grant the allowed part and report it in the response's `scope`
+    /// (RFC 6749 §3.3); an empty result is still `invalid_scope`.
+    Narrow,
+}
 
 /// An ordered set of scope tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +31,18 @@ pub enum ScopeError {
     NotAllowed,
     /// Nothing requested is allowed.
     NothingGranted,
+}
+
+impl ScopeError {
+    /// The stable reason code.
+    pub fn reason(&self) -> crate::reason::Reason {
+        use crate::reason::Reason;
+        match self {
+            Self::Syntax => Reason::RequestScopeSyntax,
+            Self::NotAllowed => Reason::ScopeNotAllowed,
+            Self::NothingGranted => Reason::ScopeNothingGranted,
+        }
+    }
 }
 
 impl fmt::Display for ScopeError {

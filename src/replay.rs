@@ -291,6 +291,16 @@ mod tests {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replayed(pub ReplayKind);
 
+impl Replayed {
+    /// The stable reason code.
+    pub fn reason(&self) -> crate::reason::Reason {
+        match self.0 {
+            ReplayKind::Grant => crate::reason::Reason::AssertionReplayed,
+            ReplayKind::ClientAssertion => crate::reason::Reason::ClientAssertionReplayed,
+        }
+    }
+}
+
 impl std::fmt::Display for Replayed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.0 {

@@ -2,15 +2,12 @@
 
 use std::fmt;
 
-use crate::config::{GRANT_JWT_BEARER, GRANT_SAML2_BEARER};
 use crate::encoding::b64_decode;
 use crate::limits::{MAX_BODY_BYTES, MAX_FORM_PARAMS};
 use crate::policy::{ScopeError, ScopeSet};
+use crate::protocol::{GRANT_JWT_BEARER, GRANT_SAML2_BEARER};
 
-/// RFC 7523 §2.2 client assertion type.
-pub const CLIENT_ASSERTION_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// RFC 7522 §2.2 client assertion type.
-pub const CLIENT_ASSERTION_SAML2: &str = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer";
+pub use crate::protocol::{CLIENT_ASSERTION_JWT, CLIENT_ASSERTION_SAML2};
 
 /// The parts of an HTTP request the token endpoint looks at.
 #[derive(Debug, Clone, Copy)]
@@ -157,6 +154,27 @@ pub enum RequestError {
     UnsupportedClientAssertionType,
     /// The `scope` parameter has invalid syntax.
     InvalidScopeSyntax,
+}
+
+impl RequestError {
+    /// The stable reason code.
+    pub fn reason(&self) -> crate::reason::Reason {
+        use crate::reason::Reason;
+        match self {
+            Self::MethodNotAllowed => Reason::RequestMethod,
+            Self::UnsupportedContentType => Reason::RequestContentType,
+            Self::BodyTooLarge => Reason::RequestBodyTooLarge,
+            Self::MalformedBody => Reason::RequestMalformedBody,
+            Self::DuplicateParameter => Reason::RequestDuplicateParameter,
+            Self::DuplicateHeader => Reason::RequestDuplicateHeader,
+            Self::Missing(_) => Reason::RequestMissingParameter,
+            Self::UnsupportedGrantType => Reason::RequestUnsupportedGrantType,
+            Self::MultipleClientAuthentication => Reason::RequestMultipleClientAuthentication,
+            Self::MalformedAuthorization => Reason::RequestMalformedAuthorization,
+            Self::UnsupportedClientAssertionType => Reason::RequestClientAssertionType,
+            Self::InvalidScopeSyntax => Reason::RequestScopeSyntax,
+        }
+    }
 }
 
 impl fmt::Display for RequestError {

@@ -27,6 +27,7 @@ use crate::crypto::seam::{KeyOwner, KeyRef, SignatureCheck};
 use crate::crypto::{self, Algorithm, DigestAlgorithm};
 use crate::jose::Jwk;
 use crate::limits::MAX_KEY_CANDIDATES;
+use crate::reason::Reason;
 use crate::verified::Verified;
 use crate::xml::c14n::{self, Method};
 use crate::xml::{Document, NodeId, is_ncname};
@@ -55,13 +56,13 @@ pub struct Policy<'a> {
 pub enum DsigError {
     /// The signature is missing, misplaced, duplicated, or shaped other
     /// than the one accepted form.
-    Structure(&'static str),
+    Structure(Reason, &'static str),
     /// The Reference does not point at the root's ID, or the ID is not
     /// unique in the document.
-    Reference(&'static str),
+    Reference(Reason, &'static str),
     /// A method (signature, digest, transform, c14n) that is unknown, weak
     /// without opt-in, or not allowed for this issuer.
-    Algorithm(&'static str),
+    Algorithm(Reason, &'static str),
     /// The signature or digest does not verify (opaque on purpose).
     Invalid,
 }
@@ -69,10 +70,20 @@ pub enum DsigError {
 impl fmt::Display for DsigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Structure(what) => write!(f, "assertion signature: {what}"),
-            Self::Reference(what) => write!(f, "assertion signature reference: {what}"),
-            Self::Algorithm(what) => write!(f, "assertion signature: {what}"),
+            Self::Structure(_, what) => write!(f, "assertion signature: {what}"),
+            Self::Reference(_, what) => write!(f, "assertion signature reference: {what}"),
+            Self::Algorithm(_, what) => write!(f, "assertion signature: {what}"),
             Self::Invalid => f.write_str("assertion signature is invalid"),
+        }
+    }
+}
+
+impl DsigError {
+    /// The stable reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Structure(r, _) | Self::Reference(r, _) | Self::Algorithm(r, _) => *r,
+            Self::Invalid => Reason::DsigInvalid,
         }
     }
 }
@@ -137,6 +148,7 @@ pub fn begin_enveloped(
         c14n::MAX_CANONICAL_BYTES,
     )
     .ok_or(DsigError::Structure(
+        Reason::DsigTooLarge,
         "the canonical SignedInfo is too large",
     ))?;
     let hints = key_info_certificates(doc, shape.signature);
@@ -178,7 +190,10 @@ pub(crate) fn finish_enveloped<'d>(
         &shape.reference_method,
         c14n::MAX_CANONICAL_BYTES,
     )
-    .ok_or(DsigError::Structure("the canonical assertion is too large"))?;
+    .ok_or(DsigError::Structure(
+        Reason::DsigTooLarge,
+        "the canonical assertion is too large",
+    ))?;
     let actual = crypto::digest(shape.digest_alg, &content);
     if !bool::from(actual.as_slice().ct_eq(&shape.expected_digest)) {
         return Err(DsigError::Invalid);
@@ -237,7 +252,10 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
         .root_element()
         .attr("ID")
         .filter(|id| !id.is_empty())
-        .ok_or(DsigError::Reference("the root element has no ID"))?;
+        .ok_or(DsigError::Reference(
+            Reason::DsigReference,
+            "the root element has no ID",
+        ))?;
 
     // One walk over the document: ID-like attribute values (for
     // uniqueness) and Signature elements (exactly one is allowed).
@@ -259,19 +277,28 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
     check_unique_id(&mut ids, id)?;
 
     // Exactly one Signature in the whole document, as a child of the root.
-    let (signature, sig_el) =
-        first_signature.ok_or(DsigError::Structure("the assertion is not signed"))?;
+    let (signature, sig_el) = first_signature.ok_or(DsigError::Structure(
+        Reason::DsigNotSigned,
+        "the assertion is not signed",
+    ))?;
     if signatures > 1 {
-        return Err(DsigError::Structure("more than one Signature"));
+        return Err(DsigError::Structure(
+            Reason::DsigMultipleSignatures,
+            "more than one Signature",
+        ));
     }
     if sig_el.parent() != Some(root) {
         return Err(DsigError::Structure(
+            Reason::DsigPosition,
             "the Signature must be a direct child of the assertion",
         ));
     }
     // SAML core §2.3.3 schema order: Issuer, then Signature.
     if doc.child_elements(root).nth(1).map(|(id, _)| id) != Some(signature) {
-        return Err(DsigError::Structure("the Signature must follow the Issuer"));
+        return Err(DsigError::Structure(
+            Reason::DsigPosition,
+            "the Signature must follow the Issuer",
+        ));
     }
 
     // Signature = SignedInfo, SignatureValue, KeyInfo? — nothing else.
@@ -279,16 +306,21 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
     let (signed_info, _) = parts
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "SignedInfo"))
-        .ok_or(DsigError::Structure("SignedInfo must come first"))?;
+        .ok_or(DsigError::Structure(
+            Reason::DsigShape,
+            "SignedInfo must come first",
+        ))?;
     let (signature_value, _) = parts
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "SignatureValue"))
         .ok_or(DsigError::Structure(
+            Reason::DsigShape,
             "SignatureValue must follow SignedInfo",
         ))?;
     for (_, extra) in parts {
         if !extra.is(DSIG_NS, "KeyInfo") {
             return Err(DsigError::Structure(
+                Reason::DsigShape,
                 "only KeyInfo may follow SignatureValue",
             ));
         }
@@ -301,25 +333,32 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "CanonicalizationMethod"))
         .ok_or(DsigError::Structure(
+            Reason::DsigShape,
             "CanonicalizationMethod must come first in SignedInfo",
         ))?;
     let (method_node, method_el) = si_parts
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "SignatureMethod"))
         .ok_or(DsigError::Structure(
+            Reason::DsigShape,
             "SignatureMethod must follow CanonicalizationMethod",
         ))?;
     let (reference, reference_el) = si_parts
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "Reference"))
-        .ok_or(DsigError::Structure("SignedInfo must hold one Reference"))?;
+        .ok_or(DsigError::Structure(
+            Reason::DsigShape,
+            "SignedInfo must hold one Reference",
+        ))?;
     if si_parts.next().is_some() {
         return Err(DsigError::Structure(
+            Reason::DsigShape,
             "SignedInfo must hold exactly one Reference",
         ));
     }
     if doc.child_elements(method_node).next().is_some() {
         return Err(DsigError::Algorithm(
+            Reason::DsigSignatureMethod,
             "SignatureMethod parameters are not accepted",
         ));
     }
@@ -327,6 +366,7 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
     let alg = signature_algorithm(method_el.attr("Algorithm").unwrap_or(""))?;
     if !policy.algorithms.contains(&alg) || (alg == Algorithm::RS1 && !policy.allow_sha1) {
         return Err(DsigError::Algorithm(
+            Reason::DsigSignatureMethod,
             "signature method not allowed for this issuer",
         ));
     }
@@ -334,6 +374,7 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
     // Reference: URI = "#ID", Transforms = enveloped + c14n.
     if reference_el.attr("URI").and_then(|u| u.strip_prefix('#')) != Some(id) {
         return Err(DsigError::Reference(
+            Reason::DsigReference,
             "the Reference must point at the assertion's own ID",
         ));
     }
@@ -341,17 +382,29 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
     let (transforms, _) = ref_parts
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "Transforms"))
-        .ok_or(DsigError::Structure("the Reference needs Transforms"))?;
+        .ok_or(DsigError::Structure(
+            Reason::DsigShape,
+            "the Reference needs Transforms",
+        ))?;
     let (digest_method, digest_method_el) = ref_parts
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "DigestMethod"))
-        .ok_or(DsigError::Structure("DigestMethod must follow Transforms"))?;
+        .ok_or(DsigError::Structure(
+            Reason::DsigShape,
+            "DigestMethod must follow Transforms",
+        ))?;
     let (digest_value, _) = ref_parts
         .next()
         .filter(|(_, e)| e.is(DSIG_NS, "DigestValue"))
-        .ok_or(DsigError::Structure("DigestValue must follow DigestMethod"))?;
+        .ok_or(DsigError::Structure(
+            Reason::DsigShape,
+            "DigestValue must follow DigestMethod",
+        ))?;
     if ref_parts.next().is_some() || doc.child_elements(digest_method).next().is_some() {
-        return Err(DsigError::Structure("unexpected content in the Reference"));
+        return Err(DsigError::Structure(
+            Reason::DsigShape,
+            "unexpected content in the Reference",
+        ));
     }
     let reference_method = reference_transforms(doc, transforms, policy)?;
     let digest_alg = digest_algorithm(digest_method_el.attr("Algorithm").unwrap_or(""), policy)?;
@@ -361,7 +414,10 @@ pub(crate) fn check_shape(doc: &Document, policy: &Policy<'_>) -> Result<Shape, 
     // SignedInfo is canonicalized before any key is tried: keep its size
     // to what the schema needs, so that work stays small for anyone.
     if subtree_elements(doc, signed_info) > MAX_SIGNED_INFO_ELEMENTS {
-        return Err(DsigError::Structure("SignedInfo holds too many elements"));
+        return Err(DsigError::Structure(
+            Reason::DsigShape,
+            "SignedInfo holds too many elements",
+        ));
     }
     Ok(Shape {
         signature,
@@ -393,6 +449,7 @@ fn check_unique_id(ids: &mut [&str], id: &str) -> Result<(), DsigError> {
     ids.sort_unstable();
     if ids.windows(2).any(|w| w.first() == w.last()) {
         return Err(DsigError::Reference(
+            Reason::DsigReference,
             "an ID value appears more than once in the document",
         ));
     }
@@ -400,6 +457,7 @@ fn check_unique_id(ids: &mut [&str], id: &str) -> Result<(), DsigError> {
         Ok(())
     } else {
         Err(DsigError::Reference(
+            Reason::DsigReference,
             "the assertion's ID is not unique in the document",
         ))
     }
@@ -407,7 +465,7 @@ fn check_unique_id(ids: &mut [&str], id: &str) -> Result<(), DsigError> {
 
 fn check_only_whitespace_text(doc: &Document, id: NodeId) -> Result<(), DsigError> {
     doc.element(id)
-        .ok_or(DsigError::Structure("not an element"))?;
+        .ok_or(DsigError::Structure(Reason::DsigShape, "not an element"))?;
     for &c in doc.children(id) {
         if let crate::xml::Node::Text(t) = doc.node(c)
             && !doc
@@ -415,7 +473,10 @@ fn check_only_whitespace_text(doc: &Document, id: NodeId) -> Result<(), DsigErro
                 .chars()
                 .all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
         {
-            return Err(DsigError::Structure("unexpected text in the Signature"));
+            return Err(DsigError::Structure(
+                Reason::DsigShape,
+                "unexpected text in the Signature",
+            ));
         }
     }
     Ok(())
@@ -458,7 +519,7 @@ fn subtree_elements(doc: &Document, node: NodeId) -> usize {
 fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Method, DsigError> {
     let el = doc
         .element(node)
-        .ok_or(DsigError::Structure("not an element"))?;
+        .ok_or(DsigError::Structure(Reason::DsigShape, "not an element"))?;
     let uri = el.attr("Algorithm").unwrap_or("");
     let mut params = doc.child_elements(node);
     match uri {
@@ -467,12 +528,16 @@ fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Meth
             if let Some((p_id, p)) = params.next() {
                 if !p.is(EXC_C14N, "InclusiveNamespaces") {
                     return Err(DsigError::Algorithm(
+                        Reason::DsigCanonicalization,
                         "unexpected canonicalization parameter",
                     ));
                 }
                 // An empty element: any content is a place to hide work.
                 if !doc.children(p_id).is_empty() {
-                    return Err(DsigError::Algorithm("InclusiveNamespaces must be empty"));
+                    return Err(DsigError::Algorithm(
+                        Reason::DsigCanonicalization,
+                        "InclusiveNamespaces must be empty",
+                    ));
                 }
                 for token in p.attr("PrefixList").unwrap_or("").split_ascii_whitespace() {
                     let prefix = if token == "#default" {
@@ -481,12 +546,16 @@ fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Meth
                         Some(token.to_owned())
                     } else {
                         return Err(DsigError::Algorithm(
+                            Reason::DsigCanonicalization,
                             "PrefixList holds a token that is not a prefix",
                         ));
                     };
                     if !inclusive_prefixes.contains(&prefix) {
                         if inclusive_prefixes.len() == MAX_PREFIX_LIST {
-                            return Err(DsigError::Algorithm("PrefixList is too long"));
+                            return Err(DsigError::Algorithm(
+                                Reason::DsigCanonicalization,
+                                "PrefixList is too long",
+                            ));
                         }
                         inclusive_prefixes.push(prefix);
                     }
@@ -494,6 +563,7 @@ fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Meth
             }
             if params.next().is_some() {
                 return Err(DsigError::Algorithm(
+                    Reason::DsigCanonicalization,
                     "unexpected canonicalization parameter",
                 ));
             }
@@ -502,15 +572,20 @@ fn c14n_method(doc: &Document, node: NodeId, policy: &Policy<'_>) -> Result<Meth
         C14N_10 if policy.allow_inclusive_c14n => {
             if params.next().is_some() {
                 return Err(DsigError::Algorithm(
+                    Reason::DsigCanonicalization,
                     "unexpected canonicalization parameter",
                 ));
             }
             Ok(Method::Inclusive)
         }
         C14N_10 => Err(DsigError::Algorithm(
+            Reason::DsigCanonicalization,
             "inclusive canonicalization is not enabled for this issuer",
         )),
-        _ => Err(DsigError::Algorithm("unsupported canonicalization method")),
+        _ => Err(DsigError::Algorithm(
+            Reason::DsigCanonicalization,
+            "unsupported canonicalization method",
+        )),
     }
 }
 
@@ -524,6 +599,7 @@ fn reference_transforms(
     let is_transform = |id: NodeId| doc.element(id).is_some_and(|e| e.is(DSIG_NS, "Transform"));
     if !list.iter().all(|&id| is_transform(id)) {
         return Err(DsigError::Structure(
+            Reason::DsigShape,
             "Transforms may only hold Transform elements",
         ));
     }
@@ -535,7 +611,10 @@ fn reference_transforms(
     match list.as_slice() {
         [enveloped, c14n] if uri(*enveloped) == ENVELOPED => {
             if doc.child_elements(*enveloped).next().is_some() {
-                return Err(DsigError::Algorithm("unexpected transform parameter"));
+                return Err(DsigError::Algorithm(
+                    Reason::DsigTransform,
+                    "unexpected transform parameter",
+                ));
             }
             c14n_method(doc, *c14n, policy)
         }
@@ -544,6 +623,7 @@ fn reference_transforms(
             Ok(Method::Inclusive)
         }
         _ => Err(DsigError::Algorithm(
+            Reason::DsigTransform,
             "transforms must be enveloped-signature then exclusive c14n",
         )),
     }
@@ -559,7 +639,12 @@ fn signature_algorithm(uri: &str) -> Result<Algorithm, DsigError> {
         "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1" => Algorithm::PS384,
         "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1" => Algorithm::PS512,
         "http://www.w3.org/2000/09/xmldsig#rsa-sha1" => Algorithm::RS1,
-        _ => return Err(DsigError::Algorithm("unsupported signature method")),
+        _ => {
+            return Err(DsigError::Algorithm(
+                Reason::DsigSignatureMethod,
+                "unsupported signature method",
+            ));
+        }
     })
 }
 
@@ -571,10 +656,16 @@ fn digest_algorithm(uri: &str, policy: &Policy<'_>) -> Result<DigestAlgorithm, D
         "http://www.w3.org/2000/09/xmldsig#sha1" if policy.allow_sha1 => DigestAlgorithm::Sha1,
         "http://www.w3.org/2000/09/xmldsig#sha1" => {
             return Err(DsigError::Algorithm(
+                Reason::DsigDigestMethod,
                 "SHA-1 digests are not enabled for this issuer",
             ));
         }
-        _ => return Err(DsigError::Algorithm("unsupported digest method")),
+        _ => {
+            return Err(DsigError::Algorithm(
+                Reason::DsigDigestMethod,
+                "unsupported digest method",
+            ));
+        }
     })
 }
 
@@ -584,7 +675,7 @@ fn digest_algorithm(uri: &str, policy: &Policy<'_>) -> Result<DigestAlgorithm, D
 fn base64_value(doc: &Document, node: NodeId) -> Result<Vec<u8>, DsigError> {
     let text = doc
         .text(node)
-        .map_err(|_| DsigError::Structure("base64 value is split by markup"))?;
+        .map_err(|_| DsigError::Structure(Reason::DsigBase64, "base64 value is split by markup"))?;
     let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let decoded = if text.bytes().any(is_space) {
         let compact: Vec<u8> = text.bytes().filter(|&b| !is_space(b)).collect();
@@ -592,7 +683,8 @@ fn base64_value(doc: &Document, node: NodeId) -> Result<Vec<u8>, DsigError> {
     } else {
         STANDARD.decode(text)
     };
-    decoded.map_err(|_| DsigError::Structure("base64 value is not valid base64"))
+    decoded
+        .map_err(|_| DsigError::Structure(Reason::DsigBase64, "base64 value is not valid base64"))
 }
 
 #[cfg(test)]
@@ -617,6 +709,7 @@ mod tests {
         assert_eq!(
             verify(unrelated),
             Err(DsigError::Reference(
+                Reason::DsigReference,
                 "an ID value appears more than once in the document"
             ))
         );
@@ -624,16 +717,23 @@ mod tests {
         assert_eq!(
             verify(decoy),
             Err(DsigError::Reference(
+                Reason::DsigReference,
                 "an ID value appears more than once in the document"
             ))
         );
         assert_eq!(
             verify(r#"<a Id="r"/>"#),
-            Err(DsigError::Reference("the root element has no ID"))
+            Err(DsigError::Reference(
+                Reason::DsigReference,
+                "the root element has no ID"
+            ))
         );
         assert_eq!(
             verify(r#"<a ID="r"/>"#),
-            Err(DsigError::Structure("the assertion is not signed"))
+            Err(DsigError::Structure(
+                Reason::DsigNotSigned,
+                "the assertion is not signed"
+            ))
         );
     }
 }

@@ -122,13 +122,13 @@ fn jwt_parts(case: &Value) -> (String, Option<String>) {
 #[test]
 fn every_jwt_vector_gets_its_expected_answer() {
     let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
-    common::run_vectors(&endpoint(), &cases, 100, jwt_parts);
+    common::run_vectors("jwt", &endpoint(), &cases, 100, jwt_parts);
 }
 
 #[test]
 fn replays_are_refused() {
     let scenarios: Vec<Value> = serde_json::from_str(REPLAY).unwrap();
-    common::run_replays(&endpoint(), &scenarios, jwt_parts);
+    common::run_replays("jwt_replay", &endpoint(), &scenarios, jwt_parts);
 }
 
 #[test]

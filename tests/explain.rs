@@ -110,10 +110,23 @@ fn a_tampered_signature_stops_at_the_signature() {
     });
     assert!(!e.would_issue);
     assert_eq!(
-        e.checks.last().map(|c| (c.check, c.outcome)),
-        Some(("signature", Outcome::Fail))
+        e.checks.last().map(|c| (c.id.id(), c.check, c.outcome)),
+        Some(("assertion.signature", "signature", Outcome::Fail))
     );
-    assert_eq!(e.error.unwrap().error, "invalid_grant");
+    let error = e.error.unwrap();
+    assert_eq!(error.error, "invalid_grant");
+    assert_eq!(error.reason.code(), "jwt.signature_invalid");
+    // The report as JSON: ids and reasons are the stable strings.
+    let json = serde_json::to_value(ep.explain(
+        &request(&jwt_body(&assertion), Some(BASIC)),
+        NOW,
+        &|_| false,
+    ))
+    .unwrap();
+    let last = json["checks"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["id"], "assertion.signature");
+    assert_eq!(last["reason"], "jwt.signature_invalid");
+    assert_eq!(json["error"]["reason"], "jwt.signature_invalid");
 }
 
 #[test]
@@ -127,6 +140,7 @@ fn a_later_clock_fails_the_expiry_with_the_times() {
     let e = ep.explain(&request(&body, Some(BASIC)), NOW + 3600, &|_| false);
     let last = e.checks.last().unwrap();
     assert_eq!((last.check, last.outcome), ("expiry", Outcome::Fail));
+    assert_eq!(last.reason.map(|r| r.code()), Some("assertion.expired"));
     assert!(
         last.detail.contains("now 2027-01-15T09:00:00Z"),
         "{}",
@@ -205,6 +219,29 @@ fn agrees(config: &str, cases: &[Value], body: impl Fn(&Value) -> (String, Optio
         if !e.would_issue && e.checks.last().is_some_and(|c| c.outcome != Outcome::Fail) {
             disagreements.push(format!(
                 "{}: refused, but the last check did not fail",
+                case["name"]
+            ));
+        }
+        // The failing check names the very reason the error carries, and
+        // only failed checks carry one.
+        if let (Some(error), Some(last)) = (&e.error, e.checks.last())
+            && last.outcome == Outcome::Fail
+            && last.reason != Some(error.reason)
+        {
+            disagreements.push(format!(
+                "{}: error reason {}, failing check {} says {:?}",
+                case["name"],
+                error.reason,
+                last.id.id(),
+                last.reason
+            ));
+        }
+        if e.checks
+            .iter()
+            .any(|c| (c.outcome == Outcome::Fail) != c.reason.is_some())
+        {
+            disagreements.push(format!(
+                "{}: a check's reason does not match its outcome",
                 case["name"]
             ));
         }

@@ -4,8 +4,9 @@ use crate::config::{AssertionFormat, Config};
 use crate::crypto::seam::{KeyOwner, SignatureCheck};
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam::{RustBackend, SignatureBackend};
-use crate::explain::{Outcome, Trace, utc};
+use crate::explain::{CheckId, Trace, utc};
 use crate::jose::{self, UnverifiedJws};
+use crate::reason::Reason;
 use crate::replay::{ReplayKey, ReplayKind};
 
 use super::{GrantError, TimeRules, ValidatedGrant};
@@ -61,20 +62,25 @@ pub(crate) fn begin(
     trace: &mut Trace,
 ) -> Result<(JwtPending, SignatureCheck), GrantError> {
     let jws = trace.check(
-        "structure",
+        CheckId::Structure,
         "RFC 7515 §3.1, RFC 8725",
         jose::parse(assertion),
         |j| format!("compact JWS, alg {}", j.alg()),
     )?;
     // RFC 8725 §3.11: a client's authentication JWT is not a grant.
     if jws.typ() == Some(jose::TYP_CLIENT_AUTHENTICATION) {
-        trace.record("type", "RFC 8725 §3.11", Outcome::Fail, || {
-            "typ client-authentication+jwt marks a client assertion".into()
-        });
+        trace.fail(
+            CheckId::JwtType,
+            "RFC 8725 §3.11",
+            Reason::JwtTypClientAssertion,
+            || "typ client-authentication+jwt marks a client assertion".into(),
+        );
         return Err(jose::JoseError::ClientAssertionType.into());
     }
-    let iss = jws.unverified_issuer().ok_or(GrantError::Missing("iss"));
-    let iss = trace.check("issuer", "RFC 7523 §3 item 1", iss, |i| {
+    let iss = jws
+        .unverified_issuer()
+        .ok_or(GrantError::MissingClaim("iss"));
+    let iss = trace.check(CheckId::Issuer, "RFC 7523 §3 item 1", iss, |i| {
         format!("iss {i:?}")
     })?;
     let (index, issuer) = super::trusted_issuer(config, iss, AssertionFormat::Jwt, trace)?;
@@ -83,10 +89,10 @@ pub(crate) fn begin(
         Ok(check) => check,
         Err(e) => {
             let e = GrantError::from(e);
-            trace.record(
-                "signature",
+            trace.fail(
+                CheckId::Signature,
                 "RFC 7523 §3 item 9, RFC 7515 §5.2",
-                Outcome::Fail,
+                e.reason(),
                 || e.to_string(),
             );
             return Err(e);
@@ -107,7 +113,7 @@ pub(crate) fn finish(
     let (index, issuer) = (pending.issuer, &config.issuers[pending.issuer]);
     let alg = pending.jws.alg();
     let verified = trace.check(
-        "signature",
+        CheckId::Signature,
         "RFC 7523 §3 item 9, RFC 7515 §5.2",
         pending.jws.into_verified(verified),
         |_| format!("{alg} with a configured key of the issuer"),
@@ -121,16 +127,19 @@ pub(crate) fn finish(
         Ok(_) => Err(GrantError::UntrustedIssuer),
         Err(e) => Err(e.into()),
     };
-    trace.check("issuer (signed)", "RFC 7523 §3 item 1", reread, |_| {
-        "the signed iss names the same issuer".into()
-    })?;
+    trace.check(
+        CheckId::JwtIssuerSigned,
+        "RFC 7523 §3 item 1",
+        reread,
+        |_| "the signed iss names the same issuer".into(),
+    )?;
     // Item 2.
     let subject = match claims.string("sub") {
         Ok(Some(s)) if !s.is_empty() => Ok(s.to_owned()),
-        Ok(_) => Err(GrantError::Missing("sub")),
+        Ok(_) => Err(GrantError::MissingClaim("sub")),
         Err(e) => Err(e.into()),
     };
-    let subject = trace.check("subject", "RFC 7523 §3 item 2", subject, |s| {
+    let subject = trace.check(CheckId::Subject, "RFC 7523 §3 item 2", subject, |s| {
         format!("sub {s:?}")
     })?;
     if let Some(allowed) = &issuer.subjects {
@@ -139,7 +148,7 @@ pub(crate) fn finish(
         } else {
             Err(GrantError::SubjectNotAllowed)
         };
-        trace.check("allowed subjects", "configuration", r, |_| {
+        trace.check(CheckId::AllowedSubjects, "configuration", r, |_| {
             "sub is in the issuer's subjects list".into()
         })?;
     }
@@ -148,7 +157,7 @@ pub(crate) fn finish(
     let aud = if let Err(e) = claims.audiences() {
         Err(GrantError::from(e))
     } else if audiences.is_empty() {
-        Err(GrantError::Missing("aud"))
+        Err(GrantError::MissingClaim("aud"))
     } else if issuer.self_issued {
         // A self-issued grant is held to the client-assertion rule.
         if matches!(audiences.as_slice(), [aud] if config.is_our_issuer(aud)) {
@@ -161,45 +170,39 @@ pub(crate) fn finish(
     } else {
         Err(GrantError::AudienceMismatch)
     };
-    trace.record(
-        "audience",
-        "RFC 7523 §3 item 3",
-        if aud.is_ok() {
-            Outcome::Pass
+    trace.result(CheckId::Audience, "RFC 7523 §3 item 3", &aud, || {
+        if issuer.self_issued {
+            format!(
+                "aud {audiences:?}; this issuer is also a private_key_jwt client: only {:?} alone",
+                config.issuer()
+            )
         } else {
-            Outcome::Fail
-        },
-        || {
-            if issuer.self_issued {
-                format!(
-                    "aud {audiences:?}; this issuer is also a private_key_jwt client: only {:?} alone",
-                    config.issuer()
-                )
-            } else {
-                format!(
-                    "aud {audiences:?}; accepted: {:?}",
-                    config.accepted_audiences
-                )
-            }
-        },
-    );
+            format!(
+                "aud {audiences:?}; accepted: {:?}",
+                config.accepted_audiences
+            )
+        }
+    });
     aud?;
     // Items 4–6.
     let exp = match claims.numeric_date("exp", false) {
         Ok(Some(exp)) => Ok(exp),
-        Ok(None) => Err(GrantError::Missing("exp")),
+        Ok(None) => Err(GrantError::MissingClaim("exp")),
         Err(e) => Err(e.into()),
     };
-    let exp = trace.check("expiry present", "RFC 7523 §3 item 4", exp, |e| {
+    let exp = trace.check(CheckId::JwtExpiryPresent, "RFC 7523 §3 item 4", exp, |e| {
         format!("exp {}", utc(*e))
     })?;
     let dates = claims
         .numeric_date("nbf", true)
         .and_then(|nbf| Ok((nbf, claims.numeric_date("iat", true)?)))
         .map_err(GrantError::from);
-    let (nbf, iat) = trace.check("date claims", "RFC 7519 §2 (NumericDate)", dates, |_| {
-        "nbf and iat, when present, are NumericDates".into()
-    })?;
+    let (nbf, iat) = trace.check(
+        CheckId::JwtDateClaims,
+        "RFC 7519 §2 (NumericDate)",
+        dates,
+        |_| "nbf and iat, when present, are NumericDates".into(),
+    )?;
     let rules = TimeRules {
         now,
         skew: issuer.clock_skew,
@@ -208,14 +211,14 @@ pub(crate) fn finish(
     rules.check(exp, nbf, iat, trace)?;
     // Item 7: one-time use, keyed on the issuer and jti.
     let jti = trace.check(
-        "jti type",
+        CheckId::JwtJtiType,
         "RFC 7519 §4.1.7",
         claims.string("jti").map_err(GrantError::from),
         |_| "jti, when present, is a string".into(),
     )?;
     let replay = match jti {
         Some(jti) if !jti.is_empty() => {
-            trace.pass("jti", "RFC 7523 §3 item 7", || {
+            trace.pass(CheckId::JwtJti, "RFC 7523 §3 item 7", || {
                 format!("jti {jti:?}, one-time use")
             });
             Some(ReplayKey::new(
@@ -226,13 +229,16 @@ pub(crate) fn finish(
             ))
         }
         _ if issuer.require_jti => {
-            trace.record("jti", "RFC 7523 §3 item 7", Outcome::Fail, || {
-                "no jti, and this issuer requires one".into()
-            });
-            return Err(GrantError::Missing("jti"));
+            trace.fail(
+                CheckId::JwtJti,
+                "RFC 7523 §3 item 7",
+                Reason::JwtClaimMissing,
+                || "no jti, and this issuer requires one".into(),
+            );
+            return Err(GrantError::MissingClaim("jti"));
         }
         _ => {
-            trace.skip("jti", "RFC 7523 §3 item 7", || {
+            trace.skip(CheckId::JwtJti, "RFC 7523 §3 item 7", || {
                 "no jti; not required for this issuer (no replay protection)".into()
             });
             None

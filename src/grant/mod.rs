@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use crate::config::{AssertionFormat, Config, TrustedIssuer};
-use crate::explain::{Outcome, Trace, utc};
+use crate::explain::{CheckId, Trace, utc};
 use crate::jose::JoseError;
+use crate::reason::Reason;
 use crate::replay::ReplayKey;
 
 /// Why an assertion was refused (`invalid_grant`, RFC 7521 §4.1.1).
@@ -21,8 +22,10 @@ pub enum GrantError {
     UntrustedIssuer,
     /// The issuer is configured for another assertion format.
     WrongFormat,
-    /// A required claim is absent or empty.
+    /// A required SAML element or attribute is absent or empty.
     Missing(&'static str),
+    /// A required JWT claim is absent or empty.
+    MissingClaim(&'static str),
     /// No `aud` value names this authorization server (RFC 7521 §5.2 item 3).
     AudienceMismatch,
     /// A time rule failed.
@@ -34,7 +37,7 @@ pub enum GrantError {
     /// The SAML assertion's XML signature was refused.
     Signature(crate::xmldsig::DsigError),
     /// A SAML rule failed (RFC 7522 §3, SAML core).
-    Saml(&'static str),
+    Saml(Reason, &'static str),
 }
 
 impl fmt::Display for GrantError {
@@ -45,7 +48,9 @@ impl fmt::Display for GrantError {
             Self::WrongFormat => {
                 f.write_str("this issuer is configured for another assertion format")
             }
-            Self::Missing(claim) => write!(f, "the assertion has no {claim}"),
+            Self::Missing(what) | Self::MissingClaim(what) => {
+                write!(f, "the assertion has no {what}")
+            }
             Self::AudienceMismatch => {
                 f.write_str("the assertion audience does not name this authorization server")
             }
@@ -53,7 +58,26 @@ impl fmt::Display for GrantError {
             Self::SubjectNotAllowed => f.write_str("this issuer may not assert this subject"),
             Self::Xml(e) => write!(f, "the assertion is not acceptable XML: {e}"),
             Self::Signature(e) => write!(f, "{e}"),
-            Self::Saml(what) => write!(f, "the assertion is refused: {what}"),
+            Self::Saml(_, what) => write!(f, "the assertion is refused: {what}"),
+        }
+    }
+}
+
+impl GrantError {
+    /// The stable reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Jose(e) => e.reason(),
+            Self::UntrustedIssuer => Reason::AssertionUntrustedIssuer,
+            Self::WrongFormat => Reason::AssertionWrongFormat,
+            Self::Missing(_) => Reason::SamlElementMissing,
+            Self::MissingClaim(_) => Reason::JwtClaimMissing,
+            Self::AudienceMismatch => Reason::AssertionAudience,
+            Self::Time(e) => e.reason(),
+            Self::SubjectNotAllowed => Reason::AssertionSubjectNotAllowed,
+            Self::Xml(e) => e.reason(),
+            Self::Signature(e) => e.reason(),
+            Self::Saml(r, _) => *r,
         }
     }
 }
@@ -82,7 +106,7 @@ pub(crate) fn trusted_issuer<'c>(
         .trusted_issuer(name)
         .ok_or(GrantError::UntrustedIssuer);
     let (index, issuer) = trace.check(
-        "trusted issuer",
+        CheckId::TrustedIssuer,
         "RFC 7521 §5.2 item 1",
         lookup,
         |(_, i)| {
@@ -95,12 +119,17 @@ pub(crate) fn trusted_issuer<'c>(
         },
     )?;
     if issuer.format != format {
-        trace.record("format", "configuration", Outcome::Fail, || {
-            format!(
-                "the issuer is configured for {:?} assertions",
-                issuer.format
-            )
-        });
+        trace.fail(
+            CheckId::Format,
+            "configuration",
+            Reason::AssertionWrongFormat,
+            || {
+                format!(
+                    "the issuer is configured for {:?} assertions",
+                    issuer.format
+                )
+            },
+        );
         return Err(GrantError::WrongFormat);
     }
     Ok((index, issuer))
@@ -119,6 +148,19 @@ pub enum TimeError {
     IssuedInFuture,
     /// `iat` is older than the maximum lifetime.
     IssuedTooLongAgo,
+}
+
+impl TimeError {
+    /// The stable reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Expired => Reason::AssertionExpired,
+            Self::ExpiryTooFar => Reason::AssertionExpiryTooFar,
+            Self::NotYetValid => Reason::AssertionNotYetValid,
+            Self::IssuedInFuture => Reason::AssertionIssuedInFuture,
+            Self::IssuedTooLongAgo => Reason::AssertionIssuedTooLongAgo,
+        }
+    }
 }
 
 impl fmt::Display for TimeError {
@@ -164,26 +206,26 @@ impl TimeRules {
         } else {
             Ok(())
         };
-        trace.record("expiry", "RFC 7521 §5.2 item 4", outcome(&expiry), || {
+        trace.result(CheckId::Expiry, "RFC 7521 §5.2 item 4", &expiry, || {
             format!("expires {}; at most {max_lifetime} s ahead", when(exp))
         });
         expiry?;
         match nbf {
-            None => trace.skip("not before", "RFC 7519 §4.1.5", || "no nbf".into()),
+            None => trace.skip(CheckId::NotBefore, "RFC 7519 §4.1.5", || "no nbf".into()),
             Some(nbf) => {
                 let r = if nbf > now.saturating_add(skew) {
                     Err(TimeError::NotYetValid)
                 } else {
                     Ok(())
                 };
-                trace.record("not before", "RFC 7519 §4.1.5", outcome(&r), || {
+                trace.result(CheckId::NotBefore, "RFC 7519 §4.1.5", &r, || {
                     format!("valid from {}", when(nbf))
                 });
                 r?;
             }
         }
         match iat {
-            None => trace.skip("issued at", "RFC 7519 §4.1.6", || "no iat".into()),
+            None => trace.skip(CheckId::IssuedAt, "RFC 7519 §4.1.6", || "no iat".into()),
             Some(iat) => {
                 let r = if iat > now.saturating_add(skew) {
                     Err(TimeError::IssuedInFuture)
@@ -192,21 +234,13 @@ impl TimeRules {
                 } else {
                     Ok(())
                 };
-                trace.record("issued at", "RFC 7521 §5.2 item 4", outcome(&r), || {
+                trace.result(CheckId::IssuedAt, "RFC 7521 §5.2 item 4", &r, || {
                     format!("issued {}; at most {max_lifetime} s ago", when(iat))
                 });
                 r?;
             }
         }
         Ok(())
-    }
-}
-
-fn outcome<T, E>(r: &Result<T, E>) -> Outcome {
-    if r.is_ok() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail
     }
 }
 
@@ -246,6 +280,7 @@ impl ValidatedGrant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::Outcome;
 
     impl TimeRules {
         fn check_plain(
@@ -269,13 +304,13 @@ mod tests {
         r.check(1_800_000_300, None, Some(1_799_999_990), &mut t)
             .unwrap();
         let checks = t.into_checks();
-        let names: Vec<_> = checks.iter().map(|c| (c.check, c.outcome)).collect();
+        let names: Vec<_> = checks.iter().map(|c| (c.id.id(), c.outcome)).collect();
         assert_eq!(
             names,
             [
-                ("expiry", Outcome::Pass),
-                ("not before", Outcome::Skipped),
-                ("issued at", Outcome::Pass)
+                ("assertion.expiry", Outcome::Pass),
+                ("assertion.not_before", Outcome::Skipped),
+                ("assertion.issued_at", Outcome::Pass)
             ]
         );
         assert!(

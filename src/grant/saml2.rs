@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 use super::{GrantError, TimeError, TimeRules, ValidatedGrant};
 use crate::config::{AssertionFormat, Config, TrustedIssuer};
 use crate::crypto::seam::{KeyOwner, SignatureCheck};
-use crate::explain::{Outcome, Trace, utc};
+use crate::explain::{CheckId, Refusal, Trace, utc};
+use crate::reason::Reason;
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::verified::Verified;
 use crate::xml::{Document, Limits, NodeId};
@@ -27,23 +28,23 @@ pub const SAML_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const SAMLP_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
-/// Source name under which the NameID's `Format` is offered to the
-/// issuer's `claims` mapping (e.g. `"name_id_format": "saml:NameID/@Format"`).
-/// The value comes from the NameID element only: an `Attribute` with this
-/// `Name` never supplies it.
-pub const NAME_ID_FORMAT_SOURCE: &str = "saml:NameID/@Format";
+pub use crate::protocol::NAME_ID_FORMAT_SOURCE;
 
 /// RFC 7522 §2.1: base64url without padding; real clients also send
 /// standard base64, padded or not. Mixed alphabets, whitespace and
 /// non-canonical trailing bits are refused.
 fn decode_parameter(encoded: &str, limits: &Limits) -> Result<Vec<u8>, GrantError> {
     if encoded.len() > limits.max_bytes.div_ceil(3) * 4 + 4 {
-        return Err(GrantError::Saml("the assertion is too large"));
+        return Err(GrantError::Saml(
+            Reason::SamlTooLarge,
+            "the assertion is too large",
+        ));
     }
     let url = encoded.contains(['-', '_']);
     let standard = encoded.contains(['+', '/']);
     if url && standard {
         return Err(GrantError::Saml(
+            Reason::SamlEncoding,
             "the assertion parameter mixes base64 alphabets",
         ));
     }
@@ -57,9 +58,12 @@ fn decode_parameter(encoded: &str, limits: &Limits) -> Result<Vec<u8>, GrantErro
         },
         config,
     );
-    engine
-        .decode(encoded)
-        .map_err(|_| GrantError::Saml("the assertion parameter is not base64url (or base64)"))
+    engine.decode(encoded).map_err(|_| {
+        GrantError::Saml(
+            Reason::SamlEncoding,
+            "the assertion parameter is not base64url (or base64)",
+        )
+    })
 }
 
 /// The parsed document, with its root checked to be a SAML 2.0 Assertion.
@@ -70,16 +74,21 @@ fn parse(encoded: &str) -> Result<Document, GrantError> {
     let root = doc.root_element();
     if root.is(SAML_NS, "EncryptedAssertion") {
         return Err(GrantError::Saml(
+            Reason::SamlEncrypted,
             "encrypted assertions are not supported yet",
         ));
     }
     if root.is(SAMLP_NS, "Response") {
         return Err(GrantError::Saml(
+            Reason::SamlNotAnAssertion,
             "send the Assertion itself, not a SAML Response",
         ));
     }
     if !root.is(SAML_NS, "Assertion") {
-        return Err(GrantError::Saml("the document is not a SAML 2.0 Assertion"));
+        return Err(GrantError::Saml(
+            Reason::SamlNotAnAssertion,
+            "the document is not a SAML 2.0 Assertion",
+        ));
     }
     Ok(doc)
 }
@@ -95,7 +104,7 @@ fn issuer_of(doc: &Document) -> Result<String, GrantError> {
     }
     let issuer = doc
         .text(id)
-        .map_err(|_| GrantError::Saml("Issuer is split by markup"))?;
+        .map_err(|_| GrantError::Saml(Reason::SamlSplitValue, "Issuer is split by markup"))?;
     if issuer.is_empty() {
         return Err(GrantError::Missing("Issuer"));
     }
@@ -136,7 +145,7 @@ pub(crate) fn begin(
     trace: &mut Trace,
 ) -> Result<(SamlPending, SignatureCheck), GrantError> {
     let doc = trace.check(
-        "structure",
+        CheckId::Structure,
         "RFC 7522 §2.1, SAML core §2.3.3",
         parse(encoded),
         |d| {
@@ -147,9 +156,12 @@ pub(crate) fn begin(
         },
     )?;
     // §3 item 1: the Issuer names a trusted issuer.
-    let issuer_name = trace.check("issuer", "RFC 7522 §3 item 1", issuer_of(&doc), |i| {
-        format!("Issuer {i:?}")
-    })?;
+    let issuer_name = trace.check(
+        CheckId::Issuer,
+        "RFC 7522 §3 item 1",
+        issuer_of(&doc),
+        |i| format!("Issuer {i:?}"),
+    )?;
     let (index, issuer) =
         super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, trace)?;
     let (shape, check) =
@@ -157,10 +169,10 @@ pub(crate) fn begin(
             Ok(begun) => begun,
             Err(e) => {
                 let e = GrantError::Signature(e);
-                trace.record(
-                    "signature",
+                trace.fail(
+                    CheckId::Signature,
                     "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
-                    Outcome::Fail,
+                    e.reason(),
                     || e.to_string(),
                 );
                 return Err(e);
@@ -200,7 +212,7 @@ pub(crate) fn finish(
     let issuer = &config.issuers[pending.issuer];
     // §3 item 9: signed by that issuer.
     let signed = trace.check(
-        "signature",
+        CheckId::Signature,
         "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
         xmldsig::finish_enveloped(&pending.doc, &pending.shape, verified)
             .map_err(GrantError::Signature),
@@ -249,7 +261,10 @@ pub fn rules_without_signature_for_bench(
     let mut trace = Trace::off();
     let root = doc.root_element();
     if !root.is(SAML_NS, "Assertion") {
-        return Err(GrantError::Saml("the document is not a SAML 2.0 Assertion"));
+        return Err(GrantError::Saml(
+            Reason::SamlNotAnAssertion,
+            "the document is not a SAML 2.0 Assertion",
+        ));
     }
     let issuer_name = issuer_of(doc)?;
     let (_, issuer) =
@@ -284,9 +299,9 @@ struct Checked {
 
 impl Rules<'_> {
     /// Records a check's outcome in the trace and passes it through.
-    fn traced<T, E: std::fmt::Display>(
+    fn traced<T, E: Refusal>(
         &self,
-        check: &'static str,
+        check: CheckId,
         spec: &'static str,
         result: Result<T, E>,
         detail: impl FnOnce(&T) -> String,
@@ -320,9 +335,12 @@ impl Rules<'_> {
         let version = if root.attr("Version") == Some("2.0") {
             Ok(())
         } else {
-            Err(GrantError::Saml("the assertion Version must be 2.0"))
+            Err(GrantError::Saml(
+                Reason::SamlVersion,
+                "the assertion Version must be 2.0",
+            ))
         };
-        self.traced("version", "SAML core §2.3.3", version, |_| {
+        self.traced(CheckId::SamlVersion, "SAML core §2.3.3", version, |_| {
             "Version 2.0".into()
         })?;
         // Re-read Issuer from the verified root (the same node).
@@ -339,10 +357,10 @@ impl Rules<'_> {
         let issued = match issued {
             Ok(i) => i,
             Err(e) => {
-                self.trace.borrow_mut().record(
-                    "issued at",
+                self.trace.borrow_mut().fail(
+                    CheckId::IssuedAt,
                     "SAML core §2.3.3",
-                    Outcome::Fail,
+                    e.reason(),
                     || e.to_string(),
                 );
                 return Err(e);
@@ -356,10 +374,13 @@ impl Rules<'_> {
             [] => Err(GrantError::Missing(
                 "Conditions with an AudienceRestriction",
             )),
-            _ => Err(GrantError::Saml("more than one Conditions element")),
+            _ => Err(GrantError::Saml(
+                Reason::SamlConditions,
+                "more than one Conditions element",
+            )),
         };
         let conditions_expiry = self.traced(
-            "conditions",
+            CheckId::SamlConditions,
             "RFC 7522 §3 items 2, 6, 11",
             conditions,
             |exp| match exp {
@@ -378,13 +399,13 @@ impl Rules<'_> {
             _ => Err(GrantError::Missing("Subject")),
         };
         let subject_node = self.traced(
-            "subject element",
+            CheckId::SamlSubject,
             "RFC 7522 §3 item 3",
             subject_node,
             |_| "one Subject".into(),
         )?;
         let (subject, name_id_format) = self.traced(
-            "subject",
+            CheckId::Subject,
             "RFC 7522 §3 item 3",
             self.name_id(subject_node),
             |(s, f)| {
@@ -395,7 +416,7 @@ impl Rules<'_> {
             },
         )?;
         let confirmation_expiry = self.traced(
-            "bearer confirmation",
+            CheckId::SamlBearerConfirmation,
             "RFC 7522 §3 item 5",
             self.bearer_confirmation(subject_node, conditions_expiry),
             |exp| match exp {
@@ -423,7 +444,7 @@ impl Rules<'_> {
                 Ok(e)
             }
         });
-        let expires_at = self.traced("expiry", "RFC 7522 §3 item 4", expires_at, |e| {
+        let expires_at = self.traced(CheckId::Expiry, "RFC 7522 §3 item 4", expires_at, |e| {
             format!(
                 "expires {} (now {}, at most {} s ahead)",
                 utc(*e),
@@ -439,29 +460,34 @@ impl Rules<'_> {
         } else {
             Ok(())
         };
-        self.traced("issued at", "RFC 7521 §5.2 item 4", issue_window, |_| {
-            format!(
-                "IssueInstant {} (now {}, skew {} s, at most {} s ago)",
-                utc(issued),
-                utc(t.now),
-                t.skew,
-                t.max_lifetime
-            )
-        })?;
+        self.traced(
+            CheckId::IssuedAt,
+            "RFC 7521 §5.2 item 4",
+            issue_window,
+            |_| {
+                format!(
+                    "IssueInstant {} (now {}, skew {} s, at most {} s ago)",
+                    utc(issued),
+                    utc(t.now),
+                    t.skew,
+                    t.max_lifetime
+                )
+            },
+        )?;
         if let Some(allowed) = &self.issuer.subjects {
             let r = if allowed.contains(&subject) {
                 Ok(())
             } else {
                 Err(GrantError::SubjectNotAllowed)
             };
-            self.traced("allowed subjects", "configuration", r, |_| {
+            self.traced(CheckId::AllowedSubjects, "configuration", r, |_| {
                 "NameID is in the issuer's subjects list".into()
             })?;
         }
 
         // §3 item 8: attributes for claim mapping.
         let claims = self.traced(
-            "attributes",
+            CheckId::SamlAttributes,
             "RFC 7522 §3 item 8",
             self.attributes(),
             |a| {
@@ -512,12 +538,13 @@ impl Rules<'_> {
                 for (a, a_el) in doc.child_elements(child) {
                     if !a_el.is(SAML_NS, "Audience") {
                         return Err(GrantError::Saml(
+                            Reason::SamlConditions,
                             "unexpected element in AudienceRestriction",
                         ));
                     }
-                    let aud = doc
-                        .text(a)
-                        .map_err(|_| GrantError::Saml("Audience is split by markup"))?;
+                    let aud = doc.text(a).map_err(|_| {
+                        GrantError::Saml(Reason::SamlSplitValue, "Audience is split by markup")
+                    })?;
                     ours |= self.config.is_our_audience(&aud);
                 }
                 if !ours {
@@ -529,11 +556,17 @@ impl Rules<'_> {
             } else if c.is(SAML_NS, "ProxyRestriction") {
                 self.proxy_restriction(child)?;
             } else {
-                return Err(GrantError::Saml("unknown Condition"));
+                return Err(GrantError::Saml(
+                    Reason::SamlConditions,
+                    "unknown Condition",
+                ));
             }
         }
         if one_time_use > 1 {
-            return Err(GrantError::Saml("more than one OneTimeUse condition"));
+            return Err(GrantError::Saml(
+                Reason::SamlConditions,
+                "more than one OneTimeUse condition",
+            ));
         }
         if audience_restrictions == 0 {
             return Err(GrantError::Missing("AudienceRestriction"));
@@ -550,11 +583,15 @@ impl Rules<'_> {
             .element(node)
             .ok_or(GrantError::Missing("ProxyRestriction"))?;
         if let Some(count) = el.attr("Count") {
-            let count: u32 = count
-                .parse()
-                .map_err(|_| GrantError::Saml("ProxyRestriction Count is not a number"))?;
+            let count: u32 = count.parse().map_err(|_| {
+                GrantError::Saml(
+                    Reason::SamlProxyRestriction,
+                    "ProxyRestriction Count is not a number",
+                )
+            })?;
             if count == 0 {
                 return Err(GrantError::Saml(
+                    Reason::SamlProxyRestriction,
                     "ProxyRestriction forbids issuing tokens on this assertion",
                 ));
             }
@@ -566,13 +603,17 @@ impl Rules<'_> {
         let ours = &self.config.access_token.audience;
         for (a, a_el) in audiences {
             if !a_el.is(SAML_NS, "Audience") {
-                return Err(GrantError::Saml("unexpected element in ProxyRestriction"));
+                return Err(GrantError::Saml(
+                    Reason::SamlProxyRestriction,
+                    "unexpected element in ProxyRestriction",
+                ));
             }
             if doc.text(a).is_ok_and(|t| &t == ours) {
                 return Ok(());
             }
         }
         Err(GrantError::Saml(
+            Reason::SamlProxyRestriction,
             "ProxyRestriction does not allow this access token audience",
         ))
     }
@@ -584,10 +625,14 @@ impl Rules<'_> {
         });
         let (node, el) = ids.next().ok_or(GrantError::Missing("NameID"))?;
         if ids.next().is_some() {
-            return Err(GrantError::Saml("more than one subject identifier"));
+            return Err(GrantError::Saml(
+                Reason::SamlSubjectIdentifiers,
+                "more than one subject identifier",
+            ));
         }
         if el.is(SAML_NS, "EncryptedID") {
             return Err(GrantError::Saml(
+                Reason::SamlEncrypted,
                 "encrypted subject identifiers are not supported yet",
             ));
         }
@@ -596,7 +641,7 @@ impl Rules<'_> {
         }
         let value = doc
             .text(node)
-            .map_err(|_| GrantError::Saml("NameID is split by markup"))?;
+            .map_err(|_| GrantError::Saml(Reason::SamlSplitValue, "NameID is split by markup"))?;
         if value.trim().is_empty() {
             return Err(GrantError::Missing("NameID"));
         }
@@ -612,7 +657,10 @@ impl Rules<'_> {
     ) -> Result<Option<i64>, GrantError> {
         let doc = self.doc();
         let t = self.time();
-        let mut last_problem = GrantError::Saml("no bearer SubjectConfirmation");
+        let mut last_problem = GrantError::Saml(
+            Reason::SamlNoBearerConfirmation,
+            "no bearer SubjectConfirmation",
+        );
         for (sc, sc_el) in doc.children_named(subject, SAML_NS, "SubjectConfirmation") {
             if sc_el.attr("Method") != Some(BEARER) {
                 continue;
@@ -630,7 +678,10 @@ impl Rules<'_> {
                         .attr("Recipient")
                         .ok_or(GrantError::Missing("Recipient"))?;
                     if !self.config.is_our_recipient(recipient) {
-                        return Err(GrantError::Saml("Recipient is not this token endpoint"));
+                        return Err(GrantError::Saml(
+                            Reason::SamlRecipient,
+                            "Recipient is not this token endpoint",
+                        ));
                     }
                     let exp = instant(
                         d.attr("NotOnOrAfter")
@@ -647,7 +698,10 @@ impl Rules<'_> {
                     }
                     Ok(Some(exp))
                 })(),
-                _ => Err(GrantError::Saml("more than one SubjectConfirmationData")),
+                _ => Err(GrantError::Saml(
+                    Reason::SamlConfirmationData,
+                    "more than one SubjectConfirmationData",
+                )),
             };
             match outcome {
                 Ok(exp) => return Ok(exp),
@@ -676,6 +730,7 @@ impl Rules<'_> {
                         Ok(text) => vals.push(Value::String(text)),
                         Err(_) if mapped(name) => {
                             return Err(GrantError::Saml(
+                                Reason::SamlSplitValue,
                                 "a mapped attribute value is split by markup",
                             ));
                         }
@@ -707,7 +762,7 @@ impl Rules<'_> {
 /// §1.3.3) to Unix seconds. Fractions round against the holder
 /// (`round_up` for NotBefore/IssueInstant, down for NotOnOrAfter).
 fn instant(text: &str, round_up: bool) -> Result<i64, GrantError> {
-    let bad = || GrantError::Saml("a time is not a UTC xs:dateTime");
+    let bad = || GrantError::Saml(Reason::SamlDateTime, "a time is not a UTC xs:dateTime");
     let b = text.as_bytes();
     if b.len() < 20
         || b[4] != b'-'

@@ -14,6 +14,7 @@ pub use jws::{UnverifiedJws, parse};
 use std::fmt;
 
 use crate::json::JsonError;
+use crate::reason::Reason;
 
 /// The `typ` of a client assertion (draft-ietf-oauth-rfc7523bis §4):
 /// accepted for client authentication, refused as an authorization grant.
@@ -55,6 +56,28 @@ pub enum JoseError {
     ClaimType(&'static str),
     /// A header parameter has the wrong JSON type.
     HeaderType(&'static str),
+}
+
+impl JoseError {
+    /// The stable reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::TooLarge => Reason::JwtTooLarge,
+            Self::Malformed => Reason::JwtMalformed,
+            Self::Json(_) => Reason::JwtJson,
+            Self::MissingAlgorithm => Reason::JwtMissingAlg,
+            Self::AlgorithmNone => Reason::JwtAlgNone,
+            Self::UnsupportedAlgorithm => Reason::JwtAlgUnsupported,
+            Self::AlgorithmNotAllowed => Reason::JwtAlgNotAllowed,
+            Self::CriticalHeader => Reason::JwtCritical,
+            Self::AccessTokenType => Reason::JwtTypAccessToken,
+            Self::ClientAssertionType => Reason::JwtTypClientAssertion,
+            Self::Encrypted => Reason::JwtEncrypted,
+            Self::BadSignature => Reason::JwtSignatureInvalid,
+            Self::ClaimType(_) => Reason::JwtClaimType,
+            Self::HeaderType(_) => Reason::JwtHeaderType,
+        }
+    }
 }
 
 impl fmt::Display for JoseError {

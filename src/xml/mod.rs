@@ -82,6 +82,22 @@ pub enum XmlError {
     Limit(&'static str),
 }
 
+impl XmlError {
+    /// The stable reason code.
+    pub fn reason(&self) -> crate::reason::Reason {
+        use crate::reason::Reason;
+        match self {
+            Self::Malformed(_) => Reason::XmlMalformed,
+            Self::Doctype => Reason::XmlDoctype,
+            Self::Entity => Reason::XmlEntity,
+            Self::Encoding => Reason::XmlEncoding,
+            Self::Namespace(_) => Reason::XmlNamespace,
+            Self::DuplicateAttribute => Reason::XmlDuplicateAttribute,
+            Self::Limit(_) => Reason::XmlLimit,
+        }
+    }
+}
+
 impl fmt::Display for XmlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

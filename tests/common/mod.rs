@@ -98,6 +98,11 @@ pub fn check_response(
     ensure!(response.header("pragma") == Some("no-cache"), "Pragma");
     if response.status != 200 {
         ensure!(body["error"] == expect["error"], "error code");
+        // Reason codes are for explain reports and logs, never public.
+        ensure!(
+            body.as_object().is_some_and(|o| o.len() == 2),
+            "the public error has exactly error and error_description"
+        );
         ensure!(
             body["error_description"]
                 .as_str()
@@ -149,9 +154,81 @@ pub fn check_response(
     Ok(())
 }
 
+/// The reason code explain mode gives for a request (`None` if it would
+/// issue): the same validation as `/token`, with the reason attached.
+pub fn explained_reason(
+    ep: &TokenEndpoint,
+    body: &str,
+    authorization: Option<&str>,
+    now: i64,
+    is_used: &dyn Fn(&str) -> bool,
+) -> Option<(String, Value)> {
+    let req = HttpRequest {
+        method: "POST",
+        content_type: Some(FORM),
+        authorization,
+        body: body.as_bytes(),
+    };
+    let report = serde_json::to_value(ep.explain(&req, now, is_used)).unwrap();
+    let error = report.get("error")?;
+    Some((
+        error["reason"].as_str().unwrap_or("?").to_owned(),
+        error.clone(),
+    ))
+}
+
+/// Compares the explained reason with the vector's `expect.reason`; every
+/// refused vector must state one. With `AG_DUMP_REASONS=<dir>` set, the
+/// actual answers are also collected into `dump` (for reviewing the
+/// generators' expectations).
+fn check_reason(
+    name: &str,
+    expect: &Value,
+    explained: Option<(String, Value)>,
+    dump: &mut serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    let Some((reason, error)) = explained else {
+        return match expect["status"].as_i64() {
+            Some(200) => Ok(()),
+            _ => Err(format!("{name}: explain would issue a token")),
+        };
+    };
+    dump.insert(
+        name.to_owned(),
+        serde_json::json!({
+            "reason": reason,
+            "error": error["error"],
+            "error_description": error["error_description"],
+        }),
+    );
+    match expect.get("reason").and_then(Value::as_str) {
+        Some(want) if want == reason => Ok(()),
+        Some(want) => Err(format!("{name}: reason {reason}, expected {want}")),
+        None if std::env::var_os("AG_DUMP_REASONS").is_some() => Ok(()),
+        None => Err(format!(
+            "{name}: the vector states no expect.reason (got {reason})"
+        )),
+    }
+}
+
+/// Writes the collected reasons when `AG_DUMP_REASONS=<dir>` is set.
+fn dump_reasons(file: &str, dump: serde_json::Map<String, Value>) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(dir) = std::env::var_os("AG_DUMP_REASONS") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = serde_json::to_string_pretty(&Value::Object(dump)).unwrap();
+        std::fs::write(dir.join(format!("{file}.json")), text).unwrap();
+    }
+    #[cfg(target_arch = "wasm32")]
+    let _ = (file, dump);
+}
+
 /// Runs every vector (each with a fresh replay store) and asserts that all
-/// got their expected answer and that no refused request spent a replay key.
+/// got their expected answer — RFC code and reason — and that no refused
+/// request spent a replay key. `suite` names the dump file.
 pub fn run_vectors(
+    suite: &str,
     ep: &TokenEndpoint,
     cases: &[Value],
     min: usize,
@@ -163,6 +240,7 @@ pub fn run_vectors(
         cases.len()
     );
     let mut failures = Vec::new();
+    let mut dump = serde_json::Map::new();
     for case in cases {
         let name = case["name"].as_str().unwrap_or("?");
         let now = case["now"].as_i64().expect("every vector states its clock");
@@ -172,10 +250,15 @@ pub fn run_vectors(
         if let Err(e) = check_response(ep, name, &response, &case["expect"], now) {
             failures.push(e);
         }
+        let explained = explained_reason(ep, &body, auth.as_deref(), now, &|_| false);
+        if let Err(e) = check_reason(name, &case["expect"], explained, &mut dump) {
+            failures.push(e);
+        }
         if response.status != 200 && !store.is_empty() {
             failures.push(format!("{name}: a refused request consumed a replay entry"));
         }
     }
+    dump_reasons(suite, dump);
     assert!(
         failures.is_empty(),
         "{} of {} vectors failed:\n{}",
@@ -187,11 +270,14 @@ pub fn run_vectors(
 
 /// Runs replay scenarios: each scenario's requests in order against one store.
 pub fn run_replays(
+    suite: &str,
     ep: &TokenEndpoint,
     scenarios: &[Value],
     parts: impl Fn(&Value) -> (String, Option<String>),
 ) {
     assert!(!scenarios.is_empty());
+    let mut dump = serde_json::Map::new();
+    let mut failures = Vec::new();
     for scenario in scenarios {
         let mut store = MemoryReplayStore::new();
         let now = scenario["now"]
@@ -199,16 +285,20 @@ pub fn run_replays(
             .expect("every scenario states its clock");
         for (i, step) in scenario["requests"].as_array().unwrap().iter().enumerate() {
             let (body, auth) = parts(step);
+            let name = format!("{}[{i}]", scenario["name"].as_str().unwrap_or("?"));
+            // Explained against the store as it is before this step.
+            let explained = explained_reason(ep, &body, auth.as_deref(), now, &|key| {
+                store.contains(key, now)
+            });
             let response = send(ep, &mut store, &body, auth.as_deref(), now);
-            if let Err(e) = check_response(
-                ep,
-                &format!("{}[{i}]", scenario["name"]),
-                &response,
-                &step["expect"],
-                now,
-            ) {
+            if let Err(e) = check_response(ep, &name, &response, &step["expect"], now) {
                 panic!("{e}");
+            }
+            if let Err(e) = check_reason(&name, &step["expect"], explained, &mut dump) {
+                failures.push(e);
             }
         }
     }
+    dump_reasons(suite, dump);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -499,14 +499,16 @@ class Gen:
                 c[kk] = v
         return c
 
-    def add(self, name, description, assertion, expect, client=None, scope=None, why=None):
+    def add(self, name, description, assertion, expect, client=None, scope=None, why=None, reason=None):
+        """`reason` = our reason code (src/reason.rs) for a negative case whose flag alone does not say which
+        rule the case tests; otherwise expect.reason follows from the flag (REASON_BY_FLAG)."""
         assert name not in self.names, name
         self.names.add(name)
         case = {"name": name, "description": description, "now": NOW, "assertion": assertion,
                 "client": client if client is not None else BASIC}
         if scope is not None:
             case["scope"] = scope
-        case["expect"] = expect
+        case["expect"] = with_reason(expect, why or "valid", reason, name)
         case["flags"] = [why or "valid"]
         self.cases.append(case)
 
@@ -518,13 +520,119 @@ def ok(sub="alice@example.com", scope="read write", claims_=None):
     return e
 
 
-def err(error, status=None, description=None):
+def err(error, status=None, description=None, reason=None):
     if status is None:
         status = 401 if error == "invalid_client" else 400
     e = {"status": status, "error": error}
     if description is not None:
         e["error_description"] = description  # runners compare it exactly when present
+    if reason is not None:
+        e["reason"] = reason  # our reason code (src/reason.rs); set here only for replay steps
     return e
+
+
+# ---------------------------------------------------------------------------
+# expect.reason: the reason code (src/reason.rs) of the rule a negative case was built to test
+# ---------------------------------------------------------------------------
+
+# The reference validator's reason tags (flags[0]) -> our reason code. None = the tag is too coarse (it
+# covers several of our rules): each such case names its code itself (`reason=` at its g.add), from what
+# it was built to test. A case may also name a narrower code than its tag's default (e.g. `exp-missing`
+# is tagged "exp" but tests a missing claim).
+REASON_BY_FLAG = {
+    "alg": None,                                  # alg none / HMAC or unknown / alg that fits no kid-pinned key
+    "typ": None,                                  # at+jwt / client-authentication+jwt
+    "crit": "jwt.crit",
+    "kid": "jwt.signature_invalid",               # a kid naming no key of the issuer: no configured key verifies
+    "sig": "jwt.signature_invalid",
+    "b64": "jwt.malformed",
+    "segments": "jwt.malformed",
+    "json": "jwt.json",
+    "dup": "jwt.json",                            # duplicate members: not a strict JSON object
+    "missing": "request.missing_parameter",
+    "size": "jwt.too_large",
+    "iss": "assertion.untrusted_issuer",
+    "sub": "jwt.claim_missing",
+    "aud": "assertion.audience_mismatch",         # (an absent or empty aud: jwt.claim_missing)
+    "exp": "assertion.expired",
+    "nbf": "assertion.not_yet_valid",
+    "iat": None,                                  # issued in the future / too long ago
+    "lifetime": "assertion.expiry_too_far",
+    "jti": "jwt.claim_missing",
+    "subjects": "assertion.subject_not_allowed",
+    "client_auth": None,                          # every client-authentication rule
+    "client_required": "client.required",
+    "grant_type": "client.grant_type_not_allowed",
+    "scope": "scope.not_allowed",                 # scope_policy "reject": a requested scope is not allowed
+    "issuer-not-for-client": "client.issuer_not_allowed",
+    "replay": "assertion.replayed",
+}
+
+REASON_RS = HERE.parents[2] / "src" / "reason.rs"
+
+
+def reason_codes() -> set:
+    """The codes of the `reasons!` table in src/reason.rs (the string literals)."""
+    text = REASON_RS.read_text(encoding="utf-8")
+    start = text.index("\nreasons! {")
+    table = text[start:text.index("\n}\n", start)]
+    entries = re.findall(r'^\s*([A-Z][A-Za-z0-9]*)\s*=\s*"([^"]*)",', table, re.M)
+    codes = {code for _, code in entries}
+    assert len(entries) > 50 and len(codes) == len(entries), f"could not read the reason table from {REASON_RS}"
+    assert all(re.fullmatch(r"[a-z]+\.[a-z0-9_]+", c) for c in codes), f"unexpected code in {REASON_RS}"
+    return codes
+
+
+# Cases the endpoint refuses by a stricter rule that runs before the one the
+# case targets (still the intended RFC error; only the reason differs). Each
+# is a known divergence, listed so that it is visible rather than hidden:
+# expect.reason states what the endpoint answers, `intended` what the case
+# was built to reach.
+REFUSED_EARLIER = {
+    # An empty signature segment is refused as malformed compact JWS before
+    # alg is read, so the alg-none rule is reached only by
+    # alg-none-garbage-signature.
+    "alg-none-empty-signature": ("jwt.alg_none", "jwt.malformed"),
+    "alg-None-capitalised": ("jwt.alg_none", "jwt.malformed"),
+    "alg-NONE-uppercase": ("jwt.alg_none", "jwt.malformed"),
+    "client-assertion-alg-none": ("jwt.alg_none", "jwt.malformed"),
+    "signature-empty": ("jwt.signature_invalid", "jwt.malformed"),
+}
+
+def with_reason(expect, why, reason, name):
+    """expect plus `reason` for a negative case (a copy: expect dicts such as GRANT are shared)."""
+    if expect["status"] == 200:
+        assert reason is None and why == "valid", f"{name}: a positive case has no reason"
+        return expect
+    if reason is None:
+        reason = REASON_BY_FLAG[why]
+        assert reason is not None, f"{name}: flag {why!r} is too coarse, the case must name its reason"
+    if name in REFUSED_EARLIER:
+        intended, earlier = REFUSED_EARLIER[name]
+        assert reason == intended, f"{name}: REFUSED_EARLIER names {intended!r}, the case intends {reason!r}"
+        return dict(expect, reason=earlier, intended_reason=intended)
+    return dict(expect, reason=reason)
+
+
+def check_reason(where, expect, codes, client_assertion=False):
+    """Every refusal carries a code of src/reason.rs that fits its RFC 6749 error (src/error.rs)."""
+    if expect["status"] == 200:
+        return ["%s: a positive expectation carries a reason" % where] if "reason" in expect else []
+    r = expect.get("reason")
+    if r is None:
+        return [f"{where}: negative case without expect.reason"]
+    if r not in codes:
+        return [f"{where}: reason {r!r} is not in {REASON_RS.name}"]
+    ns, e = r.split(".")[0], expect["error"]
+    fits = {
+        "invalid_request": ns == "request",
+        "invalid_scope": ns == "scope",
+        "unauthorized_client": r == "client.grant_type_not_allowed",
+        "invalid_client": (ns == "client" and r not in ("client.issuer_not_allowed", "client.grant_type_not_allowed"))
+                          or (client_assertion and ns in ("assertion", "jwt")),
+        "invalid_grant": ns in ("assertion", "jwt") or r == "client.issuer_not_allowed",
+    }.get(e, False)
+    return [] if fits else [f"{where}: reason {r!r} does not fit error {e!r}"]
 
 
 ISSUER_NOT_FOR_CLIENT = "this client may not present assertions from this issuer"
@@ -638,23 +746,26 @@ def build_cases(keys):
         return f"{seg(header)}.{seg(payload)}.{s}"
 
     n = "alg-none-empty-signature"
-    g.add(n, 'alg "none" with an empty signature', raw({"alg": "none"}, claims(n), b""), GRANT, why="alg")
+    g.add(n, 'alg "none" with an empty signature', raw({"alg": "none"}, claims(n), b""), GRANT, why="alg",
+          reason="jwt.alg_none")
     n = "alg-none-garbage-signature"
-    g.add(n, 'alg "none" with a garbage signature', raw({"alg": "none"}, claims(n), b"garbage-signature"), GRANT, why="alg")
+    g.add(n, 'alg "none" with a garbage signature', raw({"alg": "none"}, claims(n), b"garbage-signature"), GRANT, why="alg",
+          reason="jwt.alg_none")
     n = "alg-None-capitalised"
-    g.add(n, 'alg "None"', raw({"alg": "None"}, claims(n), b""), GRANT, why="alg")
+    g.add(n, 'alg "None"', raw({"alg": "None"}, claims(n), b""), GRANT, why="alg", reason="jwt.alg_none")
     n = "alg-NONE-uppercase"
-    g.add(n, 'alg "NONE"', raw({"alg": "NONE"}, claims(n), b""), GRANT, why="alg")
+    g.add(n, 'alg "NONE"', raw({"alg": "NONE"}, claims(n), b""), GRANT, why="alg", reason="jwt.alg_none")
     pem = rsa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     n = "key-confusion-hs256-rsa-public-pem"
     g.add(n, "HS256 keyed with the RSA public key PEM (SPKI) as HMAC secret, kid idp-rsa-1",
-          jws({"alg": "HS256", "kid": "idp-rsa-1"}, claims(n), pem), GRANT, why="alg")
+          jws({"alg": "HS256", "kid": "idp-rsa-1"}, claims(n), pem), GRANT, why="alg", reason="jwt.alg_unsupported")
     n = "key-confusion-hs256-rsa-public-pem-no-kid"
     g.add(n, "HS256 keyed with the RSA public key PEM (SPKI) as HMAC secret, no kid",
-          jws({"alg": "HS256"}, claims(n), pem), GRANT, why="alg")
+          jws({"alg": "HS256"}, claims(n), pem), GRANT, why="alg", reason="jwt.alg_unsupported")
     n = "key-confusion-hs256-ec-x"
     g.add(n, "HS256 keyed with the idp EC key's x coordinate (raw 32 bytes), kid idp-ec-1",
-          jws({"alg": "HS256", "kid": "idp-ec-1"}, claims(n), b64u_dec(keys["idp-ec-1"]["jwk"]["x"])), GRANT, why="alg")
+          jws({"alg": "HS256", "kid": "idp-ec-1"}, claims(n), b64u_dec(keys["idp-ec-1"]["jwk"]["x"])), GRANT, why="alg",
+          reason="jwt.alg_unsupported")
     att_ec_pub = public_jwk(keys["attacker-ec-1"]["jwk"])
     n = "header-jwk-attacker-key"
     g.add(n, "header jwk embeds the attacker's EC key; signed by the attacker (jwk must be ignored)",
@@ -697,13 +808,17 @@ def build_cases(keys):
           jws({"alg": "RS256", "kid": "idp-rsa-1"}, claims(n), K("attacker-rsa-1")), GRANT, why="sig")
     n = "alg-key-mismatch-kid-rsa-alg-es256"
     g.add(n, "kid names the RSA key but alg ES256, signed by the idp EC key (kid must pin the key)",
-          jws({"alg": "ES256", "kid": "idp-rsa-1"}, claims(n), ec_key), GRANT, why="alg")
+          jws({"alg": "ES256", "kid": "idp-rsa-1"}, claims(n), ec_key), GRANT, why="alg",
+          reason="jwt.signature_invalid")
     n = "alg-key-mismatch-kid-ec-alg-rs256"
     g.add(n, "kid names the EC key but alg RS256, signed by the idp RSA key",
-          jws({"alg": "RS256", "kid": "idp-ec-1"}, claims(n), rsa_key), GRANT, why="alg")
+          jws({"alg": "RS256", "kid": "idp-ec-1"}, claims(n), rsa_key), GRANT, why="alg",
+          reason="jwt.signature_invalid")
     n = "alg-es384-on-p256-key"
+    # ES384 is no algorithm of the contract (RS*/PS*/ES256): the reference refuses it as unknown before any key
     g.add(n, "alg ES384 with kid idp-ec-1 (P-256 key only fits ES256); signature is a valid ES256 one",
-          jws({"alg": "ES384", "kid": "idp-ec-1"}, claims(n), ec_key, alg="ES256"), GRANT, why="alg")
+          jws({"alg": "ES384", "kid": "idp-ec-1"}, claims(n), ec_key, alg="ES256"), GRANT, why="alg",
+          reason="jwt.alg_unsupported")
     n = "kid-of-other-issuer"
     g.add(n, "iss idp.example.com, kid other-ec-1 (a key of other-idp), signed by that key",
           jws({"alg": "ES256", "kid": "other-ec-1"}, claims(n), K("other-ec-1")), GRANT, why="kid")
@@ -725,15 +840,17 @@ def build_cases(keys):
           jws({"alg": "ES256", "kid": "idp-ec-1", "b64": False, "crit": ["b64"]}, claims(n), ec_key), GRANT, why="crit")
     n = "typ-at-jwt"
     g.add(n, 'header typ "at+jwt" (an access token, not an assertion)',
-          jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "at+jwt"}, claims(n), ec_key), GRANT, why="typ")
+          jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "at+jwt"}, claims(n), ec_key), GRANT, why="typ",
+          reason="jwt.typ_access_token")
     n = "typ-application-at-jwt"
     g.add(n, 'header typ "application/at+jwt"',
-          jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "application/at+jwt"}, claims(n), ec_key), GRANT, why="typ")
+          jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "application/at+jwt"}, claims(n), ec_key), GRANT, why="typ",
+          reason="jwt.typ_access_token")
     n = "grant-typ-client-authentication"
     g.add(n, 'grant assertion (otherwise valid, signed by idp-ec-1) with header typ "client-authentication+jwt": '
              "a client assertion is never accepted as a grant (cross-JWT confusion)",
           jws({"alg": "ES256", "kid": "idp-ec-1", "typ": "client-authentication+jwt"}, claims(n), ec_key),
-          err("invalid_grant", description=TYP_CLIENT_AUTH_AS_GRANT), why="typ")
+          err("invalid_grant", description=TYP_CLIENT_AUTH_AS_GRANT), why="typ", reason="jwt.typ_client_assertion")
     # typ is compared after normalisation (RFC 7515 4.1.9, media types): trim, lowercase, drop one leading
     # "application/", cut at the first ";" (media-type parameters), trim again
     for n, typ, desc in (
@@ -746,7 +863,8 @@ def build_cases(keys):
                  f'(trim, lowercase, one leading "application/" removed, parameters after ";" cut) to '
                  f'"{desc.split("typ ")[1].split(")")[0]}", refused as a grant',
               jws({"alg": "ES256", "kid": "idp-ec-1", "typ": typ}, claims(n), ec_key),
-              err("invalid_grant", description=desc), why="typ")
+              err("invalid_grant", description=desc), why="typ",
+              reason="jwt.typ_access_token" if desc == TYP_AT_JWT else "jwt.typ_client_assertion")
 
     # duplicate members (hand-built JSON, validly signed)
     c = claims("duplicate-sub-in-payload")
@@ -850,7 +968,7 @@ def build_cases(keys):
     d = lambda t: b64u(hashlib.sha256(t.encode()).digest())  # noqa: E731
     g.add(n, "JWE-looking compact serialization (RSA-OAEP / A256GCM), 5 segments",
           f"{seg({'alg': 'RSA-OAEP', 'enc': 'A256GCM', 'kid': 'idp-rsa-1'})}.{d('ek') * 8}.{d('iv')[:16]}.{d('ct') * 3}.{d('tag')[:22]}",
-          GRANT, why="segments")
+          GRANT, why="segments", reason="jwt.encrypted")
     n = "empty-assertion"
     g.add(n, "assertion parameter present but empty (RFC 6749 3.1: treated as omitted => invalid_request)",
           "", err("invalid_request"), why="missing")
@@ -875,22 +993,23 @@ def build_cases(keys):
     g.add(n, "exp = NOW-60: now == exp + skew, rejected (rule is now >= exp + skew)",
           g.ok_ec(n, iat=NOW - 200, exp=NOW - 60), GRANT, why="exp")
     n = "exp-missing"
-    g.add(n, "no exp claim", g.ok_ec(n, exp=DEL), GRANT, why="exp")
+    g.add(n, "no exp claim", g.ok_ec(n, exp=DEL), GRANT, why="exp", reason="jwt.claim_missing")
     n = "exp-string"
-    g.add(n, 'exp is the string "1800000300"', g.ok_ec(n, exp=str(NOW + 300)), GRANT, why="exp")
+    g.add(n, 'exp is the string "1800000300"', g.ok_ec(n, exp=str(NOW + 300)), GRANT, why="exp", reason="jwt.claim_type")
     n = "exp-null"
-    g.add(n, "exp is null", g.ok_ec(n, exp=None), GRANT, why="exp")
+    g.add(n, "exp is null", g.ok_ec(n, exp=None), GRANT, why="exp", reason="jwt.claim_type")
     n = "nbf-future"
     g.add(n, "nbf = NOW+120 (beyond skew)", g.ok_ec(n, nbf=NOW + 120, exp=NOW + 600), GRANT, why="nbf")
     n = "iat-future"
-    g.add(n, "iat = NOW+120 (beyond skew)", g.ok_ec(n, iat=NOW + 120, exp=NOW + 600), GRANT, why="iat")
+    g.add(n, "iat = NOW+120 (beyond skew)", g.ok_ec(n, iat=NOW + 120, exp=NOW + 600), GRANT, why="iat",
+          reason="assertion.issued_in_future")
     n = "iat-too-old"
     g.add(n, "iat = NOW-4000, exp = NOW+60: iat < now - max_lifetime(3600) - skew(60)",
-          g.ok_ec(n, iat=NOW - 4000, exp=NOW + 60), GRANT, why="iat")
+          g.ok_ec(n, iat=NOW - 4000, exp=NOW + 60), GRANT, why="iat", reason="assertion.issued_too_long_ago")
     n = "exp-too-far"
     g.add(n, "exp = NOW+7200 > now + max_lifetime(3600) + skew(60)", g.ok_ec(n, exp=NOW + 7200), GRANT, why="lifetime")
     n = "iss-missing"
-    g.add(n, "no iss claim (signed by idp-ec-1)", g.ok_ec(n, iss=DEL), GRANT, why="iss")
+    g.add(n, "no iss claim (signed by idp-ec-1)", g.ok_ec(n, iss=DEL), GRANT, why="iss", reason="jwt.claim_missing")
     n = "iss-untrusted"
     g.add(n, "iss https://evil.example.com (not configured), signed by idp-ec-1", g.ok_ec(n, iss="https://evil.example.com"),
           GRANT, why="iss")
@@ -904,9 +1023,9 @@ def build_cases(keys):
     n = "sub-empty"
     g.add(n, 'sub is ""', g.ok_ec(n, sub=""), GRANT, why="sub")
     n = "sub-number"
-    g.add(n, "sub is the number 42", g.ok_ec(n, sub=42), GRANT, why="sub")
+    g.add(n, "sub is the number 42", g.ok_ec(n, sub=42), GRANT, why="sub", reason="jwt.claim_type")
     n = "aud-missing"
-    g.add(n, "no aud claim", g.ok_ec(n, aud=DEL), GRANT, why="aud")
+    g.add(n, "no aud claim", g.ok_ec(n, aud=DEL), GRANT, why="aud", reason="jwt.claim_missing")
     n = "aud-wrong"
     g.add(n, "aud https://other-as.example.net/token", g.ok_ec(n, aud="https://other-as.example.net/token"), GRANT, why="aud")
     n = "aud-prefix-of-ours"
@@ -923,7 +1042,7 @@ def build_cases(keys):
     n = "aud-array-without-us"
     g.add(n, "aud array of foreign audiences", g.ok_ec(n, aud=["https://a.example.net", "https://b.example.net"]), GRANT, why="aud")
     n = "aud-empty-array"
-    g.add(n, "aud []", g.ok_ec(n, aud=[]), GRANT, why="aud")
+    g.add(n, "aud []", g.ok_ec(n, aud=[]), GRANT, why="aud", reason="jwt.claim_missing")  # present but empty
     n = "aud-superstring-of-ours"
     g.add(n, "aud https://as.example.com/token/extra", g.ok_ec(n, aud=TOKEN_ENDPOINT + "/extra"), GRANT, why="aud")
     n = "jti-missing"
@@ -951,19 +1070,24 @@ def build_cases(keys):
           err("invalid_scope"), scope="write", why="scope")
     n = "basic-wrong-secret"
     g.add(n, "basic-client with a wrong secret", g.ok_ec(n), err("invalid_client"),
-          client={"basic": ["basic-client", "wrong-secret"]}, why="client_auth")
+          client={"basic": ["basic-client", "wrong-secret"]}, why="client_auth",
+          reason="client.secret_mismatch")
     n = "basic-unknown-client"
     g.add(n, "unknown client_id via Basic", g.ok_ec(n), err("invalid_client"),
-          client={"basic": ["unknown-client", "whatever"]}, why="client_auth")
+          client={"basic": ["unknown-client", "whatever"]}, why="client_auth",
+          reason="client.unknown")
     n = "post-wrong-secret"
     g.add(n, "post-client with a wrong secret", g.ok_ec(n), err("invalid_client"),
-          client={"post": ["post-client", "basic-secret"]}, why="client_auth")
+          client={"post": ["post-client", "basic-secret"]}, why="client_auth",
+          reason="client.secret_mismatch")
     n = "confidential-client-without-secret"
     g.add(n, "basic-client identified by client_id only (as if public)", g.ok_ec(n), err("invalid_client"),
-          client={"none": "basic-client"}, why="client_auth")
+          client={"none": "basic-client"}, why="client_auth",
+          reason="client.not_authenticated")
     n = "basic-client-via-post-method"
     g.add(n, "basic-client (registered client_secret_basic) sends its correct secret with client_secret_post",
-          g.ok_ec(n), err("invalid_client"), client={"post": ["basic-client", "basic-secret"]}, why="client_auth")
+          g.ok_ec(n), err("invalid_client"), client={"post": ["basic-client", "basic-secret"]}, why="client_auth",
+          reason="client.unknown")
     n = "limited-client-unauthorized-grant"
     g.add(n, "limited-client may only use saml2-bearer", g.ok_ec(n), err("unauthorized_client"),
           client={"basic": ["limited-client", "limited-secret"]}, why="grant_type")
@@ -976,44 +1100,56 @@ def build_cases(keys):
     CL_AUD = err("invalid_client", description=CLIENT_AUD_REJECTED)  # refused for its aud: the reason is pinned
     n = "client-assertion-expired"
     g.add(n, "private_key_jwt: client assertion exp = NOW-61", g.ok_ec(n), CL,
-          client=pk(n, iat=NOW - 200, exp=NOW - 61), why="client_auth")
+          client=pk(n, iat=NOW - 200, exp=NOW - 61), why="client_auth",
+          reason="assertion.expired")
     n = "client-assertion-wrong-aud"
     g.add(n, "private_key_jwt: client assertion aud https://other-as.example.net/token", g.ok_ec(n), CL_AUD,
-          client=pk(n, aud="https://other-as.example.net/token"), why="client_auth")
+          client=pk(n, aud="https://other-as.example.net/token"), why="client_auth",
+          reason="client.assertion_audience")
     n = "client-assertion-iss-not-sub"
     g.add(n, "private_key_jwt: client assertion iss jwt-client, sub basic-client", g.ok_ec(n), CL,
-          client=pk(n, sub="basic-client"), why="client_auth")
+          client=pk(n, sub="basic-client"), why="client_auth",
+          reason="client.assertion_subject")
     n = "client-assertion-attacker-key"
     g.add(n, "private_key_jwt: client assertion signed by the attacker key with kid client-ec-1", g.ok_ec(n), CL,
-          client=pk(n, signer="attacker-ec-1"), why="client_auth")
+          client=pk(n, signer="attacker-ec-1"), why="client_auth",
+          reason="jwt.signature_invalid")
     n = "client-assertion-missing-jti"
-    g.add(n, "private_key_jwt: client assertion without jti", g.ok_ec(n), CL, client=pk(n, jti=DEL), why="client_auth")
+    g.add(n, "private_key_jwt: client assertion without jti", g.ok_ec(n), CL, client=pk(n, jti=DEL), why="client_auth",
+          reason="jwt.claim_missing")
     n = "client-assertion-missing-exp"
-    g.add(n, "private_key_jwt: client assertion without exp", g.ok_ec(n), CL, client=pk(n, exp=DEL), why="client_auth")
+    g.add(n, "private_key_jwt: client assertion without exp", g.ok_ec(n), CL, client=pk(n, exp=DEL), why="client_auth",
+          reason="jwt.claim_missing")
     n = "client-assertion-alg-none"
     g.add(n, 'private_key_jwt: client assertion with alg "none"', g.ok_ec(n), CL,
-          client={"private_key_jwt": raw({"alg": "none"}, g.client_assertion(n), b"")}, why="client_auth")
+          client={"private_key_jwt": raw({"alg": "none"}, g.client_assertion(n), b"")}, why="client_auth",
+          reason="jwt.alg_none")
     # rfc7523bis audience injection fix: a client assertion's aud is the AS issuer identifier and nothing else
     n = "client-assertion-aud-token-endpoint"
     g.add(n, "private_key_jwt: client assertion aud = the token endpoint URL (no longer accepted: aud must be "
-             "exactly the AS issuer identifier)", g.ok_ec(n), CL_AUD, client=pk(n, aud=TOKEN_ENDPOINT), why="client_auth")
+             "exactly the AS issuer identifier)", g.ok_ec(n), CL_AUD, client=pk(n, aud=TOKEN_ENDPOINT), why="client_auth",
+          reason="client.assertion_audience")
     n = "client-assertion-aud-alias"
     g.add(n, "private_key_jwt: client assertion aud = the configured alias https://as.example.com/oauth2/token",
-          g.ok_ec(n), CL_AUD, client=pk(n, aud=AS_ALIAS), why="client_auth")
+          g.ok_ec(n), CL_AUD, client=pk(n, aud=AS_ALIAS), why="client_auth",
+          reason="client.assertion_audience")
     n = "client-assertion-aud-array-other-party"
     g.add(n, "private_key_jwt: client assertion aud = [AS issuer, https://other-as.example.net] (an assertion "
              "valid at another party too is refused)", g.ok_ec(n), CL_AUD,
-          client=pk(n, aud=[AS_ISSUER, "https://other-as.example.net"]), why="client_auth")
+          client=pk(n, aud=[AS_ISSUER, "https://other-as.example.net"]), why="client_auth",
+          reason="client.assertion_audience")
     n = "client-assertion-aud-array-token-endpoint-and-issuer"
     g.add(n, "private_key_jwt: client assertion aud = [AS issuer, token endpoint] (two elements: only a "
              "one-element array is accepted)", g.ok_ec(n), CL_AUD, client=pk(n, aud=[AS_ISSUER, TOKEN_ENDPOINT]),
-          why="client_auth")
+          why="client_auth",
+          reason="client.assertion_audience")
     n = "legacy-client-aud-array-other-party"
     g.add(n, "legacy-jwt-client (legacy_client_assertion_audience: true): client assertion aud = [token endpoint, "
              "https://other-as.example.net]; every element must be one of issuer / token endpoint / alias",
           g.ok_ec(n), CL_AUD,
           client=pk(n, signer="legacy-client-ec-1", kid="legacy-client-ec-1", client_id="legacy-jwt-client",
-                    aud=[TOKEN_ENDPOINT, "https://other-as.example.net"]), why="client_auth")
+                    aud=[TOKEN_ENDPOINT, "https://other-as.example.net"]), why="client_auth",
+          reason="client.assertion_audience")
 
     # public clients are bound to their trusted_issuers, checked on the unverified iss before any signature work
     unbound = err("invalid_grant", description=ISSUER_NOT_FOR_CLIENT)
@@ -1068,7 +1204,7 @@ def build_replay(keys):
             "now": NOW,
             "requests": [
                 {"assertion": a, "client": BASIC, "expect": ok(claims_=IDP_CLAIMS)},
-                {"assertion": a, "client": BASIC, "expect": err("invalid_grant")},
+                {"assertion": a, "client": BASIC, "expect": err("invalid_grant", reason="assertion.replayed")},
             ],
         },
         {
@@ -1078,7 +1214,8 @@ def build_replay(keys):
             "now": NOW,
             "requests": [
                 {"assertion": a2, "client": {"private_key_jwt": ca}, "expect": ok(claims_=IDP_CLAIMS)},
-                {"assertion": a3, "client": {"private_key_jwt": ca}, "expect": err("invalid_client")},
+                {"assertion": a3, "client": {"private_key_jwt": ca},
+                 "expect": err("invalid_client", reason="client.assertion_replayed")},
             ],
         },
     ]
@@ -1408,7 +1545,9 @@ def reference(case, cfg, replay_seen=None):
 
 
 def expect_matches(got, exp):
-    """Runners compare error_description only when the vector's expect carries one."""
+    """Runners compare error_description only when the vector's expect carries one. expect.reason (our code)
+    is checked separately (check_reason): the reference validator has its own vocabulary (flags[0])."""
+    exp = {k: v for k, v in exp.items() if k not in ("reason", "intended_reason")}
     if "error_description" not in exp:
         got = {k: v for k, v in got.items() if k != "error_description"}
     return got == exp
@@ -1483,7 +1622,9 @@ def main():
 
     # ---- self-check ----
     problems = []
+    codes = reason_codes()
     for case in cases:
+        problems += check_reason(case["name"], case["expect"], codes, "private_key_jwt" in case["client"])
         got, why = reference(case, cfg)
         exp = case["expect"]
         if not expect_matches(got, exp):
@@ -1543,6 +1684,11 @@ def main():
                 problems.append(f"replay {sc['name']}[{i}]: expected {req['expect']}, reference gives {got} ({why})")
             if got.get("error_description") in MUST_PIN and "error_description" not in req["expect"]:
                 problems.append(f"replay {sc['name']}[{i}]: reference says {got['error_description']!r}; must pin it")
+            problems += check_reason(f"replay {sc['name']}[{i}]", req["expect"], codes,
+                                     "private_key_jwt" in req["client"])
+            if why == "replay" and req["expect"].get("reason") != REASON_BY_FLAG["replay"]:
+                problems.append(f"replay {sc['name']}[{i}]: the reference refuses a replayed grant, the reason "
+                                f"must be {REASON_BY_FLAG['replay']!r}")
     if problems:
         print("\n".join(problems), file=sys.stderr)
         sys.exit(1)

@@ -1171,7 +1171,9 @@ def reference(case, cfg, keys_by_b64, replay_seen=None, naive_format=False):
 
 
 def expect_matches(got, exp):
-    """Runners compare error_description only when the vector's expect carries one."""
+    """Runners compare error_description only when the vector's expect carries one. expect.reason (our code)
+    is checked separately (check_reason): the reference validator has its own vocabulary (flags[0])."""
+    exp = {k: v for k, v in exp.items() if k not in ("reason", "intended_reason")}
     if "error_description" not in exp:
         got = {k: v for k, v in got.items() if k != "error_description"}
     return got == exp
@@ -1249,11 +1251,126 @@ def ok(sub="alice@example.com", scope="read write", claims=None, client_id="basi
     return e
 
 
-def err(error, status=None, description=None):
+def err(error, status=None, description=None, reason=None):
     e = {"status": status or (401 if error == "invalid_client" else 400), "error": error}
     if description is not None:
         e["error_description"] = description  # runners compare it exactly when present
+    if reason is not None:
+        e["reason"] = reason  # our reason code (src/reason.rs); set here only for replay steps
     return e
+
+
+# ---------------------------------------------------------------------------
+# expect.reason: the reason code (src/reason.rs) of the rule a negative case was built to test
+# ---------------------------------------------------------------------------
+
+# The reference validator's reason tags (flags[0]) -> our reason code. None = the tag is too coarse (it
+# covers several of our rules): each such case names its code itself (`reason=` at its g.add), from what
+# it was built to test. A case may also name a narrower code than its tag's default (e.g. `no-issuer` is
+# tagged "issuer" but tests a missing element, not an untrusted issuer).
+REASON_BY_FLAG = {
+    "b64": "saml.encoding",
+    "body-size": "request.body_too_large",
+    "xml": "xml.malformed",
+    "encoding": "xml.encoding",
+    "dtd": "xml.doctype",
+    "pi": None,                                   # a PI anywhere; inside a value it splits the value
+    "size": None,                                 # document size / nesting depth
+    "root": None,                                 # not an Assertion / encrypted / no ID
+    "version": "saml.version",
+    "dup-id": "dsig.reference",                   # the Reference must name the root's own, UNIQUE ID
+    "issuer": "assertion.untrusted_issuer",
+    "sig-missing": "dsig.not_signed",
+    "sig-structure": None,                        # position / duplicates / shape / markup in values
+    "sig-reference": "dsig.reference",
+    "sig-alg": None,                              # SignatureMethod / DigestMethod
+    "sig-c14n": "dsig.c14n",
+    "sig-transform": "dsig.transform",
+    "sig-value": "dsig.invalid",
+    "sig-digest": "dsig.invalid",
+    "subject": "saml.element_missing",
+    "audience": "assertion.audience_mismatch",   # (no AudienceRestriction / Conditions at all: element_missing)
+    "confirmation": "saml.no_bearer_confirmation",
+    "recipient": "saml.recipient_mismatch",      # (no Recipient at all: element_missing)
+    "expiry": "assertion.expired",
+    "nbf": "assertion.not_yet_valid",
+    "lifetime": "assertion.expiry_too_far",
+    "issue-instant": None,                        # issued in the future / too long ago
+    "time-format": "saml.date_time",
+    "condition": "saml.conditions",
+    "client_auth": None,                          # every client-authentication rule
+    "client_required": "client.required",
+    "grant_type": "client.grant_type_not_allowed",
+    "scope": "scope.not_allowed",                 # scope_policy "reject": a requested scope is not allowed
+    "issuer-not-for-client": "client.issuer_not_allowed",
+    "replay": "assertion.replayed",
+}
+
+REASON_RS = HERE.parents[2] / "src" / "reason.rs"
+
+
+def reason_codes() -> set:
+    """The codes of the `reasons!` table in src/reason.rs (the string literals)."""
+    text = REASON_RS.read_text(encoding="utf-8")
+    start = text.index("\nreasons! {")
+    table = text[start:text.index("\n}\n", start)]
+    entries = re.findall(r'^\s*([A-Z][A-Za-z0-9]*)\s*=\s*"([^"]*)",', table, re.M)
+    codes = {code for _, code in entries}
+    assert len(entries) > 50 and len(codes) == len(entries), f"could not read the reason table from {REASON_RS}"
+    assert all(re.fullmatch(r"[a-z]+\.[a-z0-9_]+", c) for c in codes), f"unexpected code in {REASON_RS}"
+    return codes
+
+
+# Cases the endpoint refuses by a stricter rule that runs before the one the
+# case targets (still the intended RFC error; only the reason differs). Each
+# is a known divergence, listed so that it is visible rather than hidden:
+# expect.reason states what the endpoint answers, `intended` what the case
+# was built to reach.
+REFUSED_EARLIER = {
+    # The only Signature is the nested original's: the endpoint takes the
+    # first Signature in the document and refuses it for its position.
+    "xsw3-wrapping": ("dsig.not_signed", "dsig.position"),
+    "xsw4-wrapping": ("dsig.not_signed", "dsig.position"),
+    # ds:Object is refused by design (src/xmldsig.rs) before any Reference
+    # is resolved.
+    "xsw8-wrapping": ("dsig.reference", "dsig.shape"),
+}
+
+def with_reason(expect, why, reason, name):
+    """expect plus `reason` for a negative case (a copy: expect dicts such as GRANT are shared)."""
+    if expect["status"] == 200:
+        assert reason is None and why == "valid", f"{name}: a positive case has no reason"
+        return expect
+    if reason is None:
+        reason = REASON_BY_FLAG[why]
+        assert reason is not None, f"{name}: flag {why!r} is too coarse, the case must name its reason"
+    if name in REFUSED_EARLIER:
+        intended, earlier = REFUSED_EARLIER[name]
+        assert reason == intended, f"{name}: REFUSED_EARLIER names {intended!r}, the case intends {reason!r}"
+        return dict(expect, reason=earlier, intended_reason=intended)
+    return dict(expect, reason=reason)
+
+
+def check_reason(where, expect, codes, client_assertion=False):
+    """Every refusal carries a code of src/reason.rs that fits its RFC 6749 error (src/error.rs)."""
+    if expect["status"] == 200:
+        return ["%s: a positive expectation carries a reason" % where] if "reason" in expect else []
+    r = expect.get("reason")
+    if r is None:
+        return [f"{where}: negative case without expect.reason"]
+    if r not in codes:
+        return [f"{where}: reason {r!r} is not in {REASON_RS.name}"]
+    ns, e = r.split(".")[0], expect["error"]
+    assertion_ns = ("assertion", "saml", "xml", "dsig")
+    fits = {
+        "invalid_request": ns == "request",
+        "invalid_scope": ns == "scope",
+        "unauthorized_client": r == "client.grant_type_not_allowed",
+        "invalid_client": (ns == "client" and r not in ("client.issuer_not_allowed", "client.grant_type_not_allowed"))
+                          or (client_assertion and ns in assertion_ns),
+        "invalid_grant": ns in assertion_ns or r == "client.issuer_not_allowed",
+    }.get(e, False)
+    return [] if fits else [f"{where}: reason {r!r} does not fit error {e!r}"]
 
 
 GRANT = err("invalid_grant")
@@ -1305,7 +1422,9 @@ class Gen:
     # -- recording --------------------------------------------------------
     def add(self, name, description, xml, expect, why="valid", client=None, scope=None, encoding="base64url",
             signer="xmlsec1", stem="saml-idp", check=None, flags=(), charset=None, nondet=False,
-            xmlsec_args=None):
+            xmlsec_args=None, reason=None):
+        """`reason` = our reason code (src/reason.rs) for a negative case whose flag alone does not say which
+        rule the case tests; otherwise expect.reason follows from the flag (REASON_BY_FLAG)."""
         assert name not in self.names, name
         self.names.add(name)
         if nondet and name in self.prev:
@@ -1320,7 +1439,7 @@ class Gen:
         case["client"] = client if client is not None else BASIC
         if scope is not None:
             case["scope"] = scope
-        case["expect"] = expect
+        case["expect"] = with_reason(expect, why, reason, name)
         case["flags"] = [why, f"signer:{signer}", *flags]
         if check is None:
             check = {"tools-ok"} if why in SEMANTIC else set()
@@ -1517,7 +1636,7 @@ def build_cases(keys, prev):
              "was inserted after signing ('alice@example.com<!---->.evil.com'). C14N drops comments, so the "
              "signature is still valid (xmlsec1 and signxml agree). The core refuses to read any value that a "
              "comment or PI splits (decided in issue #3: reject rather than re-join), so never 'alice@example.com'", x,
-          GRANT, why="sig-structure", flags=["judgment", "comment-attack"])
+          GRANT, reason="saml.split_value", why="sig-structure", flags=["judgment", "comment-attack"])
     n = "valid-nameid-cdata"
     x = g.mk(n)
     x = x.replace(">alice@example.com</saml:NameID>", "><![CDATA[alice@]]>example.com</saml:NameID>", 1)
@@ -1624,19 +1743,20 @@ def build_cases(keys, prev):
     g.add(n, "a valid assertion sent without any client authentication: require_client defaults to true",
           g.mk(n), err("invalid_client"), why="client_required", client={"anonymous": True})
     n = "basic-client-wrong-secret"
-    g.add(n, "valid assertion, wrong client secret", g.mk(n), err("invalid_client"), why="client_auth",
+    g.add(n, "valid assertion, wrong client secret", g.mk(n), err("invalid_client"),
+          reason="client.secret_mismatch", why="client_auth",
           client={"basic": ["basic-client", "wrong-secret"]})
     n = "client-not-allowed-saml-grant"
     g.add(n, "jwt-only-client may only use the jwt-bearer grant type", g.mk(n), err("unauthorized_client"),
           why="grant_type", client={"basic": ["jwt-only-client", "jwt-only-secret"]})
     n = "saml-client-assertion-wrong-subject"
     g.add(n, "client assertion NameID 'basic-client' (a client that does not use saml2_bearer)", g.mk(n),
-          err("invalid_client"), why="client_auth",
+          err("invalid_client"), reason="client.assertion_subject", why="client_auth",
           client={"saml_client_assertion": client_assertion(n, nameid="basic-client")})
     n = "saml-client-assertion-user-nameid-format"
     g.add(n, "a user's assertion whose NameID happens to be 'saml-client' (Format emailAddress) offered as the "
              "client assertion: client assertions must name an entity (review finding), so invalid_client",
-          g.mk(n), err("invalid_client"), why="client_auth",
+          g.mk(n), err("invalid_client"), reason="client.assertion_name_id_format", why="client_auth",
           client={"saml_client_assertion": client_assertion(n, nameid_format=NAMEID_EMAIL)})
     n = "saml-client-assertion-format-from-attribute"
     g.add(n, "the confirmed attack: a client assertion validly signed by saml-idp whose NameID 'saml-client' has NO "
@@ -1644,7 +1764,7 @@ def build_cases(keys, prev):
              f"{NAMEID_ENTITY}. The NameID Format is read from the NameID element only, never from an Attribute, "
              "so this (e.g. a user whose NameID equals a client_id) is not that client: invalid_client. A core "
              "that let the attribute supply the Format would issue a token (self-checked)",
-          g.mk(n), err("invalid_client"), why="client_auth",
+          g.mk(n), err("invalid_client"), reason="client.assertion_name_id_format", why="client_auth",
           client={"saml_client_assertion": client_assertion(
               n, nameid_format=None,
               extra_children=[E("saml:AttributeStatement", {},
@@ -1655,29 +1775,32 @@ def build_cases(keys, prev):
     g.add(n, "a valid client assertion for saml-client sent with body client_id=basic-client: the opaque "
              "invalid_client answer of any failed client authentication (error_description "
              f"'{CLIENT_AUTH_FAILED}', nothing about the mismatch)",
-          g.mk(n), err("invalid_client", description=CLIENT_AUTH_FAILED), why="client_auth",
+          g.mk(n), err("invalid_client", description=CLIENT_AUTH_FAILED),
+          reason="client.client_id_mismatch", why="client_auth",
           client={"saml_client_assertion": client_assertion(n), "client_id": "basic-client"},
           check={"tools-ok", "client-tools-ok"})
     n = "saml-client-assertion-unknown-subject"
     g.add(n, "client assertion NameID 'saml-client-2' (no such client)", g.mk(n), err("invalid_client"),
-          why="client_auth", client={"saml_client_assertion": client_assertion(n, nameid="saml-client-2")})
+          reason="client.assertion_subject", why="client_auth",  # the Subject names no saml2_bearer client
+          client={"saml_client_assertion": client_assertion(n, nameid="saml-client-2")})
     n = "saml-client-assertion-expired"
     g.add(n, "client assertion expired (Conditions and SubjectConfirmationData NotOnOrAfter = NOW-120 s)", g.mk(n),
-          err("invalid_client"), why="client_auth",
+          err("invalid_client"), reason="assertion.expired", why="client_auth",
           client={"saml_client_assertion": client_assertion(
               n, issue_instant=iso(NOW - 400), nb=iso(NOW - 400), noa=iso(NOW - 120),
               confirmations=[("bearer", {"Recipient": TOKEN_ENDPOINT, "NotOnOrAfter": iso(NOW - 120)})])})
     n = "saml-client-assertion-issuer-not-trusted-for-client"
     g.add(n, "client assertion for 'saml-client' issued and validly signed by saml-ec-idp, which is trusted "
              "globally but not in saml-client's trusted_issuers", g.mk(n), err("invalid_client"),
-          why="client_auth",
+          reason="client.assertion_issuer", why="client_auth",
           client={"saml_client_assertion": client_assertion(n, stem="saml-ec-idp", issuer=EC_IDP)})
     n = "saml-client-assertion-tampered"
     ca = client_assertion(n).replace(">saml-client<", ">saml-client <", 1)
     g.add(n, "client assertion modified after signing (a space appended to the NameID)", g.mk(n),
-          err("invalid_client"), why="client_auth", client={"saml_client_assertion": ca})
+          err("invalid_client"), reason="dsig.invalid", why="client_auth", client={"saml_client_assertion": ca})
     n = "saml-client-assertion-wrong-audience"
-    g.add(n, "client assertion whose Audience is another party", g.mk(n), err("invalid_client"), why="client_auth",
+    g.add(n, "client assertion whose Audience is another party", g.mk(n), err("invalid_client"),
+          reason="assertion.audience_mismatch", why="client_auth",
           client={"saml_client_assertion": client_assertion(n, audiences=[["https://rp.example.org"]])})
     n = "saml-client-grant-from-untrusted-issuer"
     g.add(n, "saml-client authenticates correctly but presents a grant from other-saml-idp, which is not in its "
@@ -1730,7 +1853,7 @@ def build_cases(keys, prev):
              root_ns=[("xmlns:saml", NS_SAML), ("xmlns:xs", NS_XS), ("xmlns:xsi", NS_XSI),
                       ("xmlns:ex", "urn:example:nest")])
     g.add(n, f"validly signed assertion with {depth} nested elements inside one AttributeValue (ASSUMED "
-             f"nesting limit {MAX_XML_DEPTH}; JUDGMENT)", x, GRANT, why="size", flags=["judgment"])
+             f"nesting limit {MAX_XML_DEPTH}; JUDGMENT)", x, GRANT, reason="xml.limit", why="size", flags=["judgment"])
     n = "doctype-internal-entity"
     x = g.mk(n).replace(">alice@example.com</saml:NameID>", ">&who;</saml:NameID>", 1)
     x = '<!DOCTYPE saml:Assertion [<!ENTITY who "alice@example.com">]>' + x
@@ -1750,7 +1873,7 @@ def build_cases(keys, prev):
     g.add(n, "NameID 'alice@example.com<?evil data?>' signed WITH the PI (C14N keeps PIs, so the signature is "
              "valid for both tools); refused because PIs are not allowed (JUDGMENT: reject rather than ignore)",
           g.mk(n, nameid_raw=f'<saml:NameID Format="{NAMEID_EMAIL}">alice@example.com<?evil data?></saml:NameID>'),
-          GRANT, why="pi", flags=["judgment"])
+          GRANT, reason="saml.split_value", why="pi", flags=["judgment"])
 
     # =====================================================================
     # negative: signature structure, references, IDs, wrapping
@@ -1763,13 +1886,14 @@ def build_cases(keys, prev):
     x = x.replace(sig, sig + sig, 1)
     g.add(n, "the (valid) Signature element appears twice as consecutive children of the root (each copy is "
              "inside the other's enveloped subtree, so the digest no longer matches either way)", x, GRANT,
-          why="sig-structure", check=set())
+          reason="dsig.multiple_signatures", why="sig-structure", check=set())
     n = "signature-not-direct-child"
     x = g.mk(n)
     sig = re.search(r"<ds:Signature .*?</ds:Signature>", x, re.S).group(0)
     x = x.replace(sig, "", 1).replace("</saml:Subject>", sig + "</saml:Subject>", 1)
     g.add(n, "the valid Signature moved inside saml:Subject (the enveloped transform still removes it, so "
-             "xmlsec1 verifies); it must be a direct child of the Assertion", x, GRANT, why="sig-missing",
+             "xmlsec1 verifies); it must be a direct child of the Assertion", x, GRANT,
+          reason="dsig.position", why="sig-missing",
           check={"xmlsec-ok"})
     n = "signature-not-after-issuer"
     x = g.mk(n)
@@ -1777,16 +1901,17 @@ def build_cases(keys, prev):
     x = x.replace(sig, "", 1).replace("</saml:Assertion>", sig + "</saml:Assertion>")
     g.add(n, "the valid Signature moved to the end of the Assertion (still a direct child; schema order is "
              "Issuer, Signature, Subject ...). JUDGMENT: refused (SPEC §6 'after <Issuer>')", x, GRANT,
-          why="sig-structure", check={"xmlsec-ok"}, flags=["judgment"])
+          reason="dsig.position", why="sig-structure", check={"xmlsec-ok"}, flags=["judgment"])
     n = "signedinfo-duplicated"
     x = g.mk(n)
     si = re.search(r"<ds:SignedInfo>.*?</ds:SignedInfo>", x, re.S).group(0)
     x = x.replace(si, si + si, 1)
     g.add(n, "the valid SignedInfo duplicated after signing (two SignedInfo children; a verifier might check one "
-             "and read the other)", x, GRANT, why="sig-structure", check=set())
+             "and read the other)", x, GRANT, reason="dsig.shape", why="sig-structure", check=set())
     n = "two-references"
     g.add(n, "SignedInfo with two References (both URI=#ID, both digests valid); exactly one is required",
-          g.mk(n, refs=[{"uri": "#" + aid_for(n)}, {"uri": "#" + aid_for(n)}]), GRANT, why="sig-structure",
+          g.mk(n, refs=[{"uri": "#" + aid_for(n)}, {"uri": "#" + aid_for(n)}]), GRANT,
+          reason="dsig.shape", why="sig-structure",
           check={"xmlsec-ok"})
     n = "reference-empty-uri"
     g.add(n, "Reference URI=\"\" (whole document; validly signed, xmlsec1 accepts) instead of #ID", g.mk(n, ref_uri=""),
@@ -1908,10 +2033,13 @@ def build_cases(keys, prev):
     xsw.append(("xsw8", "sig-reference",
                 "(XSW8) evil root (new ID); the unsigned original is wrapped in a ds:Object inside the Signature "
                 "(schema-valid)", lxs(e)))
+    # sig-structure is too coarse: XSW1 hides the original inside the Signature (a foreign child: shape), XSW2
+    # puts it between Issuer and Signature (position); the others follow from their tags
+    xsw_reason = {"xsw1": "dsig.shape", "xsw2": "dsig.position"}
     for tag, why, desc, x in xsw:
         g.add(f"{tag}-wrapping", desc + ". Strict rule: one Signature, direct child after Issuer, Reference = "
                                         "#<root ID>, no duplicate IDs", x, GRANT, why=why,
-              check={"naive-ok"}, flags=["xsw"])
+              check={"naive-ok"}, flags=["xsw"], reason=xsw_reason.get(tag))
     n = "reference-to-advice-assertion"
     o = lx(g.mk(n + "/inner"))
     s = detach_signature(o)
@@ -1927,14 +2055,17 @@ def build_cases(keys, prev):
     x = re.sub(r"(<ds:DigestValue>)(.{10})", r"\1\2<!---->", x, count=1)
     g.add(n, "a comment inside ds:DigestValue (signature otherwise valid: xmlsec1 reads the concatenated text and "
              "accepts, signxml reads the text before the comment and rejects). JUDGMENT: refused — ds:Signature "
-             "internals must be plain text/elements", x, GRANT, why="sig-structure", check={"xmlsec-ok"},
+             "internals must be plain text/elements", x, GRANT,
+          reason="dsig.base64", why="sig-structure", check={"xmlsec-ok"},
           flags=["judgment"])
     n = "prefix-rebinding-root"
     evil_ns = "urn:example:not-saml"
     x = g.mk(n, root_ns=[("xmlns:saml", evil_ns), ("xmlns:xs", NS_XS), ("xmlns:xsi", NS_XSI)],
              id_attrs=(("ID", evil_ns + ":Assertion"),))
     g.add(n, "every 'saml:' element is bound to urn:example:not-saml (validly signed by xmlsec1): the root is not "
-             "a SAML Assertion", x, GRANT, why="root", check={"xmlsec-ok"}, xmlsec_args=(("ID", evil_ns + ":Assertion"),))
+             "a SAML Assertion", x, GRANT,
+          reason="saml.not_an_assertion", why="root", check={"xmlsec-ok"},
+          xmlsec_args=(("ID", evil_ns + ":Assertion"),))
     n = "prefix-rebinding-ds"
     x = g.mk(n).replace(f'<ds:Signature xmlns:ds="{NS_DS}">', '<ds:Signature xmlns:ds="urn:example:not-xmldsig">', 1)
     g.add(n, "the 'ds:' prefix of the Signature is rebound to urn:example:not-xmldsig after signing: there is no "
@@ -1948,7 +2079,7 @@ def build_cases(keys, prev):
     x = g.mk(n, issuer=None, pre=lambda t: t.replace(
         "<ds:Signature", f'<saml:Issuer xmlns:saml="{evil_ns}">{SAML_IDP}</saml:Issuer><ds:Signature', 1))
     g.add(n, "the Issuer element is in urn:example:not-saml (validly signed by saml-idp): there is no SAML Issuer",
-          x, GRANT, why="issuer")
+          x, GRANT, reason="saml.element_missing", why="issuer")
 
     # =====================================================================
     # negative: keys and algorithms
@@ -1972,13 +2103,14 @@ def build_cases(keys, prev):
     g.add(n, "SignatureMethod hmac-sha256 keyed with the PEM text of saml-idp's public certificate (key-confusion "
              "attack); no KeyInfo; signed by xmlsec1 --hmackey",
           g.mk(n, method="hmac-sha256", keyinfo=None, hmac_key=keys["saml-idp"]["cert_pem"].encode()), GRANT,
-          why="sig-alg")
+          reason="dsig.signature_method", why="sig-alg")
     n = "rsa-sha1-without-opt-in"
     g.add(n, "saml-idp (no allow_sha1): rsa-sha1 + sha1 digest, otherwise valid; xmlsec1",
-          g.mk(n, method="rsa-sha1", digest="sha1"), GRANT, why="sig-alg", check={"xmlsec-ok"})
+          g.mk(n, method="rsa-sha1", digest="sha1"), GRANT,
+          reason="dsig.signature_method", why="sig-alg", check={"xmlsec-ok"})
     n = "sha1-digest-without-opt-in"
     g.add(n, "saml-idp (no allow_sha1): rsa-sha256 signature but sha1 DigestMethod; xmlsec1",
-          g.mk(n, digest="sha1"), GRANT, why="sig-alg", check={"xmlsec-ok"})
+          g.mk(n, digest="sha1"), GRANT, reason="dsig.digest_method", why="sig-alg", check={"xmlsec-ok"})
     n = "inclusive-c14n-without-opt-in"
     g.add(n, "saml-idp (no allow_inclusive_c14n): inclusive C14N 1.0 for SignedInfo and the reference; xmlsec1",
           g.mk(n, c14n=INC, transforms=[(ENV, None), (INC, None)]), GRANT, why="sig-c14n", check={"xmlsec-ok"})
@@ -1996,7 +2128,8 @@ def build_cases(keys, prev):
           why="sig-transform", check={"xmlsec-ok"})
     n = "sigmethod-rsa-on-ec-issuer"
     g.add(n, "Issuer saml-ec-idp (EC key configured) but SignatureMethod rsa-sha256 signed by an attacker RSA key",
-          g.mk(n, stem="attacker-rsa", issuer=EC_IDP), GRANT, why="sig-value", check=set())
+          g.mk(n, stem="attacker-rsa", issuer=EC_IDP), GRANT, why="sig-value", check=set(),
+          reason="dsig.signature_method")  # an RSA method for an issuer whose only key is EC
     ec_variants = [
         ("ecdsa-der-signature", "SignatureValue in ASN.1 DER form (the signature is otherwise valid); XML-DSig 1.1 "
                                 "requires raw r||s",
@@ -2049,7 +2182,7 @@ def build_cases(keys, prev):
          f'<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
          f'{inner}</samlp:Response>')
     g.add(n, "a samlp:Response wrapping a validly signed Assertion: the grant takes a bare Assertion only", x,
-          GRANT, why="root")
+          GRANT, reason="saml.not_an_assertion", why="root")
     n = "root-is-encrypted-assertion"
     cipher = b64s(hashlib.sha512(b"not really encrypted").digest() * 4)
     x = (f'<saml:EncryptedAssertion xmlns:saml="{NS_SAML}"><xenc:EncryptedData xmlns:xenc="{NS_XENC}" '
@@ -2057,10 +2190,10 @@ def build_cases(keys, prev):
          f'Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><xenc:CipherData><xenc:CipherValue>{cipher}'
          f'</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>')
     g.add(n, "an EncryptedAssertion as the root (no decryption keys are configured; JUDGMENT: invalid_grant)", x,
-          GRANT, why="root", signer="none", flags=["judgment"])
+          GRANT, reason="saml.encrypted", why="root", signer="none", flags=["judgment"])
     n = "no-issuer"
     g.add(n, "no Issuer element (validly signed; the Signature is the first child)", g.mk(n, issuer=None), GRANT,
-          why="issuer")
+          reason="saml.element_missing", why="issuer")
     n = "untrusted-issuer"
     g.add(n, "Issuer https://evil-idp.example.com (not configured), validly signed by that party's key",
           g.mk(n, stem="attacker-rsa", issuer=EVIL_IDP), GRANT, why="issuer", stem="attacker-rsa")
@@ -2080,7 +2213,7 @@ def build_cases(keys, prev):
                              'Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><xenc:CipherData>'
                              f'<xenc:CipherValue>{cipher[:88]}</xenc:CipherValue></xenc:CipherData>'
                              '</xenc:EncryptedData></saml:EncryptedID>'),
-          GRANT, why="subject", flags=["judgment"])
+          GRANT, reason="saml.encrypted", why="subject", flags=["judgment"])
     for n, auds, desc in (
             ("audience-wrong", [["https://rp.example.org"]], "Audience of another relying party"),
             ("audience-missing", [], "Conditions without any AudienceRestriction (RFC 7522 §3 item 2: MUST)"),
@@ -2093,10 +2226,11 @@ def build_cases(keys, prev):
             ("audience-empty-restriction", [[]], "an empty AudienceRestriction element"),
             ("audience-one-of-two-restrictions", [[AS_ISSUER], ["https://rp.example.org"]],
              "two AudienceRestrictions, the second names only another party (every restriction must hold)")):
-        g.add(n, desc, g.mk(n, audiences=auds), GRANT, why="audience")
+        g.add(n, desc, g.mk(n, audiences=auds), GRANT, why="audience",
+              reason="saml.element_missing" if n == "audience-missing" else None)
     n = "no-conditions"
     g.add(n, "no Conditions element at all (expiry on SubjectConfirmationData only): no audience", 
-          g.mk(n, conditions=False), GRANT, why="audience")
+          g.mk(n, conditions=False), GRANT, why="audience", reason="saml.element_missing")
     n = "holder-of-key-only"
     g.add(n, "the only SubjectConfirmation is holder-of-key (no bearer confirmation)",
           g.mk(n, confirmations=[("hok", {"Recipient": TOKEN_ENDPOINT, "NotOnOrAfter": iso(NOW + 300)})]), GRANT,
@@ -2127,7 +2261,9 @@ def build_cases(keys, prev):
              "SubjectConfirmationData NotOnOrAfter = NOW-61 s (past the 60 s skew) while Conditions is fine",
              "expiry")):
         g.add(n, desc, g.mk(n, confirmations=[("bearer", scd)]), GRANT, why=why,
-              flags=["judgment"] if "JUDGMENT" in desc else ())
+              flags=["judgment"] if "JUDGMENT" in desc else (),
+              reason="saml.element_missing" if n in ("recipient-missing", "confirmation-data-without-notonorafter")
+              else None)
     n = "conditions-expired"
     g.add(n, "Conditions NotOnOrAfter = NOW-61 s (SubjectConfirmationData still valid)",
           g.mk(n, issue_instant=iso(NOW - 300), nb=iso(NOW - 360), noa=iso(NOW - 61)), GRANT, why="expiry")
@@ -2139,10 +2275,11 @@ def build_cases(keys, prev):
     n = "notbefore-just-beyond-skew"
     g.add(n, "Conditions NotBefore = NOW+61 s", g.mk(n, nb=iso(NOW + 61)), GRANT, why="nbf")
     n = "issue-instant-in-future"
-    g.add(n, "IssueInstant = NOW+120 s", g.mk(n, issue_instant=iso(NOW + 120)), GRANT, why="issue-instant")
+    g.add(n, "IssueInstant = NOW+120 s", g.mk(n, issue_instant=iso(NOW + 120)), GRANT,
+          reason="assertion.issued_in_future", why="issue-instant")
     n = "issue-instant-too-old"
     g.add(n, "IssueInstant = NOW-7200 s (older than max_lifetime 3600 + skew)", g.mk(n, issue_instant=iso(NOW - 7200)),
-          GRANT, why="issue-instant")
+          GRANT, reason="assertion.issued_too_long_ago", why="issue-instant")
     n = "expiry-too-far"
     g.add(n, "Conditions and SubjectConfirmationData NotOnOrAfter = NOW+7200 s (> max_lifetime 3600 + skew)",
           g.mk(n, noa=iso(NOW + 7200),
@@ -2155,10 +2292,11 @@ def build_cases(keys, prev):
           GRANT, why="lifetime")
     n = "no-expiry-anywhere"
     g.add(n, "neither Conditions/@NotOnOrAfter nor SubjectConfirmationData/@NotOnOrAfter",
-          g.mk(n, noa=None, confirmations=[("bearer", {"Recipient": TOKEN_ENDPOINT})]), GRANT, why="expiry")
+          g.mk(n, noa=None, confirmations=[("bearer", {"Recipient": TOKEN_ENDPOINT})]), GRANT,
+          reason="saml.element_missing", why="expiry")
     n = "no-expiry-confirmation-without-data"
     g.add(n, "no Conditions/@NotOnOrAfter and the bearer SubjectConfirmation has no SubjectConfirmationData",
-          g.mk(n, noa=None, confirmations=[("bearer", None)]), GRANT, why="expiry")
+          g.mk(n, noa=None, confirmations=[("bearer", None)]), GRANT, reason="saml.element_missing", why="expiry")
     for n, v, desc in (("time-without-z", "2027-01-15T08:05:00", "Conditions NotOnOrAfter without time zone"),
                        ("time-with-offset", "2027-01-15T09:05:00+01:00",
                         "Conditions NotOnOrAfter with +01:00 offset (same instant; SAML core §1.3.3: UTC, no zone)"),
@@ -2181,7 +2319,8 @@ def build_cases(keys, prev):
     n = "proxyrestriction-count-0"
     g.add(n, "<saml:ProxyRestriction Count=\"0\"/>: the relying party must not issue anything on the basis of "
              "this assertion. JUDGMENT: an access token counts, so invalid_grant",
-          g.mk(n, cond_extra=[E("saml:ProxyRestriction", {"Count": "0"})]), GRANT, why="condition",
+          g.mk(n, cond_extra=[E("saml:ProxyRestriction", {"Count": "0"})]), GRANT,
+          reason="saml.proxy_restriction", why="condition",
           flags=["judgment"])
     n = "onetimeuse-twice"
     g.add(n, "two OneTimeUse elements (SAML core §2.5.1.5: at most one)",
@@ -2197,26 +2336,27 @@ def build_cases(keys, prev):
 def build_replay(keys):
     g = Gen(keys, {})
     out = []
+    REPLAYED = err("invalid_grant", reason=REASON_BY_FLAG["replay"])  # the second use of a grant assertion
     n = "replay/assertion"
     x = g.mk(n)
     out.append({"name": "assertion-replay", "description": "the same valid assertion (ID one-time use) presented "
                 "twice by basic-client; the second use must fail. Use one replay store for both requests.",
                 "now": NOW, "requests": [
                     {"xml": x, "encoding": "base64url", "client": BASIC, "expect": ok(claims=IDP_CLAIMS)},
-                    {"xml": x, "encoding": "base64url", "client": BASIC, "expect": GRANT}]})
+                    {"xml": x, "encoding": "base64url", "client": BASIC, "expect": REPLAYED}]})
     n = "replay/assertion-other-encoding"
     x = g.mk(n)
     out.append({"name": "assertion-replay-different-encoding", "description": "the same assertion first as "
                 "base64url, then as padded standard base64: the replay key comes from the assertion (issuer + ID), "
                 "not from the parameter bytes", "now": NOW, "requests": [
                     {"xml": x, "encoding": "base64url", "client": BASIC, "expect": ok(claims=IDP_CLAIMS)},
-                    {"xml": x, "encoding": "base64", "client": BASIC, "expect": GRANT}]})
+                    {"xml": x, "encoding": "base64", "client": BASIC, "expect": REPLAYED}]})
     n = "replay/onetimeuse"
     x = g.mk(n, cond_extra=[E("saml:OneTimeUse")])
     out.append({"name": "onetimeuse-replay", "description": "an assertion with <saml:OneTimeUse/> used twice",
                 "now": NOW, "requests": [
                     {"xml": x, "encoding": "base64url", "client": BASIC, "expect": ok(claims=IDP_CLAIMS)},
-                    {"xml": x, "encoding": "base64url", "client": BASIC, "expect": GRANT}]})
+                    {"xml": x, "encoding": "base64url", "client": BASIC, "expect": REPLAYED}]})
     n = "replay/cross-client"
     x = g.mk(n)
     ca = g.mk("replay/cross-client/client", signer="signxml", nameid="saml-client", nameid_format=NAMEID_ENTITY, authn=False,
@@ -2225,7 +2365,8 @@ def build_replay(keys):
                 "basic-client, then by saml-client: one-time use is per assertion, not per client",
                 "now": NOW, "requests": [
                     {"xml": x, "encoding": "base64url", "client": BASIC, "expect": ok(claims=IDP_CLAIMS)},
-                    {"xml": x, "encoding": "base64url", "client": {"saml_client_assertion": ca}, "expect": GRANT}]})
+                    {"xml": x, "encoding": "base64url", "client": {"saml_client_assertion": ca},
+                     "expect": REPLAYED}]})
     n = "replay/client-assertion"
     ca = g.mk(n + "/client", signer="signxml", nameid="saml-client", nameid_format=NAMEID_ENTITY, authn=False, attrs=[])
     out.append({"name": "client-assertion-replay", "description": "the same SAML client assertion with two different "
@@ -2234,7 +2375,7 @@ def build_replay(keys):
                     {"xml": g.mk(n + "/grant-1"), "encoding": "base64url", "client": {"saml_client_assertion": ca},
                      "expect": ok(scope="read", claims=IDP_CLAIMS, client_id="saml-client")},
                     {"xml": g.mk(n + "/grant-2"), "encoding": "base64url", "client": {"saml_client_assertion": ca},
-                     "expect": err("invalid_client")}]})
+                     "expect": err("invalid_client", reason="client.assertion_replayed")}]})
     n = "replay/cross-role"
     ca = g.mk(n + "/client", signer="signxml", nameid="saml-client", nameid_format=NAMEID_ENTITY, authn=False, attrs=[])
     out.append({"name": "assertion-replay-across-roles", "description": "a SAML client assertion used for client "
@@ -2243,7 +2384,7 @@ def build_replay(keys):
                 "now": NOW, "requests": [
                     {"xml": g.mk(n + "/grant"), "encoding": "base64url", "client": {"saml_client_assertion": ca},
                      "expect": ok(scope="read", claims=IDP_CLAIMS, client_id="saml-client")},
-                    {"xml": ca, "encoding": "base64url", "client": BASIC, "expect": GRANT}]})
+                    {"xml": ca, "encoding": "base64url", "client": BASIC, "expect": REPLAYED}]})
     for sc in out:
         for rq in sc["requests"]:
             rq["assertion_sha256"] = sha256_hex(encode_param(rq["xml"].encode(), rq["encoding"]))
@@ -2261,8 +2402,10 @@ def build_replay(keys):
 def check_cases(g, cfg, keys, kb):
     problems = []
     seen = set()
+    codes = reason_codes()
     for case in g.cases:
         name = case["name"]
+        problems += check_reason(name, case["expect"], codes, "saml_client_assertion" in case["client"])
         got, why = reference(case, cfg, kb, seen)
         if not expect_matches(got, case["expect"]):
             problems.append(f"{name}: expected {case['expect']}, reference gives {got} ({why})")
@@ -2331,12 +2474,18 @@ def check_cases(g, cfg, keys, kb):
 
 def check_replay(replay, cfg, kb):
     problems = []
+    codes = reason_codes()
     for sc in replay:
         seen = set()
         for i, rq in enumerate(sc["requests"]):
             got, why = reference(dict(rq, now=sc["now"]), cfg, kb, seen)
             if not expect_matches(got, rq["expect"]):
                 problems.append(f"replay {sc['name']}[{i}]: expected {rq['expect']}, reference gives {got} ({why})")
+            problems += check_reason(f"replay {sc['name']}[{i}]", rq["expect"], codes,
+                                     "saml_client_assertion" in rq["client"])
+            if why == "replay" and rq["expect"].get("reason") != REASON_BY_FLAG["replay"]:
+                problems.append(f"replay {sc['name']}[{i}]: the reference refuses a replayed grant, the reason "
+                                f"must be {REASON_BY_FLAG['replay']!r}")
     return problems
 
 

@@ -1,0 +1,578 @@
+//! From the document to a validated [`Config`]: every check, every default.
+
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+use super::schema::{ClientSettings, ConfigDocument, IssuerSettings};
+use super::{
+    AccessTokenPolicy, AssertionFormat, AuthMethod, Client, Config, ConfigError, TrustedIssuer,
+};
+use crate::crypto::Algorithm;
+use crate::encoding::hex_decode;
+use crate::jose::{Jwk, parse_jwk_set};
+use crate::limits::*;
+use crate::policy::ScopeSet;
+use crate::protocol::{
+    GRANT_JWT_BEARER, GRANT_SAML2_BEARER, NAME_ID_FORMAT_ENTITY, RESERVED_CLAIMS,
+};
+
+pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
+    check_url(&raw.issuer, "issuer")?;
+    let issuer = raw.issuer.trim_end_matches('/').to_owned();
+    if issuer.contains('?') {
+        return Err(ConfigError::new(
+            "issuer",
+            "must not have a query (RFC 8414 §2)",
+        ));
+    }
+    let token_endpoint = match raw.token_endpoint {
+        Some(url) => {
+            check_url(&url, "token_endpoint")?;
+            url
+        }
+        None => format!("{issuer}/token"),
+    };
+    let jwks_uri = match raw.jwks_uri {
+        Some(url) => {
+            check_url(&url, "jwks_uri")?;
+            url
+        }
+        None => format!("{issuer}/.well-known/jwks.json"),
+    };
+    let mut accepted_audiences = vec![raw.issuer.clone(), token_endpoint.clone()];
+    if issuer != raw.issuer {
+        accepted_audiences.push(issuer.clone());
+    }
+    for (i, aud) in raw.audiences.iter().enumerate() {
+        if aud.is_empty() {
+            return Err(ConfigError::new(
+                format!("audiences[{i}]"),
+                "must not be empty",
+            ));
+        }
+        accepted_audiences.push(aud.clone());
+    }
+    let clock_skew = bounded(
+        raw.clock_skew_secs,
+        DEFAULT_CLOCK_SKEW_SECS,
+        0,
+        MAX_CLOCK_SKEW_SECS,
+        "clock_skew_secs",
+    )?;
+
+    let access_token = AccessTokenPolicy {
+        audience: nonempty(raw.access_token.audience, "access_token.audience")?,
+        lifetime: bounded(
+            raw.access_token.lifetime_secs,
+            DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
+            1,
+            MAX_ACCESS_TOKEN_LIFETIME_SECS,
+            "access_token.lifetime_secs",
+        )?,
+        cap_at_assertion_expiry: raw.access_token.cap_at_assertion_expiry,
+    };
+
+    let mut issuers = Vec::with_capacity(raw.trusted_issuers.len());
+    let mut issuer_index = HashMap::new();
+    for (i, ri) in raw.trusted_issuers.into_iter().enumerate() {
+        let path = format!("trusted_issuers[{i}]");
+        let ti = build_issuer(ri, &path, clock_skew)?;
+        if issuer_index.insert(ti.issuer.clone(), i).is_some() {
+            return Err(ConfigError::new(
+                format!("{path}.issuer"),
+                "duplicate trusted issuer",
+            ));
+        }
+        issuers.push(ti);
+    }
+
+    let mut clients = Vec::with_capacity(raw.clients.len());
+    let mut client_index = HashMap::new();
+    for (i, rc) in raw.clients.into_iter().enumerate() {
+        let path = format!("clients[{i}]");
+        let client = build_client(rc, &path, &issuer_index)?;
+        if client_index.insert(client.client_id.clone(), i).is_some() {
+            return Err(ConfigError::new(
+                format!("{path}.client_id"),
+                "duplicate client_id",
+            ));
+        }
+        clients.push(client);
+    }
+    mark_self_issued(&mut issuers, &clients);
+
+    Ok(Config {
+        aliases: raw.audiences.clone(),
+        issuer,
+        token_endpoint,
+        jwks_uri,
+        accepted_audiences,
+        clock_skew,
+        scope_policy: raw.scope_policy,
+        access_token,
+        issuers,
+        clients,
+        issuer_index,
+        client_index,
+    })
+}
+
+fn build_issuer(
+    ri: IssuerSettings,
+    path: &str,
+    global_skew: i64,
+) -> Result<TrustedIssuer, ConfigError> {
+    // An IdP's SAML metadata may stand in for `issuer` + `x509_certificates`.
+    let metadata = match ri.saml_metadata.as_deref() {
+        Some(_) if ri.format != AssertionFormat::Saml2 => {
+            return Err(ConfigError::new(
+                format!("{path}.saml_metadata"),
+                "applies only to saml2 issuers",
+            ));
+        }
+        Some(xml) => Some(
+            crate::saml_metadata::parse_idp_metadata(xml)
+                .map_err(|e| ConfigError::new(format!("{path}.saml_metadata"), e.0))?,
+        ),
+        None => None,
+    };
+    let dangerous = dangerous_options(&ri, path)?;
+    let issuer = match (ri.issuer, &metadata) {
+        (Some(given), Some(m)) if given != m.entity_id => {
+            return Err(ConfigError::new(
+                format!("{path}.issuer"),
+                "does not match the metadata's entityID",
+            ));
+        }
+        (Some(given), _) => nonempty(given, &format!("{path}.issuer"))?,
+        (None, Some(m)) => m.entity_id.clone(),
+        (None, None) => return Err(ConfigError::new(format!("{path}.issuer"), "missing")),
+    };
+    if ri.format == AssertionFormat::Jwt && (dangerous.allow_sha1 || dangerous.allow_inclusive_c14n)
+    {
+        let field = match (ri.allow_sha1, ri.allow_inclusive_c14n, dangerous.allow_sha1) {
+            (true, _, _) => "allow_sha1",
+            (false, true, _) => "allow_inclusive_c14n",
+            (false, false, true) => "dangerous.allow_sha1",
+            (false, false, false) => "dangerous.allow_inclusive_c14n",
+        };
+        return Err(ConfigError::new(
+            format!("{path}.{field}"),
+            "applies only to saml2 issuers",
+        ));
+    }
+    let mut keys = match &ri.jwks {
+        Some(v) => jwks(v, &format!("{path}.jwks"))?,
+        None => Vec::new(),
+    };
+    if let Some(certs) = &ri.x509_certificates {
+        let at = format!("{path}.x509_certificates");
+        if certs.is_empty() || certs.len() > MAX_KEYS_PER_SET {
+            return Err(ConfigError::new(
+                at,
+                format!("must list 1 to {MAX_KEYS_PER_SET} certificates"),
+            ));
+        }
+        for (i, cert) in certs.iter().enumerate() {
+            keys.push(
+                certificate_key(cert).map_err(|e| ConfigError::new(format!("{at}[{i}]"), e))?,
+            );
+        }
+    }
+    for (i, cert) in metadata
+        .iter()
+        .flat_map(|m| &m.signing_certificates)
+        .enumerate()
+    {
+        keys.push(certificate_key(cert).map_err(|e| {
+            ConfigError::new(
+                format!("{path}.saml_metadata"),
+                format!("certificate {}: {e}", i + 1),
+            )
+        })?);
+    }
+    if keys.len() > MAX_KEYS_PER_SET {
+        return Err(ConfigError::new(
+            path.to_owned(),
+            format!("more than {MAX_KEYS_PER_SET} keys"),
+        ));
+    }
+    if keys.is_empty() {
+        let (field, what) = match ri.format {
+            AssertionFormat::Jwt => (
+                "jwks",
+                "a JWT issuer needs a jwks (or x509_certificates) with its public keys",
+            ),
+            AssertionFormat::Saml2 => (
+                "x509_certificates",
+                "a SAML issuer needs its signing certificates",
+            ),
+        };
+        return Err(ConfigError::new(format!("{path}.{field}"), what));
+    }
+    let mut algorithms = algorithms(
+        ri.algorithms.as_deref(),
+        &keys,
+        &format!("{path}.algorithms"),
+    )?;
+    // SHA-1 has no JOSE name that could be listed: the opt-in adds it.
+    if dangerous.allow_sha1 && keys.iter().any(|k| k.accepts(Algorithm::RS1)) {
+        algorithms.push(Algorithm::RS1);
+    }
+    let scope = ri
+        .scope
+        .as_deref()
+        .map(|s| {
+            ScopeSet::parse(s).map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string()))
+        })
+        .transpose()?;
+    let mut claims = Vec::new();
+    for (target, source) in ri.claims.unwrap_or_default() {
+        let at = format!("{path}.claims.{target}");
+        if RESERVED_CLAIMS.contains(&target.as_str()) {
+            return Err(ConfigError::new(
+                at,
+                "this access-token claim is set by the server and cannot be mapped",
+            ));
+        }
+        if target.is_empty() || source.is_empty() {
+            return Err(ConfigError::new(at, "claim names must not be empty"));
+        }
+        claims.push((target, source));
+    }
+    let subjects = ri.subjects.map(|s| s.into_iter().collect::<HashSet<_>>());
+    Ok(TrustedIssuer {
+        issuer,
+        format: ri.format,
+        keys,
+        algorithms,
+        max_lifetime: bounded(
+            ri.max_lifetime_secs,
+            DEFAULT_MAX_LIFETIME_SECS,
+            1,
+            MAX_ASSERTION_LIFETIME_SECS,
+            &format!("{path}.max_lifetime_secs"),
+        )?,
+        clock_skew: bounded(
+            ri.clock_skew_secs,
+            global_skew,
+            0,
+            MAX_CLOCK_SKEW_SECS,
+            &format!("{path}.clock_skew_secs"),
+        )?,
+        require_jti: dangerous.require_jti,
+        require_client: dangerous.require_client,
+        scope,
+        claims,
+        subjects,
+        allow_sha1: dangerous.allow_sha1,
+        allow_inclusive_c14n: dangerous.allow_inclusive_c14n,
+        self_issued: false,
+    })
+}
+
+/// The weakening opt-ins of one issuer, from `dangerous` and the deprecated
+/// top-level spellings. Both may be given if they agree.
+struct Weakened {
+    allow_sha1: bool,
+    allow_inclusive_c14n: bool,
+    require_jti: bool,
+    require_client: bool,
+}
+
+fn dangerous_options(ri: &IssuerSettings, path: &str) -> Result<Weakened, ConfigError> {
+    let d = &ri.dangerous;
+    // `require_x: true` beside `dangerous.allow_y: true` says two things.
+    let required = |old: Option<bool>, allowed: bool, old_name: &str, new_name: &str| {
+        if old == Some(true) && allowed {
+            return Err(ConfigError::new(
+                format!("{path}.{old_name}"),
+                format!("contradicts dangerous.{new_name}"),
+            ));
+        }
+        Ok(old.unwrap_or(true) && !allowed)
+    };
+    Ok(Weakened {
+        allow_sha1: ri.allow_sha1 || d.allow_sha1,
+        allow_inclusive_c14n: ri.allow_inclusive_c14n || d.allow_inclusive_c14n,
+        require_jti: required(
+            ri.require_jti,
+            d.allow_missing_jti,
+            "require_jti",
+            "allow_missing_jti",
+        )?,
+        require_client: required(
+            ri.require_client,
+            d.allow_anonymous,
+            "require_client",
+            "allow_anonymous",
+        )?,
+    })
+}
+
+/// Marks the JWT issuers that are also `private_key_jwt` clients (same
+/// identifier, or a key in common), unless that client opted into legacy
+/// audiences.
+fn mark_self_issued(issuers: &mut [TrustedIssuer], clients: &[Client]) {
+    for issuer in issuers
+        .iter_mut()
+        .filter(|i| i.format == AssertionFormat::Jwt)
+    {
+        issuer.self_issued = clients.iter().any(|c| {
+            c.auth_method == AuthMethod::PrivateKeyJwt
+                && !c.legacy_client_assertion_audience
+                && (c.client_id == issuer.issuer
+                    || c.keys
+                        .iter()
+                        .any(|ck| issuer.keys.iter().any(|ik| ik.key().same_key(ck.key()))))
+        });
+    }
+}
+
+fn build_client(
+    rc: ClientSettings,
+    path: &str,
+    issuer_index: &HashMap<String, usize>,
+) -> Result<Client, ConfigError> {
+    let client_id = nonempty(rc.client_id, &format!("{path}.client_id"))?;
+    if client_id.contains(':') {
+        // RFC 6749 §2.3.1 form-encodes ids for Basic, but a colon still makes
+        // the id ambiguous for clients that do not; refuse it up front.
+        return Err(ConfigError::new(
+            format!("{path}.client_id"),
+            "must not contain ':'",
+        ));
+    }
+    let method = rc.token_endpoint_auth_method;
+    let secret_path = format!("{path}.client_secret_sha256");
+    let jwks_path = format!("{path}.jwks");
+    let uses_secret = matches!(
+        method,
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+    );
+    let secret_sha256 = match (&rc.client_secret_sha256, uses_secret) {
+        (Some(hex), true) => Some(hex_decode::<32>(hex).ok_or_else(|| {
+            ConfigError::new(
+                &secret_path,
+                "must be the 64-digit hex SHA-256 of the client secret",
+            )
+        })?),
+        (None, true) => {
+            return Err(ConfigError::new(
+                &secret_path,
+                format!("required for {}", method.as_str()),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(ConfigError::new(
+                &secret_path,
+                format!("not used by {}", method.as_str()),
+            ));
+        }
+        (None, false) => None,
+    };
+    let keys = match (&rc.jwks, method) {
+        (Some(v), AuthMethod::PrivateKeyJwt) => jwks(v, &jwks_path)?,
+        (None, AuthMethod::PrivateKeyJwt) => {
+            return Err(ConfigError::new(&jwks_path, "required for private_key_jwt"));
+        }
+        (Some(_), _) => {
+            return Err(ConfigError::new(
+                &jwks_path,
+                format!("not used by {}", method.as_str()),
+            ));
+        }
+        (None, _) => Vec::new(),
+    };
+    let grant_types = match rc.grant_types {
+        None => vec![GRANT_JWT_BEARER.to_owned(), GRANT_SAML2_BEARER.to_owned()],
+        Some(list) => {
+            for (i, g) in list.iter().enumerate() {
+                if g != GRANT_JWT_BEARER && g != GRANT_SAML2_BEARER {
+                    return Err(ConfigError::new(
+                        format!("{path}.grant_types[{i}]"),
+                        "unsupported grant type (use the jwt-bearer or saml2-bearer URN)",
+                    ));
+                }
+            }
+            list
+        }
+    };
+    let scope = match rc.scope.as_deref() {
+        Some(s) => ScopeSet::parse(s)
+            .map_err(|e| ConfigError::new(format!("{path}.scope"), e.to_string()))?,
+        None => ScopeSet::default(),
+    };
+    let trusted_issuers = match rc.trusted_issuers {
+        // A public client proves nothing about itself: it may only present
+        // assertions from issuers it is explicitly bound to. A saml2_bearer
+        // client is vouched for by the IdPs listed here (RFC 7522 §2.2).
+        None if matches!(method, AuthMethod::None | AuthMethod::Saml2Bearer) => {
+            return Err(ConfigError::new(
+                format!("{path}.trusted_issuers"),
+                format!(
+                    "required for token_endpoint_auth_method {}",
+                    method.as_str()
+                ),
+            ));
+        }
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    issuer_index.get(name).copied().ok_or_else(|| {
+                        ConfigError::new(
+                            format!("{path}.trusted_issuers[{i}]"),
+                            "names no configured trusted issuer",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    if rc.saml_name_id_format.is_some() && method != AuthMethod::Saml2Bearer {
+        return Err(ConfigError::new(
+            format!("{path}.saml_name_id_format"),
+            "applies only to saml2_bearer clients",
+        ));
+    }
+    if rc.legacy_client_assertion_audience && method != AuthMethod::PrivateKeyJwt {
+        return Err(ConfigError::new(
+            format!("{path}.legacy_client_assertion_audience"),
+            "applies only to private_key_jwt clients",
+        ));
+    }
+    Ok(Client {
+        legacy_client_assertion_audience: rc.legacy_client_assertion_audience,
+        saml_name_id_format: rc
+            .saml_name_id_format
+            .unwrap_or_else(|| NAME_ID_FORMAT_ENTITY.to_owned()),
+        client_id,
+        auth_method: method,
+        secret_sha256,
+        keys,
+        grant_types,
+        scope,
+        trusted_issuers,
+    })
+}
+
+/// A verification key from a PEM or base64 DER certificate.
+fn certificate_key(text: &str) -> Result<Jwk, String> {
+    let der = crate::x509::certificate_der(text)?;
+    Ok(Jwk::from_certificate(
+        crate::x509::public_key_from_der(&der)?,
+        &der,
+    ))
+}
+
+fn jwks(value: &Value, path: &str) -> Result<Vec<Jwk>, ConfigError> {
+    parse_jwk_set(value).map_err(|(index, e)| {
+        let mut at = path.to_owned();
+        if let Some(i) = index {
+            at.push_str(&format!(".keys[{i}]"));
+        }
+        if let Some(m) = e.member {
+            at.push('.');
+            at.push_str(m);
+        }
+        ConfigError::new(at, e.reason)
+    })
+}
+
+/// The allow-list: the configured names, each fitting at least one key; by
+/// default every algorithm some key fits.
+fn algorithms(
+    names: Option<&[String]>,
+    keys: &[Jwk],
+    path: &str,
+) -> Result<Vec<Algorithm>, ConfigError> {
+    let Some(names) = names else {
+        return Ok(Algorithm::ALL
+            .into_iter()
+            .filter(|a| keys.iter().any(|k| k.accepts(*a)))
+            .collect());
+    };
+    if names.is_empty() {
+        return Err(ConfigError::new(path, "must name at least one algorithm"));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let alg = Algorithm::from_jose(name).ok_or_else(|| {
+                ConfigError::new(
+                    format!("{path}[{i}]"),
+                    "unsupported algorithm (RS256/384/512, PS256/384/512, ES256)",
+                )
+            })?;
+            if !keys.iter().any(|k| k.accepts(alg)) {
+                return Err(ConfigError::new(
+                    format!("{path}[{i}]"),
+                    "no configured key can verify this algorithm",
+                ));
+            }
+            Ok(alg)
+        })
+        .collect()
+}
+
+fn check_url(url: &str, path: &str) -> Result<(), ConfigError> {
+    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    let authority = url
+        .strip_prefix("https://")
+        .filter(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if !(local || authority.is_some()) {
+        return Err(ConfigError::new(
+            path,
+            "must be an https:// URL (http:// only for localhost)",
+        ));
+    }
+    if url.contains('#') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::new(
+            path,
+            "must not contain a fragment, whitespace or control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn nonempty(s: String, path: &str) -> Result<String, ConfigError> {
+    if s.is_empty() {
+        Err(ConfigError::new(path, "must not be empty"))
+    } else {
+        Ok(s)
+    }
+}
+
+fn bounded(
+    value: Option<i64>,
+    default: i64,
+    min: i64,
+    max: i64,
+    path: &str,
+) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(_) => Err(ConfigError::new(
+            path,
+            format!("must be between {min} and {max}"),
+        )),
+    }
+}
+
+/// Returns the path component of an absolute URL (`/` when it has none),
+/// without query.
+pub(crate) fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    path.split('?').next().unwrap_or("/")
+}

@@ -1,0 +1,201 @@
+//! The configuration document, field by field: this file is the reference.
+//!
+//! Each field's doc comment says what it does, its default, and what
+//! changing it risks. `docs/configuration.md` is generated from these
+//! comments, and a test checks that it, README, SECURITY.md and the
+//! TypeScript types (`js/index.d.ts`) agree with this file. Field names are
+//! a public contract: fields are added, never renamed.
+//!
+//! Options that weaken a security check live under `dangerous` (per issuer,
+//! [`Dangerous`]). Their older top-level spellings still load, with the
+//! same meaning, and are deprecated.
+//!
+//! A doc line starting with `Default:` states the default; `Risk:` says
+//! what changing the field gives up.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use super::{AssertionFormat, AuthMethod};
+use crate::policy::ScopePolicy;
+
+/// The whole configuration document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDocument {
+    /// This server's issuer identifier (RFC 8414 §2): `https`, or `http` on
+    /// localhost only; no query. The one `aud` a client assertion may carry.
+    /// Required.
+    pub issuer: String,
+    /// The token endpoint URL (`https`). Default: issuer + `/token`.
+    pub token_endpoint: Option<String>,
+    /// The URL the metadata publishes for the access-token JWKS.
+    /// Default: issuer + `/.well-known/jwks.json`.
+    pub jwks_uri: Option<String>,
+    /// Further values accepted as a grant's `aud` and a SAML `Recipient`
+    /// (aliases of the token endpoint), compared exactly. Default: none
+    /// (the issuer and the token endpoint are always accepted).
+    /// Risk: every alias is an audience an assertion for another server
+    /// might also carry.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Tolerance for clock differences, in seconds (0–600). Default: 60.
+    /// Risk: a larger value keeps expired assertions usable for longer.
+    pub clock_skew_secs: Option<i64>,
+    /// What a request for more scope than allowed gets: `reject`
+    /// (`invalid_scope`) or `narrow` (the allowed part, reported in the
+    /// response). Default: `reject`.
+    #[serde(default)]
+    pub scope_policy: ScopePolicy,
+    /// How access tokens are minted. Required.
+    pub access_token: AccessTokenSettings,
+    /// The identity providers whose assertions are accepted.
+    /// Default: none (every grant is refused).
+    #[serde(default)]
+    pub trusted_issuers: Vec<IssuerSettings>,
+    /// The registered clients. Default: none.
+    #[serde(default)]
+    pub clients: Vec<ClientSettings>,
+}
+
+/// `access_token`: the RFC 9068 access tokens this server issues.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessTokenSettings {
+    /// The resource the tokens are for (`aud`); never copied from the
+    /// assertion. Required.
+    pub audience: String,
+    /// Token lifetime in seconds (1–86400). Default: 3600.
+    /// Risk: longer-lived bearer tokens are worth more to a thief.
+    pub lifetime_secs: Option<i64>,
+    /// `true`: a token never outlives the assertion it was issued for.
+    /// Default: false.
+    #[serde(default)]
+    pub cap_at_assertion_expiry: bool,
+}
+
+/// `trusted_issuers[]`: one identity provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSettings {
+    /// The IdP's identifier: a JWT's `iss`, a SAML `Issuer` (entityID),
+    /// compared exactly. Required, unless `saml_metadata` supplies it.
+    pub issuer: Option<String>,
+    /// saml2: the IdP's metadata (`EntityDescriptor` with an
+    /// `IDPSSODescriptor`), instead of `issuer` + `x509_certificates`.
+    /// Default: none.
+    pub saml_metadata: Option<String>,
+    /// `jwt` (RFC 7523) or `saml2` (RFC 7522). Required.
+    pub format: AssertionFormat,
+    /// The IdP's public keys as a JWK Set: RSA (2048–8192 bits) or EC
+    /// P-256; `kid` and `alg` optional. The only source of keys: headers
+    /// such as `jwk`, `jku` or `x5c` never are. Default: none.
+    pub jwks: Option<Value>,
+    /// The IdP's signing certificates, base64 DER or PEM (their keys are
+    /// used; validity dates are not checked: trust is this configuration).
+    /// Default: none.
+    pub x509_certificates: Option<Vec<String>>,
+    /// Signature algorithms accepted from this IdP, e.g. `["RS256"]`.
+    /// Default: every algorithm the keys fit (never `none` or HMAC).
+    pub algorithms: Option<Vec<String>>,
+    /// Longest accepted assertion lifetime in seconds (`exp` − now and
+    /// now − `iat`; 1–86400). Default: 3600.
+    /// Risk: a longer window for a stolen assertion.
+    pub max_lifetime_secs: Option<i64>,
+    /// Clock tolerance for this IdP, in seconds (0–600).
+    /// Default: the global `clock_skew_secs`.
+    pub clock_skew_secs: Option<i64>,
+    /// Deprecated spelling of `dangerous.allow_missing_jti` (inverted):
+    /// `false` accepts JWTs without `jti`. Default: true.
+    /// Risk: JWTs without `jti` can be replayed within their lifetime.
+    pub require_jti: Option<bool>,
+    /// Deprecated spelling of `dangerous.allow_anonymous` (inverted):
+    /// `false` serves callers that name no client. Default: true.
+    /// Risk: the assertion becomes the only credential.
+    pub require_client: Option<bool>,
+    /// Scope ceiling for this IdP, and the scope granted when no client is
+    /// named. Default: none (no ceiling beyond the client's allowance).
+    pub scope: Option<String>,
+    /// Access-token claim ← assertion claim (JWT) or SAML `Attribute/@Name`
+    /// (`saml:NameID/@Format` reads the NameID's own Format). Server-set
+    /// claims cannot be mapped. Default: none.
+    pub claims: Option<BTreeMap<String, String>>,
+    /// Allow-list of subjects this IdP may assert. Default: any subject.
+    pub subjects: Option<Vec<String>>,
+    /// Deprecated spelling of `dangerous.allow_sha1`. Default: false.
+    /// Risk: as `dangerous.allow_sha1`.
+    #[serde(default)]
+    pub allow_sha1: bool,
+    /// Deprecated spelling of `dangerous.allow_inclusive_c14n`.
+    /// Default: false. Risk: as `dangerous.allow_inclusive_c14n`.
+    #[serde(default)]
+    pub allow_inclusive_c14n: bool,
+    /// Opt-ins that weaken a check, each named for what it allows.
+    /// Default: none.
+    #[serde(default)]
+    pub dangerous: Dangerous,
+}
+
+/// `trusted_issuers[].dangerous`: every option that weakens a check.
+/// Leave this object out unless an IdP cannot work without one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dangerous {
+    /// saml2: accept SHA-1 signature and digest methods. Default: false.
+    /// Risk: SHA-1 collisions; only for IdPs that cannot do better.
+    #[serde(default)]
+    pub allow_sha1: bool,
+    /// saml2: accept inclusive canonicalization. Default: false.
+    /// Risk: signatures that depend on ancestor namespaces leave more room
+    /// for signature-wrapping.
+    #[serde(default)]
+    pub allow_inclusive_c14n: bool,
+    /// jwt: accept assertions without `jti` (no one-time-use check).
+    /// Default: false.
+    /// Risk: such an assertion can be replayed until it expires.
+    #[serde(default)]
+    pub allow_missing_jti: bool,
+    /// Serve callers that name no client with this IdP's assertions.
+    /// Default: false.
+    /// Risk: anyone holding an assertion gets a token.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
+/// `clients[]`: one registered client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    /// The client's identifier (no `:`). Required.
+    pub client_id: String,
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`,
+    /// `saml2_bearer` or `none` (a public client). Required.
+    pub token_endpoint_auth_method: AuthMethod,
+    /// client_secret_*: lowercase hex SHA-256 of the secret (the secret is
+    /// never stored). Default: none.
+    pub client_secret_sha256: Option<String>,
+    /// private_key_jwt: the client's public keys as a JWK Set.
+    /// Default: none.
+    pub jwks: Option<Value>,
+    /// Grant types the client may use.
+    /// Default: every grant type this server supports.
+    pub grant_types: Option<Vec<String>>,
+    /// The client's scope allowance, and its default scope.
+    /// Default: none (no scope).
+    pub scope: Option<String>,
+    /// IdPs whose assertions this client may present (by `issuer`).
+    /// Default: any trusted issuer; required for `none` and `saml2_bearer`
+    /// clients.
+    pub trusted_issuers: Option<Vec<String>>,
+    /// saml2_bearer: the NameID Format the client assertion's Subject must
+    /// carry. Default: `urn:oasis:names:tc:SAML:2.0:nameid-format:entity`.
+    pub saml_name_id_format: Option<String>,
+    /// private_key_jwt: also accept the token endpoint or an alias as the
+    /// client assertion's `aud`. Default: false.
+    /// Risk: audience injection (draft-ietf-oauth-rfc7523bis §5.1): an
+    /// authorization server that names our token endpoint as its own can
+    /// replay the client's assertions here.
+    #[serde(default)]
+    pub legacy_client_assertion_audience: bool,
+}

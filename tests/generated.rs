@@ -1,0 +1,303 @@
+//! Files generated from the one source of each fact, and the documents that
+//! must agree with it. Each test renders the file from the Rust source and
+//! compares; `UPDATE_GENERATED=1 cargo test --test generated` rewrites them.
+//!
+//! | file | source |
+//! |---|---|
+//! | `docs/reasons.md` | `src/reason.rs` (the `Reason` table) |
+//! | `docs/configuration.md` | `src/config/schema.rs` (the fields' doc comments) |
+//! | `js/constants.js`, `js/constants.d.ts` | `src/protocol.rs`, `src/limits.rs`, `Reason`, `CheckId` |
+//!
+//! Checked, not generated: `js/index.d.ts` has exactly the schema's config
+//! fields; README and SECURITY.md name every `dangerous` option.
+#![cfg(not(target_arch = "wasm32"))]
+
+use assertion_grant::Reason;
+use assertion_grant::explain::CheckId;
+use assertion_grant::limits::MAX_BODY_BYTES;
+use assertion_grant::protocol::*;
+use std::path::Path;
+
+const SCHEMA_RS: &str = include_str!("../src/config/schema.rs");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compares `path` with `want`, or rewrites it under `UPDATE_GENERATED=1`.
+fn generated(path: &str, want: &str) {
+    let file = root().join(path);
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, want).unwrap();
+        return;
+    }
+    let have = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        have == want,
+        "{path} is out of date: run `UPDATE_GENERATED=1 cargo test --test generated` and commit it"
+    );
+}
+
+#[test]
+fn reasons_table() {
+    generated(
+        "docs/reasons.md",
+        &assertion_grant::reason::markdown_table(),
+    );
+}
+
+// ---- the configuration schema -------------------------------------------------
+
+/// One documented field of a schema struct.
+#[derive(Debug)]
+struct Field {
+    /// `trusted_issuers[].dangerous.allow_sha1`
+    path: String,
+    name: String,
+    ty: String,
+    doc: String,
+}
+
+/// The schema structs in document order, with the JSON path of each.
+const STRUCTS: [(&str, &str); 5] = [
+    ("ConfigDocument", ""),
+    ("AccessTokenSettings", "access_token."),
+    ("IssuerSettings", "trusted_issuers[]."),
+    ("Dangerous", "trusted_issuers[].dangerous."),
+    ("ClientSettings", "clients[]."),
+];
+
+/// Reads `pub struct X { /// docs \n pub field: Type, … }` from schema.rs
+/// (rustfmt's layout; a field without docs fails the test).
+fn schema_fields() -> Vec<(String, String, Vec<Field>)> {
+    let mut out = Vec::new();
+    for (name, prefix) in STRUCTS {
+        let start = SCHEMA_RS
+            .find(&format!("pub struct {name} {{"))
+            .unwrap_or_else(|| panic!("schema.rs has no struct {name}"));
+        // The struct's own doc comment: the lines just above its attributes.
+        let above: Vec<&str> = SCHEMA_RS[..start].lines().rev().collect();
+        let struct_doc: Vec<&str> = above
+            .iter()
+            .skip_while(|l| l.starts_with("#["))
+            .take_while(|l| l.starts_with("///"))
+            .map(|l| l.trim_start_matches("///").trim())
+            .collect();
+        let struct_doc = struct_doc.into_iter().rev().collect::<Vec<_>>().join(" ");
+        let body = &SCHEMA_RS[start..];
+        let body = &body[..body.find("\n}").unwrap()];
+        let mut fields = Vec::new();
+        let mut doc = Vec::new();
+        for line in body.lines().skip(1).map(str::trim) {
+            if let Some(d) = line.strip_prefix("///") {
+                doc.push(d.trim().to_owned());
+            } else if let Some(decl) = line.strip_prefix("pub ") {
+                let (field, ty) = decl.trim_end_matches(',').split_once(": ").unwrap();
+                assert!(!doc.is_empty(), "{name}.{field} has no doc comment");
+                fields.push(Field {
+                    path: format!("{prefix}{field}"),
+                    name: field.to_owned(),
+                    ty: ty.to_owned(),
+                    doc: doc.join(" "),
+                });
+                doc.clear();
+            }
+        }
+        out.push((
+            format!("`{}`", prefix.trim_end_matches('.')),
+            struct_doc,
+            fields,
+        ));
+    }
+    out
+}
+
+fn json_type(ty: &str) -> &'static str {
+    let inner = ty
+        .strip_prefix("Option<")
+        .map_or(ty, |t| t.strip_suffix('>').unwrap());
+    match inner {
+        "String" => "string",
+        "bool" => "boolean",
+        "i64" => "integer",
+        "Value" => "JWK Set",
+        "Vec<String>" => "array of strings",
+        "BTreeMap<String, String>" => "object of strings",
+        "ScopePolicy" | "AssertionFormat" | "AuthMethod" => "string (enum)",
+        "AccessTokenSettings" | "Dangerous" => "object",
+        "Vec<IssuerSettings>" | "Vec<ClientSettings>" => "array of objects",
+        other => panic!("no JSON name for {other}"),
+    }
+}
+
+fn configuration_md() -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         <!-- Generated from the doc comments of src/config/schema.rs by \
+         `UPDATE_GENERATED=1 cargo test --test generated`; do not edit. -->\n\n\
+         One JSON document (`AG_CONFIG`), validated completely at load: unknown fields are \
+         errors and every error names the field. Options that weaken a check live under \
+         `trusted_issuers[].dangerous`; their older top-level spellings still load and are \
+         deprecated.\n",
+    );
+    for (path, doc, fields) in schema_fields() {
+        let title = if path == "``" { "The document" } else { &path };
+        out.push_str(&format!(
+            "\n## {title}\n\n{doc}\n\n| field | type | meaning |\n|---|---|---|\n"
+        ));
+        for f in fields {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                f.path,
+                json_type(&f.ty),
+                f.doc.replace('|', "\\|")
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn configuration_reference() {
+    let fields: Vec<Field> = schema_fields().into_iter().flat_map(|s| s.2).collect();
+    for f in &fields {
+        // Every optional or defaulted field states its default.
+        let required = f.doc.contains("Required");
+        assert!(
+            required || f.doc.contains("Default:"),
+            "{}: the doc comment states no default (or `Required.`)",
+            f.path
+        );
+    }
+    for f in fields.iter().filter(|f| f.path.contains(".dangerous.")) {
+        assert!(
+            f.doc.contains("Risk:"),
+            "{}: a dangerous option states its risk",
+            f.path
+        );
+    }
+    generated("docs/configuration.md", &configuration_md());
+}
+
+/// The field names of one `export interface X { … }` in index.d.ts.
+fn ts_interface_fields(dts: &str, name: &str) -> Vec<String> {
+    let start = dts
+        .find(&format!("export interface {name} {{"))
+        .unwrap_or_else(|| panic!("index.d.ts has no interface {name}"));
+    let body = &dts[start..];
+    let body = &body[..body.find("\n}").unwrap()];
+    body.lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.starts_with("/*") && !l.starts_with('*') && !l.starts_with("//"))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(n, _)| n.trim_end_matches('?').to_owned())
+        })
+        .filter(|n| !n.is_empty() && !n.contains(' '))
+        .collect()
+}
+
+#[test]
+fn typescript_config_types_match_the_schema() {
+    let dts = std::fs::read_to_string(root().join("js/index.d.ts")).unwrap();
+    let pairs = [
+        ("ConfigDocument", "Config"),
+        ("AccessTokenSettings", "AccessTokenConfig"),
+        ("IssuerSettings", "TrustedIssuerConfig"),
+        ("Dangerous", "DangerousIssuerOptions"),
+        ("ClientSettings", "ClientConfig"),
+    ];
+    let schema = schema_fields();
+    for ((rust, ts), (_, _, fields)) in pairs.iter().zip(&schema) {
+        let mut want: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
+        let mut have = ts_interface_fields(&dts, ts);
+        want.sort();
+        have.sort();
+        assert_eq!(have, want, "index.d.ts {ts} vs schema.rs {rust}");
+    }
+}
+
+#[test]
+fn readme_and_security_name_every_dangerous_option() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let security = std::fs::read_to_string(root().join("SECURITY.md")).unwrap();
+    let fields: Vec<Field> = schema_fields().into_iter().flat_map(|s| s.2).collect();
+    for f in fields.iter().filter(|f| f.path.contains(".dangerous.")) {
+        let name = format!("dangerous.{}", f.name);
+        assert!(readme.contains(&name), "README.md does not mention {name}");
+        assert!(
+            security.contains(&name),
+            "SECURITY.md does not mention {name}"
+        );
+    }
+    assert!(readme.contains("docs/configuration.md"));
+    assert!(readme.contains("docs/reasons.md"));
+}
+
+// ---- constants for JavaScript ---------------------------------------------------
+
+fn js_string_list(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.map(|s| format!("  {s:?},\n")).collect();
+    format!("[\n{}]", items.concat())
+}
+
+fn constants_js() -> String {
+    let reasons = js_string_list(Reason::ALL.iter().map(|r| r.code().to_owned()));
+    let checks = js_string_list(CheckId::ALL.iter().map(|c| c.id().to_owned()));
+    let reserved = js_string_list(RESERVED_CLAIMS.iter().map(|c| (*c).to_owned()));
+    format!(
+        "// Generated from src/protocol.rs, src/limits.rs and src/reason.rs by\n\
+         // `UPDATE_GENERATED=1 cargo test --test generated`; do not edit.\n\n\
+         /** Grant type URN for RFC 7523 JWT bearer assertions. */\n\
+         export const JWT_BEARER = {GRANT_JWT_BEARER:?};\n\
+         /** Grant type URN for RFC 7522 SAML 2.0 bearer assertions. */\n\
+         export const SAML2_BEARER = {GRANT_SAML2_BEARER:?};\n\
+         /** client_assertion_type URN for RFC 7523 §2.2 client authentication. */\n\
+         export const CLIENT_ASSERTION_JWT_BEARER = {CLIENT_ASSERTION_JWT:?};\n\
+         /** client_assertion_type URN for RFC 7522 §2.2 client authentication. */\n\
+         export const CLIENT_ASSERTION_SAML2_BEARER = {CLIENT_ASSERTION_SAML2:?};\n\
+         /** Largest request body the endpoint reads; larger bodies get 413 invalid_request. */\n\
+         export const MAX_BODY_BYTES = {MAX_BODY_BYTES};\n\
+         /** Access-token claims the server sets or vouches for: never mapped from an assertion. */\n\
+         export const RESERVED_CLAIMS = Object.freeze({reserved});\n\
+         /** Every stable reason code (docs/reasons.md). */\n\
+         export const REASON_CODES = Object.freeze({reasons});\n\
+         /** Every explain check id. */\n\
+         export const CHECK_IDS = Object.freeze({checks});\n"
+    )
+}
+
+fn constants_dts() -> String {
+    let union = |items: Vec<String>| {
+        items
+            .iter()
+            .map(|s| format!("\n  | {s:?}"))
+            .collect::<String>()
+    };
+    format!(
+        "// Generated from src/protocol.rs, src/limits.rs and src/reason.rs by\n\
+         // `UPDATE_GENERATED=1 cargo test --test generated`; do not edit.\n\n\
+         export declare const JWT_BEARER: {GRANT_JWT_BEARER:?};\n\
+         export declare const SAML2_BEARER: {GRANT_SAML2_BEARER:?};\n\
+         export declare const CLIENT_ASSERTION_JWT_BEARER: {CLIENT_ASSERTION_JWT:?};\n\
+         export declare const CLIENT_ASSERTION_SAML2_BEARER: {CLIENT_ASSERTION_SAML2:?};\n\
+         export declare const MAX_BODY_BYTES: {MAX_BODY_BYTES};\n\
+         export declare const RESERVED_CLAIMS: readonly string[];\n\
+         /** A stable reason code (docs/reasons.md). */\n\
+         export type ReasonCode ={};\n\
+         /** An explain check id. */\n\
+         export type CheckId ={};\n\
+         export declare const REASON_CODES: readonly ReasonCode[];\n\
+         export declare const CHECK_IDS: readonly CheckId[];\n",
+        union(Reason::ALL.iter().map(|r| r.code().to_owned()).collect()),
+        union(CheckId::ALL.iter().map(|c| c.id().to_owned()).collect()),
+    )
+}
+
+#[test]
+fn javascript_constants() {
+    generated("js/constants.js", &constants_js());
+    generated("js/constants.d.ts", &constants_dts());
+}
