@@ -5,17 +5,14 @@
 //
 // Prints, as a share of ALL samples of the path, the self and inclusive time of
 // every function on stacks that hold no signature operation.
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
-import { Miniflare } from 'miniflare';
-import { ROOT, importPkg } from '../tests/js/helpers.mjs';
+import { importPkg } from '../tests/js/helpers.mjs';
+import { createMiniflare, moduleWorker } from '../tests/js/miniflare.mjs';
 import { AUTHORIZATION, PATHS, TOKEN_URL, benchConfig, makePools } from './lib/assertions.mjs';
 import { SIGNATURE_STAGES, inspectorSession } from './lib/profile.mjs';
 
 const path = process.argv[2] ?? 'saml-rsa';
 if (!PATHS.some((p) => p.id === path)) throw new Error(`unknown path ${path}`);
-const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))[1];
 const pkg = await importPkg();
 const port = await new Promise((resolve) => {
   const s = net.createServer();
@@ -24,22 +21,13 @@ const port = await new Promise((resolve) => {
     s.close(() => resolve(p));
   });
 });
-const mf = new Miniflare({
-  cf: false,
+const mf = createMiniflare({
   inspectorPort: port,
   workers: [
-    {
+    moduleWorker('bench/workerd/ag-cpu.js', {
       name: 'ag-cpu',
-      modules: true,
-      modulesRoot: ROOT,
-      scriptPath: join(ROOT, 'bench/workerd/ag-cpu.js'),
-      modulesRules: [
-        { type: 'ESModule', include: ['**/*.js'] },
-        { type: 'CompiledWasm', include: ['**/*.wasm'] },
-      ],
-      compatibilityDate,
       bindings: { AG_CONFIG: JSON.stringify(benchConfig()), AG_SIGNING_KEY: pkg.generateSigningKey('bench') },
-    },
+    }),
   ],
 });
 let profile;

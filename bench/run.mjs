@@ -27,8 +27,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Miniflare } from 'miniflare';
 import { ROOT } from '../tests/js/helpers.mjs';
+import { COMPATIBILITY_DATE, createMiniflare, moduleWorker, tokenWorker } from '../tests/js/miniflare.mjs';
 import { AUTHORIZATION, PATHS, TOKEN_URL, benchConfig, makePools } from './lib/assertions.mjs';
 import { bundlePeerWorker } from './lib/bundle.mjs';
 import { analyse, inspectorSession } from './lib/profile.mjs';
@@ -74,7 +74,6 @@ if (opt.pkg !== undefined) {
   cpSync(dir, join(TREE, 'pkg'), { recursive: true });
   process.on('exit', () => rmSync(TREE, { recursive: true, force: true }));
 }
-const COMPAT_DATE = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))[1];
 
 const log = (...a) => console.error('[bench]', ...a);
 const started = Date.now();
@@ -82,6 +81,8 @@ const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
 
 // ---------------------------------------------------------------------------
 // Process hygiene: every Miniflare is disposed and its workerd checked by PID.
+// Miniflare options come from the tests' factory (tests/js/miniflare.mjs), so
+// the bench loads the Worker exactly as the Worker tests do.
 
 const live = new Set(); // { mf, pid }
 async function stopWorkerd(entry) {
@@ -114,7 +115,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 async function startWorkerd(options) {
   const before = new Set(descendants(process.pid, 'workerd').map((p) => p.pid));
   const t0 = process.hrtime.bigint();
-  const mf = new Miniflare({ cf: false, ...options });
+  const mf = createMiniflare(options);
   const entry = { mf, pid: undefined };
   live.add(entry);
   await mf.ready;
@@ -125,15 +126,17 @@ async function startWorkerd(options) {
   return { ...entry, entry, readyMs };
 }
 
-const ourModules = {
+// The peer Worker: one esbuild bundle (bench/lib/bundle.mjs), Node built-ins
+// through nodejs_compat, Miniflare's default module rules.
+const peerWorker = (peerBundle, options) => ({
+  name: 'peer',
   modules: true,
-  modulesRoot: TREE,
-  modulesRules: [
-    { type: 'ESModule', include: ['**/*.js'] },
-    { type: 'CompiledWasm', include: ['**/*.wasm'] },
-  ],
-  compatibilityDate: COMPAT_DATE,
-};
+  modulesRoot: peerBundle.dir,
+  scriptPath: peerBundle.file,
+  compatibilityDate: COMPATIBILITY_DATE,
+  compatibilityFlags: ['nodejs_compat'],
+  ...options,
+});
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -269,25 +272,9 @@ async function workerdPhase({ pools, config, signingKey, peerBundle }) {
   const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey };
   const wd = await startWorkerd({
     workers: [
-      {
-        name: 'ag',
-        ...ourModules,
-        scriptPath: join(TREE, 'worker/index.js'),
-        routes: [`${HOSTS.ag}/*`],
-        bindings,
-        durableObjects: { REPLAY: { className: 'ReplayGuard', useSQLite: true } },
-      },
-      { name: 'ag-cpu', ...ourModules, scriptPath: join(TREE, 'bench/workerd/ag-cpu.js'), routes: [`${HOSTS.cpu}/*`], bindings },
-      {
-        name: 'peer',
-        modules: true,
-        modulesRoot: peerBundle.dir,
-        scriptPath: peerBundle.file,
-        compatibilityDate: COMPAT_DATE,
-        compatibilityFlags: ['nodejs_compat'],
-        routes: [`${HOSTS.peer}/*`],
-        bindings,
-      },
+      tokenWorker({ root: TREE, name: 'ag', routes: [`${HOSTS.ag}/*`], bindings }),
+      moduleWorker('bench/workerd/ag-cpu.js', { root: TREE, name: 'ag-cpu', routes: [`${HOSTS.cpu}/*`], bindings }),
+      peerWorker(peerBundle, { routes: [`${HOSTS.peer}/*`], bindings }),
     ],
   });
   const { mf, pid } = wd;
@@ -401,17 +388,17 @@ async function coldPhase({ pools, config, signingKey, peerBundle }) {
   const variants = [
     {
       key: 'hello',
-      worker: { name: 'hello', modules: true, script: 'export default { fetch() { return new Response("ok"); } };', compatibilityDate: COMPAT_DATE },
+      worker: { name: 'hello', modules: true, script: 'export default { fetch() { return new Response("ok"); } };', compatibilityDate: COMPATIBILITY_DATE },
       request: () => ({ url: 'http://hello/', init: {} }),
     },
     {
       key: 'ours',
-      worker: { name: 'ag', ...ourModules, scriptPath: join(TREE, 'worker/index.js'), bindings, durableObjects: { REPLAY: { className: 'ReplayGuard', useSQLite: true } } },
+      worker: tokenWorker({ root: TREE, name: 'ag', bindings }),
       request: (i) => tokenRequest(`http://${HOSTS.ag}/token`, pools['jwt-es256'][POOL - 3 - i].body),
     },
     {
       key: 'jose',
-      worker: { name: 'peer', modules: true, modulesRoot: peerBundle.dir, scriptPath: peerBundle.file, compatibilityDate: COMPAT_DATE, compatibilityFlags: ['nodejs_compat'], bindings },
+      worker: peerWorker(peerBundle, { bindings }),
       request: (i) => tokenRequest(`http://${HOSTS.peer}/jose/token`, pools['jwt-es256'][POOL - 3 - i].body),
     },
   ];
@@ -546,9 +533,7 @@ async function profilePhase({ pools, config, signingKey }) {
   const tree = profilingTree();
   const wd = await startWorkerd({
     inspectorPort: port,
-    workers: [
-      { name: 'ag-cpu', ...ourModules, modulesRoot: tree, scriptPath: join(tree, 'bench/workerd/ag-cpu.js'), bindings },
-    ],
+    workers: [moduleWorker('bench/workerd/ag-cpu.js', { root: tree, name: 'ag-cpu', bindings })],
   });
   const { mf } = wd;
   const session = { close() {} };
@@ -645,7 +630,7 @@ async function main() {
       workerd: execFileSync(join(ROOT, 'node_modules/.bin/workerd'), ['--version'], { encoding: 'utf8' }).trim(),
       versions: Object.fromEntries(['miniflare', 'wrangler', 'jose', 'xml-crypto', '@xmldom/xmldom'].map((n) => [n, versionOf(n)])),
       git: gitRev(),
-      compatibilityDate: COMPAT_DATE,
+      compatibilityDate: COMPATIBILITY_DATE,
       rounds: ROUNDS,
       pool: POOL,
       quick: opt.quick,

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
-import { Miniflare } from 'miniflare';
 import { ROOT, importPkg, requireFile } from './helpers.mjs';
 import { apportion, formatReport, presignSaml, runLoad, serverConfig } from './loadmix.mjs';
+import { createMiniflare, tokenWorker } from './miniflare.mjs';
 
 const REQUESTS = 300;
 const CONCURRENCY = 16;
@@ -25,20 +25,12 @@ before(async () => {
   const pkg = await importPkg();
   config = serverConfig();
   saml = presignSaml({ config, valid: apportion(REQUESTS).saml + BURSTS });
-  mf = new Miniflare({
-    modules: true,
-    modulesRoot: ROOT,
-    scriptPath: join(ROOT, 'worker/index.js'),
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    cf: false,
-    bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: pkg.generateSigningKey(KID) },
-    durableObjects: { REPLAY: { className: 'ReplayGuard', useSQLite: true } },
-    handleStructuredLogs: () => {},
-  });
+  mf = createMiniflare(
+    tokenWorker({
+      bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: pkg.generateSigningKey(KID) },
+      handleStructuredLogs: () => {},
+    }),
+  );
   await mf.ready;
 });
 

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Miniflare } from 'miniflare';
 import { ROOT, clientParts, importPkg, loadConfig, loadReplayScenarios, loadVectors, requireFile } from './helpers.mjs';
+import { createMiniflare, moduleWorker } from './miniflare.mjs';
 import { WYCHEPROOF_SUITES, loadWycheproof } from './wycheproof.mjs';
 
 let mf;
@@ -17,17 +17,7 @@ let pkg;
 before(async () => {
   requireFile(join(ROOT, 'pkg/assertion_grant_bg.wasm'), 'build it first: npm run build:pkg');
   pkg = await importPkg();
-  mf = new Miniflare({
-    modules: true,
-    modulesRoot: ROOT,
-    scriptPath: join(ROOT, 'tests/js/workers/seam.worker.js'),
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    cf: false,
-  });
+  mf = createMiniflare(moduleWorker('tests/js/workers/seam.worker.js'));
   await mf.ready;
 });
 

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Miniflare } from 'miniflare';
 import { SAML2_BEARER, SAML_IDP, samlIssuerEntry, signSamlAssertion } from './xmlsec.mjs';
 import {
   JWT_BEARER,
@@ -22,6 +21,7 @@ import {
   verifyAccessToken,
   mintDemoAssertion,
 } from './helpers.mjs';
+import { createMiniflare, tokenWorker } from './miniflare.mjs';
 
 const IDP_ISSUER = 'https://idp.example.com';
 const IDP_KID = 'idp-ec-1';
@@ -30,22 +30,14 @@ const CLIENT = ['basic-client', 'basic-secret'];
 const LIMITED_CLIENT = ['limited-client', 'limited-secret'];
 
 function miniflare({ bindings, logs }) {
-  return new Miniflare({
-    modules: true,
-    modulesRoot: ROOT,
-    scriptPath: join(ROOT, 'worker/index.js'),
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2025-01-01',
-    cf: false,
-    bindings,
-    durableObjects: { REPLAY: { className: 'ReplayGuard', useSQLite: true } },
-    handleStructuredLogs: (entry) => {
-      logs.push(entry);
-    },
-  });
+  return createMiniflare(
+    tokenWorker({
+      bindings,
+      handleStructuredLogs: (entry) => {
+        logs.push(entry);
+      },
+    }),
+  );
 }
 
 async function json(response) {
