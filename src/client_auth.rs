@@ -10,7 +10,7 @@ use crate::config::{AuthMethod, Config};
 use crate::crypto::Algorithm;
 use crate::crypto::seam::{KeyOwner, SignatureCheck};
 use crate::explain::Trace;
-use crate::grant::{TimeRules, saml2};
+use crate::grant::{GrantError, TimeRules, jwt, saml2};
 use crate::jose::{self, JoseError, UnverifiedJws};
 use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
 use crate::reason::Reason;
@@ -391,23 +391,19 @@ fn finish_jwt_assertion(
             "aud must be exactly this authorization server's issuer identifier",
         ));
     }
-    let exp = claims
-        .numeric_date("exp", false)
-        .map_err(reject)?
-        .ok_or(problem(Reason::JwtClaimMissing, "exp is missing"))?;
     let rules = TimeRules {
         now,
         skew: config.clock_skew,
         max_lifetime: DEFAULT_MAX_LIFETIME_SECS,
     };
-    rules
-        .check(
-            exp,
-            claims.numeric_date("nbf", true).map_err(reject)?,
-            claims.numeric_date("iat", true).map_err(reject)?,
-            &mut Trace::off(),
-        )
-        .map_err(|e| ClientAuthError::Assertion(e.reason(), Cow::Owned(e.to_string())))?;
+    // The same RFC 7523 §3 items 4–6 as a grant's, with the client
+    // assertion's own wording for the public description.
+    let exp = jwt::times(claims, rules, &mut Trace::off()).map_err(|e| match e {
+        GrantError::MissingClaim(_) => problem(Reason::JwtClaimMissing, "exp is missing"),
+        GrantError::Jose(e) => reject(e),
+        GrantError::Time(t) => ClientAuthError::Assertion(t.reason(), Cow::Owned(t.to_string())),
+        other => ClientAuthError::Assertion(other.reason(), Cow::Owned(other.to_string())),
+    })?;
     let jti = match claims.string("jti").map_err(reject)? {
         Some(j) if !j.is_empty() => j,
         _ => return Err(problem(Reason::JwtClaimMissing, "jti is missing")),

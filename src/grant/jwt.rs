@@ -5,7 +5,7 @@ use crate::crypto::seam::{KeyOwner, SignatureCheck};
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam::{RustBackend, SignatureBackend};
 use crate::explain::{CheckId, Trace, utc};
-use crate::jose::{self, UnverifiedJws};
+use crate::jose::{self, Claims, UnverifiedJws};
 use crate::reason::Reason;
 use crate::replay::{ReplayKey, ReplayKind};
 
@@ -101,6 +101,37 @@ pub(crate) fn begin(
     Ok((JwtPending { jws, issuer: index }, check))
 }
 
+/// RFC 7523 §3 items 4–6 over verified claims, for grants and client
+/// assertions alike: `exp` present, `nbf` and `iat` NumericDates when
+/// present, and the time window of `rules` (RFC 7521 §5.2 item 4).
+/// Returns `exp`.
+pub(crate) fn times(
+    claims: &Claims,
+    rules: TimeRules,
+    trace: &mut Trace,
+) -> Result<i64, GrantError> {
+    let exp = match claims.numeric_date("exp", false) {
+        Ok(Some(exp)) => Ok(exp),
+        Ok(None) => Err(GrantError::MissingClaim("exp")),
+        Err(e) => Err(e.into()),
+    };
+    let exp = trace.check(CheckId::JwtExpiryPresent, "RFC 7523 §3 item 4", exp, |e| {
+        format!("exp {}", utc(*e))
+    })?;
+    let dates = claims
+        .numeric_date("nbf", true)
+        .and_then(|nbf| Ok((nbf, claims.numeric_date("iat", true)?)))
+        .map_err(GrantError::from);
+    let (nbf, iat) = trace.check(
+        CheckId::JwtDateClaims,
+        "RFC 7519 §2 (NumericDate)",
+        dates,
+        |_| "nbf and iat, when present, are NumericDates".into(),
+    )?;
+    rules.check(exp, nbf, iat, trace)?;
+    Ok(exp)
+}
+
 /// The second half of [`validate`]: `verified` is the host's answer to the
 /// check [`begin`] returned; every rule reads the verified claims only.
 pub(crate) fn finish(
@@ -184,31 +215,12 @@ pub(crate) fn finish(
         }
     });
     aud?;
-    // Items 4–6.
-    let exp = match claims.numeric_date("exp", false) {
-        Ok(Some(exp)) => Ok(exp),
-        Ok(None) => Err(GrantError::MissingClaim("exp")),
-        Err(e) => Err(e.into()),
-    };
-    let exp = trace.check(CheckId::JwtExpiryPresent, "RFC 7523 §3 item 4", exp, |e| {
-        format!("exp {}", utc(*e))
-    })?;
-    let dates = claims
-        .numeric_date("nbf", true)
-        .and_then(|nbf| Ok((nbf, claims.numeric_date("iat", true)?)))
-        .map_err(GrantError::from);
-    let (nbf, iat) = trace.check(
-        CheckId::JwtDateClaims,
-        "RFC 7519 §2 (NumericDate)",
-        dates,
-        |_| "nbf and iat, when present, are NumericDates".into(),
-    )?;
     let rules = TimeRules {
         now,
         skew: issuer.clock_skew,
         max_lifetime: issuer.max_lifetime,
     };
-    rules.check(exp, nbf, iat, trace)?;
+    let exp = times(claims, rules, trace)?;
     // Item 7: one-time use, keyed on the issuer and jti.
     let jti = trace.check(
         CheckId::JwtJtiType,

@@ -184,6 +184,56 @@ pub(crate) struct TimeRules {
 }
 
 impl TimeRules {
+    /// `exp` has not passed: `now < exp + skew` (RFC 7519 §4.1.4).
+    pub fn not_expired(&self, exp: i64) -> Result<(), TimeError> {
+        if self.now >= exp.saturating_add(self.skew) {
+            Err(TimeError::Expired)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `exp` is not further ahead than the maximum lifetime (RFC 7521 §5.2
+    /// item 4: the issuer's lifetime, not the assertion's word for it).
+    pub fn expiry_in_reach(&self, exp: i64) -> Result<(), TimeError> {
+        if exp
+            > self
+                .now
+                .saturating_add(self.max_lifetime)
+                .saturating_add(self.skew)
+        {
+            Err(TimeError::ExpiryTooFar)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `nbf` has come: `nbf <= now + skew` (RFC 7519 §4.1.5).
+    pub fn valid_from(&self, nbf: i64) -> Result<(), TimeError> {
+        if nbf > self.now.saturating_add(self.skew) {
+            Err(TimeError::NotYetValid)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `iat` is neither in the future nor older than the maximum lifetime
+    /// (RFC 7521 §5.2 item 4).
+    pub fn issued_within(&self, iat: i64) -> Result<(), TimeError> {
+        if iat > self.now.saturating_add(self.skew) {
+            Err(TimeError::IssuedInFuture)
+        } else if iat
+            < self
+                .now
+                .saturating_sub(self.max_lifetime)
+                .saturating_sub(self.skew)
+        {
+            Err(TimeError::IssuedTooLongAgo)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Checks `exp` (required), `nbf` and `iat` (optional), recording each
     /// window with the actual times in `trace`.
     pub fn check(
@@ -199,13 +249,9 @@ impl TimeRules {
             max_lifetime,
         } = *self;
         let when = |t: i64| format!("{} (now {}, skew {skew} s)", utc(t), utc(now));
-        let expiry = if now >= exp.saturating_add(skew) {
-            Err(TimeError::Expired)
-        } else if exp > now.saturating_add(max_lifetime).saturating_add(skew) {
-            Err(TimeError::ExpiryTooFar)
-        } else {
-            Ok(())
-        };
+        let expiry = self
+            .not_expired(exp)
+            .and_then(|()| self.expiry_in_reach(exp));
         trace.result(CheckId::Expiry, "RFC 7521 §5.2 item 4", &expiry, || {
             format!("expires {}; at most {max_lifetime} s ahead", when(exp))
         });
@@ -213,11 +259,7 @@ impl TimeRules {
         match nbf {
             None => trace.skip(CheckId::NotBefore, "RFC 7519 §4.1.5", || "no nbf".into()),
             Some(nbf) => {
-                let r = if nbf > now.saturating_add(skew) {
-                    Err(TimeError::NotYetValid)
-                } else {
-                    Ok(())
-                };
+                let r = self.valid_from(nbf);
                 trace.result(CheckId::NotBefore, "RFC 7519 §4.1.5", &r, || {
                     format!("valid from {}", when(nbf))
                 });
@@ -227,13 +269,7 @@ impl TimeRules {
         match iat {
             None => trace.skip(CheckId::IssuedAt, "RFC 7519 §4.1.6", || "no iat".into()),
             Some(iat) => {
-                let r = if iat > now.saturating_add(skew) {
-                    Err(TimeError::IssuedInFuture)
-                } else if iat < now.saturating_sub(max_lifetime).saturating_sub(skew) {
-                    Err(TimeError::IssuedTooLongAgo)
-                } else {
-                    Ok(())
-                };
+                let r = self.issued_within(iat);
                 trace.result(CheckId::IssuedAt, "RFC 7521 §5.2 item 4", &r, || {
                     format!("issued {}; at most {max_lifetime} s ago", when(iat))
                 });
