@@ -1,7 +1,7 @@
 //! [`TokenEndpoint`]: request → client → grant → policy → (host claims
 //! replay keys) → token.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
 use crate::config::{AuthMethod, Client, Config, ConfigError, TrustedIssuer, url_path};
@@ -456,7 +456,15 @@ impl TokenEndpoint {
         trace: &mut Trace,
     ) -> Result<PendingToken, OAuthError> {
         let client_ref = client.client.map(|i| &self.config.clients[i]);
-        if self.config.access_token.cap_at_assertion_expiry && grant.expires_at <= now {
+        let policy = &self.config.access_token;
+        if policy::token_expiry(
+            now,
+            policy.lifetime,
+            policy.cap_at_assertion_expiry,
+            grant.expires_at,
+        )
+        .is_none()
+        {
             // The token would be born expired; refuse before the replay key
             // is spent.
             trace.fail(
@@ -563,28 +571,25 @@ impl TokenEndpoint {
         jti: String,
     ) -> Result<(Map<String, Value>, i64), OAuthError> {
         let policy = &self.config.access_token;
-        let mut exp = now.saturating_add(policy.lifetime);
-        if policy.cap_at_assertion_expiry {
-            exp = exp.min(pending.assertion_expires_at);
-        }
-        if exp <= now {
-            return Err(GrantError::Time(TimeError::Expired).into());
-        }
-        let mut claims = pending.mapped_claims.clone();
-        claims.insert("iss".into(), json!(self.config.issuer()));
-        claims.insert("sub".into(), json!(pending.subject));
-        claims.insert("aud".into(), json!(policy.audience));
-        claims.insert("exp".into(), json!(exp));
-        claims.insert("iat".into(), json!(now));
-        claims.insert("jti".into(), json!(jti));
-        if let Some(client_id) = &pending.client_id {
-            claims.insert("client_id".into(), json!(client_id));
-        }
-        let scope = pending.scope.to_scope_string();
-        if !scope.is_empty() {
-            claims.insert("scope".into(), json!(scope));
-        }
-        Ok((claims, exp))
+        let exp = policy::token_expiry(
+            now,
+            policy.lifetime,
+            policy.cap_at_assertion_expiry,
+            pending.assertion_expires_at,
+        )
+        .ok_or(GrantError::Time(TimeError::Expired))?;
+        let claims = token::AccessTokenClaims {
+            issuer: self.config.issuer(),
+            subject: &pending.subject,
+            audience: &policy.audience,
+            client_id: pending.client_id.as_deref(),
+            scope: pending.scope.to_scope_string(),
+            issued_at: now,
+            expires_at: exp,
+            jti,
+            mapped: &pending.mapped_claims,
+        };
+        Ok((claims.into_map(), exp))
     }
 
     /// Mints the access token for a request whose replay keys were all
@@ -685,25 +690,21 @@ impl TokenEndpoint {
     }
 }
 
-/// The client↔issuer binding (configuration `trusted_issuers`,
-/// `require_client`): a grant without a client only from an issuer that
-/// allows it; a client bound to issuers only with assertions from those.
+/// [`policy::may_present`] for this client and issuer, as the client
+/// authentication error the endpoint answers.
 fn binding(
     client: Option<&Client>,
     index: usize,
     issuer: &TrustedIssuer,
 ) -> Result<(), ClientAuthError> {
-    match client {
-        None if issuer.require_client => Err(ClientAuthError::Required),
-        Some(c)
-            if c.trusted_issuers
-                .as_ref()
-                .is_some_and(|allowed| !allowed.contains(&index)) =>
-        {
-            Err(ClientAuthError::IssuerNotAllowed)
-        }
-        _ => Ok(()),
-    }
+    let presenter = match client {
+        None => policy::Presenter::Nobody,
+        Some(c) => policy::Presenter::Client(c.trusted_issuers.as_deref()),
+    };
+    policy::may_present(presenter, index, issuer.require_client).map_err(|e| match e {
+        policy::BindingError::ClientRequired => ClientAuthError::Required,
+        policy::BindingError::IssuerNotAllowed => ClientAuthError::IssuerNotAllowed,
+    })
 }
 
 /// A token request in progress (DESIGN.md, "prepare → await → finish"):

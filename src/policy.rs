@@ -178,6 +178,59 @@ pub(crate) fn map_claims(
     out
 }
 
+/// Who presents an assertion, as far as the issuer binding cares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Presenter<'a> {
+    /// No client was named.
+    Nobody,
+    /// A client, with the issuers it is bound to (`None`: any issuer).
+    Client(Option<&'a [usize]>),
+}
+
+/// Why a presenter may not present an issuer's assertions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BindingError {
+    /// The issuer requires an identified client (`require_client`).
+    ClientRequired,
+    /// The client is bound to other issuers (`trusted_issuers`).
+    IssuerNotAllowed,
+}
+
+/// The client↔issuer binding (configuration `trusted_issuers`,
+/// `require_client`): no client only where the issuer allows it; a client
+/// bound to issuers only with assertions from those. Checked twice per
+/// request — on the issuer the assertion states (before any signature
+/// work) and on the verified one.
+pub(crate) fn may_present(
+    presenter: Presenter<'_>,
+    issuer: usize,
+    require_client: bool,
+) -> Result<(), BindingError> {
+    match presenter {
+        Presenter::Nobody if require_client => Err(BindingError::ClientRequired),
+        Presenter::Client(Some(allowed)) if !allowed.contains(&issuer) => {
+            Err(BindingError::IssuerNotAllowed)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// When an access token issued at `now` expires: `lifetime` later, or at
+/// the assertion's expiry if `cap_at_assertion_expiry` and that is sooner.
+/// `None` if that is not after `now` (the token would be born expired).
+pub(crate) fn token_expiry(
+    now: i64,
+    lifetime: i64,
+    cap_at_assertion_expiry: bool,
+    assertion_expires_at: i64,
+) -> Option<i64> {
+    let mut exp = now.saturating_add(lifetime);
+    if cap_at_assertion_expiry {
+        exp = exp.min(assertion_expires_at);
+    }
+    (exp > now).then_some(exp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

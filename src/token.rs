@@ -4,6 +4,42 @@ use serde_json::{Map, Value, json};
 
 use crate::encoding::b64url_encode;
 
+/// What an access token says (RFC 9068 §2.2).
+pub(crate) struct AccessTokenClaims<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub audience: &'a str,
+    pub client_id: Option<&'a str>,
+    /// Space-separated; omitted when empty.
+    pub scope: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub jti: String,
+    /// The issuer's claim mapping (never one of the claims above:
+    /// configuration refuses reserved names).
+    pub mapped: &'a Map<String, Value>,
+}
+
+impl AccessTokenClaims<'_> {
+    /// The JWT claims set.
+    pub(crate) fn into_map(self) -> Map<String, Value> {
+        let mut claims = self.mapped.clone();
+        claims.insert("iss".into(), json!(self.issuer));
+        claims.insert("sub".into(), json!(self.subject));
+        claims.insert("aud".into(), json!(self.audience));
+        claims.insert("exp".into(), json!(self.expires_at));
+        claims.insert("iat".into(), json!(self.issued_at));
+        claims.insert("jti".into(), json!(self.jti));
+        if let Some(client_id) = self.client_id {
+            claims.insert("client_id".into(), json!(client_id));
+        }
+        if !self.scope.is_empty() {
+            claims.insert("scope".into(), json!(self.scope));
+        }
+        claims
+    }
+}
+
 /// The JWS signing input of an RFC 9068 access token over `claims`:
 /// header `{"alg":"ES256","typ":"at+jwt","kid":…}` (RFC 9068 §2.1).
 pub(crate) fn signing_input(kid: &str, claims: &Map<String, Value>) -> String {
