@@ -10,6 +10,7 @@ export declare const RESERVED_CLAIMS: readonly string[];
 /** A stable reason code (docs/reasons.md). */
 export type ReasonCode =
   | "request.method_not_allowed"
+  | "request.not_found"
   | "request.content_type"
   | "request.body_too_large"
   | "request.malformed_body"

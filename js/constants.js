@@ -33,6 +33,7 @@ export const RESERVED_CLAIMS = Object.freeze([
 /** Every stable reason code (docs/reasons.md). */
 export const REASON_CODES = Object.freeze([
   "request.method_not_allowed",
+  "request.not_found",
   "request.content_type",
   "request.body_too_large",
   "request.malformed_body",

@@ -506,6 +506,23 @@ export interface SignatureToVerify {
  */
 export function verifySignature(check: SignatureToVerify, options?: { crypto?: 'webcrypto' | 'wasm' }): Promise<boolean>;
 
+/** The kinds of {@link errorResponse}. */
+export type HostErrorKind =
+  | 'server_error'
+  | 'not_found'
+  | 'document_method_not_allowed'
+  | 'replay_store_unavailable'
+  | 'body_too_large'
+  | 'explain_input';
+
+/**
+ * An error response built by the core, for a host's answers outside a token
+ * request (a Worker's 500, an admin route's bad input, …): every error
+ * response a host sends comes from the core. Before the core has loaded, a
+ * bare `500 {"error":"server_error"}`.
+ */
+export function errorResponse(kind: HostErrorKind): Response;
+
 // ---------------------------------------------------------------------------
 // Initialisation and helpers
 

@@ -66,7 +66,7 @@ shopt -s nullglob
 js_files=(js/*.js js/*.d.ts)
 cp "${js_files[@]}" pkg/
 # The same JS layer over the slim module.
-cp js/index.js js/index.d.ts js/constants.js js/constants.d.ts pkg/slim/
+cp "${js_files[@]}" pkg/slim/
 
 node --input-type=module - "${js_files[@]}" <<'NODE'
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -83,8 +83,8 @@ const pkg = {
   repository: { type: 'git', url: field('repository') },
   files: [
     'assertion_grant_bg.wasm', 'assertion_grant.js', 'assertion_grant.d.ts', 'assertion_grant_bg.wasm.d.ts',
-    'slim/assertion_grant_bg.wasm', 'slim/assertion_grant.js', 'slim/assertion_grant.d.ts', 'slim/index.js', 'slim/index.d.ts',
-    'slim/constants.js', 'slim/constants.d.ts',
+    'slim/assertion_grant_bg.wasm', 'slim/assertion_grant.js', 'slim/assertion_grant.d.ts',
+    ...extra.map((f) => `slim/${f}`),
   ],
 };
 pkg.name = 'assertion-grant';

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     /// A dependency (the replay store) could not answer; retry later
     /// (HTTP 503 with `Retry-After`, RFC 6749 §4.1.2.1's code).
     TemporarilyUnavailable,
+    /// Not an RFC 6749 code: the host serves nothing at this path (404).
+    NotFound,
 }
 
 impl ErrorCode {
@@ -52,6 +54,7 @@ impl ErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::NotFound => "not_found",
         }
     }
 
@@ -63,6 +66,7 @@ impl ErrorCode {
             Self::InvalidClient => 401,
             Self::ServerError => 500,
             Self::TemporarilyUnavailable => 503,
+            Self::NotFound => 404,
             _ => 400,
         }
     }
@@ -83,7 +87,8 @@ pub struct OAuthError {
     description: Cow<'static, str>,
     status: u16,
     www_authenticate: bool,
-    allow_post: bool,
+    /// The `Allow` header of a 405.
+    allow: Option<&'static str>,
     retry_after: bool,
 }
 
@@ -95,7 +100,7 @@ impl OAuthError {
             description: sanitize(description.into()),
             status: code.status(),
             www_authenticate: false,
-            allow_post: false,
+            allow: None,
             retry_after: false,
         }
     }
@@ -120,6 +125,49 @@ impl OAuthError {
         );
         e.retry_after = true;
         e
+    }
+
+    /// The answer for a path the host does not serve (404 `not_found`).
+    pub fn not_found() -> Self {
+        Self::new(
+            ErrorCode::NotFound,
+            Reason::RequestNotFound,
+            "no such endpoint",
+        )
+    }
+
+    /// The answer for a method a document path does not serve (405
+    /// `invalid_request`, `Allow: GET, HEAD`): the metadata and the JWKS.
+    pub fn document_method_not_allowed() -> Self {
+        let mut e = Self::new(
+            ErrorCode::InvalidRequest,
+            Reason::RequestMethod,
+            "method not allowed",
+        );
+        e.status = 405;
+        e.allow = Some("GET, HEAD");
+        e
+    }
+
+    /// An answer a host sends outside a token exchange, by name:
+    /// `server_error`, `not_found`, `document_method_not_allowed`,
+    /// `replay_store_unavailable`, `body_too_large`, `explain_input` (an
+    /// admin explain request that is not `{body, headers?, now?}`); unknown
+    /// names are `server_error`. Hosts take every error response from the
+    /// core; this is how they get the ones that are not a token request's.
+    pub fn host(kind: &str) -> Self {
+        match kind {
+            "not_found" => Self::not_found(),
+            "document_method_not_allowed" => Self::document_method_not_allowed(),
+            "replay_store_unavailable" => Self::replay_store_unavailable(),
+            "body_too_large" => RequestError::BodyTooLarge.into(),
+            "explain_input" => Self::new(
+                ErrorCode::InvalidRequest,
+                Reason::RequestMalformedBody,
+                "expected a JSON object: body (the form body), optional headers and now (seconds)",
+            ),
+            _ => Self::server_error(),
+        }
     }
 
     /// The RFC 6749 error code.
@@ -159,8 +207,8 @@ impl OAuthError {
                 "Basic realm=\"token\", charset=\"UTF-8\"",
             );
         }
-        if self.allow_post {
-            response.push_header("Allow", "POST");
+        if let Some(allow) = self.allow {
+            response.push_header("Allow", allow);
         }
         if self.retry_after {
             response.push_header("Retry-After", "1");
@@ -202,7 +250,7 @@ impl From<RequestError> for OAuthError {
         match e {
             RequestError::MethodNotAllowed => {
                 out.status = 405;
-                out.allow_post = true;
+                out.allow = Some("POST");
             }
             // HTTP's own status for it (RFC 9110 §15.5.14); the OAuth code
             // stays invalid_request. Every host answers the same.
@@ -286,6 +334,7 @@ mod tests {
         assert_eq!(body["error"], "temporarily_unavailable");
 
         let r = OAuthError::from(RequestError::BodyTooLarge).to_http();
+        assert_eq!(r, OAuthError::host("body_too_large").to_http());
         assert_eq!(r.status, 413);
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(body["error"], "invalid_request");

@@ -50,8 +50,10 @@ macro_rules! reasons {
 
 reasons! {
     // ---- request: the HTTP request and its parameters (RFC 6749 §3.2, §4.5)
-    /// The method is not POST (405).
+    /// The method is not one the path serves (405).
     RequestMethod = "request.method_not_allowed",
+    /// The host serves nothing at this path (404).
+    RequestNotFound = "request.not_found",
     /// The body is not `application/x-www-form-urlencoded` in UTF-8.
     RequestContentType = "request.content_type",
     /// The body is longer than the limit (413).

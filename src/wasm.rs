@@ -582,19 +582,14 @@ impl Prepared {
     }
 }
 
-/// The response when the replay store failed (threw, timed out, is full for
-/// this client, or its clock broke): 503 `temporarily_unavailable` with
-/// `Retry-After`, built by the core like every token-endpoint answer.
-#[wasm_bindgen(js_name = replayStoreUnavailableResponse, unchecked_return_type = "HttpResponse")]
-pub fn replay_store_unavailable_response() -> JsValue {
-    to_js(&OAuthError::replay_store_unavailable().to_http())
-}
-
-/// The response to a token request whose body exceeds the limit (413
-/// `invalid_request`), for hosts that stop reading early.
-#[wasm_bindgen(js_name = bodyTooLargeResponse, unchecked_return_type = "HttpResponse")]
-pub fn body_too_large_response() -> JsValue {
-    to_js(&OAuthError::from(crate::request::RequestError::BodyTooLarge).to_http())
+/// An answer a host sends outside a token exchange (see
+/// [`OAuthError::host`]): `server_error`, `not_found`,
+/// `document_method_not_allowed`, `replay_store_unavailable`,
+/// `body_too_large`, `explain_input`. Hosts read these once, at start, so that even a host
+/// whose wasm instance just trapped answers with the core's bytes.
+#[wasm_bindgen(js_name = hostErrorResponse, unchecked_return_type = "HttpResponse")]
+pub fn host_error_response(kind: &str) -> JsValue {
+    to_js(&OAuthError::host(kind).to_http())
 }
 
 /// Verifies one signature with the core's pure-Rust backend: `alg` a JOSE

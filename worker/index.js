@@ -8,18 +8,24 @@ import { DurableObject } from 'cloudflare:workers';
 // The slim build (scripts/build-pkg.sh): WebCrypto verifies and signs, and the
 // module carries no pure-Rust signature code (smaller, faster cold start).
 import wasm from '../pkg/slim/assertion_grant_bg.wasm';
-import { initSync, TokenEndpoint, demoConfig } from '../pkg/slim/index.js';
+import { initSync, TokenEndpoint, demoConfig, errorResponse } from '../pkg/slim/index.js';
 
 const REPLAY_MARGIN_SECS = 60;
 
-const SERVER_ERROR_HEADERS = {
+const NO_STORE_JSON = {
   'Cache-Control': 'no-store',
   Pragma: 'no-cache',
   'Content-Type': 'application/json;charset=UTF-8',
 };
 
+/** The core's 500 (every error response comes from the core). */
 function serverError() {
-  return new Response(JSON.stringify({ error: 'server_error' }), { status: 500, headers: SERVER_ERROR_HEADERS });
+  try {
+    initSync(wasm);
+  } catch {
+    // the core could not load: errorResponse answers a bare 500
+  }
+  return errorResponse('server_error');
 }
 
 /** Replay store backed by one ReplayGuard Durable Object per key. */
@@ -175,14 +181,11 @@ async function explain(request, endpoint) {
     input = undefined;
   }
   if (input === null || typeof input !== 'object' || typeof input.body !== 'string') {
-    return new Response(JSON.stringify({ error: 'invalid_request', error_description: 'expected {"body": "<form body>", "headers"?: {...}, "now"?: seconds}' }), {
-      status: 400,
-      headers: SERVER_ERROR_HEADERS,
-    });
+    return errorResponse('explain_input');
   }
   const headers = { 'content-type': 'application/x-www-form-urlencoded', ...(input.headers ?? {}) };
   const report = await endpoint.explain({ body: input.body, headers }, { now: typeof input.now === 'number' ? input.now : undefined });
-  return new Response(JSON.stringify(report), { status: 200, headers: SERVER_ERROR_HEADERS });
+  return new Response(JSON.stringify(report), { status: 200, headers: NO_STORE_JSON });
 }
 
 export default {

@@ -226,6 +226,29 @@ describe('routing', () => {
     assert.equal(typeof (await response.json()).error, 'string');
   });
 
+  test('every error response a host sends is the core\'s: unknown path, document method, server error', async () => {
+    const observe = async (r) => ({ status: r.status, headers: [...r.headers], body: await r.text() });
+    const ep = endpoint();
+    assert.deepEqual(await observe(await ep.handle(new Request(url('/nope')))), await observe(pkg.errorResponse('not_found')));
+    assert.deepEqual(
+      await observe(await ep.handle(new Request(url(paths.metadata), { method: 'POST' }))),
+      await observe(pkg.errorResponse('document_method_not_allowed')),
+    );
+    const notFound = await pkg.errorResponse('not_found').json();
+    assert.deepEqual(notFound, { error: 'not_found', error_description: 'no such endpoint' });
+    const document405 = pkg.errorResponse('document_method_not_allowed');
+    assert.equal(document405.status, 405);
+    assert.equal(document405.headers.get('allow'), 'GET, HEAD');
+    assert.equal(document405.headers.get('cache-control'), 'no-store');
+    // An unknown kind is the core's server_error, never an exception.
+    const unknown = pkg.errorResponse('no-such-kind');
+    assert.equal(unknown.status, 500);
+    assert.deepEqual(await unknown.json(), {
+      error: 'server_error',
+      error_description: 'the server could not complete the request',
+    });
+  });
+
   test('metadata document (RFC 8414)', async () => {
     const ep = endpoint();
     const response = await ep.handle(new Request(url(paths.metadata)));
@@ -632,7 +655,8 @@ describe('host-layer review findings (issue #11)', () => {
       core.Core.prototype.begin = original;
     }
     assert.equal(trapped.status, 500);
-    assert.deepEqual(await trapped.json(), { error: 'server_error' });
+    // The core's own 500, read before the trap: a trapped instance is never asked.
+    assert.deepEqual(await trapped.json(), { error: 'server_error', error_description: 'the server could not complete the request' });
     assert.equal(seen.length, 1);
     assert.ok(seen[0] instanceof WebAssembly.RuntimeError, String(seen[0]));
     // The next requests run on a fresh instance, with a core rebuilt from the

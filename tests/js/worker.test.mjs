@@ -453,7 +453,7 @@ describe('Worker with a broken AG_CONFIG', () => {
       const response = await mf.dispatchFetch('http://localhost/token', { method: 'POST', body: 'grant_type=x' });
       assert.equal(response.status, 500);
       assert.equal(response.headers.get('cache-control'), 'no-store');
-      assert.deepEqual(await json(response), { error: 'server_error' });
+      assert.deepEqual(await json(response), { error: 'server_error', error_description: 'the server could not complete the request' });
     }
     const errors = logs.filter((l) => l.level === 'error');
     assert.equal(errors.length, 1, JSON.stringify(logs));
@@ -549,6 +549,15 @@ describe('Worker POST /explain (operators only)', () => {
     assert.deepEqual(await observed(get), { ...unknown });
   });
 
+  test('an explain request that is not {body, headers?, now?}: the core\'s 400 invalid_request', async () => {
+    const r = await explainAt(`Bearer ${ADMIN}`, { nobody: true });
+    assert.equal(r.status, 400);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    const body = await r.json();
+    assert.equal(body.error, 'invalid_request');
+    assert.match(body.error_description, /body \(the form body\)/);
+  });
+
   test('an explain that throws answers 500 server_error JSON, not a runtime error page', async () => {
     // JSON.parse turns 1e400 into Infinity: a "number" the core refuses.
     const r = await mf.dispatchFetch(new URL('/explain', config.issuer).href, {
@@ -558,7 +567,7 @@ describe('Worker POST /explain (operators only)', () => {
     });
     assert.equal(r.status, 500);
     assert.equal(r.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(await r.json(), { error: 'server_error' });
+    assert.deepEqual(await r.json(), { error: 'server_error', error_description: 'the server could not complete the request' });
   });
 
   test('with the token: a report, and nothing consumed', async () => {

@@ -1,0 +1,414 @@
+// TokenEndpoint: routing (token, metadata, JWKS), the exchange with the core
+// (client check, grant check, replay claims, signing), and the exchange()
+// client for tests and demos.
+
+import { CLIENT_ASSERTION_JWT_BEARER, JWT_BEARER, MAX_BODY_BYTES } from './constants.js';
+import { Core, assertReady, freeIfCurrent, generation, hasRustCrypto, hostError, ready, recoverFromTrap, stillCurrent, wasm } from './runtime.js';
+import { BodyTooLarge, PUBLIC_JSON_HEADERS, base64, coreHeaders, coreResponse, formUrlEncode, jsonResponse, readBody, toJsonText } from './http.js';
+import { ConfigError, OAuthError, toConfigError } from './errors.js';
+import { MemoryReplayStore } from './replay.js';
+import { SUBTLE, WebCryptoSigner, WebCryptoVerifier, splitSigningKeys } from './webcrypto.js';
+
+export class TokenEndpoint {
+  #coreInstance;
+  #coreGeneration;
+  #configText;
+  #keysText;
+  #hostSigns;
+  #verifier;
+  #keysImported;
+  #signer;
+  #store;
+  #now;
+  #metadata;
+  #jwks;
+  #onError;
+  #paths;
+
+  /**
+   * @param {object | string} config configuration (object or JSON text)
+   * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void }} [options]
+   */
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend } = {}) {
+    assertReady('new TokenEndpoint()');
+    const configText = toJsonText(config, 'config');
+    const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
+    if (backend !== undefined && backend !== 'webcrypto' && backend !== 'wasm') {
+      throw new TypeError(`assertion-grant: crypto must be 'webcrypto' or 'wasm', got ${String(backend)}`);
+    }
+    if (backend === 'webcrypto' && SUBTLE === undefined) {
+      throw new TypeError('assertion-grant: crypto.subtle is not available here (use crypto: "wasm")');
+    }
+    if (!hasRustCrypto()) {
+      // The slim build signs and verifies with WebCrypto only.
+      if (backend === 'wasm' || SUBTLE === undefined) {
+        throw new TypeError("assertion-grant: this build verifies with WebCrypto only (crypto: 'wasm' needs the full build)");
+      }
+      if (keysText === undefined) {
+        throw new ConfigError('signing_key', 'signing_key: required by this build (it has no in-wasm key generation); pass signingKeys');
+      }
+    }
+    const webcrypto = backend === 'webcrypto' || (backend === undefined && SUBTLE !== undefined);
+    // With WebCrypto, the private signing key stays in JS as a
+    // non-extractable CryptoKey: the core gets the public members only.
+    const split = webcrypto && keysText !== undefined ? splitSigningKeys(keysText) : undefined;
+    const coreKeysText = split?.publicText ?? keysText;
+    const hostSigns = split !== undefined;
+    try {
+      this.#coreInstance = new Core(configText, coreKeysText, hostSigns);
+    } catch (err) {
+      throw toConfigError(err);
+    }
+    this.#coreGeneration = generation;
+    this.#configText = configText;
+    this.#keysText = coreKeysText;
+    this.#hostSigns = hostSigns;
+    if (webcrypto) {
+      this.#verifier = new WebCryptoVerifier(() => this.#core, (err) => this.#report(err));
+      this.#keysImported = this.#verifier.prime();
+    }
+    if (hostSigns) {
+      const kids = JSON.parse(this.#coreInstance.jwksJson()).keys.map((k) => k.kid);
+      this.#signer = new WebCryptoSigner(split.privates, kids);
+    }
+    this.#now = now ?? (() => Date.now() / 1000);
+    // The default store shares the endpoint's clock, so injected clocks agree.
+    this.#store = replayStore ?? new MemoryReplayStore({ now: this.#now });
+    if (typeof this.#store.claim !== 'function') {
+      throw new TypeError('assertion-grant: replayStore must have a claim(key, expiresAt) method');
+    }
+    this.#onError = onError;
+    this.#metadata = JSON.parse(this.#core.metadataJson());
+    this.#jwks = JSON.parse(this.#core.jwksJson());
+    // Read once: each getter call copies a string out of wasm.
+    const core = this.#core;
+    this.#paths = { token: core.tokenPath, metadata: core.metadataPath, jwks: core.jwksPath };
+  }
+
+  /**
+   * The core for the current wasm instance: rebuilt from the same
+   * configuration after a trap re-instantiated the module. (An ephemeral
+   * signing key is regenerated with it: tokens it signed stop verifying,
+   * as after a restart.)
+   */
+  get #core() {
+    if (this.#coreGeneration !== generation) {
+      this.#coreInstance = new Core(this.#configText, this.#keysText, this.#hostSigns);
+      this.#coreGeneration = generation;
+      this.#jwks = JSON.parse(this.#coreInstance.jwksJson());
+    }
+    return this.#coreInstance;
+  }
+
+  /**
+   * Which backend answers signature checks: 'webcrypto' (the runtime's
+   * crypto.subtle, the default where it exists) or 'wasm' (pure Rust).
+   */
+  get crypto() {
+    return this.#verifier === undefined ? 'wasm' : 'webcrypto';
+  }
+
+  /**
+   * Resolves once the signing keys are imported into WebCrypto; rejects with
+   * a ConfigError if one is not a valid P-256 private key or its `d` does not
+   * match its `x`, `y`. (Requests fail with 500 and `onError` until then.)
+   * @returns {Promise<void>}
+   */
+  async ready() {
+    await Promise.all([this.#signer?.ready(), this.#keysImported]);
+  }
+
+  /** The paths this endpoint answers: token endpoint, RFC 8414 metadata, JWK Set. */
+  get paths() {
+    return { ...this.#paths };
+  }
+
+  /** true when no signing key was given and a fresh one was generated (tokens die with this object). */
+  get ephemeralKey() {
+    return this.#core.ephemeralKey;
+  }
+
+  /** RFC 8414 authorization server metadata (a fresh copy). */
+  metadata() {
+    return structuredClone(this.#metadata);
+  }
+
+  /** Public JWK Set of the access-token signing keys (a fresh copy). */
+  jwks() {
+    return structuredClone(this.#jwks);
+  }
+
+  /**
+   * Answer one HTTP request: the token endpoint, metadata and JWKS.
+   * @param {Request} request
+   * @returns {Promise<Response>}
+   */
+  async handle(request) {
+    try {
+      return await this.#route(request);
+    } catch (err) {
+      // Unexpected failures (a bug, a broken clock, a wasm trap) are masked
+      // as server_error; a trap also retires the wasm instance.
+      recoverFromTrap(err);
+      this.#report(err);
+      return coreResponse(hostError('server_error'));
+    }
+  }
+
+  #report(err) {
+    try {
+      this.#onError?.(err);
+    } catch {
+      // the hook must not change the answer
+    }
+  }
+
+  async #route(request) {
+    const path = new URL(request.url).pathname;
+    const method = request.method.toUpperCase();
+    const paths = this.#paths;
+
+    if (path === paths.token) {
+      if (method !== 'POST') return this.#methodNotAllowed(method, request);
+      let body;
+      try {
+        body = await readBody(request, MAX_BODY_BYTES);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return coreResponse(hostError('body_too_large'));
+        throw err;
+      }
+      return this.#token(method, coreHeaders(request.headers), body);
+    }
+
+    if (path === paths.metadata || path === paths.jwks) {
+      if (method !== 'GET' && method !== 'HEAD') {
+        return coreResponse(hostError('document_method_not_allowed'));
+      }
+      const document = path === paths.metadata ? this.#metadata : this.#jwks;
+      return jsonResponse(200, method === 'HEAD' ? null : document, PUBLIC_JSON_HEADERS);
+    }
+
+    return coreResponse(hostError('not_found'));
+  }
+
+  /**
+   * Run a token request from parameters, as a client would send it.
+   * Resolves with the token response; rejects with an OAuthError.
+   * @param {object} params see index.d.ts ExchangeParams
+   */
+  /**
+   * Explains, check by check, what the endpoint would do with a token
+   * request — without consuming a replay entry or signing anything. For
+   * operators and the debugger page only: the report names values the token
+   * endpoint never reveals.
+   *
+   * @param {Request | { body: string | Uint8Array, headers?: Record<string, string> | Array<[string, string]>, method?: string }} input
+   * @param {{ now?: number }} [options] seconds since the epoch (default: the endpoint's clock)
+   * @returns {Promise<import('./index.d.ts').Explanation>}
+   * @example
+   * const report = await endpoint.explain({ body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+   * for (const c of report.checks) console.log(c.outcome, c.check, c.spec, c.detail);
+   */
+  async explain(input, { now } = {}) {
+    let method;
+    let headers;
+    let body;
+    if (typeof Request !== 'undefined' && input instanceof Request) {
+      method = input.method.toUpperCase();
+      headers = coreHeaders(input.headers);
+      body = await readBody(input, MAX_BODY_BYTES);
+    } else {
+      method = (input.method ?? 'POST').toUpperCase();
+      const h = input.headers ?? { 'content-type': 'application/x-www-form-urlencoded' };
+      headers = Array.isArray(h) ? h : Object.entries(h);
+      body = typeof input.body === 'string' ? new TextEncoder().encode(input.body) : (input.body ?? new Uint8Array(0));
+    }
+    if (now !== undefined && (typeof now !== 'number' || !Number.isFinite(now))) {
+      throw new TypeError('assertion-grant: explain() now must be a finite number of seconds');
+    }
+    const at = now ?? this.#nowSecs();
+    const gen = generation;
+    try {
+      const core = this.#core;
+      const exchange = core.beginExplain(method, headers, body, at);
+      let used;
+      try {
+        await this.#answer(core, exchange, gen);
+        used = [];
+        for (const key of exchange.replayKeys) {
+          if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);
+          stillCurrent(gen);
+        }
+      } catch (err) {
+        recoverFromTrap(err);
+        freeIfCurrent(exchange, gen);
+        throw err;
+      }
+      return core.finishExplain(exchange, used);
+    } catch (err) {
+      recoverFromTrap(err);
+      throw err;
+    }
+  }
+
+  /** Answers every signature check of `exchange`: WebCrypto, or in wasm. */
+  async #answer(core, exchange, gen) {
+    if (this.#verifier === undefined) {
+      core.resumeInWasm(exchange);
+      return;
+    }
+    let check = exchange.signatureCheck;
+    while (check !== undefined) {
+      const verified = await this.#verifier.verify(check);
+      stillCurrent(gen);
+      check = core.resume(exchange, verified);
+    }
+  }
+
+  /** Runs every check of a token request; resolves with the core's `Prepared`. */
+  async #decide(method, headers, body, now, gen) {
+    const core = this.#core;
+    const exchange = core.begin(method, headers, body, now);
+    try {
+      await this.#answer(core, exchange, gen);
+    } catch (err) {
+      recoverFromTrap(err);
+      freeIfCurrent(exchange, gen);
+      throw err;
+    }
+    return core.finishExchange(exchange);
+  }
+
+  /** Mints the token for `prepared` (its keys claimed): signed in wasm or with the WebCrypto key. */
+  async #issue(prepared, gen) {
+    const core = this.#core;
+    if (!this.#hostSigns) return coreResponse(core.issue(prepared, this.#nowSecs()));
+    const unsigned = core.tokenToSign(prepared, this.#nowSecs());
+    let owned = true;
+    try {
+      const toSign = unsigned.toSign;
+      if (toSign === undefined) return coreResponse(unsigned.response);
+      const signature = await this.#signer.sign(toSign.kid, toSign.signingInput);
+      stillCurrent(gen);
+      owned = false; // finishToken() takes ownership
+      return coreResponse(core.finishToken(unsigned, signature));
+    } finally {
+      if (owned) freeIfCurrent(unsigned, gen);
+    }
+  }
+
+  async exchange(params = {}) {
+    const {
+      grantType = JWT_BEARER,
+      assertion,
+      scope,
+      clientId,
+      clientSecret,
+      clientAuth,
+      clientAssertion,
+      clientAssertionType,
+    } = params;
+    const form = new URLSearchParams();
+    const headers = new Headers({ 'Content-Type': 'application/x-www-form-urlencoded' });
+    form.set('grant_type', grantType);
+    if (assertion !== undefined) form.set('assertion', assertion);
+    if (scope !== undefined) form.set('scope', Array.isArray(scope) ? scope.join(' ') : scope);
+    if (clientSecret !== undefined) {
+      if (clientId === undefined) throw new TypeError('assertion-grant: clientSecret needs clientId');
+      const auth = clientAuth ?? 'basic';
+      if (auth === 'basic') {
+        headers.set('Authorization', `Basic ${base64(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`)}`);
+      } else if (auth === 'post') {
+        form.set('client_id', clientId);
+        form.set('client_secret', clientSecret);
+      } else {
+        throw new TypeError(`assertion-grant: clientAuth must be 'basic' or 'post', got ${String(auth)}`);
+      }
+    } else if (clientId !== undefined) {
+      form.set('client_id', clientId);
+    }
+    if (clientAssertion !== undefined) {
+      form.set('client_assertion_type', clientAssertionType ?? CLIENT_ASSERTION_JWT_BEARER);
+      form.set('client_assertion', clientAssertion);
+    }
+    const url = new URL(this.#paths.token, 'http://localhost');
+    const response = await this.handle(new Request(url, { method: 'POST', headers, body: form.toString() }));
+    let body;
+    try {
+      body = await response.json();
+    } catch {
+      throw new OAuthError('server_error', 'response was not JSON', response.status);
+    }
+    if (response.status === 200) return body;
+    throw new OAuthError(
+      typeof body?.error === 'string' ? body.error : 'server_error',
+      typeof body?.error_description === 'string' ? body.error_description : undefined,
+      response.status,
+    );
+  }
+
+  #methodNotAllowed(method, request) {
+    let prepared;
+    try {
+      // The core refuses the method before any signature work: nothing to answer.
+      const core = this.#core;
+      prepared = core.finishExchange(core.begin(method, coreHeaders(request.headers), new Uint8Array(0), this.#nowSecs()));
+      const http = prepared.response;
+      if (http !== undefined && http.status === 405) {
+        const response = coreResponse(http);
+        if (!response.headers.has('Allow')) response.headers.set('Allow', 'POST');
+        return response;
+      }
+    } finally {
+      if (prepared !== undefined) freeIfCurrent(prepared, generation);
+    }
+    // The core answers 405 itself; never fall through to issue.
+    return coreResponse(hostError('server_error'));
+  }
+
+  async #token(method, headers, body) {
+    const gen = generation;
+    const now = this.#nowSecs();
+    const prepared = await this.#decide(method, headers, body, now, gen);
+    let owned = true;
+    try {
+      const early = prepared.response;
+      if (early !== undefined) return coreResponse(early);
+      // A signing key WebCrypto refused fails here, before any replay key
+      // is spent on a token that could not be signed.
+      if (this.#signer !== undefined) {
+        await this.#signer.ready();
+        stillCurrent(gen);
+      }
+
+      // Claim in the order the core gives (the grant's key first, then
+      // the client assertion's); stop at the first key already used, so a
+      // spent grant never leaves an entry for a fresh client assertion.
+      for (const { key, expiresAt, partition } of prepared.replayKeys) {
+        let claimed;
+        try {
+          claimed = await this.#store.claim(key, expiresAt, partition);
+        } catch (err) {
+          // Fail closed, and tell the operator: an outage must leave a log line.
+          this.#report(err);
+          return coreResponse(hostError('replay_store_unavailable'));
+        }
+        stillCurrent(gen);
+        if (claimed !== true) return coreResponse(this.#core.replayRejected(prepared, key));
+      }
+      owned = false; // issuing takes ownership of `prepared` (frees it in wasm)
+      // The clock is read again: claiming may have taken a while.
+      return await this.#issue(prepared, gen);
+    } finally {
+      if (owned) freeIfCurrent(prepared, gen);
+    }
+  }
+
+  #nowSecs() {
+    const now = this.#now();
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new TypeError('assertion-grant: now() must return seconds since the epoch');
+    }
+    return Math.floor(now);
+  }
+}
