@@ -8,8 +8,7 @@ mod common;
 
 use assertion_grant::{Config, HttpRequest, MemoryReplayStore, SigningKey, TokenEndpoint};
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use common::{FORM, enc, send, verify_access_token};
+use common::{FORM, send, verify_access_token};
 use serde_json::{Value, json};
 
 #[cfg(all(target_arch = "wasm32", feature = "browser-tests"))]
@@ -59,56 +58,15 @@ const INVALID_CONFIGS: &[(&str, &str)] = &[
 
 const NOW: i64 = 1_800_000_000;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const CLIENT_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn endpoint() -> TokenEndpoint {
     let key = SigningKey::from_scalar(&[0x11; 32], Some("test-key".into())).unwrap();
     TokenEndpoint::new(Config::from_json(CONFIG).unwrap(), vec![key]).unwrap()
 }
 
-/// Builds the form body and Authorization header a vector's `client` asks for.
+/// The JWT-bearer request a vector's `client` asks for.
 fn request_parts(assertion: &str, client: &Value, scope: Option<&str>) -> (String, Option<String>) {
-    let mut body = format!(
-        "grant_type={}&assertion={}",
-        enc(JWT_BEARER),
-        enc(assertion)
-    );
-    let mut authorization = None;
-    if let Some(pair) = client.get("basic") {
-        let creds = format!(
-            "{}:{}",
-            enc(pair[0].as_str().unwrap()),
-            enc(pair[1].as_str().unwrap())
-        );
-        authorization = Some(format!("Basic {}", STANDARD.encode(creds)));
-    } else if let Some(pair) = client.get("post") {
-        body.push_str(&format!(
-            "&client_id={}&client_secret={}",
-            enc(pair[0].as_str().unwrap()),
-            enc(pair[1].as_str().unwrap())
-        ));
-    } else if let Some(jws) = client.get("private_key_jwt") {
-        body.push_str(&format!(
-            "&client_assertion_type={}&client_assertion={}",
-            enc(CLIENT_JWT),
-            enc(jws.as_str().unwrap())
-        ));
-        if let Some(id) = client.get("client_id").and_then(Value::as_str) {
-            body.push_str(&format!("&client_id={}", enc(id)));
-        }
-    } else if let Some(id) = client.get("none") {
-        body.push_str(&format!("&client_id={}", enc(id.as_str().unwrap())));
-    } else {
-        assert_eq!(
-            client.get("anonymous"),
-            Some(&json!(true)),
-            "unknown client form {client}"
-        );
-    }
-    if let Some(scope) = scope {
-        body.push_str(&format!("&scope={}", enc(scope)));
-    }
-    (body, authorization)
+    common::request_parts(JWT_BEARER, assertion, client, scope)
 }
 
 fn jwt_parts(case: &Value) -> (String, Option<String>) {

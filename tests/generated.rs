@@ -301,3 +301,52 @@ fn javascript_constants() {
     generated("js/constants.js", &constants_js());
     generated("js/constants.d.ts", &constants_dts());
 }
+
+// ---- explain reports ------------------------------------------------------------
+
+#[test]
+fn typescript_explain_types_match_the_report() {
+    use assertion_grant::{Config, HttpRequest, TokenEndpoint};
+    let endpoint =
+        TokenEndpoint::with_ephemeral_key(Config::from_json(assertion_grant::DEMO_CONFIG).unwrap())
+            .unwrap();
+    let request = HttpRequest {
+        method: "POST",
+        content_type: Some("application/x-www-form-urlencoded"),
+        authorization: None,
+        body: b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=x.y.z",
+    };
+    let report =
+        serde_json::to_value(endpoint.explain(&request, 1_800_000_000, &|_| false)).unwrap();
+    let failed = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["outcome"] == "fail")
+        .expect("a failed check");
+    let mut have: Vec<String> = failed.as_object().unwrap().keys().cloned().collect();
+    have.sort();
+    let dts = std::fs::read_to_string(root().join("js/index.d.ts")).unwrap();
+    let mut want = ts_interface_fields(&dts, "ExplainCheck");
+    want.sort();
+    assert_eq!(have, want, "index.d.ts ExplainCheck vs a failed check");
+    // Every top-level member of a report (token_claims only when issuing).
+    let mut have: Vec<String> = report.as_object().unwrap().keys().cloned().collect();
+    have.push("token_claims".into());
+    have.sort();
+    let mut want = ts_interface_fields(&dts, "Explanation");
+    want.sort();
+    assert_eq!(have, want, "index.d.ts Explanation vs a report");
+    let mut error: Vec<String> = report["error"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    error.sort();
+    assert_eq!(error, ["error", "error_description", "reason", "status"]);
+    assert!(
+        dts.contains("error?: { error: string; reason: ReasonCode; error_description: string; status: number };"),
+        "index.d.ts Explanation.error lists error, reason, error_description, status"
+    );
+}

@@ -26,7 +26,6 @@ const C14N: &str = include_str!("vectors/saml/c14n/cases.json");
 
 const NOW: i64 = 1_800_000_000;
 const SAML2_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
-const CLIENT_SAML2: &str = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer";
 
 fn endpoint() -> TokenEndpoint {
     let key = SigningKey::from_scalar(&[0x22; 32], Some("saml-test-key".into())).unwrap();
@@ -99,44 +98,18 @@ fn encode(case: &Value) -> String {
     param
 }
 
+/// The SAML-bearer request a vector asks for (default client: basic-client).
 fn request_parts(case: &Value) -> (String, Option<String>) {
-    let mut body = format!(
-        "grant_type={}&assertion={}",
-        enc(SAML2_BEARER),
-        enc(&encode(case))
-    );
     let client = case
         .get("client")
         .cloned()
         .unwrap_or(json!({"basic": ["basic-client", "basic-secret"]}));
-    let mut authorization = None;
-    if let Some(pair) = client.get("basic") {
-        let creds = format!(
-            "{}:{}",
-            enc(pair[0].as_str().unwrap()),
-            enc(pair[1].as_str().unwrap())
-        );
-        authorization = Some(format!("Basic {}", STANDARD.encode(creds)));
-    } else if let Some(xml) = client.get("saml_client_assertion") {
-        body.push_str(&format!(
-            "&client_assertion_type={}&client_assertion={}",
-            enc(CLIENT_SAML2),
-            enc(&URL_SAFE_NO_PAD.encode(xml.as_str().unwrap()))
-        ));
-        if let Some(id) = client.get("client_id").and_then(Value::as_str) {
-            body.push_str(&format!("&client_id={}", enc(id)));
-        }
-    } else {
-        assert_eq!(
-            client.get("anonymous"),
-            Some(&json!(true)),
-            "unknown client form {client}"
-        );
-    }
-    if let Some(scope) = case.get("scope").and_then(Value::as_str) {
-        body.push_str(&format!("&scope={}", enc(scope)));
-    }
-    (body, authorization)
+    common::request_parts(
+        SAML2_BEARER,
+        &encode(case),
+        &client,
+        case.get("scope").and_then(Value::as_str),
+    )
 }
 
 #[test]
@@ -416,7 +389,7 @@ fn review_regression_prefixlist_dos_is_refused_without_signature_work() {
     let body = format!(
         "{}&client_assertion_type={}&client_assertion={}",
         grant_body("<x/>"),
-        enc(CLIENT_SAML2),
+        enc(assertion_grant::protocol::CLIENT_ASSERTION_SAML2),
         URL_SAFE_NO_PAD.encode(DOS_PREFIXLIST)
     );
     assertion_grant::probe::reset();

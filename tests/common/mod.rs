@@ -2,9 +2,10 @@
 #![allow(dead_code)]
 
 use assertion_grant::crypto::{self, Algorithm, PublicKey};
+use assertion_grant::protocol::{CLIENT_ASSERTION_JWT, CLIENT_ASSERTION_SAML2};
 use assertion_grant::{HttpRequest, HttpResponse, MemoryReplayStore, ReplayStore, TokenEndpoint};
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 /// The form content type.
@@ -38,6 +39,69 @@ pub fn send(
         body: body.as_bytes(),
     };
     ep.handle(&req, now, store)
+}
+
+/// The one request builder of the Rust suites: the form body and
+/// Authorization header for `grant_type` with `assertion` (the parameter as
+/// sent) and the client a vector's `client` names — `basic`/`post`
+/// `[id, secret]`, `private_key_jwt` (+ `client_id`), `saml_client_assertion`
+/// (XML, + `client_id`), `none` (a client_id), or `anonymous`.
+pub fn request_parts(
+    grant_type: &str,
+    assertion: &str,
+    client: &Value,
+    scope: Option<&str>,
+) -> (String, Option<String>) {
+    let mut body = format!(
+        "grant_type={}&assertion={}",
+        enc(grant_type),
+        enc(assertion)
+    );
+    let mut authorization = None;
+    if let Some(pair) = client.get("basic") {
+        let creds = format!(
+            "{}:{}",
+            enc(pair[0].as_str().unwrap()),
+            enc(pair[1].as_str().unwrap())
+        );
+        authorization = Some(format!("Basic {}", STANDARD.encode(creds)));
+    } else if let Some(pair) = client.get("post") {
+        body.push_str(&format!(
+            "&client_id={}&client_secret={}",
+            enc(pair[0].as_str().unwrap()),
+            enc(pair[1].as_str().unwrap())
+        ));
+    } else if let Some(jws) = client.get("private_key_jwt") {
+        body.push_str(&format!(
+            "&client_assertion_type={}&client_assertion={}",
+            enc(CLIENT_ASSERTION_JWT),
+            enc(jws.as_str().unwrap())
+        ));
+        if let Some(id) = client.get("client_id").and_then(Value::as_str) {
+            body.push_str(&format!("&client_id={}", enc(id)));
+        }
+    } else if let Some(xml) = client.get("saml_client_assertion") {
+        body.push_str(&format!(
+            "&client_assertion_type={}&client_assertion={}",
+            enc(CLIENT_ASSERTION_SAML2),
+            enc(&URL_SAFE_NO_PAD.encode(xml.as_str().unwrap()))
+        ));
+        if let Some(id) = client.get("client_id").and_then(Value::as_str) {
+            body.push_str(&format!("&client_id={}", enc(id)));
+        }
+    } else if let Some(id) = client.get("none") {
+        body.push_str(&format!("&client_id={}", enc(id.as_str().unwrap())));
+    } else {
+        assert_eq!(
+            client.get("anonymous"),
+            Some(&Value::Bool(true)),
+            "unknown client form {client}"
+        );
+    }
+    if let Some(scope) = scope {
+        body.push_str(&format!("&scope={}", enc(scope)));
+    }
+    (body, authorization)
 }
 
 /// Verifies an access token against the endpoint's JWKS, independently of
