@@ -66,24 +66,6 @@ async function observable(response) {
   return { ...out, body: { ...body, access_token: { header, claims: stable } } };
 }
 
-function samlVectorRequest(vector, url) {
-  const form = new URLSearchParams({
-    grant_type: 'urn:ietf:params:oauth:grant-type:saml2-bearer',
-    assertion: Buffer.from(vector.xml, 'utf8').toString('base64url'),
-  });
-  if (vector.scope !== undefined) form.set('scope', vector.scope);
-  const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
-  const client = vector.client ?? { basic: ['basic-client', 'basic-secret'] };
-  if (client.basic) {
-    headers.Authorization = `Basic ${Buffer.from(`${client.basic[0]}:${client.basic[1]}`).toString('base64')}`;
-  } else if (client.saml_client_assertion) {
-    form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer');
-    form.set('client_assertion', Buffer.from(client.saml_client_assertion, 'utf8').toString('base64url'));
-    if (client.client_id !== undefined) form.set('client_id', client.client_id);
-  }
-  return new Request(url, { method: 'POST', headers, body: form.toString() });
-}
-
 describe('every vector: WebCrypto and wasm backends answer the same', () => {
   test('JWT vectors and replay scenarios', async () => {
     const config = loadConfig();
@@ -126,7 +108,7 @@ describe('every vector: WebCrypto and wasm backends answer the same', () => {
       const [web, wasm] = await Promise.all(
         ['webcrypto', 'wasm'].map(async (crypto) => {
           const ep = new pkg.TokenEndpoint(config, { signingKeys, crypto, now: () => v.now });
-          return observable(await ep.handle(samlVectorRequest(v, url)));
+          return observable(await ep.handle(vectorRequest(v, url)));
         }),
       );
       if (web.status !== v.expect.status) differences.push(`${v.name}: expected ${v.expect.status}, got ${web.status}`);

@@ -9,8 +9,16 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const PKG = join(ROOT, 'pkg');
 export const VECTORS = join(ROOT, 'tests/vectors/jwt');
 
-export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+// Protocol constants from the core (js/constants.js is generated from src/protocol.rs).
+import {
+  CLIENT_ASSERTION_JWT_BEARER,
+  CLIENT_ASSERTION_SAML2_BEARER,
+  JWT_BEARER,
+  SAML2_BEARER,
+} from '../../js/constants.js';
+
+export { JWT_BEARER, SAML2_BEARER };
+export const CLIENT_ASSERTION_TYPE = CLIENT_ASSERTION_JWT_BEARER;
 /** The vectors' fixed clock, unless vectors.json says otherwise. */
 export const VECTOR_NOW = 1800000000;
 
@@ -154,32 +162,50 @@ export function basicAuth(id, secret) {
   return `Basic ${Buffer.from(`${formEncode(id)}:${formEncode(secret)}`, 'utf8').toString('base64')}`;
 }
 
-/** Form fields and headers for a vector's `client` spec. */
+/**
+ * Form fields and headers for a vector's `client` spec: `basic` / `post`
+ * `[id, secret]`, `private_key_jwt` (+ `client_id`), `saml_client_assertion`
+ * (XML, + `client_id`), `none` (a client_id) or `anonymous`.
+ */
 export function clientParts(client = { anonymous: true }) {
   const form = [];
   const headers = {};
   if (client.basic) headers.Authorization = basicAuth(client.basic[0], client.basic[1]);
   else if (client.post) form.push(['client_id', client.post[0]], ['client_secret', client.post[1]]);
   else if (client.private_key_jwt) {
-    form.push(['client_assertion_type', CLIENT_ASSERTION_TYPE], ['client_assertion', client.private_key_jwt]);
+    form.push(['client_assertion_type', CLIENT_ASSERTION_JWT_BEARER], ['client_assertion', client.private_key_jwt]);
+    if (client.client_id !== undefined) form.push(['client_id', client.client_id]);
+  } else if (client.saml_client_assertion) {
+    form.push(
+      ['client_assertion_type', CLIENT_ASSERTION_SAML2_BEARER],
+      ['client_assertion', Buffer.from(client.saml_client_assertion, 'utf8').toString('base64url')],
+    );
     if (client.client_id !== undefined) form.push(['client_id', client.client_id]);
   } else if (client.none) form.push(['client_id', client.none]);
   else if (!client.anonymous) throw new Error(`unknown client spec ${JSON.stringify(client)}`);
   return { form, headers };
 }
 
-/** A token request for a vector: POST url, form body, client authentication. */
-export function vectorRequest(vector, url) {
-  const { form, headers } = clientParts(vector.client);
-  const body = new URLSearchParams([['grant_type', vector.grant_type ?? JWT_BEARER]]);
-  if (vector.assertion !== undefined) body.append('assertion', vector.assertion);
+/**
+ * The one request builder of the JS tests: form body and headers for a
+ * vector. A JWT vector carries `assertion` (and maybe `grant_type`); a SAML
+ * vector carries `xml` (sent base64url) and defaults to the basic client.
+ */
+export function vectorParts(vector) {
+  const saml = vector.xml !== undefined;
+  const { form, headers } = clientParts(vector.client ?? (saml ? { basic: ['basic-client', 'basic-secret'] } : undefined));
+  const body = new URLSearchParams([['grant_type', vector.grant_type ?? (saml ? SAML2_BEARER : JWT_BEARER)]]);
+  const assertion = saml ? Buffer.from(vector.xml, 'utf8').toString('base64url') : vector.assertion;
+  if (assertion !== undefined) body.append('assertion', assertion);
   if (vector.scope !== undefined) body.append('scope', vector.scope);
   for (const [k, v] of form) body.append(k, v);
-  return new Request(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
-    body: body.toString(),
-  });
+  return { body: body.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers } };
+}
+
+/** A token request for a vector (see vectorParts): POST url. */
+export function vectorRequest(vector, url) {
+  const { body, headers } = vectorParts(vector);
+  return new Request(url, { method: 'POST', headers, body });
 }
 
 /** exchange() parameters for a vector. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, clientParts, importPkg, loadConfig, loadReplayScenarios, loadVectors, requireFile } from './helpers.mjs';
+import { ROOT, importPkg, loadConfig, loadReplayScenarios, loadVectors, requireFile, vectorParts } from './helpers.mjs';
 import { createMiniflare, moduleWorker } from './miniflare.mjs';
 import { WYCHEPROOF_SUITES, loadWycheproof } from './wycheproof.mjs';
 
@@ -53,14 +53,7 @@ describe('every JWT vector inside workerd, WebCrypto and wasm backends', () => {
     const config = loadConfig();
     const { now, vectors } = loadVectors();
     const signingKey = pkg.generateSigningKey('workerd-seam');
-    const request = (v) => {
-      const { form, headers } = clientParts(v.client);
-      const body = new URLSearchParams([['grant_type', v.grant_type ?? 'urn:ietf:params:oauth:grant-type:jwt-bearer']]);
-      if (v.assertion !== undefined) body.append('assertion', v.assertion);
-      if (v.scope !== undefined) body.append('scope', v.scope);
-      for (const [k, value] of form) body.append(k, value);
-      return { body: body.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } };
-    };
+    const request = (v) => vectorParts(v);
     const run = async (crypto, requests) => post('/exchange', { config, signingKey, now, crypto, requests });
     const answers = {};
     for (const crypto of ['webcrypto', 'wasm']) {
@@ -105,22 +98,7 @@ describe('every SAML vector inside workerd, WebCrypto and wasm backends', () => 
       (v) => v.encoding === 'base64url' && v.xml_charset === undefined,
     );
     const signingKey = pkg.generateSigningKey('workerd-seam-saml');
-    const request = (v) => {
-      const form = new URLSearchParams({
-        grant_type: 'urn:ietf:params:oauth:grant-type:saml2-bearer',
-        assertion: Buffer.from(v.xml, 'utf8').toString('base64url'),
-      });
-      if (v.scope !== undefined) form.set('scope', v.scope);
-      const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-      const client = v.client ?? { basic: ['basic-client', 'basic-secret'] };
-      if (client.basic) headers.authorization = `Basic ${Buffer.from(`${client.basic[0]}:${client.basic[1]}`).toString('base64')}`;
-      else if (client.saml_client_assertion) {
-        form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer');
-        form.set('client_assertion', Buffer.from(client.saml_client_assertion, 'utf8').toString('base64url'));
-        if (client.client_id !== undefined) form.set('client_id', client.client_id);
-      }
-      return { body: form.toString(), headers };
-    };
+    const request = (v) => vectorParts(v);
     const failures = [];
     for (const v of vectors) {
       const [web, wasm] = await Promise.all(
