@@ -256,7 +256,9 @@ describe('the debugger page in Chromium', () => {
     const sig = check(tampered, 'signature');
     assert.equal(sig.mark, '✗', sig.text);
     assert.equal(sig.outcome, 'failed');
-    assert.match(await verdictText(page), /Would refuse: invalid_grant[\s\S]*HTTP 400[\s\S]*failed check: signature/);
+    assert.match(await verdictText(page), /Would refuse: invalid_grant[\s\S]*HTTP 400[\s\S]*failed check: signature \(dsig\.invalid\)/);
+    // The failed check shows its stable reason code.
+    assert.match(sig.text, /dsig\.invalid/);
     assert.match(await page.getByText(/stops at the first failed check/).innerText(), /later checks did not run/);
     await screenshot(page, 'debugger-saml-tampered.png');
 

@@ -121,7 +121,7 @@ export async function evaluate() {
     const e = result.error ?? { error: 'refused', error_description: '', status: 400 };
     setVerdict('fail', {
       mark: '✗', title: `Would refuse: ${e.error}`,
-      sub: `HTTP ${e.status}${failed ? ` · failed check: ${failed.check}` : ''} · ${counts} · ${at}`,
+      sub: `HTTP ${e.status}${failed ? ` · failed check: ${failed.check}` : ''}${e.reason ? ` (${e.reason})` : ''} · ${counts} · ${at}`,
       body: [el('p', { class: 'desc' }, el('code', { class: 'err', text: e.error }), ' — ', e.error_description || '(no description)')],
     });
   }

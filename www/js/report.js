@@ -25,11 +25,12 @@ export function setChecks(checks, { stopped = false } = {}) {
   list.replaceChildren();
   for (const c of checks) {
     const outcome = MARK[c.outcome] ? c.outcome : 'skipped';
-    list.append(el('li', { class: `check ${outcome}`, dataset: { outcome, check: c.check } },
+    list.append(el('li', { class: `check ${outcome}`, dataset: { outcome, check: c.check, id: c.id ?? '', reason: c.reason ?? '' } },
       el('span', { class: 'mark', 'aria-hidden': 'true', text: MARK[outcome] }),
       el('span', { class: 'what' },
-        el('span', { class: 'name' }, el('span', { class: 'sr-only', text: `${OUTCOME_TEXT[outcome]}: ` }), c.check),
-        el('span', { class: 'spec' }, el('span', { class: 'sr-only', text: 'spec: ' }), c.spec)),
+        el('span', { class: 'name', title: c.id ?? '' }, el('span', { class: 'sr-only', text: `${OUTCOME_TEXT[outcome]}: ` }), c.check),
+        el('span', { class: 'spec' }, el('span', { class: 'sr-only', text: 'spec: ' }), c.spec),
+        ...(c.reason ? [el('code', { class: 'reason' }, el('span', { class: 'sr-only', text: 'reason: ' }), c.reason)] : [])),
       el('span', { class: 'detail' }, el('span', { class: 'sr-only', text: '— ' }), c.detail),
     ));
   }
