@@ -3,12 +3,16 @@
 // client for tests and demos.
 
 import { CLIENT_ASSERTION_JWT_BEARER, JWT_BEARER, MAX_BODY_BYTES } from './constants.js';
-import { Core, assertReady, freeIfCurrent, generation, hasRustCrypto, hostError, ready, recoverFromTrap, stillCurrent, wasm } from './runtime.js';
+import { Core, assertReady, freeIfCurrent, generation, hasRustCrypto, hostError, recoverFromTrap, stillCurrent } from './runtime.js';
 import { BodyTooLarge, PUBLIC_JSON_HEADERS, base64, coreHeaders, coreResponse, formUrlEncode, jsonResponse, readBody, toJsonText } from './http.js';
 import { ConfigError, OAuthError, toConfigError } from './errors.js';
 import { MemoryReplayStore } from './replay.js';
 import { SUBTLE, WebCryptoSigner, WebCryptoVerifier, splitSigningKeys } from './webcrypto.js';
 
+/**
+ * An OAuth 2.0 token endpoint for assertion grants, plus its RFC 8414
+ * metadata and JWKS documents.
+ */
 export class TokenEndpoint {
   #coreInstance;
   #coreGeneration;
@@ -350,9 +354,10 @@ export class TokenEndpoint {
   #methodNotAllowed(method, request) {
     let prepared;
     try {
-      // The core refuses the method before any signature work: nothing to answer.
+      // The core refuses the method before any signature work: nothing to
+      // answer. No headers: a malformed one must not turn the 405 into a 400.
       const core = this.#core;
-      prepared = core.finishExchange(core.begin(method, coreHeaders(request.headers), new Uint8Array(0), this.#nowSecs()));
+      prepared = core.finishExchange(core.begin(method, [], new Uint8Array(0), this.#nowSecs()));
       const http = prepared.response;
       if (http !== undefined && http.status === 405) {
         const response = coreResponse(http);
@@ -363,7 +368,7 @@ export class TokenEndpoint {
       if (prepared !== undefined) freeIfCurrent(prepared, generation);
     }
     // The core answers 405 itself; never fall through to issue.
-    return coreResponse(hostError('server_error'));
+    return coreResponse(hostError('token_method_not_allowed'));
   }
 
   async #token(method, headers, body) {

@@ -116,7 +116,3 @@ export function toJsonText(value, what) {
   throw new TypeError(`assertion-grant: ${what} must be a JSON string or an object`);
 }
 
-/**
- * An OAuth 2.0 token endpoint for assertion grants, plus its RFC 8414
- * metadata and JWKS documents.
- */

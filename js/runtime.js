@@ -32,6 +32,7 @@ const HOST_ERROR_KINDS = [
   'replay_store_unavailable',
   'body_too_large',
   'explain_input',
+  'token_method_not_allowed',
 ];
 let hostErrors;
 
@@ -47,7 +48,8 @@ function readHostErrors() {
  * 500 is the one answer not built by the core.
  */
 export function hostError(kind) {
-  const http = hostErrors?.[kind] ?? hostErrors?.server_error;
+  // Own properties only: 'constructor' or '__proto__' is an unknown kind.
+  const http = hostErrors === undefined ? undefined : Object.hasOwn(hostErrors, kind) ? hostErrors[kind] : hostErrors.server_error;
   if (http !== undefined) return http;
   return {
     status: 500,

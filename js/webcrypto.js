@@ -1,5 +1,8 @@
 // WebCrypto: the runtime's crypto.subtle answers the core's signature checks
-import { Core, assertReady, fullBuild, guarded, ready, wasm } from './runtime.js';
+// (DESIGN.md, "the core asks, the host answers") and signs access tokens with
+// a non-extractable key whose private scalar never enters wasm memory.
+
+import { assertReady, fullBuild, guarded, wasm } from './runtime.js';
 import { ConfigError } from './errors.js';
 
 export const SUBTLE = globalThis.crypto?.subtle;

@@ -19,6 +19,7 @@ use crate::request::{Credentials, GrantType};
 
 /// Why client authentication (or the client's authorization) failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientAuthError {
     /// Unknown client, wrong secret, or a method the client is not
     /// registered for. One opaque answer for all three.
@@ -73,6 +74,8 @@ impl ClientAuthError {
         }
     }
 }
+
+crate::reason::refusal!(ClientAuthError);
 
 impl fmt::Display for ClientAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

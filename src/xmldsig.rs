@@ -53,6 +53,7 @@ pub struct Policy<'a> {
 
 /// Why a signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DsigError {
     /// The signature is missing, misplaced, duplicated, or shaped other
     /// than the one accepted form.

@@ -148,9 +148,19 @@ fn build_issuer(
         (None, Some(m)) => m.entity_id.clone(),
         (None, None) => return Err(ConfigError::new(format!("{path}.issuer"), "missing")),
     };
+    if ri.format == AssertionFormat::Saml2 && ri.dangerous.allow_missing_jti {
+        return Err(ConfigError::new(
+            format!("{path}.dangerous.allow_missing_jti"),
+            "applies only to jwt issuers (a SAML assertion's ID is always required)",
+        ));
+    }
     if ri.format == AssertionFormat::Jwt && (dangerous.allow_sha1 || dangerous.allow_inclusive_c14n)
     {
-        let field = match (ri.allow_sha1, ri.allow_inclusive_c14n, dangerous.allow_sha1) {
+        let field = match (
+            ri.allow_sha1 == Some(true),
+            ri.allow_inclusive_c14n == Some(true),
+            dangerous.allow_sha1,
+        ) {
             (true, _, _) => "allow_sha1",
             (false, true, _) => "allow_inclusive_c14n",
             (false, false, true) => "dangerous.allow_sha1",
@@ -292,9 +302,23 @@ fn dangerous_options(ri: &IssuerSettings, path: &str) -> Result<Weakened, Config
         }
         Ok(old.unwrap_or(true) && !allowed)
     };
+    // Likewise `allow_x: false` beside `dangerous.allow_x: true`.
+    let allowed = |old: Option<bool>, new: bool, name: &str| {
+        if old == Some(false) && new {
+            return Err(ConfigError::new(
+                format!("{path}.{name}"),
+                format!("contradicts dangerous.{name}"),
+            ));
+        }
+        Ok(old == Some(true) || new)
+    };
     Ok(Weakened {
-        allow_sha1: ri.allow_sha1 || d.allow_sha1,
-        allow_inclusive_c14n: ri.allow_inclusive_c14n || d.allow_inclusive_c14n,
+        allow_sha1: allowed(ri.allow_sha1, d.allow_sha1, "allow_sha1")?,
+        allow_inclusive_c14n: allowed(
+            ri.allow_inclusive_c14n,
+            d.allow_inclusive_c14n,
+            "allow_inclusive_c14n",
+        )?,
         require_jti: required(
             ri.require_jti,
             d.allow_missing_jti,

@@ -348,6 +348,18 @@ mod tests {
         assert_eq!(err.path, "trusted_issuers[0].dangerous.allow_sha1");
         let err = jwt_issuer(r#","allow_inclusive_c14n":true"#).unwrap_err();
         assert_eq!(err.path, "trusted_issuers[0].allow_inclusive_c14n");
+        // `allow_sha1: false` beside `dangerous.allow_sha1: true` is a
+        // contradiction too (shown on a JWT issuer: checked first).
+        let err = jwt_issuer(r#","allow_sha1":false,"dangerous":{"allow_sha1":true}"#).unwrap_err();
+        assert_eq!(err.path, "trusted_issuers[0].allow_sha1");
+        assert!(err.reason.contains("contradicts"), "{err}");
+        // A SAML assertion's ID is always required: the JWT-only opt-in is
+        // refused on a saml2 issuer rather than ignored.
+        let err = Config::from_json(
+            r#"{"issuer":"https://a","access_token":{"audience":"x"},"trusted_issuers":[{"issuer":"i","format":"saml2","dangerous":{"allow_missing_jti":true}}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "trusted_issuers[0].dangerous.allow_missing_jti");
         // Unknown dangerous options are errors like any unknown field.
         let err = jwt_issuer(r#","dangerous":{"allow_everything":true}"#).unwrap_err();
         assert_eq!(err.path, "trusted_issuers[0].dangerous.allow_everything");

@@ -123,14 +123,13 @@ pub struct IssuerSettings {
     pub claims: Option<BTreeMap<String, String>>,
     /// Allow-list of subjects this IdP may assert. Default: any subject.
     pub subjects: Option<Vec<String>>,
-    /// Deprecated spelling of `dangerous.allow_sha1`. Default: false.
-    /// Risk: as `dangerous.allow_sha1`.
-    #[serde(default)]
-    pub allow_sha1: bool,
-    /// Deprecated spelling of `dangerous.allow_inclusive_c14n`.
+    /// Deprecated spelling of `dangerous.allow_sha1` (`false` beside
+    /// `dangerous.allow_sha1: true` is refused as a contradiction).
+    /// Default: false. Risk: as `dangerous.allow_sha1`.
+    pub allow_sha1: Option<bool>,
+    /// Deprecated spelling of `dangerous.allow_inclusive_c14n` (likewise).
     /// Default: false. Risk: as `dangerous.allow_inclusive_c14n`.
-    #[serde(default)]
-    pub allow_inclusive_c14n: bool,
+    pub allow_inclusive_c14n: Option<bool>,
     /// Opt-ins that weaken a check, each named for what it allows.
     /// Default: none.
     #[serde(default)]
@@ -151,7 +150,8 @@ pub struct Dangerous {
     /// for signature-wrapping.
     #[serde(default)]
     pub allow_inclusive_c14n: bool,
-    /// jwt: accept assertions without `jti` (no one-time-use check).
+    /// jwt: accept assertions without `jti` (no one-time-use check; a SAML
+    /// assertion's ID is always required, so saml2 issuers refuse it).
     /// Default: false.
     /// Risk: such an assertion can be replayed until it expires.
     #[serde(default)]

@@ -6,12 +6,12 @@ use std::collections::HashSet;
 use super::ConfigError;
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
-use crate::endpoint::PublicSigningKey;
 #[cfg(feature = "rust-crypto")]
 use crate::jose::parse_private_jwk;
 use crate::jose::parse_public_signing_jwk;
 use crate::json;
 use crate::limits::MAX_KEYS_PER_SET;
+use crate::token::PublicSigningKey;
 
 /// Parses the access-token signing keys: one private EC P-256 JWK, or a JWK
 /// Set of them whose first key is the active one (the others stay published

@@ -15,6 +15,7 @@ use crate::replay::ReplayKey;
 
 /// Why an assertion was refused (`invalid_grant`, RFC 7521 §4.1.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GrantError {
     /// The JWS itself is malformed, unsigned or its signature is invalid.
     Jose(JoseError),
@@ -81,6 +82,8 @@ impl GrantError {
         }
     }
 }
+
+crate::reason::refusal!(GrantError, TimeError);
 
 impl From<JoseError> for GrantError {
     fn from(e: JoseError) -> Self {

@@ -240,7 +240,19 @@ describe('routing', () => {
     assert.equal(document405.status, 405);
     assert.equal(document405.headers.get('allow'), 'GET, HEAD');
     assert.equal(document405.headers.get('cache-control'), 'no-store');
-    // An unknown kind is the core's server_error, never an exception.
+    // An unknown kind is the core's server_error, never an exception (nor a
+    // property every object has).
+    for (const kind of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const r = pkg.errorResponse(kind);
+      assert.equal(r.status, 500, kind);
+      assert.equal((await r.json()).error, 'server_error', kind);
+    }
+    // A malformed header never turns the token path's 405 into anything else.
+    for (const headers of [{ 'content-type': 'a, b' }, { authorization: 'Basic a, Basic b' }]) {
+      const r = await ep.handle(new Request(url(paths.token), { method: 'GET', headers }));
+      assert.equal(r.status, 405, JSON.stringify(headers));
+      assert.equal(r.headers.get('allow'), 'POST');
+    }
     const unknown = pkg.errorResponse('no-such-kind');
     assert.equal(unknown.status, 500);
     assert.deepEqual(await unknown.json(), {
