@@ -3,13 +3,14 @@
 
 use serde_json::{Map, Value};
 
+#[cfg(feature = "rust-crypto")]
+use crate::backend::RustBackend;
+use crate::backend::SignatureBackend;
 use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
 use crate::config::{AuthMethod, Client, Config, ConfigError, TrustedIssuer, url_path};
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
-#[cfg(feature = "rust-crypto")]
-use crate::crypto::seam::RustBackend;
-use crate::crypto::seam::{SignatureBackend, SignatureCheck};
+use crate::crypto::seam::SignatureCheck;
 use crate::error::OAuthError;
 use crate::explain::{CheckId, Explanation, Trace, utc};
 use crate::grant::ValidatedGrant;
@@ -25,6 +26,7 @@ use crate::request::{self, GrantType, HttpRequest, TokenRequest};
 use crate::response::HttpResponse;
 use crate::response::TokenResponse;
 use crate::token;
+pub use crate::token::PublicSigningKey;
 
 /// The token endpoint: validated configuration, signing keys, and the
 /// metadata and JWKS documents (rendered once, at construction).
@@ -42,32 +44,6 @@ pub struct TokenEndpoint {
     metadata_json: String,
     jwks_json: String,
     metadata_path: String,
-}
-
-/// The public half of an access-token signing key (EC P-256): what the
-/// JWKS publishes and the token header names. The private half lives with
-/// whoever signs — the core ([`SigningKey`]) or the host (a non-extractable
-/// WebCrypto key on JS hosts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicSigningKey {
-    /// The key id.
-    pub kid: String,
-    /// The affine x coordinate.
-    pub x: [u8; 32],
-    /// The affine y coordinate.
-    pub y: [u8; 32],
-}
-
-#[cfg(feature = "rust-crypto")]
-impl From<&SigningKey> for PublicSigningKey {
-    fn from(key: &SigningKey) -> Self {
-        let (x, y) = key.public_coordinates();
-        Self {
-            kid: key.kid().to_owned(),
-            x,
-            y,
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -914,7 +890,7 @@ impl Exchange {
             },
             Err(e) => Explanation {
                 checks,
-                ..Explanation::refused(&e)
+                ..Explanation::refused((&e).into())
             },
         }
     }

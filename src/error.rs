@@ -19,6 +19,7 @@ use crate::response::HttpResponse;
 
 /// An RFC 6749 §5.2 error code (plus `server_error`, RFC 6749 §4.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The request is malformed: missing, repeated or unsupported parameters.
     InvalidRequest,
@@ -151,9 +152,10 @@ impl OAuthError {
 
     /// An answer a host sends outside a token exchange, by name:
     /// `server_error`, `not_found`, `document_method_not_allowed`,
-    /// `replay_store_unavailable`, `body_too_large`, `explain_input` (an
-    /// admin explain request that is not `{body, headers?, now?}`); unknown
-    /// names are `server_error`. Hosts take every error response from the
+    /// `replay_store_unavailable`, `body_too_large`,
+    /// `token_method_not_allowed`, `explain_input` (an admin explain request
+    /// that is not `{body, headers?, now?}`); unknown names are
+    /// `server_error`. Hosts take every error response from the
     /// core; this is how they get the ones that are not a token request's.
     pub fn host(kind: &str) -> Self {
         match kind {
@@ -161,6 +163,7 @@ impl OAuthError {
             "document_method_not_allowed" => Self::document_method_not_allowed(),
             "replay_store_unavailable" => Self::replay_store_unavailable(),
             "body_too_large" => RequestError::BodyTooLarge.into(),
+            "token_method_not_allowed" => RequestError::MethodNotAllowed.into(),
             "explain_input" => Self::new(
                 ErrorCode::InvalidRequest,
                 Reason::RequestMalformedBody,
@@ -217,6 +220,8 @@ impl OAuthError {
     }
 }
 
+crate::reason::refusal!(OAuthError);
+
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.description)
@@ -224,6 +229,17 @@ impl fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
+
+impl From<&OAuthError> for crate::explain::ExplainedError {
+    fn from(e: &OAuthError) -> Self {
+        Self {
+            error: e.code.as_str(),
+            reason: e.reason,
+            error_description: e.description.to_string(),
+            status: e.status,
+        }
+    }
+}
 
 /// RFC 6749 §5.2 limits `error_description` to `%x20-21 / %x23-5B / %x5D-7E`.
 fn sanitize(text: Cow<'static, str>) -> Cow<'static, str> {

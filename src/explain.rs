@@ -10,9 +10,8 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::fmt;
 
-use crate::reason::Reason;
+use crate::reason::{Reason, Refusal};
 
 macro_rules! checks {
     ($( $variant:ident = $id:literal, $label:literal, )+) => {
@@ -82,33 +81,6 @@ impl Serialize for CheckId {
     }
 }
 
-/// An error that knows which rule it comes from.
-pub(crate) trait Refusal: fmt::Display {
-    /// The stable reason code.
-    fn reason(&self) -> Reason;
-}
-
-macro_rules! refusal {
-    ($($t:ty),+) => {
-        $(impl Refusal for $t {
-            fn reason(&self) -> Reason {
-                <$t>::reason(self)
-            }
-        })+
-    };
-}
-
-refusal!(
-    crate::grant::GrantError,
-    crate::grant::TimeError,
-    crate::jose::JoseError,
-    crate::client_auth::ClientAuthError,
-    crate::request::RequestError,
-    crate::policy::ScopeError,
-    crate::error::OAuthError,
-    crate::replay::Replayed
-);
-
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -170,17 +142,13 @@ pub struct ExplainedError {
 
 impl Explanation {
     /// The report of a request refused before any check could run (e.g. a
-    /// repeated header): no checks, the error the endpoint would answer.
-    pub fn refused(e: &crate::OAuthError) -> Self {
+    /// repeated header): no checks, the error the endpoint would answer
+    /// (`(&oauth_error).into()`).
+    pub fn refused(error: ExplainedError) -> Self {
         Self {
             checks: Vec::new(),
             would_issue: false,
-            error: Some(ExplainedError {
-                error: e.code().as_str(),
-                reason: e.reason(),
-                error_description: e.description().to_owned(),
-                status: e.status(),
-            }),
+            error: Some(error),
             token_claims: None,
         }
     }

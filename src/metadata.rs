@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use crate::config::{AuthMethod, Config, url_path};
 use crate::crypto::Algorithm;
 use crate::encoding::b64url_encode;
-use crate::endpoint::PublicSigningKey;
 use crate::protocol::{GRANT_JWT_BEARER, GRANT_SAML2_BEARER};
+use crate::token::PublicSigningKey;
 
 /// The RFC 8414 §2 metadata document.
 pub(crate) fn metadata_document(config: &Config) -> Value {

@@ -45,6 +45,8 @@ impl ScopeError {
     }
 }
 
+crate::reason::refusal!(ScopeError);
+
 impl fmt::Display for ScopeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -243,6 +243,24 @@ reasons! {
     ServerError = "server.error",
 }
 
+/// An error that knows which rule refused (every error type of the core).
+pub(crate) trait Refusal: std::fmt::Display {
+    /// The stable reason code.
+    fn reason(&self) -> Reason;
+}
+
+/// `impl Refusal` for error types whose inherent `reason()` it forwards to.
+macro_rules! refusal {
+    ($($t:ty),+) => {
+        $(impl $crate::reason::Refusal for $t {
+            fn reason(&self) -> $crate::reason::Reason {
+                <$t>::reason(self)
+            }
+        })+
+    };
+}
+pub(crate) use refusal;
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())

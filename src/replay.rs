@@ -301,6 +301,8 @@ impl Replayed {
     }
 }
 
+crate::reason::refusal!(Replayed);
+
 impl std::fmt::Display for Replayed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.0 {

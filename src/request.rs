@@ -177,6 +177,8 @@ impl RequestError {
     }
 }
 
+crate::reason::refusal!(RequestError);
+
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

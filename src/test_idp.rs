@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
 use crate::encoding::b64url_encode;
-use crate::endpoint::PublicSigningKey;
 use crate::explain::utc;
+use crate::token::PublicSigningKey;
 use crate::xml::c14n::{self, Method};
 use crate::xml::{Document, Limits};
 use crate::xmldsig::DSIG_NS;

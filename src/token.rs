@@ -2,7 +2,35 @@
 
 use serde_json::{Map, Value, json};
 
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::SigningKey;
 use crate::encoding::b64url_encode;
+
+/// The public half of an access-token signing key (EC P-256): what the
+/// JWKS publishes and the token header names. The private half lives with
+/// whoever signs — the core ([`crate::SigningKey`]) or the host (a non-extractable
+/// WebCrypto key on JS hosts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicSigningKey {
+    /// The key id.
+    pub kid: String,
+    /// The affine x coordinate.
+    pub x: [u8; 32],
+    /// The affine y coordinate.
+    pub y: [u8; 32],
+}
+
+#[cfg(feature = "rust-crypto")]
+impl From<&SigningKey> for PublicSigningKey {
+    fn from(key: &SigningKey) -> Self {
+        let (x, y) = key.public_coordinates();
+        Self {
+            kid: key.kid().to_owned(),
+            x,
+            y,
+        }
+    }
+}
 
 /// What an access token says (RFC 9068 §2.2).
 pub(crate) struct AccessTokenClaims<'a> {

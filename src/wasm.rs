@@ -8,10 +8,11 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::backend::key_for;
 #[cfg(feature = "rust-crypto")]
 use crate::config::signing_keys_from_json;
 use crate::config::{Config, ConfigError, public_signing_keys_from_json};
-use crate::crypto::seam::{KeyRef, key_for};
+use crate::crypto::seam::KeyRef;
 use crate::endpoint::{Exchange, PendingToken, TokenEndpoint, UnsignedToken};
 use crate::error::OAuthError;
 use crate::replay::{ReplayKey, ReplayKind};
@@ -271,7 +272,7 @@ impl Core {
             id: String,
             algs: Vec<&'static str>,
         }
-        let entries: Vec<Entry> = crate::crypto::seam::all_keys(self.inner.config())
+        let entries: Vec<Entry> = crate::backend::all_keys(self.inner.config())
             .into_iter()
             .map(|(key, algs)| Entry {
                 id: key.to_string(),
@@ -348,7 +349,7 @@ impl Core {
     #[cfg(feature = "rust-crypto")]
     pub fn resume_in_wasm(&self, exchange: &mut PendingExchange) {
         if let Some(Ok(ex)) = exchange.state.take() {
-            let backend = crate::crypto::seam::RustBackend;
+            let backend = crate::backend::RustBackend;
             exchange.state = Some(Ok(self.inner.run(ex, &backend)));
         }
     }
@@ -373,7 +374,7 @@ impl Core {
     pub fn finish_explain(&self, mut exchange: PendingExchange, used_keys: Vec<String>) -> JsValue {
         let explanation = match exchange.state.take() {
             Some(Ok(ex)) => ex.explain(&self.inner, &|k: &str| used_keys.iter().any(|u| u == k)),
-            Some(Err(e)) => crate::explain::Explanation::refused(&e),
+            Some(Err(e)) => crate::explain::Explanation::refused((&e).into()),
             None => return JsValue::UNDEFINED,
         };
         to_js(&explanation)
@@ -511,7 +512,7 @@ impl Core {
             Ok(req) => self
                 .inner
                 .explain(&req, now, &|k: &str| used.iter().any(|u| u == k)),
-            Err(e) => crate::explain::Explanation::refused(&OAuthError::from(e)),
+            Err(e) => crate::explain::Explanation::refused((&OAuthError::from(e)).into()),
         };
         Ok(to_js(&explanation))
     }
@@ -590,6 +591,20 @@ impl Prepared {
 #[wasm_bindgen(js_name = hostErrorResponse, unchecked_return_type = "HttpResponse")]
 pub fn host_error_response(kind: &str) -> JsValue {
     to_js(&OAuthError::host(kind).to_http())
+}
+
+/// `hostErrorResponse("replay_store_unavailable")`, kept for hosts of the
+/// raw core written before it.
+#[wasm_bindgen(js_name = replayStoreUnavailableResponse, unchecked_return_type = "HttpResponse")]
+pub fn replay_store_unavailable_response() -> JsValue {
+    host_error_response("replay_store_unavailable")
+}
+
+/// `hostErrorResponse("body_too_large")`, kept for hosts of the raw core
+/// written before it.
+#[wasm_bindgen(js_name = bodyTooLargeResponse, unchecked_return_type = "HttpResponse")]
+pub fn body_too_large_response() -> JsValue {
+    host_error_response("body_too_large")
 }
 
 /// Verifies one signature with the core's pure-Rust backend: `alg` a JOSE

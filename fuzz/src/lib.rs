@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use assertion_grant::crypto::Algorithm;
-use assertion_grant::crypto::seam::{RustBackend, SignatureBackend, SignatureCheck};
+use assertion_grant::backend::{RustBackend, SignatureBackend};
+use assertion_grant::crypto::seam::SignatureCheck;
 use assertion_grant::jose::{Jwk, parse_public_jwk};
 use assertion_grant::xmldsig::Policy;
 use assertion_grant::{Config, HttpRequest, OAuthError, PendingToken, SigningKey, TokenEndpoint};

@@ -2,11 +2,12 @@
 //! answers"): validation never verifies a signature itself. It describes
 //! the work — a [`SignatureCheck`]: algorithm, candidate keys by reference
 //! into the configuration, signed bytes, signature — and continues from the
-//! host's answer. Two backends answer:
+//! host's answer. Two backends answer ([`crate::backend`], which also
+//! resolves key references against the configuration):
 //!
 //! - `RustBackend` (feature `rust-crypto`): pure Rust (`rsa`, `p256`), synchronous; native Rust
 //!   users, tests, fuzzing and benchmarks;
-//! - the runtime's WebCrypto (`crypto.subtle`) on JS hosts (`js/index.js`),
+//! - the runtime's WebCrypto (`crypto.subtle`) on JS hosts (`js/webcrypto.js`),
 //!   which imports each configured key once per endpoint.
 //!
 //! Both try the candidates in order and answer one boolean; a check always
@@ -15,8 +16,9 @@
 
 use std::fmt;
 
-use super::{Algorithm, KeyType, PublicKey, decoy_key};
-use crate::config::Config;
+#[cfg(feature = "rust-crypto")]
+use super::PublicKey;
+use super::{Algorithm, KeyType};
 
 /// Whose key a [`KeyRef`] names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,80 +119,6 @@ impl SignatureCheck {
             message,
             signature,
         }
-    }
-}
-
-/// The public key a [`KeyRef`] names in `config`.
-pub fn key_for(config: &Config, key: KeyRef) -> Option<&PublicKey> {
-    match key {
-        KeyRef::Decoy(kind) => Some(decoy_key(kind)),
-        KeyRef::Configured {
-            owner: KeyOwner::Issuer(i),
-            index,
-        } => config.issuers.get(i)?.keys.get(index).map(|k| k.key()),
-        KeyRef::Configured {
-            owner: KeyOwner::Client(i),
-            index,
-        } => config.clients.get(i)?.keys.get(index).map(|k| k.key()),
-    }
-}
-
-/// Every key a [`SignatureCheck`] can name — each configured key with the
-/// algorithms its owner may use with it (an issuer's allow-list, every
-/// fitting algorithm for a client), and the two decoys — so a host can
-/// import them all up front: no request then pays (and shows, by its timing)
-/// the first import of a key.
-pub fn all_keys(config: &Config) -> Vec<(KeyRef, Vec<Algorithm>)> {
-    let fitting = |key: &crate::jose::Jwk, allowed: &[Algorithm]| -> Vec<Algorithm> {
-        allowed
-            .iter()
-            .copied()
-            .filter(|a| key.accepts(*a))
-            .collect()
-    };
-    let mut out = Vec::new();
-    for (i, issuer) in config.issuers.iter().enumerate() {
-        for (index, key) in issuer.keys.iter().enumerate() {
-            let owner = KeyOwner::Issuer(i);
-            out.push((
-                KeyRef::Configured { owner, index },
-                fitting(key, &issuer.algorithms),
-            ));
-        }
-    }
-    for (i, client) in config.clients.iter().enumerate() {
-        for (index, key) in client.keys.iter().enumerate() {
-            let owner = KeyOwner::Client(i);
-            out.push((
-                KeyRef::Configured { owner, index },
-                fitting(key, &Algorithm::ALL),
-            ));
-        }
-    }
-    let (rsa, ec): (Vec<Algorithm>, Vec<Algorithm>) = Algorithm::ALL
-        .into_iter()
-        .partition(|a| a.key_type() == KeyType::Rsa);
-    out.push((KeyRef::Decoy(KeyType::Rsa), rsa));
-    out.push((KeyRef::Decoy(KeyType::EcP256), ec));
-    out
-}
-
-/// Answers [`SignatureCheck`]s.
-pub trait SignatureBackend {
-    /// Whether `check.signature` verifies with one of its keys.
-    fn verify(&self, config: &Config, check: &SignatureCheck) -> bool;
-}
-
-/// The pure-Rust backend (feature `rust-crypto`): the one loop over
-/// candidate keys.
-#[cfg(feature = "rust-crypto")]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RustBackend;
-
-#[cfg(feature = "rust-crypto")]
-impl SignatureBackend for RustBackend {
-    fn verify(&self, config: &Config, check: &SignatureCheck) -> bool {
-        verify_with(check, |r| key_for(config, r))
     }
 }
 

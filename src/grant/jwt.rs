@@ -1,9 +1,9 @@
 //! The JWT bearer grant (RFC 7523 §2.1, §3).
 
+#[cfg(feature = "rust-crypto")]
+use crate::backend::{RustBackend, SignatureBackend};
 use crate::config::{AssertionFormat, Config};
 use crate::crypto::seam::{KeyOwner, SignatureCheck};
-#[cfg(feature = "rust-crypto")]
-use crate::crypto::seam::{RustBackend, SignatureBackend};
 use crate::explain::{CheckId, Trace, utc};
 use crate::jose::{self, Claims, UnverifiedJws};
 use crate::reason::Reason;

@@ -7,8 +7,8 @@ use std::fmt;
 use crate::crypto::SigningKey;
 use crate::crypto::{Algorithm, KeyType, PublicKey};
 use crate::encoding::b64url_decode;
-use crate::endpoint::PublicSigningKey;
 use crate::limits::MAX_KEYS_PER_SET;
+use crate::token::PublicSigningKey;
 
 /// A configured public verification key.
 #[derive(Debug, Clone)]

@@ -80,6 +80,8 @@ impl JoseError {
     }
 }
 
+crate::reason::refusal!(JoseError);
+
 impl fmt::Display for JoseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
