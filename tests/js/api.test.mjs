@@ -17,6 +17,7 @@ import {
   loadVectors,
   signJwt,
   vectorExchangeParams,
+  vectorMismatch,
   vectorRequest,
   verifyAccessToken,
   mintDemoAssertion,
@@ -79,12 +80,7 @@ describe('JWT vectors through TokenEndpoint.handle()', () => {
             assert.deepEqual(claims[name], value, `${context} (claim ${name})`);
           }
         } else {
-          assert.equal(body.error, vector.expect.error, context);
-          assert.equal(body.access_token, undefined, context);
-          if (body.error_description !== undefined) assert.equal(typeof body.error_description, 'string');
-          if (vector.expect.error_description !== undefined) {
-            assert.equal(body.error_description, vector.expect.error_description, `${context} (pinned description)`);
-          }
+          assert.equal(vectorMismatch(vector.expect, { status: response.status, body }), undefined, context);
           if (response.status === 401 && vector.client?.basic) {
             assert.match(response.headers.get('www-authenticate') ?? '', /^Basic\b/i, `${context} WWW-Authenticate`);
           }
@@ -108,9 +104,8 @@ describe('JWT vectors through TokenEndpoint.handle()', () => {
           const response = await ep.handle(vectorRequest(request, paths.tokenEndpoint));
           const body = await response.json();
           const context = `${scenario.name} request ${i}: ${JSON.stringify(body)}`;
-          assert.equal(response.status, request.expect.status, context);
+          assert.equal(vectorMismatch(request.expect, { status: response.status, body }), undefined, context);
           assertTokenResponseHeaders(response, context);
-          if (request.expect.error !== undefined) assert.equal(body.error, request.expect.error, context);
           if (request.expect.sub !== undefined) {
             const { claims } = await verifyAccessToken(body.access_token, ep.jwks());
             assert.equal(claims.sub, request.expect.sub, context);

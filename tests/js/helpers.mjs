@@ -202,6 +202,29 @@ export function vectorParts(vector) {
   return { body: body.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers } };
 }
 
+/**
+ * The one vector check of the JS tests: what differs between a vector's (or
+ * replay step's) `expect` and an answer `{ status, body }` (body parsed),
+ * or undefined. Errors: the RFC code, the pinned description if any, and a
+ * public body of exactly `error` and `error_description` (reason codes never
+ * leave the core). Successes: a Bearer token (claims are checked by the
+ * runners that can verify the token).
+ */
+export function vectorMismatch(expect, { status, body }) {
+  const got = `got ${status} ${JSON.stringify(body).slice(0, 160)}`;
+  if (status !== expect.status) return `status: expected ${expect.status}, ${got}`;
+  if (status === 200) {
+    return body?.token_type === 'Bearer' && body.access_token !== undefined ? undefined : `not a token response: ${got}`;
+  }
+  if (body?.error !== expect.error) return `error: expected ${expect.error}, ${got}`;
+  const members = Object.keys(body ?? {}).sort().join(',');
+  if (members !== 'error,error_description') return `public error members ${members}: ${got}`;
+  if (expect.error_description !== undefined && body.error_description !== expect.error_description) {
+    return `pinned description: expected ${JSON.stringify(expect.error_description)}, ${got}`;
+  }
+  return undefined;
+}
+
 /** A token request for a vector (see vectorParts): POST url. */
 export function vectorRequest(vector, url) {
   const { body, headers } = vectorParts(vector);
