@@ -1,0 +1,425 @@
+//! [`TokenEndpoint`]: construction, the documents it serves, and the
+//! access token's minting. The steps of a request — request → client →
+//! grant → policy → (host claims replay keys) → token — are the spine in
+//! `steps.rs` ([`Exchange`]).
+
+use serde_json::{Map, Value};
+
+#[cfg(feature = "rust-crypto")]
+use crate::backend::RustBackend;
+use crate::backend::SignatureBackend;
+use crate::config::{Config, ConfigError, url_path};
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::SigningKey;
+use crate::error::OAuthError;
+#[cfg(feature = "rust-crypto")]
+use crate::explain::Explanation;
+use crate::explain::Trace;
+use crate::grant::{GrantError, TimeError};
+use crate::metadata;
+use crate::policy::{self, ScopeSet};
+#[cfg(feature = "rust-crypto")]
+use crate::replay::{ClaimOutcome, ReplayStore};
+use crate::replay::{ReplayKey, Replayed};
+use crate::request::HttpRequest;
+#[cfg(feature = "rust-crypto")]
+use crate::response::HttpResponse;
+use crate::response::TokenResponse;
+use crate::token;
+pub use crate::token::PublicSigningKey;
+
+mod steps;
+pub use steps::Exchange;
+
+/// The token endpoint: validated configuration, signing keys, and the
+/// metadata and JWKS documents (rendered once, at construction).
+///
+/// It does no I/O: every call takes the current time, and one-time use is
+/// delegated to the host through [`PendingToken::replay_keys`].
+#[derive(Debug)]
+pub struct TokenEndpoint {
+    /// Tells this endpoint's exchanges and pending tokens from another's.
+    id: u64,
+    config: Config,
+    /// Never empty; the first signs.
+    keys: Vec<TokenKey>,
+    ephemeral: bool,
+    metadata_json: String,
+    jwks_json: String,
+    metadata_path: String,
+}
+
+#[derive(Debug)]
+struct TokenKey {
+    public: PublicSigningKey,
+    /// `None` when the host signs.
+    #[cfg(feature = "rust-crypto")]
+    local: Option<SigningKey>,
+}
+
+/// An access token whose claims are final, waiting for its ES256
+/// signature: the host signs [`Self::signing_input`] with the key
+/// [`Self::kid`] names (ECDSA P-256 SHA-256, 64-byte `r‖s`, as WebCrypto
+/// produces) and calls [`Self::finish`].
+#[derive(Debug)]
+pub struct UnsignedToken {
+    signing_input: String,
+    kid: String,
+    expires_in: i64,
+    scope: Option<String>,
+}
+
+impl UnsignedToken {
+    /// The JWS signing input (`header.payload`).
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
+
+    /// The key id of the key to sign with.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The token response with `signature`; a signature that is not 64
+    /// bytes is a host bug: `server_error`.
+    pub fn finish(self, signature: &[u8]) -> Result<TokenResponse, OAuthError> {
+        let signature: &[u8; 64] = signature
+            .try_into()
+            .map_err(|_| OAuthError::server_error())?;
+        Ok(TokenResponse {
+            access_token: token::assemble(self.signing_input, signature),
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            scope: self.scope,
+        })
+    }
+}
+
+/// A request that passed every check except one-time use. The host must
+/// claim every [`ReplayKey`] (atomically, in its store) before calling
+/// [`TokenEndpoint::issue`]; if any claim fails, answer with
+/// [`TokenEndpoint::replay_rejected`].
+///
+/// Deliberately not `Clone`: one claim, one token.
+#[derive(Debug)]
+pub struct PendingToken {
+    /// The endpoint that decided it (see `TokenEndpoint::id`).
+    endpoint: u64,
+    replay_keys: Vec<ReplayKey>,
+    subject: String,
+    client_id: Option<String>,
+    scope: ScopeSet,
+    report_scope: bool,
+    mapped_claims: Map<String, Value>,
+    assertion_expires_at: i64,
+}
+
+impl PendingToken {
+    /// The keys to claim before issuing, in order: the grant's assertion
+    /// first, then the client assertion. Stop at the first that fails.
+    pub fn replay_keys(&self) -> &[ReplayKey] {
+        &self.replay_keys
+    }
+
+    /// The subject the token will carry.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The authenticated client, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// The granted scope.
+    pub fn scope(&self) -> &ScopeSet {
+        &self.scope
+    }
+}
+
+impl TokenEndpoint {
+    /// An endpoint signing with `keys` (the first is active; all are
+    /// published in the JWKS).
+    #[cfg(feature = "rust-crypto")]
+    pub fn new(config: Config, keys: Vec<SigningKey>) -> Result<Self, ConfigError> {
+        let keys = keys
+            .into_iter()
+            .map(|k| TokenKey {
+                public: PublicSigningKey::from(&k),
+                local: Some(k),
+            })
+            .collect();
+        Self::build(config, keys, false)
+    }
+
+    /// An endpoint whose access tokens the host signs (a JS host with a
+    /// non-extractable WebCrypto key): the core holds only the public keys
+    /// (the first is active; all are published in the JWKS), and tokens are
+    /// issued through [`Self::token_to_sign`] and [`UnsignedToken::finish`].
+    pub fn with_host_signer(
+        config: Config,
+        keys: Vec<PublicSigningKey>,
+    ) -> Result<Self, ConfigError> {
+        let keys = keys
+            .into_iter()
+            .map(|public| TokenKey {
+                public,
+                #[cfg(feature = "rust-crypto")]
+                local: None,
+            })
+            .collect();
+        Self::build(config, keys, false)
+    }
+
+    /// An endpoint with a fresh random signing key that lives as long as
+    /// this value: for demos and tests, since tokens stop verifying when
+    /// the process restarts.
+    #[cfg(feature = "rust-crypto")]
+    pub fn with_ephemeral_key(config: Config) -> Result<Self, ConfigError> {
+        let key = SigningKey::generate(Some("ephemeral".into())).map_err(|_| ConfigError {
+            path: "signing_key".into(),
+            reason: "no randomness available to generate a key".into(),
+        })?;
+        let key = TokenKey {
+            public: PublicSigningKey::from(&key),
+            local: Some(key),
+        };
+        Self::build(config, vec![key], true)
+    }
+
+    fn build(config: Config, keys: Vec<TokenKey>, ephemeral: bool) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError {
+                path: "signing_key".into(),
+                reason: "at least one signing key is required".into(),
+            });
+        }
+        let public: Vec<&PublicSigningKey> = keys.iter().map(|k| &k.public).collect();
+        let metadata_json = metadata::metadata_document(&config).to_string();
+        let jwks_json = metadata::jwks_document(&public).to_string();
+        let metadata_path = metadata::metadata_path(config.issuer());
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            config,
+            keys,
+            ephemeral,
+            metadata_json,
+            jwks_json,
+            metadata_path,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the signing key is ephemeral (see [`Self::with_ephemeral_key`]).
+    pub fn ephemeral_key(&self) -> bool {
+        self.ephemeral
+    }
+
+    /// The RFC 8414 metadata document (JSON).
+    pub fn metadata_json(&self) -> &str {
+        &self.metadata_json
+    }
+
+    /// The public JWK Set of the signing keys (JSON).
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+
+    /// The path of the token endpoint URL.
+    pub fn token_path(&self) -> &str {
+        url_path(self.config.token_endpoint())
+    }
+
+    /// The path of the JWKS URL.
+    pub fn jwks_path(&self) -> &str {
+        url_path(self.config.jwks_uri())
+    }
+
+    /// The RFC 8414 §3.1 path of the metadata document.
+    pub fn metadata_path(&self) -> &str {
+        &self.metadata_path
+    }
+
+    /// Runs every check of a token request at time `now` (Unix seconds):
+    /// request syntax, client authentication, the assertion, issuer/client
+    /// binding and scope, answering signature checks with the pure-Rust
+    /// backend. Replay keys exist only when all of these passed.
+    #[cfg(feature = "rust-crypto")]
+    pub fn prepare(&self, req: &HttpRequest<'_>, now: i64) -> Result<PendingToken, OAuthError> {
+        self.run(self.begin(req, now), &RustBackend).outcome()
+    }
+
+    /// Starts a token request at `now`: the core's half of
+    /// prepare → await → finish. Answer each [`Exchange::signature_check`]
+    /// (with any [`SignatureBackend`], e.g. WebCrypto on a JS host) through
+    /// [`Exchange::resume`] until none is left, then take
+    /// [`Exchange::outcome`]. [`Self::prepare`] does exactly this with the
+    /// pure-Rust backend.
+    pub fn begin(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
+        self.begin_traced(req, now, Trace::off())
+    }
+
+    /// Like [`Self::begin`], recording every check for
+    /// [`Exchange::explain`].
+    pub fn begin_explain(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
+        self.begin_traced(req, now, Trace::on())
+    }
+
+    /// Answers every check of `exchange` with `backend`.
+    pub fn run(&self, mut exchange: Exchange, backend: &dyn SignatureBackend) -> Exchange {
+        while let Some(check) = exchange.signature_check() {
+            let verified = backend.verify(&self.config, check);
+            exchange = exchange.resume(self, verified);
+        }
+        exchange
+    }
+
+    /// Explains what [`Self::prepare`] and [`Self::issue`] would do with
+    /// this request at `now`, check by check, without consuming any replay
+    /// entry or signing anything. `is_used` tells whether a replay key is
+    /// already claimed in the host's store (a read, never a claim).
+    ///
+    /// For operators only: the report names keys, times and values that the
+    /// public endpoint deliberately does not reveal.
+    #[cfg(feature = "rust-crypto")]
+    pub fn explain(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        is_used: &dyn Fn(&str) -> bool,
+    ) -> Explanation {
+        self.run(self.begin_explain(req, now), &RustBackend)
+            .explain(self, is_used)
+    }
+
+    /// The access token's claims and expiry for `pending` at `now`.
+    fn token_claims(
+        &self,
+        pending: &PendingToken,
+        now: i64,
+        jti: String,
+    ) -> Result<(Map<String, Value>, i64), OAuthError> {
+        let policy = &self.config.access_token;
+        let exp = policy::token_expiry(
+            now,
+            policy.lifetime,
+            policy.cap_at_assertion_expiry,
+            pending.assertion_expires_at,
+        )
+        .ok_or(GrantError::Time(TimeError::Expired))?;
+        let claims = token::AccessTokenClaims {
+            issuer: self.config.issuer(),
+            subject: &pending.subject,
+            audience: &policy.audience,
+            client_id: pending.client_id.as_deref(),
+            scope: pending.scope.to_scope_string(),
+            issued_at: now,
+            expires_at: exp,
+            jti,
+            mapped: &pending.mapped_claims,
+        };
+        Ok((claims.into_map(), exp))
+    }
+
+    /// Mints the access token for a request whose replay keys were all
+    /// claimed, signing with the key the core holds. `now` is read again
+    /// because claiming may have taken time. With a host signer
+    /// ([`Self::with_host_signer`]) use [`Self::token_to_sign`] instead;
+    /// here that is `server_error`.
+    #[cfg(feature = "rust-crypto")]
+    pub fn issue(&self, pending: PendingToken, now: i64) -> Result<TokenResponse, OAuthError> {
+        let unsigned = self.token_to_sign(pending, now)?;
+        // `keys` is never empty: every constructor guarantees one key.
+        let key = self.keys[0]
+            .local
+            .as_ref()
+            .ok_or_else(OAuthError::server_error)?;
+        let signature = key.sign_es256(unsigned.signing_input.as_bytes());
+        unsigned.finish(&signature)
+    }
+
+    /// The access token for a request whose replay keys were all claimed,
+    /// ready for the host to sign with the active key.
+    pub fn token_to_sign(
+        &self,
+        pending: PendingToken,
+        now: i64,
+    ) -> Result<UnsignedToken, OAuthError> {
+        if pending.endpoint != self.id {
+            // Decided by another endpoint (a host bug): never sign it here.
+            return Err(OAuthError::server_error());
+        }
+        let jti = token::new_jti().map_err(|_| OAuthError::server_error())?;
+        let (claims, exp) = self.token_claims(&pending, now, jti)?;
+        let kid = self.active_kid();
+        Ok(UnsignedToken {
+            signing_input: token::signing_input(kid, &claims),
+            kid: kid.to_owned(),
+            expires_in: exp - now,
+            scope: pending
+                .report_scope
+                .then(|| pending.scope.to_scope_string()),
+        })
+    }
+
+    /// The key id of the signing key in use.
+    pub fn active_kid(&self) -> &str {
+        &self.keys[0].public.kid
+    }
+
+    /// Whether the core signs access tokens itself (else the host does,
+    /// see [`Self::with_host_signer`]).
+    pub fn signs_locally(&self) -> bool {
+        #[cfg(feature = "rust-crypto")]
+        return self.keys[0].local.is_some();
+        #[cfg(not(feature = "rust-crypto"))]
+        false
+    }
+
+    /// The error for a request whose replay key `failed` could not be
+    /// claimed (`invalid_grant`, or `invalid_client` for a reused client
+    /// assertion).
+    pub fn replay_rejected(failed: &ReplayKey) -> OAuthError {
+        Replayed(failed.kind).into()
+    }
+
+    /// The whole exchange with a synchronous store: prepare, claim every
+    /// replay key (in order, stopping at the first refused), issue. Always
+    /// returns a complete HTTP response; a store that answers
+    /// [`ClaimOutcome::Unavailable`] gets 503 `temporarily_unavailable`.
+    #[cfg(feature = "rust-crypto")]
+    pub fn handle(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        store: &mut dyn ReplayStore,
+    ) -> HttpResponse {
+        let pending = match self.prepare(req, now) {
+            Ok(p) => p,
+            Err(e) => return e.to_http(),
+        };
+        if !self.signs_locally() {
+            // A host-signed endpoint cannot issue here: refuse before any
+            // replay key is spent (use `token_to_sign`).
+            return OAuthError::server_error().to_http();
+        }
+        for key in pending.replay_keys() {
+            match store.claim(key, now) {
+                ClaimOutcome::Claimed => {}
+                ClaimOutcome::AlreadyUsed => return Self::replay_rejected(key).to_http(),
+                ClaimOutcome::Unavailable => {
+                    return OAuthError::replay_store_unavailable().to_http();
+                }
+            }
+        }
+        match self.issue(pending, now) {
+            Ok(token) => token.to_http(),
+            Err(e) => e.to_http(),
+        }
+    }
+}

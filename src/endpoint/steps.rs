@@ -1,0 +1,534 @@
+//! The spine of a token request, one step per function (DESIGN.md,
+//! "prepare → await → finish"):
+//!
+//! ```text
+//! begin_traced          request::parse_request            RFC 6749 §3.2, RFC 7521 §4.1
+//!   client_auth::begin  … the host answers a client assertion's signature check
+//! client_authenticated  binding on the stated issuer, then grant::{jwt,saml2}::begin
+//!   … the host answers the grant's signature check (Exchange::resume)
+//! grant_validated       binding, policy::decide_scope, policy::map_claims, replay keys
+//!   … the host claims the replay keys, then TokenEndpoint::issue / token_to_sign
+//! ```
+//!
+//! Policy decisions live in [`crate::policy`], the access token in
+//! [`crate::token`]; this file only orders the steps and records them in the
+//! explain trace.
+
+use super::{PendingToken, TokenEndpoint};
+use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
+use crate::config::{AuthMethod, Client, TrustedIssuer};
+use crate::crypto::seam::SignatureCheck;
+use crate::error::OAuthError;
+use crate::explain::{CheckId, Explanation, Trace, utc};
+use crate::grant::{self, GrantError, TimeError, ValidatedGrant};
+use crate::policy::{self, ScopeSet};
+use crate::reason::Reason;
+use crate::replay::{self, ReplayKey, ReplayKind, Replayed};
+use crate::request::{self, GrantType, HttpRequest, TokenRequest};
+
+impl TokenEndpoint {
+    pub(super) fn begin_traced(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        mut trace: Trace,
+    ) -> Exchange {
+        let request = trace.check(
+            CheckId::Request,
+            "RFC 6749 §3.2, §4.5; RFC 7521 §4.1",
+            request::parse_request(req),
+            |r| format!("POST form with grant_type {}", r.grant_type.as_str()),
+        );
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return self.exchange_done(Err(e.into()), now, trace),
+        };
+        match client_auth::begin(&self.config, &request.credentials, request.grant_type) {
+            Ok(ClientBegun::Done(client)) => {
+                self.client_authenticated(request, Ok(client), now, trace)
+            }
+            Ok(ClientBegun::Pending(pending, check)) => Exchange {
+                endpoint: self.id,
+                now,
+                trace,
+                stage: Stage::Client {
+                    request,
+                    pending,
+                    check,
+                },
+            },
+            Err(e) => self.client_authenticated(request, Err(e), now, trace),
+        }
+    }
+
+    /// Client authentication is decided: record it, check the binding
+    /// before any signature work on the grant, and start the grant.
+    fn client_authenticated(
+        &self,
+        request: TokenRequest,
+        client: Result<ClientOutcome, ClientAuthError>,
+        now: i64,
+        mut trace: Trace,
+    ) -> Exchange {
+        let config = &self.config;
+        let client = trace.check(
+            CheckId::ClientAuthentication,
+            "RFC 6749 §2.3, RFC 7521 §4.2",
+            client,
+            |c| match c.client.map(|i| &config.clients[i]) {
+                Some(c) => format!("client {:?} ({})", c.client_id, c.auth_method.as_str()),
+                None => "no client identified".into(),
+            },
+        );
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => return self.exchange_done(Err(e.into()), now, trace),
+        };
+        let client_ref = client.client.map(|i| &config.clients[i]);
+        if let Err(e) = self.stated_issuer_binding(&request, client_ref, &mut trace) {
+            return self.exchange_done(Err(e.into()), now, trace);
+        }
+        let begun = self
+            .begin_grant(&request, &mut trace)
+            .and_then(|(pending, check)| {
+                self.issuer_binding_before_signature(&pending, client_ref, &mut trace)?;
+                Ok((pending, check))
+            });
+        match begun {
+            Ok((pending, check)) => Exchange {
+                endpoint: self.id,
+                now,
+                trace,
+                stage: Stage::Grant {
+                    request,
+                    client,
+                    pending: Box::new(pending),
+                    check,
+                },
+            },
+            Err(e) => self.exchange_done(Err(e), now, trace),
+        }
+    }
+
+    /// Before any signature work on the grant, for callers that proved
+    /// nothing about themselves (no client, or a public one): the
+    /// client↔issuer binding on the issuer the assertion *states*, so such a
+    /// caller cannot learn whether an assertion it holds would verify. The
+    /// binding is checked again on the verified issuer.
+    fn stated_issuer_binding(
+        &self,
+        request: &TokenRequest,
+        client: Option<&Client>,
+        trace: &mut Trace,
+    ) -> Result<(), ClientAuthError> {
+        if client.is_some_and(|c| c.auth_method != AuthMethod::None) {
+            return Ok(());
+        }
+        let stated = match request.grant_type {
+            GrantType::JwtBearer => grant::jwt::peek_issuer(&request.assertion),
+            GrantType::Saml2Bearer => grant::saml2::peek_issuer(&request.assertion),
+        };
+        let Some((index, issuer)) = stated.and_then(|iss| self.config.trusted_issuer(&iss)) else {
+            return Ok(());
+        };
+        binding(client, index, issuer).inspect_err(|e| {
+            trace.fail(
+                CheckId::ClientIssuerUnsigned,
+                "configuration (trusted_issuers, require_client)",
+                e.reason(),
+                || format!("the assertion names {:?}: {e}", issuer.issuer),
+            );
+        })
+    }
+
+    /// The grant's format-specific first half, up to its signature check.
+    fn begin_grant(
+        &self,
+        request: &TokenRequest,
+        trace: &mut Trace,
+    ) -> Result<(GrantPending, SignatureCheck), OAuthError> {
+        let config = &self.config;
+        let begun = match request.grant_type {
+            GrantType::JwtBearer => grant::jwt::begin(config, &request.assertion, trace)
+                .map(|(p, check)| (GrantPending::Jwt(p), check)),
+            GrantType::Saml2Bearer => {
+                grant::saml2::begin(config, &request.assertion, ReplayKind::Grant, trace)
+                    .map(|(p, check)| (GrantPending::Saml(p), check))
+            }
+        };
+        Ok(begun?)
+    }
+
+    /// Every client, once the stated issuer is known and still before any
+    /// signature work: a client bound to other issuers learns nothing about
+    /// whether an assertion from this one would verify.
+    fn issuer_binding_before_signature(
+        &self,
+        pending: &GrantPending,
+        client: Option<&Client>,
+        trace: &mut Trace,
+    ) -> Result<(), OAuthError> {
+        let index = match pending {
+            GrantPending::Jwt(p) => p.issuer(),
+            GrantPending::Saml(p) => p.issuer(),
+        };
+        let issuer = &self.config.issuers[index];
+        binding(client, index, issuer).map_err(|e| {
+            trace.fail(
+                CheckId::ClientIssuerUnsigned,
+                "configuration (trusted_issuers, require_client)",
+                e.reason(),
+                || format!("the assertion names {:?}: {e}", issuer.issuer),
+            );
+            e.into()
+        })
+    }
+
+    /// The grant is verified: lifetime, binding, scope and claim policy,
+    /// and the replay keys to claim.
+    fn grant_validated(
+        &self,
+        request: &TokenRequest,
+        client: ClientOutcome,
+        grant: ValidatedGrant,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<PendingToken, OAuthError> {
+        let client_ref = client.client.map(|i| &self.config.clients[i]);
+        let policy = &self.config.access_token;
+        if policy::token_expiry(
+            now,
+            policy.lifetime,
+            policy.cap_at_assertion_expiry,
+            grant.expires_at,
+        )
+        .is_none()
+        {
+            // The token would be born expired; refuse before the replay key
+            // is spent.
+            trace.fail(
+                CheckId::TokenLifetime,
+                "configuration (cap_at_assertion_expiry)",
+                Reason::AssertionExpired,
+                || {
+                    format!(
+                        "the assertion expires {}, not after now {}",
+                        utc(grant.expires_at),
+                        utc(now)
+                    )
+                },
+            );
+            return Err(GrantError::Time(TimeError::Expired).into());
+        }
+        let issuer = &self.config.issuers[grant.issuer];
+        let bound = binding(client_ref, grant.issuer, issuer);
+        trace.check(
+            CheckId::ClientIssuer,
+            "configuration (trusted_issuers, require_client)",
+            bound,
+            |_| match client_ref {
+                Some(c) => format!(
+                    "{:?} may present assertions from {:?}",
+                    c.client_id, issuer.issuer
+                ),
+                None => format!("{:?} allows grants without a client", issuer.issuer),
+            },
+        )?;
+        let scope = policy::decide_scope(
+            request.scope.as_ref(),
+            client_ref.map(|c| &c.scope),
+            issuer.scope.as_ref(),
+            self.config.scope_policy,
+        );
+        let scope = trace.check(CheckId::Scope, "RFC 6749 §3.3", scope, |g| {
+            format!(
+                "requested {:?}; granted {:?} (client allowance {:?}, issuer ceiling {:?}, policy {:?})",
+                request.scope.as_ref().map(ScopeSet::to_scope_string),
+                g.granted.to_scope_string(),
+                client_ref.map(|c| c.scope.to_scope_string()),
+                issuer.scope.as_ref().map(ScopeSet::to_scope_string),
+                self.config.scope_policy
+            )
+        })?;
+        let mapped_claims =
+            policy::map_claims(&issuer.claims, &grant.claims, grant.name_id_format());
+        if issuer.claims.is_empty() {
+            trace.skip(CheckId::ClaimMapping, "configuration (claims)", || {
+                "no claims mapped for this issuer".into()
+            });
+        } else {
+            trace.pass(CheckId::ClaimMapping, "configuration (claims)", || {
+                let missing: Vec<&str> = issuer
+                    .claims
+                    .iter()
+                    .filter(|(t, _)| !mapped_claims.contains_key(t))
+                    .map(|(_, s)| s.as_str())
+                    .collect();
+                format!(
+                    "mapped {:?}; absent in the assertion: {missing:?}",
+                    mapped_claims.keys().collect::<Vec<_>>()
+                )
+            });
+        }
+        // The grant's key first: a spent grant is refused before a fresh
+        // client assertion can leave an entry in the store. Entries are
+        // charged to the authenticated client; for callers that proved
+        // nothing (no client, or a public one anyone may name) also to the
+        // subject, so no one can fill the partition that others share.
+        let unauthenticated = client_ref.is_none_or(|c| c.auth_method == AuthMethod::None);
+        let partition = replay::partition(
+            client_ref.map(|c| c.client_id.as_str()),
+            &issuer.issuer,
+            unauthenticated.then_some(grant.subject.as_str()),
+        );
+        let replay_keys = grant
+            .replay
+            .into_iter()
+            .chain(client.replay)
+            .map(|key| ReplayKey {
+                partition: partition.clone(),
+                ..key
+            })
+            .collect();
+        Ok(PendingToken {
+            endpoint: self.id,
+            replay_keys,
+            mapped_claims,
+            subject: grant.subject,
+            client_id: client_ref.map(|c| c.client_id.clone()),
+            scope: scope.granted,
+            report_scope: scope.report,
+            assertion_expires_at: grant.expires_at,
+        })
+    }
+}
+
+/// [`policy::may_present`] for this client and issuer, as the client
+/// authentication error the endpoint answers.
+fn binding(
+    client: Option<&Client>,
+    index: usize,
+    issuer: &TrustedIssuer,
+) -> Result<(), ClientAuthError> {
+    let presenter = match client {
+        None => policy::Presenter::Nobody,
+        Some(c) => policy::Presenter::Client(c.trusted_issuers.as_deref()),
+    };
+    policy::may_present(presenter, index, issuer.require_client).map_err(|e| match e {
+        policy::BindingError::ClientRequired => ClientAuthError::Required,
+        policy::BindingError::IssuerNotAllowed => ClientAuthError::IssuerNotAllowed,
+    })
+}
+
+/// A token request in progress (DESIGN.md, "prepare → await → finish"):
+/// everything the core could do without an answer from its host, and at
+/// most one [`SignatureCheck`] it is waiting for. Client authentication is
+/// answered before the grant is looked at, so a client that fails costs no
+/// signature work on the grant.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The endpoint that began it: only that one may resume it.
+    endpoint: u64,
+    now: i64,
+    trace: Trace,
+    stage: Stage,
+}
+
+#[derive(Debug)]
+enum Stage {
+    /// Waiting for the client assertion's check.
+    Client {
+        request: TokenRequest,
+        pending: Box<ClientPending>,
+        check: SignatureCheck,
+    },
+    /// Waiting for the grant assertion's check.
+    Grant {
+        request: TokenRequest,
+        client: ClientOutcome,
+        pending: Box<GrantPending>,
+        check: SignatureCheck,
+    },
+    /// Decided.
+    Done(Result<PendingToken, OAuthError>),
+}
+
+#[derive(Debug)]
+enum GrantPending {
+    Jwt(grant::jwt::JwtPending),
+    Saml(grant::saml2::SamlPending),
+}
+
+impl TokenEndpoint {
+    fn exchange_done(
+        &self,
+        result: Result<PendingToken, OAuthError>,
+        now: i64,
+        trace: Trace,
+    ) -> Exchange {
+        Exchange {
+            endpoint: self.id,
+            now,
+            trace,
+            stage: Stage::Done(result),
+        }
+    }
+}
+
+impl Exchange {
+    /// The signature check to answer next, or `None` when the exchange is
+    /// decided.
+    pub fn signature_check(&self) -> Option<&SignatureCheck> {
+        match &self.stage {
+            Stage::Client { check, .. } | Stage::Grant { check, .. } => Some(check),
+            Stage::Done(_) => None,
+        }
+    }
+
+    /// Continues with the host's answer to [`Self::signature_check`]:
+    /// `verified` is whether the signature verified with one of the check's
+    /// keys. `endpoint` must be the one that began the exchange. Without a
+    /// pending check this changes nothing.
+    pub fn resume(self, endpoint: &TokenEndpoint, verified: bool) -> Self {
+        let Self {
+            endpoint: began_with,
+            now,
+            mut trace,
+            stage,
+        } = self;
+        if began_with != endpoint.id {
+            // Another endpoint's exchange (a host bug): its references into
+            // the configuration mean nothing here.
+            return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
+        }
+        let config = &endpoint.config;
+        match stage {
+            Stage::Client {
+                request,
+                pending,
+                check: _,
+            } => {
+                let client =
+                    client_auth::finish(config, *pending, verified, request.grant_type, now);
+                endpoint.client_authenticated(request, client, now, trace)
+            }
+            Stage::Grant {
+                request,
+                client,
+                pending,
+                check: _,
+            } => {
+                let grant = match *pending {
+                    GrantPending::Jwt(p) => {
+                        grant::jwt::finish(config, p, verified, now, &mut trace)
+                    }
+                    GrantPending::Saml(p) => {
+                        grant::saml2::finish(config, p, verified, now, &mut trace)
+                    }
+                };
+                let result = grant
+                    .map_err(OAuthError::from)
+                    .and_then(|g| endpoint.grant_validated(&request, client, g, now, &mut trace));
+                endpoint.exchange_done(result, now, trace)
+            }
+            done @ Stage::Done(_) => Self {
+                endpoint: began_with,
+                now,
+                trace,
+                stage: done,
+            },
+        }
+    }
+
+    /// The decision: a [`PendingToken`] whose replay keys the host claims
+    /// before [`TokenEndpoint::issue`], or the error to answer. Asked while
+    /// a check is still pending, it is `server_error` (a host bug).
+    pub fn outcome(self) -> Result<PendingToken, OAuthError> {
+        match self.stage {
+            Stage::Done(result) => result,
+            _ => Err(OAuthError::server_error()),
+        }
+    }
+
+    /// The replay keys a decided, successful exchange needs claimed (empty
+    /// otherwise), for hosts that look them up before [`Self::explain`].
+    pub fn replay_keys(&self) -> &[ReplayKey] {
+        match &self.stage {
+            Stage::Done(Ok(pending)) => pending.replay_keys(),
+            _ => &[],
+        }
+    }
+
+    /// The check-by-check report of an exchange begun with
+    /// [`TokenEndpoint::begin_explain`] and answered to the end; `is_used`
+    /// reads (never claims) the host's replay store.
+    pub fn explain(self, endpoint: &TokenEndpoint, is_used: &dyn Fn(&str) -> bool) -> Explanation {
+        let now = self.now;
+        let mut trace = self.trace;
+        let result = match self.stage {
+            Stage::Done(result) => result,
+            _ => Err(OAuthError::server_error()),
+        };
+        let result = result.and_then(|pending| {
+            for key in pending.replay_keys() {
+                let used = is_used(&key.key);
+                let which = match key.kind {
+                    ReplayKind::Grant => "the assertion",
+                    ReplayKind::ClientAssertion => "the client assertion",
+                };
+                let outcome: Result<(), Replayed> = if used {
+                    Err(Replayed(key.kind))
+                } else {
+                    Ok(())
+                };
+                trace.result(
+                    CheckId::OneTimeUse,
+                    "RFC 7521 §5.2, RFC 7523 §3 item 7",
+                    &outcome,
+                    || {
+                        format!(
+                            "{which} {} (kept until {})",
+                            if used {
+                                "was already used"
+                            } else {
+                                "has not been used"
+                            },
+                            utc(key.expires_at)
+                        )
+                    },
+                );
+                if used {
+                    return Err(TokenEndpoint::replay_rejected(key));
+                }
+            }
+            if pending.replay_keys().is_empty() {
+                trace.skip(CheckId::OneTimeUse, "RFC 7521 §5.2", || {
+                    "no assertion id to track".into()
+                });
+            }
+            let (claims, _) =
+                endpoint.token_claims(&pending, now, "(jti chosen at issue)".into())?;
+            trace.pass(CheckId::TokenSigned, "RFC 9068 §2", || {
+                format!(
+                    "ES256, kid {:?}, {} claims",
+                    endpoint.active_kid(),
+                    claims.len()
+                )
+            });
+            Ok(claims)
+        });
+        let checks = trace.into_checks();
+        match result {
+            Ok(claims) => Explanation {
+                checks,
+                would_issue: true,
+                error: None,
+                token_claims: Some(claims),
+            },
+            Err(e) => Explanation {
+                checks,
+                ..Explanation::refused((&e).into())
+            },
+        }
+    }
+}
