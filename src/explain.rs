@@ -14,14 +14,15 @@ use serde_json::{Map, Value};
 use crate::reason::{Reason, Refusal};
 
 macro_rules! checks {
-    ($( $variant:ident = $id:literal, $label:literal, )+) => {
-        /// The stable id of a check in an explain report. Ids are a
-        /// contract like [`Reason`] codes (many are the same string as the
-        /// reason the check refuses with); the label is for people.
+    ($( $variant:ident = $id:literal, $label:literal, $spec:literal, )+) => {
+        /// The stable id of a check in an explain report, with its label
+        /// and the section it applies. Ids are a contract like [`Reason`]
+        /// codes (many are the same string as the reason the check refuses
+        /// with); each check's RFC citation is written here, once.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum CheckId {
-            $( #[doc = concat!("`", $id, "` (", $label, ")")] $variant, )+
+            $( #[doc = concat!("`", $id, "` (", $label, "; ", $spec, ")")] $variant, )+
         }
 
         impl CheckId {
@@ -37,42 +38,53 @@ macro_rules! checks {
             pub const fn label(self) -> &'static str {
                 match self { $(CheckId::$variant => $label,)+ }
             }
+
+            /// Where the rule comes from, e.g. `"RFC 7521 §5.2 item 4"`.
+            pub const fn spec(self) -> &'static str {
+                match self { $(CheckId::$variant => $spec,)+ }
+            }
         }
     };
 }
 
 checks! {
-    Request = "request.parameters", "request",
-    ClientAuthentication = "client.authentication", "client authentication",
-    ClientIssuerUnsigned = "client.issuer_binding_unsigned", "client and issuer (before the signature)",
-    ClientIssuer = "client.issuer_binding", "client and issuer",
-    Structure = "assertion.structure", "structure",
-    JwtType = "jwt.typ", "type",
-    Issuer = "assertion.issuer", "issuer",
-    TrustedIssuer = "assertion.trusted_issuer", "trusted issuer",
-    Format = "assertion.format", "format",
-    Signature = "assertion.signature", "signature",
-    JwtIssuerSigned = "jwt.issuer_signed", "issuer (signed)",
-    SamlVersion = "saml.version", "version",
-    Subject = "assertion.subject", "subject",
-    SamlSubject = "saml.subject", "subject element",
-    AllowedSubjects = "assertion.allowed_subjects", "allowed subjects",
-    Audience = "assertion.audience", "audience",
-    SamlConditions = "saml.conditions", "conditions",
-    SamlBearerConfirmation = "saml.bearer_confirmation", "bearer confirmation",
-    JwtExpiryPresent = "jwt.expiry_present", "expiry present",
-    JwtDateClaims = "jwt.date_claims", "date claims",
-    Expiry = "assertion.expiry", "expiry",
-    NotBefore = "assertion.not_before", "not before",
-    IssuedAt = "assertion.issued_at", "issued at",
-    JwtJtiType = "jwt.jti_type", "jti type",
-    JwtJti = "jwt.jti", "jti",
-    SamlAttributes = "saml.attributes", "attributes",
-    Scope = "scope.policy", "scope",
-    ClaimMapping = "token.claim_mapping", "claim mapping",
-    TokenLifetime = "token.lifetime", "token lifetime",
-    OneTimeUse = "assertion.one_time_use", "one-time use",
-    TokenSigned = "token.access_token", "access token",
+    Request = "request.parameters", "request", "RFC 6749 §3.2, §4.5; RFC 7521 §4.1",
+    ClientAuthentication = "client.authentication", "client authentication", "RFC 6749 §2.3, RFC 7521 §4.2",
+    ClientIssuerUnsigned = "client.issuer_binding_unsigned", "client and issuer (before the signature)", "configuration (trusted_issuers, require_client)",
+    ClientIssuer = "client.issuer_binding", "client and issuer", "configuration (trusted_issuers, require_client)",
+    JwtStructure = "jwt.structure", "structure", "RFC 7515 §3.1, RFC 8725",
+    SamlStructure = "saml.structure", "structure", "RFC 7522 §2.1, SAML core §2.3.3",
+    JwtType = "jwt.typ", "type", "RFC 8725 §3.11",
+    JwtIssuer = "jwt.issuer", "issuer", "RFC 7523 §3 item 1",
+    SamlIssuer = "saml.issuer", "issuer", "RFC 7522 §3 item 1",
+    TrustedIssuer = "assertion.trusted_issuer", "trusted issuer", "RFC 7521 §5.2 item 1",
+    Format = "assertion.format", "format", "configuration",
+    JwtSignature = "jwt.signature", "signature", "RFC 7523 §3 item 9, RFC 7515 §5.2",
+    SamlSignature = "saml.signature", "signature", "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
+    JwtIssuerSigned = "jwt.issuer_signed", "issuer (signed)", "RFC 7523 §3 item 1",
+    SamlVersion = "saml.version", "version", "SAML core §2.3.3",
+    JwtSubject = "jwt.subject", "subject", "RFC 7523 §3 item 2",
+    SamlSubject = "saml.subject", "subject element", "RFC 7522 §3 item 3",
+    SamlNameId = "saml.name_id", "subject", "RFC 7522 §3 item 3",
+    AllowedSubjects = "assertion.allowed_subjects", "allowed subjects", "configuration",
+    JwtAudience = "jwt.audience", "audience", "RFC 7523 §3 item 3",
+    SamlConditions = "saml.conditions", "conditions", "RFC 7522 §3 items 2, 6, 11",
+    SamlBearerConfirmation = "saml.bearer_confirmation", "bearer confirmation", "RFC 7522 §3 item 5",
+    JwtExpiryPresent = "jwt.expiry_present", "expiry present", "RFC 7523 §3 item 4",
+    JwtDateClaims = "jwt.date_claims", "date claims", "RFC 7519 §2 (NumericDate)",
+    Expiry = "assertion.expiry", "expiry", "RFC 7521 §5.2 item 4",
+    SamlExpiry = "saml.expiry", "expiry", "RFC 7522 §3 item 4",
+    NotBefore = "assertion.not_before", "not before", "RFC 7519 §4.1.5",
+    IssuedAt = "assertion.issued_at", "issued at", "RFC 7519 §4.1.6, RFC 7521 §5.2 item 4",
+    SamlIssueInstant = "saml.issue_instant", "issued at", "SAML core §2.3.3, RFC 7521 §5.2 item 4",
+    JwtJtiType = "jwt.jti_type", "jti type", "RFC 7519 §4.1.7",
+    JwtJti = "jwt.jti", "jti", "RFC 7523 §3 item 7",
+    SamlAttributes = "saml.attributes", "attributes", "RFC 7522 §3 item 8",
+    Scope = "scope.policy", "scope", "RFC 6749 §3.3",
+    ClaimMapping = "token.claim_mapping", "claim mapping", "configuration (claims)",
+    TokenLifetime = "token.lifetime", "token lifetime", "configuration (cap_at_assertion_expiry)",
+    OneTimeUse = "assertion.one_time_use", "one-time use", "RFC 7521 §5.2, RFC 7523 §3 item 7",
+    TokenSigned = "token.access_token", "access token", "RFC 9068 §2",
 }
 
 impl Serialize for CheckId {
@@ -96,7 +108,7 @@ pub enum Outcome {
 /// One check in an explain report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// The check's stable id, e.g. `"assertion.audience"`.
+    /// The check's stable id, e.g. `"assertion.expiry"`.
     pub id: CheckId,
     /// What was checked, in words, e.g. `"audience"`.
     pub check: &'static str,
@@ -178,7 +190,6 @@ impl Trace {
     fn push(
         &mut self,
         id: CheckId,
-        spec: &'static str,
         outcome: Outcome,
         reason: Option<Reason>,
         detail: impl FnOnce() -> String,
@@ -187,7 +198,7 @@ impl Trace {
             checks.push(Check {
                 id,
                 check: id.label(),
-                spec,
+                spec: id.spec(),
                 outcome,
                 detail: detail(),
                 reason,
@@ -196,47 +207,30 @@ impl Trace {
     }
 
     /// Records a passed check.
-    pub(crate) fn pass(
-        &mut self,
-        id: CheckId,
-        spec: &'static str,
-        detail: impl FnOnce() -> String,
-    ) {
-        self.push(id, spec, Outcome::Pass, None, detail);
+    pub(crate) fn pass(&mut self, id: CheckId, detail: impl FnOnce() -> String) {
+        self.push(id, Outcome::Pass, None, detail);
     }
 
     /// Records a skipped check.
-    pub(crate) fn skip(
-        &mut self,
-        id: CheckId,
-        spec: &'static str,
-        detail: impl FnOnce() -> String,
-    ) {
-        self.push(id, spec, Outcome::Skipped, None, detail);
+    pub(crate) fn skip(&mut self, id: CheckId, detail: impl FnOnce() -> String) {
+        self.push(id, Outcome::Skipped, None, detail);
     }
 
     /// Records a failed check and why.
-    pub(crate) fn fail(
-        &mut self,
-        id: CheckId,
-        spec: &'static str,
-        reason: Reason,
-        detail: impl FnOnce() -> String,
-    ) {
-        self.push(id, spec, Outcome::Fail, Some(reason), detail);
+    pub(crate) fn fail(&mut self, id: CheckId, reason: Reason, detail: impl FnOnce() -> String) {
+        self.push(id, Outcome::Fail, Some(reason), detail);
     }
 
     /// Records the outcome of `result` with `detail` either way.
     pub(crate) fn result<T, E: Refusal>(
         &mut self,
         id: CheckId,
-        spec: &'static str,
         result: &Result<T, E>,
         detail: impl FnOnce() -> String,
     ) {
         match result {
-            Ok(_) => self.push(id, spec, Outcome::Pass, None, detail),
-            Err(e) => self.push(id, spec, Outcome::Fail, Some(e.reason()), detail),
+            Ok(_) => self.push(id, Outcome::Pass, None, detail),
+            Err(e) => self.push(id, Outcome::Fail, Some(e.reason()), detail),
         }
     }
 
@@ -245,13 +239,12 @@ impl Trace {
     pub(crate) fn check<T, E: Refusal>(
         &mut self,
         id: CheckId,
-        spec: &'static str,
         result: Result<T, E>,
         detail: impl FnOnce(&T) -> String,
     ) -> Result<T, E> {
         match &result {
-            Ok(v) => self.push(id, spec, Outcome::Pass, None, || detail(v)),
-            Err(e) => self.push(id, spec, Outcome::Fail, Some(e.reason()), || e.to_string()),
+            Ok(v) => self.push(id, Outcome::Pass, None, || detail(v)),
+            Err(e) => self.push(id, Outcome::Fail, Some(e.reason()), || e.to_string()),
         }
         result
     }
@@ -293,9 +286,7 @@ mod tests {
     #[test]
     fn a_disabled_trace_never_formats() {
         let mut t = Trace::off();
-        t.pass(CheckId::Request, "y", || {
-            unreachable!("detail must not run")
-        });
+        t.pass(CheckId::Request, || unreachable!("detail must not run"));
         assert!(t.into_checks().is_empty());
     }
 }

@@ -111,7 +111,7 @@ fn a_tampered_signature_stops_at_the_signature() {
     assert!(!e.would_issue);
     assert_eq!(
         e.checks.last().map(|c| (c.id.id(), c.check, c.outcome)),
-        Some(("assertion.signature", "signature", Outcome::Fail))
+        Some(("jwt.signature", "signature", Outcome::Fail))
     );
     let error = e.error.unwrap();
     assert_eq!(error.error, "invalid_grant");
@@ -124,7 +124,7 @@ fn a_tampered_signature_stops_at_the_signature() {
     ))
     .unwrap();
     let last = json["checks"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["id"], "assertion.signature");
+    assert_eq!(last["id"], "jwt.signature");
     assert_eq!(last["reason"], "jwt.signature_invalid");
     assert_eq!(json["error"]["reason"], "jwt.signature_invalid");
 }

@@ -33,12 +33,9 @@ impl TokenEndpoint {
         now: i64,
         mut trace: Trace,
     ) -> Exchange {
-        let request = trace.check(
-            CheckId::Request,
-            "RFC 6749 §3.2, §4.5; RFC 7521 §4.1",
-            request::parse_request(req),
-            |r| format!("POST form with grant_type {}", r.grant_type.as_str()),
-        );
+        let request = trace.check(CheckId::Request, request::parse_request(req), |r| {
+            format!("POST form with grant_type {}", r.grant_type.as_str())
+        });
         let request = match request {
             Ok(r) => r,
             Err(e) => return self.exchange_done(Err(e.into()), now, trace),
@@ -71,15 +68,12 @@ impl TokenEndpoint {
         mut trace: Trace,
     ) -> Exchange {
         let config = &self.config;
-        let client = trace.check(
-            CheckId::ClientAuthentication,
-            "RFC 6749 §2.3, RFC 7521 §4.2",
-            client,
-            |c| match c.client.map(|i| &config.clients[i]) {
+        let client = trace.check(CheckId::ClientAuthentication, client, |c| {
+            match c.client.map(|i| &config.clients[i]) {
                 Some(c) => format!("client {:?} ({})", c.client_id, c.auth_method.as_str()),
                 None => "no client identified".into(),
-            },
-        );
+            }
+        });
         let client = match client {
             Ok(c) => c,
             Err(e) => return self.exchange_done(Err(e.into()), now, trace),
@@ -132,12 +126,9 @@ impl TokenEndpoint {
             return Ok(());
         };
         binding(client, index, issuer).inspect_err(|e| {
-            trace.fail(
-                CheckId::ClientIssuerUnsigned,
-                "configuration (trusted_issuers, require_client)",
-                e.reason(),
-                || format!("the assertion names {:?}: {e}", issuer.issuer),
-            );
+            trace.fail(CheckId::ClientIssuerUnsigned, e.reason(), || {
+                format!("the assertion names {:?}: {e}", issuer.issuer)
+            });
         })
     }
 
@@ -174,12 +165,9 @@ impl TokenEndpoint {
         };
         let issuer = &self.config.issuers[index];
         binding(client, index, issuer).map_err(|e| {
-            trace.fail(
-                CheckId::ClientIssuerUnsigned,
-                "configuration (trusted_issuers, require_client)",
-                e.reason(),
-                || format!("the assertion names {:?}: {e}", issuer.issuer),
-            );
+            trace.fail(CheckId::ClientIssuerUnsigned, e.reason(), || {
+                format!("the assertion names {:?}: {e}", issuer.issuer)
+            });
             e.into()
         })
     }
@@ -206,41 +194,31 @@ impl TokenEndpoint {
         {
             // The token would be born expired; refuse before the replay key
             // is spent.
-            trace.fail(
-                CheckId::TokenLifetime,
-                "configuration (cap_at_assertion_expiry)",
-                Reason::AssertionExpired,
-                || {
-                    format!(
-                        "the assertion expires {}, not after now {}",
-                        utc(grant.expires_at),
-                        utc(now)
-                    )
-                },
-            );
+            trace.fail(CheckId::TokenLifetime, Reason::AssertionExpired, || {
+                format!(
+                    "the assertion expires {}, not after now {}",
+                    utc(grant.expires_at),
+                    utc(now)
+                )
+            });
             return Err(GrantError::Time(TimeError::Expired).into());
         }
         let issuer = &self.config.issuers[grant.issuer];
         let bound = binding(client_ref, grant.issuer, issuer);
-        trace.check(
-            CheckId::ClientIssuer,
-            "configuration (trusted_issuers, require_client)",
-            bound,
-            |_| match client_ref {
-                Some(c) => format!(
-                    "{:?} may present assertions from {:?}",
-                    c.client_id, issuer.issuer
-                ),
-                None => format!("{:?} allows grants without a client", issuer.issuer),
-            },
-        )?;
+        trace.check(CheckId::ClientIssuer, bound, |_| match client_ref {
+            Some(c) => format!(
+                "{:?} may present assertions from {:?}",
+                c.client_id, issuer.issuer
+            ),
+            None => format!("{:?} allows grants without a client", issuer.issuer),
+        })?;
         let scope = policy::decide_scope(
             request.scope.as_ref(),
             client_ref.map(|c| &c.scope),
             issuer.scope.as_ref(),
             self.config.scope_policy,
         );
-        let scope = trace.check(CheckId::Scope, "RFC 6749 §3.3", scope, |g| {
+        let scope = trace.check(CheckId::Scope, scope, |g| {
             format!(
                 "requested {:?}; granted {:?} (client allowance {:?}, issuer ceiling {:?}, policy {:?})",
                 request.scope.as_ref().map(ScopeSet::to_scope_string),
@@ -253,11 +231,11 @@ impl TokenEndpoint {
         let mapped_claims =
             policy::map_claims(&issuer.claims, &grant.claims, grant.name_id_format());
         if issuer.claims.is_empty() {
-            trace.skip(CheckId::ClaimMapping, "configuration (claims)", || {
+            trace.skip(CheckId::ClaimMapping, || {
                 "no claims mapped for this issuer".into()
             });
         } else {
-            trace.pass(CheckId::ClaimMapping, "configuration (claims)", || {
+            trace.pass(CheckId::ClaimMapping, || {
                 let missing: Vec<&str> = issuer
                     .claims
                     .iter()
@@ -481,34 +459,27 @@ impl Exchange {
                 } else {
                     Ok(())
                 };
-                trace.result(
-                    CheckId::OneTimeUse,
-                    "RFC 7521 §5.2, RFC 7523 §3 item 7",
-                    &outcome,
-                    || {
-                        format!(
-                            "{which} {} (kept until {})",
-                            if used {
-                                "was already used"
-                            } else {
-                                "has not been used"
-                            },
-                            utc(key.expires_at)
-                        )
-                    },
-                );
+                trace.result(CheckId::OneTimeUse, &outcome, || {
+                    format!(
+                        "{which} {} (kept until {})",
+                        if used {
+                            "was already used"
+                        } else {
+                            "has not been used"
+                        },
+                        utc(key.expires_at)
+                    )
+                });
                 if used {
                     return Err(TokenEndpoint::replay_rejected(key));
                 }
             }
             if pending.replay_keys().is_empty() {
-                trace.skip(CheckId::OneTimeUse, "RFC 7521 §5.2", || {
-                    "no assertion id to track".into()
-                });
+                trace.skip(CheckId::OneTimeUse, || "no assertion id to track".into());
             }
             let (claims, _) =
                 endpoint.token_claims(&pending, now, "(jti chosen at issue)".into())?;
-            trace.pass(CheckId::TokenSigned, "RFC 9068 §2", || {
+            trace.pass(CheckId::TokenSigned, || {
                 format!(
                     "ES256, kid {:?}, {} claims",
                     endpoint.active_kid(),

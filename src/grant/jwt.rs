@@ -61,40 +61,27 @@ pub(crate) fn begin(
     assertion: &str,
     trace: &mut Trace,
 ) -> Result<(JwtPending, SignatureCheck), GrantError> {
-    let jws = trace.check(
-        CheckId::Structure,
-        "RFC 7515 §3.1, RFC 8725",
-        jose::parse(assertion),
-        |j| format!("compact JWS, alg {}", j.alg()),
-    )?;
+    let jws = trace.check(CheckId::JwtStructure, jose::parse(assertion), |j| {
+        format!("compact JWS, alg {}", j.alg())
+    })?;
     // RFC 8725 §3.11: a client's authentication JWT is not a grant.
     if jws.typ() == Some(jose::TYP_CLIENT_AUTHENTICATION) {
-        trace.fail(
-            CheckId::JwtType,
-            "RFC 8725 §3.11",
-            Reason::JwtTypClientAssertion,
-            || "typ client-authentication+jwt marks a client assertion".into(),
-        );
+        trace.fail(CheckId::JwtType, Reason::JwtTypClientAssertion, || {
+            "typ client-authentication+jwt marks a client assertion".into()
+        });
         return Err(jose::JoseError::ClientAssertionType.into());
     }
     let iss = jws
         .unverified_issuer()
         .ok_or(GrantError::MissingClaim("iss"));
-    let iss = trace.check(CheckId::Issuer, "RFC 7523 §3 item 1", iss, |i| {
-        format!("iss {i:?}")
-    })?;
+    let iss = trace.check(CheckId::JwtIssuer, iss, |i| format!("iss {i:?}"))?;
     let (index, issuer) = super::trusted_issuer(config, iss, AssertionFormat::Jwt, trace)?;
     let check = jws.signature_check(KeyOwner::Issuer(index), &issuer.keys, &issuer.algorithms);
     let check = match check {
         Ok(check) => check,
         Err(e) => {
             let e = GrantError::from(e);
-            trace.fail(
-                CheckId::Signature,
-                "RFC 7523 §3 item 9, RFC 7515 §5.2",
-                e.reason(),
-                || e.to_string(),
-            );
+            trace.fail(CheckId::JwtSignature, e.reason(), || e.to_string());
             return Err(e);
         }
     };
@@ -115,19 +102,16 @@ pub(crate) fn times(
         Ok(None) => Err(GrantError::MissingClaim("exp")),
         Err(e) => Err(e.into()),
     };
-    let exp = trace.check(CheckId::JwtExpiryPresent, "RFC 7523 §3 item 4", exp, |e| {
+    let exp = trace.check(CheckId::JwtExpiryPresent, exp, |e| {
         format!("exp {}", utc(*e))
     })?;
     let dates = claims
         .numeric_date("nbf", true)
         .and_then(|nbf| Ok((nbf, claims.numeric_date("iat", true)?)))
         .map_err(GrantError::from);
-    let (nbf, iat) = trace.check(
-        CheckId::JwtDateClaims,
-        "RFC 7519 §2 (NumericDate)",
-        dates,
-        |_| "nbf and iat, when present, are NumericDates".into(),
-    )?;
+    let (nbf, iat) = trace.check(CheckId::JwtDateClaims, dates, |_| {
+        "nbf and iat, when present, are NumericDates".into()
+    })?;
     rules.check(exp, nbf, iat, trace)?;
     Ok(exp)
 }
@@ -144,8 +128,7 @@ pub(crate) fn finish(
     let (index, issuer) = (pending.issuer, &config.issuers[pending.issuer]);
     let alg = pending.jws.alg();
     let verified = trace.check(
-        CheckId::Signature,
-        "RFC 7523 §3 item 9, RFC 7515 §5.2",
+        CheckId::JwtSignature,
         pending.jws.into_verified(verified),
         |_| format!("{alg} with a configured key of the issuer"),
     )?;
@@ -158,28 +141,23 @@ pub(crate) fn finish(
         Ok(_) => Err(GrantError::UntrustedIssuer),
         Err(e) => Err(e.into()),
     };
-    trace.check(
-        CheckId::JwtIssuerSigned,
-        "RFC 7523 §3 item 1",
-        reread,
-        |_| "the signed iss names the same issuer".into(),
-    )?;
+    trace.check(CheckId::JwtIssuerSigned, reread, |_| {
+        "the signed iss names the same issuer".into()
+    })?;
     // Item 2.
     let subject = match claims.string("sub") {
         Ok(Some(s)) if !s.is_empty() => Ok(s.to_owned()),
         Ok(_) => Err(GrantError::MissingClaim("sub")),
         Err(e) => Err(e.into()),
     };
-    let subject = trace.check(CheckId::Subject, "RFC 7523 §3 item 2", subject, |s| {
-        format!("sub {s:?}")
-    })?;
+    let subject = trace.check(CheckId::JwtSubject, subject, |s| format!("sub {s:?}"))?;
     if let Some(allowed) = &issuer.subjects {
         let r = if allowed.contains(&subject) {
             Ok(())
         } else {
             Err(GrantError::SubjectNotAllowed)
         };
-        trace.check(CheckId::AllowedSubjects, "configuration", r, |_| {
+        trace.check(CheckId::AllowedSubjects, r, |_| {
             "sub is in the issuer's subjects list".into()
         })?;
     }
@@ -201,7 +179,7 @@ pub(crate) fn finish(
     } else {
         Err(GrantError::AudienceMismatch)
     };
-    trace.result(CheckId::Audience, "RFC 7523 §3 item 3", &aud, || {
+    trace.result(CheckId::JwtAudience, &aud, || {
         if issuer.self_issued {
             format!(
                 "aud {audiences:?}; this issuer is also a private_key_jwt client: only {:?} alone",
@@ -224,15 +202,12 @@ pub(crate) fn finish(
     // Item 7: one-time use, keyed on the issuer and jti.
     let jti = trace.check(
         CheckId::JwtJtiType,
-        "RFC 7519 §4.1.7",
         claims.string("jti").map_err(GrantError::from),
         |_| "jti, when present, is a string".into(),
     )?;
     let replay = match jti {
         Some(jti) if !jti.is_empty() => {
-            trace.pass(CheckId::JwtJti, "RFC 7523 §3 item 7", || {
-                format!("jti {jti:?}, one-time use")
-            });
+            trace.pass(CheckId::JwtJti, || format!("jti {jti:?}, one-time use"));
             Some(ReplayKey::new(
                 ReplayKind::Grant,
                 &issuer.issuer,
@@ -241,16 +216,13 @@ pub(crate) fn finish(
             ))
         }
         _ if issuer.require_jti => {
-            trace.fail(
-                CheckId::JwtJti,
-                "RFC 7523 §3 item 7",
-                Reason::JwtClaimMissing,
-                || "no jti, and this issuer requires one".into(),
-            );
+            trace.fail(CheckId::JwtJti, Reason::JwtClaimMissing, || {
+                "no jti, and this issuer requires one".into()
+            });
             return Err(GrantError::MissingClaim("jti"));
         }
         _ => {
-            trace.skip(CheckId::JwtJti, "RFC 7523 §3 item 7", || {
+            trace.skip(CheckId::JwtJti, || {
                 "no jti; not required for this issuer (no replay protection)".into()
             });
             None

@@ -108,31 +108,21 @@ pub(crate) fn trusted_issuer<'c>(
     let lookup = config
         .trusted_issuer(name)
         .ok_or(GrantError::UntrustedIssuer);
-    let (index, issuer) = trace.check(
-        CheckId::TrustedIssuer,
-        "RFC 7521 §5.2 item 1",
-        lookup,
-        |(_, i)| {
-            format!(
-                "{:?} is trusted ({} key(s), algorithms {:?})",
-                i.issuer,
-                i.keys.len(),
-                i.algorithms
-            )
-        },
-    )?;
+    let (index, issuer) = trace.check(CheckId::TrustedIssuer, lookup, |(_, i)| {
+        format!(
+            "{:?} is trusted ({} key(s), algorithms {:?})",
+            i.issuer,
+            i.keys.len(),
+            i.algorithms
+        )
+    })?;
     if issuer.format != format {
-        trace.fail(
-            CheckId::Format,
-            "configuration",
-            Reason::AssertionWrongFormat,
-            || {
-                format!(
-                    "the issuer is configured for {:?} assertions",
-                    issuer.format
-                )
-            },
-        );
+        trace.fail(CheckId::Format, Reason::AssertionWrongFormat, || {
+            format!(
+                "the issuer is configured for {:?} assertions",
+                issuer.format
+            )
+        });
         return Err(GrantError::WrongFormat);
     }
     Ok((index, issuer))
@@ -255,25 +245,25 @@ impl TimeRules {
         let expiry = self
             .not_expired(exp)
             .and_then(|()| self.expiry_in_reach(exp));
-        trace.result(CheckId::Expiry, "RFC 7521 §5.2 item 4", &expiry, || {
+        trace.result(CheckId::Expiry, &expiry, || {
             format!("expires {}; at most {max_lifetime} s ahead", when(exp))
         });
         expiry?;
         match nbf {
-            None => trace.skip(CheckId::NotBefore, "RFC 7519 §4.1.5", || "no nbf".into()),
+            None => trace.skip(CheckId::NotBefore, || "no nbf".into()),
             Some(nbf) => {
                 let r = self.valid_from(nbf);
-                trace.result(CheckId::NotBefore, "RFC 7519 §4.1.5", &r, || {
+                trace.result(CheckId::NotBefore, &r, || {
                     format!("valid from {}", when(nbf))
                 });
                 r?;
             }
         }
         match iat {
-            None => trace.skip(CheckId::IssuedAt, "RFC 7519 §4.1.6", || "no iat".into()),
+            None => trace.skip(CheckId::IssuedAt, || "no iat".into()),
             Some(iat) => {
                 let r = self.issued_within(iat);
-                trace.result(CheckId::IssuedAt, "RFC 7521 §5.2 item 4", &r, || {
+                trace.result(CheckId::IssuedAt, &r, || {
                     format!("issued {}; at most {max_lifetime} s ago", when(iat))
                 });
                 r?;

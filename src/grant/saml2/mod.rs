@@ -63,24 +63,16 @@ pub(crate) fn begin(
     kind: ReplayKind,
     trace: &mut Trace,
 ) -> Result<(SamlPending, SignatureCheck), GrantError> {
-    let doc = trace.check(
-        CheckId::Structure,
-        "RFC 7522 §2.1, SAML core §2.3.3",
-        parse(encoded),
-        |d| {
-            format!(
-                "one SAML 2.0 Assertion, {} elements, hardened XML",
-                d.elements().count()
-            )
-        },
-    )?;
+    let doc = trace.check(CheckId::SamlStructure, parse(encoded), |d| {
+        format!(
+            "one SAML 2.0 Assertion, {} elements, hardened XML",
+            d.elements().count()
+        )
+    })?;
     // §3 item 1: the Issuer names a trusted issuer.
-    let issuer_name = trace.check(
-        CheckId::Issuer,
-        "RFC 7522 §3 item 1",
-        issuer_of(&doc),
-        |i| format!("Issuer {i:?}"),
-    )?;
+    let issuer_name = trace.check(CheckId::SamlIssuer, issuer_of(&doc), |i| {
+        format!("Issuer {i:?}")
+    })?;
     let (index, issuer) =
         super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, trace)?;
     let (shape, check) =
@@ -88,12 +80,7 @@ pub(crate) fn begin(
             Ok(begun) => begun,
             Err(e) => {
                 let e = GrantError::Signature(e);
-                trace.fail(
-                    CheckId::Signature,
-                    "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
-                    e.reason(),
-                    || e.to_string(),
-                );
+                trace.fail(CheckId::SamlSignature, e.reason(), || e.to_string());
                 return Err(e);
             }
         };
@@ -131,8 +118,7 @@ pub(crate) fn finish(
     let issuer = &config.issuers[pending.issuer];
     // §3 item 9: signed by that issuer.
     let signed = trace.check(
-        CheckId::Signature,
-        "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
+        CheckId::SamlSignature,
         xmldsig::finish_enveloped(&pending.doc, &pending.shape, verified)
             .map_err(GrantError::Signature),
         |_| "enveloped signature on the Assertion, with a configured key of the issuer".into(),

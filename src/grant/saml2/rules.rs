@@ -37,11 +37,10 @@ impl Rules<'_> {
     fn traced<T, E: Refusal>(
         &self,
         check: CheckId,
-        spec: &'static str,
         result: Result<T, E>,
         detail: impl FnOnce(&T) -> String,
     ) -> Result<T, E> {
-        self.trace.borrow_mut().check(check, spec, result, detail)
+        self.trace.borrow_mut().check(check, result, detail)
     }
 
     fn doc(&self) -> &Document {
@@ -75,9 +74,7 @@ impl Rules<'_> {
                 "the assertion Version must be 2.0",
             ))
         };
-        self.traced(CheckId::SamlVersion, "SAML core §2.3.3", version, |_| {
-            "Version 2.0".into()
-        })?;
+        self.traced(CheckId::SamlVersion, version, |_| "Version 2.0".into())?;
         // Re-read Issuer from the verified root (the same node).
         if issuer_of(doc)? != self.issuer.issuer {
             return Err(GrantError::UntrustedIssuer);
@@ -92,12 +89,9 @@ impl Rules<'_> {
         let issued = match issued {
             Ok(i) => i,
             Err(e) => {
-                self.trace.borrow_mut().fail(
-                    CheckId::IssuedAt,
-                    "SAML core §2.3.3",
-                    e.reason(),
-                    || e.to_string(),
-                );
+                self.trace
+                    .borrow_mut()
+                    .fail(CheckId::SamlIssueInstant, e.reason(), || e.to_string());
                 return Err(e);
             }
         };
@@ -116,7 +110,6 @@ impl Rules<'_> {
         };
         let conditions_expiry = self.traced(
             CheckId::SamlConditions,
-            "RFC 7522 §3 items 2, 6, 11",
             conditions,
             |exp| match exp {
                 Some(e) => format!(
@@ -133,26 +126,17 @@ impl Rules<'_> {
             [one] => Ok(*one),
             _ => Err(GrantError::Missing("Subject")),
         };
-        let subject_node = self.traced(
-            CheckId::SamlSubject,
-            "RFC 7522 §3 item 3",
-            subject_node,
-            |_| "one Subject".into(),
-        )?;
-        let (subject, name_id_format) = self.traced(
-            CheckId::Subject,
-            "RFC 7522 §3 item 3",
-            self.name_id(subject_node),
-            |(s, f)| {
+        let subject_node =
+            self.traced(CheckId::SamlSubject, subject_node, |_| "one Subject".into())?;
+        let (subject, name_id_format) =
+            self.traced(CheckId::SamlNameId, self.name_id(subject_node), |(s, f)| {
                 format!(
                     "NameID {s:?} (Format {})",
                     f.as_deref().unwrap_or("unspecified")
                 )
-            },
-        )?;
+            })?;
         let confirmation_expiry = self.traced(
             CheckId::SamlBearerConfirmation,
-            "RFC 7522 §3 item 5",
             self.bearer_confirmation(subject_node, conditions_expiry),
             |exp| match exp {
                 Some(e) => format!(
@@ -173,7 +157,7 @@ impl Rules<'_> {
             (None, None) => Err(GrantError::Missing("NotOnOrAfter")),
         }
         .and_then(|e| Ok(t.expiry_in_reach(e).map(|()| e)?));
-        let expires_at = self.traced(CheckId::Expiry, "RFC 7522 §3 item 4", expires_at, |e| {
+        let expires_at = self.traced(CheckId::SamlExpiry, expires_at, |e| {
             format!(
                 "expires {} (now {}, at most {} s ahead)",
                 utc(*e),
@@ -183,44 +167,34 @@ impl Rules<'_> {
         })?;
         // Checked after the expiry, so an old assertion reads as expired.
         let issue_window = t.issued_within(issued).map_err(GrantError::Time);
-        self.traced(
-            CheckId::IssuedAt,
-            "RFC 7521 §5.2 item 4",
-            issue_window,
-            |_| {
-                format!(
-                    "IssueInstant {} (now {}, skew {} s, at most {} s ago)",
-                    utc(issued),
-                    utc(t.now),
-                    t.skew,
-                    t.max_lifetime
-                )
-            },
-        )?;
+        self.traced(CheckId::SamlIssueInstant, issue_window, |_| {
+            format!(
+                "IssueInstant {} (now {}, skew {} s, at most {} s ago)",
+                utc(issued),
+                utc(t.now),
+                t.skew,
+                t.max_lifetime
+            )
+        })?;
         if let Some(allowed) = &self.issuer.subjects {
             let r = if allowed.contains(&subject) {
                 Ok(())
             } else {
                 Err(GrantError::SubjectNotAllowed)
             };
-            self.traced(CheckId::AllowedSubjects, "configuration", r, |_| {
+            self.traced(CheckId::AllowedSubjects, r, |_| {
                 "NameID is in the issuer's subjects list".into()
             })?;
         }
 
         // §3 item 8: attributes for claim mapping.
-        let claims = self.traced(
-            CheckId::SamlAttributes,
-            "RFC 7522 §3 item 8",
-            self.attributes(),
-            |a| {
-                format!(
-                    "{} attribute(s): {:?}",
-                    a.len(),
-                    a.keys().collect::<Vec<_>>()
-                )
-            },
-        )?;
+        let claims = self.traced(CheckId::SamlAttributes, self.attributes(), |a| {
+            format!(
+                "{} attribute(s): {:?}",
+                a.len(),
+                a.keys().collect::<Vec<_>>()
+            )
+        })?;
         Ok(Checked {
             id,
             issued,
