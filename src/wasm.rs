@@ -2,8 +2,8 @@
 //!
 //! It converts between JS values and the core's types and nothing more;
 //! every decision stays in the Rust modules. The friendly npm API
-//! (`TokenEndpoint.handle(Request)`, replay stores) is `js/index.js`, built
-//! on these exports.
+//! (`TokenEndpoint.handle(Request)`, replay stores) is `js/` (`index.js`
+//! re-exports its modules), built on these exports.
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
