@@ -255,10 +255,10 @@ fn check_secret(
         .as_slice()
         .ct_eq(&stored.unwrap_or(DUMMY_DIGEST))
         .into();
-    match (matches, client, stored) {
-        (true, Some(i), Some(_)) => Ok(i),
-        (_, _, None) => Err(Reason::ClientUnknown),
-        (false, _, Some(_)) | (true, None, Some(_)) => Err(Reason::ClientSecretMismatch),
+    match (stored, client) {
+        (None, _) | (_, None) => Err(Reason::ClientUnknown),
+        (Some(_), Some(i)) if matches => Ok(i),
+        (Some(_), Some(_)) => Err(Reason::ClientSecretMismatch),
     }
 }
 

@@ -122,14 +122,10 @@ impl TokenEndpoint {
             GrantType::JwtBearer => grant::jwt::peek_issuer(&request.assertion),
             GrantType::Saml2Bearer => grant::saml2::peek_issuer(&request.assertion),
         };
-        let Some((index, issuer)) = stated.and_then(|iss| self.config.trusted_issuer(&iss)) else {
-            return Ok(());
-        };
-        binding(client, index, issuer).inspect_err(|e| {
-            trace.fail(CheckId::ClientIssuerUnsigned, e.reason(), || {
-                format!("the assertion names {:?}: {e}", issuer.issuer)
-            });
-        })
+        match stated.and_then(|iss| self.config.trusted_issuer(&iss)) {
+            Some((index, _)) => self.unsigned_binding(client, index, trace),
+            None => Ok(()),
+        }
     }
 
     /// The grant's format-specific first half, up to its signature check.
@@ -163,12 +159,22 @@ impl TokenEndpoint {
             GrantPending::Jwt(p) => p.issuer(),
             GrantPending::Saml(p) => p.issuer(),
         };
+        Ok(self.unsigned_binding(client, index, trace)?)
+    }
+
+    /// The binding before any signature work (`client.issuer_binding_unsigned`),
+    /// recorded in the trace when it fails.
+    fn unsigned_binding(
+        &self,
+        client: Option<&Client>,
+        index: usize,
+        trace: &mut Trace,
+    ) -> Result<(), ClientAuthError> {
         let issuer = &self.config.issuers[index];
-        binding(client, index, issuer).map_err(|e| {
+        binding(client, index, issuer).inspect_err(|e| {
             trace.fail(CheckId::ClientIssuerUnsigned, e.reason(), || {
                 format!("the assertion names {:?}: {e}", issuer.issuer)
             });
-            e.into()
         })
     }
 
