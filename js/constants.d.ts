@@ -95,6 +95,7 @@ export type ReasonCode =
   | "scope.not_allowed"
   | "scope.nothing_granted"
   | "server.replay_store_unavailable"
+  | "server.key_set_unavailable"
   | "server.error";
 /** An explain check id. */
 export type CheckId =
@@ -109,6 +110,7 @@ export type CheckId =
   | "saml.issuer"
   | "assertion.trusted_issuer"
   | "assertion.format"
+  | "keys.source"
   | "jwt.signature"
   | "saml.signature"
   | "jwt.issuer_signed"

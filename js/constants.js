@@ -118,6 +118,7 @@ export const REASON_CODES = Object.freeze([
   "scope.not_allowed",
   "scope.nothing_granted",
   "server.replay_store_unavailable",
+  "server.key_set_unavailable",
   "server.error",
 ]);
 /** Every explain check id. */
@@ -133,6 +134,7 @@ export const CHECK_IDS = Object.freeze([
   "saml.issuer",
   "assertion.trusted_issuer",
   "assertion.format",
+  "keys.source",
   "jwt.signature",
   "saml.signature",
   "jwt.issuer_signed",

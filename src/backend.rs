@@ -3,16 +3,34 @@
 //! import up front, and the [`SignatureBackend`]s. The checks themselves —
 //! data, no configuration — are [`crate::crypto::seam`].
 
+use std::borrow::Cow;
+
 use crate::config::Config;
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam::verify_with;
 use crate::crypto::seam::{KeyOwner, KeyRef, SignatureCheck};
 use crate::crypto::{Algorithm, KeyType, PublicKey, decoy_key};
 
-/// The public key a [`KeyRef`] names in `config`.
+/// Resolves the [`KeyRef`]s of a [`SignatureCheck`] to keys: the
+/// configuration resolves configured keys and decoys; an endpoint also its
+/// fetched key sets.
+pub trait KeyLookup {
+    /// The public key `key` names, if it still exists.
+    fn public_key(&self, key: KeyRef) -> Option<Cow<'_, PublicKey>>;
+}
+
+impl KeyLookup for Config {
+    fn public_key(&self, key: KeyRef) -> Option<Cow<'_, PublicKey>> {
+        key_for(self, key).map(Cow::Borrowed)
+    }
+}
+
+/// The public key a [`KeyRef`] names in `config` (never a fetched key:
+/// those live in an endpoint's key-set cache).
 pub fn key_for(config: &Config, key: KeyRef) -> Option<&PublicKey> {
     match key {
         KeyRef::Decoy(kind) => Some(decoy_key(kind)),
+        KeyRef::Fetched { .. } => None,
         KeyRef::Configured {
             owner: KeyOwner::Issuer(i),
             index,
@@ -66,8 +84,9 @@ pub fn all_keys(config: &Config) -> Vec<(KeyRef, Vec<Algorithm>)> {
 
 /// Answers [`SignatureCheck`]s.
 pub trait SignatureBackend {
-    /// Whether `check.signature` verifies with one of its keys.
-    fn verify(&self, config: &Config, check: &SignatureCheck) -> bool;
+    /// Whether `check.signature` verifies with one of its keys, as `keys`
+    /// resolves them.
+    fn verify(&self, keys: &dyn KeyLookup, check: &SignatureCheck) -> bool;
 }
 
 /// The pure-Rust backend (feature `rust-crypto`): the one loop over
@@ -78,7 +97,7 @@ pub struct RustBackend;
 
 #[cfg(feature = "rust-crypto")]
 impl SignatureBackend for RustBackend {
-    fn verify(&self, config: &Config, check: &SignatureCheck) -> bool {
-        verify_with(check, |r| key_for(config, r))
+    fn verify(&self, keys: &dyn KeyLookup, check: &SignatureCheck) -> bool {
+        verify_with(check, |r| keys.public_key(r))
     }
 }

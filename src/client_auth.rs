@@ -12,6 +12,7 @@ use crate::crypto::seam::{KeyOwner, SignatureCheck};
 use crate::explain::Trace;
 use crate::grant::{GrantError, TimeRules, jwt, saml2};
 use crate::jose::{self, JoseError, UnverifiedJws};
+use crate::keyset::{self, RemoteKeys};
 use crate::limits::DEFAULT_MAX_LIFETIME_SECS;
 use crate::reason::Reason;
 use crate::replay::{ReplayKey, ReplayKind};
@@ -42,6 +43,9 @@ pub enum ClientAuthError {
     /// The client may not present assertions from this issuer
     /// (`invalid_grant`).
     IssuerNotAllowed,
+    /// The client's `jwks_uri` must be fetched first, or yields nothing
+    /// usable (503).
+    KeySet(crate::keyset::KeySetError),
 }
 
 impl ClientAuthError {
@@ -63,6 +67,7 @@ impl ClientAuthError {
             Self::Required => Reason::ClientRequired,
             Self::UnauthorizedGrantType => Reason::ClientGrantType,
             Self::IssuerNotAllowed => Reason::ClientIssuerNotAllowed,
+            Self::KeySet(e) => crate::reason::Refusal::reason(e),
         }
     }
 
@@ -87,6 +92,7 @@ impl fmt::Display for ClientAuthError {
             Self::IssuerNotAllowed => {
                 f.write_str("this client may not present assertions from this issuer")
             }
+            Self::KeySet(e) => write!(f, "{e}"),
         }
     }
 }
@@ -137,6 +143,7 @@ pub(crate) fn begin(
     config: &Config,
     credentials: &Credentials,
     grant_type: GrantType,
+    remote: &dyn RemoteKeys,
 ) -> Result<ClientBegun, ClientAuthError> {
     let client = match credentials {
         Credentials::None => {
@@ -168,7 +175,8 @@ pub(crate) fn begin(
             assertion,
             client_id,
         } => {
-            let (pending, check) = begin_jwt_assertion(config, assertion, client_id.as_deref())?;
+            let (pending, check) =
+                begin_jwt_assertion(config, assertion, client_id.as_deref(), remote)?;
             return Ok(ClientBegun::Pending(Box::new(pending), check));
         }
         Credentials::SamlAssertion {
@@ -180,9 +188,13 @@ pub(crate) fn begin(
                 config,
                 assertion,
                 ReplayKind::ClientAssertion,
+                remote,
                 &mut Trace::off(),
             )
-            .map_err(|e| ClientAuthError::failed(e.reason()))?;
+            .map_err(|e| match e {
+                GrantError::KeySet(e) => ClientAuthError::KeySet(e),
+                e => ClientAuthError::failed(e.reason()),
+            })?;
             let pending = ClientPending::Saml {
                 assertion,
                 body_client_id: client_id.clone(),
@@ -322,6 +334,7 @@ fn begin_jwt_assertion(
     config: &Config,
     assertion: &str,
     body_client_id: Option<&str>,
+    remote: &dyn RemoteKeys,
 ) -> Result<(ClientPending, SignatureCheck), ClientAuthError> {
     let jws = jose::parse(assertion).map_err(reject)?;
     let claimed = jws.unverified_issuer().ok_or(ClientAuthError::Assertion(
@@ -339,13 +352,27 @@ fn begin_jwt_assertion(
         .filter(|&i| config.clients[i].auth_method == AuthMethod::PrivateKeyJwt);
     // An unknown client has no keys: its check names the decoy key, and
     // `finish_jwt_assertion` refuses it whatever the answer.
-    let (owner, keys) = match client {
-        Some(i) => (KeyOwner::Client(i), config.clients[i].keys.as_slice()),
-        None => (KeyOwner::Client(usize::MAX), &[][..]),
+    let (owner, keys, source) = match client {
+        Some(i) => (
+            KeyOwner::Client(i),
+            config.clients[i].keys.as_slice(),
+            config.clients[i].remote,
+        ),
+        None => (KeyOwner::Client(usize::MAX), &[][..], None),
     };
-    let check = jws
-        .signature_check(owner, keys, &Algorithm::ALL)
-        .map_err(reject)?;
+    let mut held = None;
+    let keys = keyset::view(
+        remote,
+        &config.key_sources,
+        owner,
+        keys,
+        source,
+        jws.kid(),
+        &mut held,
+        &mut Trace::off(),
+    )
+    .map_err(ClientAuthError::KeySet)?;
+    let check = jws.signature_check(keys, &Algorithm::ALL).map_err(reject)?;
     Ok((ClientPending::Jwt { jws, client }, check))
 }
 

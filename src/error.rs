@@ -12,6 +12,7 @@ use std::fmt;
 use crate::client_auth::ClientAuthError;
 use crate::grant::GrantError;
 use crate::policy::ScopeError;
+use crate::keyset::KeySetError;
 use crate::reason::Reason;
 use crate::replay::{ReplayKind, Replayed};
 use crate::request::RequestError;
@@ -90,7 +91,8 @@ pub struct OAuthError {
     www_authenticate: bool,
     /// The `Allow` header of a 405.
     allow: Option<&'static str>,
-    retry_after: bool,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -102,7 +104,7 @@ impl OAuthError {
             status: code.status(),
             www_authenticate: false,
             allow: None,
-            retry_after: false,
+            retry_after: None,
         }
     }
 
@@ -124,7 +126,7 @@ impl OAuthError {
             Reason::ServerReplayStore,
             "one-time-use store unavailable, try again",
         );
-        e.retry_after = true;
+        e.retry_after = Some(1);
         e
     }
 
@@ -213,8 +215,8 @@ impl OAuthError {
         if let Some(allow) = self.allow {
             response.push_header("Allow", allow);
         }
-        if self.retry_after {
-            response.push_header("Retry-After", "1");
+        if let Some(secs) = self.retry_after {
+            response.push_header("Retry-After", &secs.to_string());
         }
         response
     }
@@ -277,8 +279,31 @@ impl From<RequestError> for OAuthError {
     }
 }
 
+/// A key set that could not be had: 503 `temporarily_unavailable` with
+/// `Retry-After` (the assertion may be fine; never `invalid_grant`). A
+/// fetch still pending when an answer is asked for is a host bug.
+impl From<KeySetError> for OAuthError {
+    fn from(e: KeySetError) -> Self {
+        match e {
+            KeySetError::Unavailable { retry_after, .. } => {
+                let mut out = Self::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    Reason::ServerKeySetUnavailable,
+                    "the keys needed to verify this request could not be obtained, try again later",
+                );
+                out.retry_after = Some(retry_after.clamp(1, 3600));
+                out
+            }
+            KeySetError::Needed(_) => Self::server_error(),
+        }
+    }
+}
+
 impl From<ClientAuthError> for OAuthError {
     fn from(e: ClientAuthError) -> Self {
+        if let ClientAuthError::KeySet(e) = e {
+            return e.into();
+        }
         let code = match e {
             ClientAuthError::UnauthorizedGrantType => ErrorCode::UnauthorizedClient,
             ClientAuthError::IssuerNotAllowed => ErrorCode::InvalidGrant,
@@ -292,6 +317,9 @@ impl From<ClientAuthError> for OAuthError {
 
 impl From<GrantError> for OAuthError {
     fn from(e: GrantError) -> Self {
+        if let GrantError::KeySet(e) = e {
+            return e.into();
+        }
         Self::new(ErrorCode::InvalidGrant, e.reason(), e.to_string())
     }
 }

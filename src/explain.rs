@@ -59,6 +59,7 @@ checks! {
     SamlIssuer = "saml.issuer", "issuer", "RFC 7522 §3 item 1",
     TrustedIssuer = "assertion.trusted_issuer", "trusted issuer", "RFC 7521 §5.2 item 1",
     Format = "assertion.format", "format", "configuration",
+    KeySet = "keys.source", "key set", "RFC 7517 §5, RFC 7591 §2 (jwks_uri), SAML metadata §2.4.1.1",
     JwtSignature = "jwt.signature", "signature", "RFC 7523 §3 item 9, RFC 7515 §5.2",
     SamlSignature = "saml.signature", "signature", "RFC 7522 §3 item 9, SAML core §5, XML-DSig",
     JwtIssuerSigned = "jwt.issuer_signed", "issuer (signed)", "RFC 7523 §3 item 1",
@@ -179,6 +180,19 @@ impl Trace {
     /// A trace that records every check.
     pub(crate) fn on() -> Self {
         Self(Some(Vec::new()))
+    }
+
+    /// How many checks are recorded (0 when off): a mark to go back to.
+    pub(crate) fn mark(&self) -> usize {
+        self.0.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Forgets the checks recorded after `mark`: a step that stopped for a
+    /// key set runs again from its start once the set is there.
+    pub(crate) fn rewind(&mut self, mark: usize) {
+        if let Some(checks) = &mut self.0 {
+            checks.truncate(mark);
+        }
     }
 
     /// The recorded checks.

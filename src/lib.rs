@@ -59,6 +59,7 @@ pub mod explain;
 pub mod grant;
 pub mod jose;
 mod json;
+pub mod keyset;
 pub mod limits;
 mod metadata;
 pub mod policy;

@@ -30,6 +30,16 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted for verification keys, in bits.
 pub const MAX_RSA_BITS: usize = 8192;
 
+/// Largest SAML metadata document accepted (pasted or fetched), in bytes.
+pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+/// Largest JWK Set document accepted from a `jwks_uri`, in bytes.
+pub const MAX_FETCHED_JWKS_BYTES: usize = 64 * 1024;
+
+/// Most entries of a fetched JWK Set looked at (usable or not); usable
+/// keys are capped at [`MAX_KEYS_PER_SET`].
+pub const MAX_FETCHED_JWKS_ENTRIES: usize = 128;
+
 /// Largest configuration document accepted, in bytes.
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 

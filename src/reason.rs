@@ -239,6 +239,9 @@ reasons! {
     // ---- server: our side
     /// The one-time-use store could not answer (503, retry).
     ServerReplayStore = "server.replay_store_unavailable",
+    /// No usable key set could be had from the issuer's or client's URL
+    /// (never fetched, or stale past `max_stale_secs`): 503, retry.
+    ServerKeySetUnavailable = "server.key_set_unavailable",
     /// An internal failure (details only in the host's logs).
     ServerError = "server.error",
 }

@@ -8,7 +8,8 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::backend::key_for;
+use crate::backend::KeyLookup;
+use crate::keyset::{FetchResult, KeySource};
 #[cfg(feature = "rust-crypto")]
 use crate::config::signing_keys_from_json;
 use crate::config::{Config, ConfigError, public_signing_keys_from_json};
@@ -26,6 +27,15 @@ export interface HttpResponse { status: number; headers: Array<[string, string]>
 /** A signature the core needs checked: does `signature` over `message` verify under `alg` with one of `keys` (ids for `Core.verificationKey`, tried in order)? */
 export interface SignatureCheck { alg: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "RS1"; keys: string[]; message: Uint8Array; signature: Uint8Array; }
 /** A one-time-use key to claim (atomically) before issuing. */
+/** A key set the core needs fetched before it can go on. */
+export interface KeySetNeed { source: number; url: string; kind: "jwks" | "saml-metadata"; owner: string; why: "first_use" | "unknown_kid" | "expired"; timeoutMs: number; maxBytes: number; haveFetchedAt: number | null; }
+/** A remote key set the configuration names. */
+export interface KeySource { source: number; url: string; kind: "jwks" | "saml-metadata"; owner: string; timeoutMs: number; maxBytes: number; }
+/** The host's answer to a KeySetNeed. */
+export type KeySetFetchResult = { ok: true; body: string; cacheControl?: string | null; fetchedAt?: number } | { ok: false; error: string };
+/** What the core made of a fetched document. */
+export interface KeySetReport { source: number; url: string; accepted: boolean; keys: number; skipped: string[]; error?: string; fetchedAt?: number; freshUntil?: number; staleUntil?: number; generation?: number; }
+/** A one-time-use key to claim (atomically) before issuing. */
 export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion"; partition: string; }
 /** One check of an explain report. */
 export interface ExplainCheck { check: string; spec: string; outcome: "pass" | "fail" | "skipped"; detail: string; }
@@ -42,6 +52,7 @@ export interface Explanation {
 #[wasm_bindgen]
 pub struct Core {
     inner: TokenEndpoint,
+    sources: std::rc::Rc<[KeySource]>,
 }
 
 /// A token request in progress ([`Exchange`]): answer its
@@ -50,6 +61,62 @@ pub struct Core {
 #[wasm_bindgen(js_name = Exchange)]
 pub struct PendingExchange {
     state: Option<Result<Exchange, OAuthError>>,
+    /// The endpoint's key sources, to describe a need without a `Core`.
+    sources: Option<std::rc::Rc<[KeySource]>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NeedJs<'a> {
+    source: usize,
+    url: &'a str,
+    kind: &'static str,
+    owner: String,
+    why: &'static str,
+    timeout_ms: u64,
+    max_bytes: usize,
+    have_fetched_at: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceJs<'a> {
+    source: usize,
+    url: &'a str,
+    kind: &'static str,
+    owner: String,
+    timeout_ms: u64,
+    max_bytes: usize,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FetchResultJs {
+    ok: bool,
+    body: Option<String>,
+    cache_control: Option<String>,
+    fetched_at: Option<f64>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportJs<'a> {
+    source: usize,
+    url: &'a str,
+    accepted: bool,
+    keys: usize,
+    skipped: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetched_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fresh_until: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_until: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -76,6 +143,31 @@ impl PendingExchange {
     pub fn signature_check(&self) -> JsValue {
         match &self.state {
             Some(Ok(exchange)) => check_to_js(exchange),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+
+    /// The key set the core needs fetched before it can go on (answer with
+    /// `Core.keySetFetched`, then `Core.resumeKeys`); `undefined` if none.
+    #[wasm_bindgen(getter, js_name = keySetNeed, unchecked_return_type = "KeySetNeed | undefined")]
+    pub fn key_set_need(&self) -> JsValue {
+        match &self.state {
+            Some(Ok(exchange)) => match (exchange.key_set_need(), &self.sources) {
+                (Some(need), Some(sources)) => match sources.get(need.source) {
+                    Some(source) => to_js(&NeedJs {
+                        source: need.source,
+                        url: &source.url,
+                        kind: source.kind.as_str(),
+                        owner: source.owner_path(),
+                        why: need.why.as_str(),
+                        timeout_ms: source.policy.fetch_timeout_ms,
+                        max_bytes: source.kind.max_bytes(),
+                        have_fetched_at: need.have_fetched_at,
+                    }),
+                    None => JsValue::UNDEFINED,
+                },
+                _ => JsValue::UNDEFINED,
+            },
             _ => JsValue::UNDEFINED,
         }
     }
@@ -244,7 +336,8 @@ impl Core {
             }),
         }
         .map_err(config_error)?;
-        Ok(Core { inner })
+        let sources = inner.config().key_sources().to_vec().into();
+        Ok(Core { inner, sources })
     }
 
     /// Whether the core signs access tokens itself (`issue`); else the host
@@ -259,7 +352,7 @@ impl Core {
     /// `undefined` for an unknown id.
     #[wasm_bindgen(js_name = verificationKey)]
     pub fn verification_key(&self, id: &str) -> Option<String> {
-        let key = key_for(self.inner.config(), KeyRef::parse(id)?)?;
+        let key = self.inner.public_key(KeyRef::parse(id)?)?;
         Some(key.to_jwk().to_string())
     }
 
@@ -321,7 +414,10 @@ impl Core {
                 self.inner.begin(req, now)
             })
         });
-        PendingExchange { state: Some(state) }
+        PendingExchange {
+            state: Some(state),
+            sources: Some(std::rc::Rc::clone(&self.sources)),
+        }
     }
 
     /// Continues `exchange` with the host's answer to its signature check;
@@ -343,8 +439,101 @@ impl Core {
         }
     }
 
+    /// Records the host's answer to a `keySetNeed` for `source` at
+    /// `nowSecs`: `{ok: true, body, cacheControl, fetchedAt}` or
+    /// `{ok: false, error}`. Returns what the core made of it (for logs and
+    /// a shared cache). The cache policy and the parsing are the core's.
+    #[wasm_bindgen(js_name = keySetFetched, unchecked_return_type = "KeySetReport")]
+    pub fn key_set_fetched(
+        &self,
+        source: usize,
+        #[wasm_bindgen(unchecked_param_type = "KeySetFetchResult")] result: JsValue,
+        now_secs: f64,
+    ) -> Result<JsValue, JsError> {
+        let spec = self
+            .sources
+            .get(source)
+            .ok_or_else(|| JsError::new("keySetFetched: no such key source"))?;
+        if !now_secs.is_finite() {
+            return Err(JsError::new("keySetFetched: nowSecs must be finite"));
+        }
+        let now = now_secs.floor() as i64;
+        let result: FetchResultJs = serde_wasm_bindgen::from_value(result)
+            .map_err(|_| JsError::new("keySetFetched: result must be {ok, body?, cacheControl?, fetchedAt?, error?}"))?;
+        let result = match (result.ok, result.body) {
+            (true, Some(body)) => FetchResult::Document {
+                body,
+                cache_control: result.cache_control,
+                fetched_at: result
+                    .fetched_at
+                    .filter(|t| t.is_finite())
+                    .map_or(now, |t| t.floor() as i64),
+            },
+            (true, None) => FetchResult::Failed {
+                error: "no body".into(),
+            },
+            (false, _) => FetchResult::Failed {
+                error: result.error.unwrap_or_else(|| "fetch failed".into()),
+            },
+        };
+        let report = self
+            .inner
+            .key_set_fetched(source, result, now)
+            .ok_or_else(|| JsError::new("keySetFetched: no such key source"))?;
+        Ok(to_js(&ReportJs {
+            source,
+            url: &spec.url,
+            accepted: report.accepted,
+            keys: report.keys,
+            skipped: report
+                .skipped
+                .iter()
+                .map(|k| match (k.index, &k.kid) {
+                    (Some(i), Some(kid)) => format!("keys[{i}] (kid {kid:?}): {}: {}", k.why, k.detail),
+                    (Some(i), None) => format!("keys[{i}]: {}: {}", k.why, k.detail),
+                    _ => format!("{}: {}", k.why, k.detail),
+                })
+                .collect(),
+            error: report.error,
+            fetched_at: report.fetched_at,
+            fresh_until: report.fresh_until,
+            stale_until: report.stale_until,
+            generation: report.generation,
+        }))
+    }
+
+    /// Continues `exchange` after its `keySetNeed` was answered with
+    /// `keySetFetched` (whatever the fetch gave). Look at both
+    /// `exchange.keySetNeed` and `exchange.signatureCheck` afterwards.
+    #[wasm_bindgen(js_name = resumeKeys)]
+    pub fn resume_keys(&self, exchange: &mut PendingExchange) {
+        if let Some(Ok(ex)) = exchange.state.take() {
+            exchange.state = Some(Ok(ex.resume_keys(&self.inner)));
+        }
+    }
+
+    /// Every remote key set the configuration names (for hosts that warm
+    /// them at startup).
+    #[wasm_bindgen(js_name = keySources, unchecked_return_type = "KeySource[]")]
+    pub fn key_sources(&self) -> JsValue {
+        let sources: Vec<SourceJs<'_>> = self
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SourceJs {
+                source: i,
+                url: &s.url,
+                kind: s.kind.as_str(),
+                owner: s.owner_path(),
+                timeout_ms: s.policy.fetch_timeout_ms,
+                max_bytes: s.kind.max_bytes(),
+            })
+            .collect();
+        to_js(&sources)
+    }
+
     /// Answers every pending check of `exchange` in wasm (the pure-Rust
-    /// backend), for hosts without WebCrypto.
+    /// backend), for hosts without WebCrypto; stops at a `keySetNeed`.
     #[wasm_bindgen(js_name = resumeInWasm)]
     #[cfg(feature = "rust-crypto")]
     pub fn resume_in_wasm(&self, exchange: &mut PendingExchange) {

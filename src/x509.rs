@@ -74,12 +74,43 @@ pub(crate) fn certificate_der(text: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| "not base64 (or PEM)".to_owned())
 }
 
-/// Whether a DER certificate is a CA certificate (basicConstraints cA=TRUE):
-/// metadata sometimes lists the issuing CA beside the signing certificate,
-/// and a CA's key must not become a signing key for the IdP.
-pub(crate) fn is_ca_certificate(der: &[u8]) -> bool {
+/// What decides whether a certificate listed in metadata is a chain
+/// certificate rather than a signing certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CaFacts {
+    /// basicConstraints cA=TRUE.
+    pub ca: bool,
+    /// Issuer name = subject name.
+    pub self_issued: bool,
+    subject: x509_cert::name::Name,
+    issuer: x509_cert::name::Name,
+}
+
+impl CaFacts {
+    /// Whether this certificate's subject issued `other` (a different
+    /// certificate).
+    pub fn issued(&self, other: &CaFacts) -> bool {
+        !other.self_issued && other.issuer == self.subject
+    }
+}
+
+/// The CA facts of a DER certificate (None if it does not parse).
+/// Metadata sometimes lists the CA that issued the signing certificate
+/// beside it; that key signs certificates, not assertions, and must not
+/// become a signing key. But a self-issued certificate with cA=TRUE is
+/// also what `openssl req -x509` makes by default and what many IdPs sign
+/// with, so the rule (applied by the metadata reader) is: skip a CA
+/// certificate that is not self-issued, or that issued another certificate
+/// listed beside it; keep a self-issued one that issued none.
+pub(crate) fn ca_facts(der: &[u8]) -> Option<CaFacts> {
     use x509_cert::ext::pkix::BasicConstraints;
-    Certificate::from_der(der).ok().is_some_and(|cert| {
-        matches!(cert.tbs_certificate().get_extension::<BasicConstraints>(), Ok(Some((_, bc))) if bc.ca)
+    let cert = Certificate::from_der(der).ok()?;
+    let tbs = cert.tbs_certificate();
+    let ca = matches!(tbs.get_extension::<BasicConstraints>(), Ok(Some((_, bc))) if bc.ca);
+    Some(CaFacts {
+        ca,
+        self_issued: tbs.issuer() == tbs.subject(),
+        subject: tbs.subject().clone(),
+        issuer: tbs.issuer().clone(),
     })
 }

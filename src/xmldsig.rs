@@ -23,9 +23,11 @@ use subtle::ConstantTimeEq;
 
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam;
-use crate::crypto::seam::{KeyOwner, KeyRef, SignatureCheck};
+use crate::crypto::seam::SignatureCheck;
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::seam::KeyRef;
 use crate::crypto::{self, Algorithm, DigestAlgorithm};
-use crate::jose::Jwk;
+use crate::jose::{Jwk, KeyView};
 use crate::limits::MAX_KEY_CANDIDATES;
 use crate::reason::Reason;
 use crate::verified::Verified;
@@ -41,8 +43,9 @@ const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 /// What the issuer's configuration allows.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy<'a> {
-    /// The issuer's configured verification keys.
-    pub keys: &'a [Jwk],
+    /// The issuer's verification keys (configured, and fetched from its
+    /// `saml_metadata_url`).
+    pub keys: KeyView<'a>,
     /// Allowed signature algorithms (`RS1` only with `allow_sha1`).
     pub algorithms: &'a [Algorithm],
     /// SHA-1 digests allowed (`allow_sha1`).
@@ -138,7 +141,6 @@ pub fn unverified_root_for_bench<'d>(doc: &'d Document, shape: &Shape) -> Verifi
 pub fn begin_enveloped(
     doc: &Document,
     policy: &Policy<'_>,
-    owner: KeyOwner,
 ) -> Result<(Shape, SignatureCheck), DsigError> {
     let shape = check_shape(doc, policy)?;
     let signed_info_bytes = c14n::canonicalize_bounded(
@@ -155,14 +157,14 @@ pub fn begin_enveloped(
     let hints = key_info_certificates(doc, shape.signature);
     let named = |k: &Jwk| hints.iter().any(|h| k.is_certificate(h));
     let alg = shape.alg;
-    let keys = policy.keys.iter().enumerate();
+    let keys = policy.keys.iter();
     let candidates = keys
         .clone()
         .filter(|(_, k)| named(k))
         .chain(keys.filter(|(_, k)| !named(k)))
         .filter(|(_, k)| k.accepts(alg))
         .take(MAX_KEY_CANDIDATES)
-        .map(|(index, _)| KeyRef::Configured { owner, index });
+        .map(|(r, _)| r);
     let check = SignatureCheck::new(
         alg,
         candidates,
@@ -214,11 +216,10 @@ pub fn verify_enveloped<'d>(
     doc: &'d Document,
     policy: &Policy<'_>,
 ) -> Result<Verified<SignedRoot<'d>>, DsigError> {
-    // The owner is only a label here: the lookup is into `policy.keys`.
-    let (shape, check) = begin_enveloped(doc, policy, KeyOwner::Issuer(0))?;
+    let (shape, check) = begin_enveloped(doc, policy)?;
     let verified = seam::verify_with(&check, |r| match r {
-        KeyRef::Configured { index, .. } => policy.keys.get(index).map(Jwk::key),
-        KeyRef::Decoy(kind) => Some(crypto::decoy_key(kind)),
+        KeyRef::Decoy(kind) => Some(std::borrow::Cow::Borrowed(crypto::decoy_key(kind))),
+        r => policy.keys.resolve(r).map(|k| std::borrow::Cow::Borrowed(k.key())),
     });
     finish_enveloped(doc, &shape, verified)
 }
@@ -696,7 +697,7 @@ mod tests {
     fn verify(xml: &str) -> Result<(), DsigError> {
         let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
         let policy = Policy {
-            keys: &[],
+            keys: KeyView::configured(crate::crypto::seam::KeyOwner::Issuer(0), &[]),
             algorithms: &[],
             allow_sha1: false,
             allow_inclusive_c14n: false,

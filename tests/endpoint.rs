@@ -555,10 +555,11 @@ fn an_issuer_sharing_a_key_with_a_private_key_jwt_client_is_held_to_the_strict_a
             .find(|c| c["client_id"] == "jwt-client")
             .unwrap()["jwks"]
             .clone();
-        config["trusted_issuers"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"issuer": "https://svc.example", "format": "jwt", "jwks": client_jwks, "scope": "read"}));
+        // The key moves from the issuer named like the client to one named
+        // otherwise (one key under two issuers is refused).
+        let issuers = config["trusted_issuers"].as_array_mut().unwrap();
+        issuers.retain(|i| i["issuer"] != "jwt-client");
+        issuers.push(json!({"issuer": "https://svc.example", "format": "jwt", "jwks": client_jwks, "scope": "read"}));
         if legacy {
             for c in config["clients"].as_array_mut().unwrap() {
                 if c["client_id"] == "jwt-client" {

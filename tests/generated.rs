@@ -60,12 +60,13 @@ struct Field {
 }
 
 /// The schema structs in document order, with the JSON path of each.
-const STRUCTS: [(&str, &str); 5] = [
+const STRUCTS: [(&str, &str); 6] = [
     ("ConfigDocument", ""),
     ("AccessTokenSettings", "access_token."),
     ("IssuerSettings", "trusted_issuers[]."),
     ("Dangerous", "trusted_issuers[].dangerous."),
     ("ClientSettings", "clients[]."),
+    ("KeyCacheSettings", "key_cache."),
 ];
 
 /// Reads `pub struct X { /// docs \n pub field: Type, … }` from schema.rs
@@ -120,12 +121,12 @@ fn json_type(ty: &str) -> &'static str {
     match inner {
         "String" => "string",
         "bool" => "boolean",
-        "i64" => "integer",
+        "i64" | "u64" => "integer",
         "Value" => "JWK Set",
         "Vec<String>" => "array of strings",
         "BTreeMap<String, String>" => "object of strings",
         "ScopePolicy" | "AssertionFormat" | "AuthMethod" => "string (enum)",
-        "AccessTokenSettings" | "Dangerous" => "object",
+        "AccessTokenSettings" | "Dangerous" | "KeyCacheSettings" => "object",
         "Vec<IssuerSettings>" | "Vec<ClientSettings>" => "array of objects",
         other => panic!("no JSON name for {other}"),
     }
@@ -208,6 +209,7 @@ fn typescript_config_types_match_the_schema() {
         ("IssuerSettings", "TrustedIssuerConfig"),
         ("Dangerous", "DangerousIssuerOptions"),
         ("ClientSettings", "ClientConfig"),
+        ("KeyCacheSettings", "KeyCacheConfig"),
     ];
     let schema = schema_fields();
     for ((rust, ts), (_, _, fields)) in pairs.iter().zip(&schema) {

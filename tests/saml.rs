@@ -252,6 +252,8 @@ fn metadata_in_the_configuration_trusts_the_idp() {
     obj.remove("issuer");
     obj.remove("x509_certificates");
     obj.insert("saml_metadata".into(), json!(METADATA));
+    // The metadata's second (rollover) certificate is other-saml-idp's.
+    obj.insert("dangerous".into(), json!({"allow_shared_keys": true}));
     let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
     let ep =
         TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
@@ -334,6 +336,8 @@ fn key_info_selects_among_many_configured_certificates() {
         .find(|i| i["issuer"] == "https://saml-idp.example.com")
         .unwrap();
     idp["x509_certificates"] = json!(pems);
+    // The other issuers' certificates are listed here too, on purpose.
+    idp["dangerous"] = json!({"allow_shared_keys": true});
     let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
     let ep =
         TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
@@ -461,7 +465,7 @@ fn fuzz_regression_c14n_amplification_is_refused_without_signature_work() {
             continue; // refused while parsing: nothing to canonicalize
         };
         let policy = assertion_grant::xmldsig::Policy {
-            keys: &[],
+            keys: assertion_grant::jose::KeyView::configured(assertion_grant::crypto::seam::KeyOwner::Issuer(0), &[]),
             algorithms: &[],
             allow_sha1: false,
             allow_inclusive_c14n: false,

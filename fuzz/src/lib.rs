@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use assertion_grant::crypto::Algorithm;
 use assertion_grant::backend::{RustBackend, SignatureBackend};
 use assertion_grant::crypto::seam::SignatureCheck;
-use assertion_grant::jose::{Jwk, parse_public_jwk};
+use assertion_grant::crypto::seam::KeyOwner;
+use assertion_grant::jose::{Jwk, KeyView, parse_public_jwk};
 use assertion_grant::xmldsig::Policy;
 use assertion_grant::{Config, HttpRequest, OAuthError, PendingToken, SigningKey, TokenEndpoint};
 use base64::Engine as _;
@@ -221,16 +222,20 @@ pub const RSA_ALGS_SHA1: &[Algorithm] = &[
 ];
 pub const EC_ALGS: &[Algorithm] = &[Algorithm::ES256];
 
+fn view(keys: &'static [Jwk]) -> KeyView<'static> {
+    KeyView::configured(KeyOwner::Issuer(0), keys)
+}
+
 /// The policies of the SAML test configuration's issuers, plus one with
 /// every key and every opt-in (the widest the verifier can be configured).
 pub fn saml_policies() -> [Policy<'static>; 4] {
     let k = saml_keys();
     [
-        Policy { keys: &k.rsa, algorithms: RSA_ALGS, allow_sha1: false, allow_inclusive_c14n: false },
-        Policy { keys: &k.ec, algorithms: EC_ALGS, allow_sha1: false, allow_inclusive_c14n: false },
-        Policy { keys: &k.legacy, algorithms: RSA_ALGS_SHA1, allow_sha1: true, allow_inclusive_c14n: true },
+        Policy { keys: view(&k.rsa), algorithms: RSA_ALGS, allow_sha1: false, allow_inclusive_c14n: false },
+        Policy { keys: view(&k.ec), algorithms: EC_ALGS, allow_sha1: false, allow_inclusive_c14n: false },
+        Policy { keys: view(&k.legacy), algorithms: RSA_ALGS_SHA1, allow_sha1: true, allow_inclusive_c14n: true },
         Policy {
-            keys: &k.attackers,
+            keys: view(&k.attackers),
             algorithms: &[
                 Algorithm::RS256,
                 Algorithm::RS384,

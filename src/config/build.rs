@@ -3,11 +3,13 @@
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
-use super::schema::{ClientSettings, ConfigDocument, IssuerSettings};
+use super::schema::{ClientSettings, ConfigDocument, IssuerSettings, KeyCacheSettings};
 use super::{
     AccessTokenPolicy, AssertionFormat, AuthMethod, Client, Config, ConfigError, TrustedIssuer,
 };
 use crate::crypto::Algorithm;
+use crate::crypto::seam::KeyOwner;
+use crate::keyset::{CachePolicy, KeySource, SourceKind};
 use crate::encoding::hex_decode;
 use crate::jose::{Jwk, parse_jwk_set};
 use crate::limits::*;
@@ -72,11 +74,40 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
         cap_at_assertion_expiry: raw.access_token.cap_at_assertion_expiry,
     };
 
+    let key_cache = cache_policy(&raw.key_cache, &CachePolicy::default(), "key_cache")?;
+    let config_refresh_secs = match raw.config_refresh_secs {
+        None => 60,
+        Some(s) if s <= 86_400 => s,
+        Some(_) => {
+            return Err(ConfigError::new(
+                "config_refresh_secs",
+                "must be between 0 and 86400",
+            ));
+        }
+    };
+    let mut key_sources = Vec::new();
     let mut issuers = Vec::with_capacity(raw.trusted_issuers.len());
     let mut issuer_index = HashMap::new();
     for (i, ri) in raw.trusted_issuers.into_iter().enumerate() {
         let path = format!("trusted_issuers[{i}]");
-        let ti = build_issuer(ri, &path, clock_skew)?;
+        let remote = remote_source(
+            ri.jwks_uri.as_deref().map(|u| (u, SourceKind::Jwks, "jwks_uri")),
+            ri.saml_metadata_url
+                .as_deref()
+                .map(|u| (u, SourceKind::SamlMetadata, "saml_metadata_url")),
+            ri.key_cache.as_ref(),
+            &key_cache,
+            KeyOwner::Issuer(i),
+            &path,
+        )?;
+        let mut ti = build_issuer(ri, &path, clock_skew, remote.is_some())?;
+        if let Some(mut source) = remote {
+            if source.kind == SourceKind::SamlMetadata {
+                source.entity_id = Some(ti.issuer.clone());
+            }
+            ti.remote = Some(key_sources.len());
+            key_sources.push(source);
+        }
         if issuer_index.insert(ti.issuer.clone(), i).is_some() {
             return Err(ConfigError::new(
                 format!("{path}.issuer"),
@@ -90,7 +121,19 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
     let mut client_index = HashMap::new();
     for (i, rc) in raw.clients.into_iter().enumerate() {
         let path = format!("clients[{i}]");
-        let client = build_client(rc, &path, &issuer_index)?;
+        let remote = remote_source(
+            rc.jwks_uri.as_deref().map(|u| (u, SourceKind::Jwks, "jwks_uri")),
+            None,
+            rc.key_cache.as_ref(),
+            &key_cache,
+            KeyOwner::Client(i),
+            &path,
+        )?;
+        let mut client = build_client(rc, &path, &issuer_index, remote.is_some())?;
+        if let Some(source) = remote {
+            client.remote = Some(key_sources.len());
+            key_sources.push(source);
+        }
         if client_index.insert(client.client_id.clone(), i).is_some() {
             return Err(ConfigError::new(
                 format!("{path}.client_id"),
@@ -99,7 +142,8 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
         }
         clients.push(client);
     }
-    mark_self_issued(&mut issuers, &clients);
+    mark_self_issued(&mut issuers, &clients, &key_sources);
+    shared_keys(&issuers, &key_sources)?;
 
     Ok(Config {
         aliases: raw.audiences.clone(),
@@ -114,14 +158,168 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
         clients,
         issuer_index,
         client_index,
+        key_sources,
+        config_refresh_secs,
     })
+}
+
+/// The cache policy from `settings` over `base` (the defaults, or the
+/// global `key_cache` for an issuer's or client's override).
+fn cache_policy(
+    settings: &KeyCacheSettings,
+    base: &CachePolicy,
+    path: &str,
+) -> Result<CachePolicy, ConfigError> {
+    let secs = |value: Option<u64>, default: i64, min: i64, max: i64, name: &str| {
+        match value {
+            None => Ok(default),
+            Some(v) if (min..=max).contains(&i64::try_from(v).unwrap_or(i64::MAX)) => {
+                Ok(v as i64)
+            }
+            Some(_) => Err(ConfigError::new(
+                format!("{path}.{name}"),
+                format!("must be between {min} and {max}"),
+            )),
+        }
+    };
+    let min_cache_secs = secs(settings.min_cache_secs, base.min_cache_secs, 1, 86_400, "min_cache_secs")?;
+    let max_cache_secs = secs(settings.max_cache_secs, base.max_cache_secs, 1, 604_800, "max_cache_secs")?;
+    if max_cache_secs < min_cache_secs {
+        return Err(ConfigError::new(
+            format!("{path}.max_cache_secs"),
+            "must not be below min_cache_secs",
+        ));
+    }
+    let timeout = settings.fetch_timeout_ms.unwrap_or(base.fetch_timeout_ms);
+    if !(100..=30_000).contains(&timeout) {
+        return Err(ConfigError::new(
+            format!("{path}.fetch_timeout_ms"),
+            "must be between 100 and 30000",
+        ));
+    }
+    Ok(CachePolicy {
+        min_cache_secs,
+        max_cache_secs,
+        refetch_cooldown_secs: secs(
+            settings.refetch_cooldown_secs,
+            base.refetch_cooldown_secs,
+            0,
+            3600,
+            "refetch_cooldown_secs",
+        )?,
+        max_stale_secs: secs(settings.max_stale_secs, base.max_stale_secs, 0, 604_800, "max_stale_secs")?,
+        failure_cache_secs: secs(
+            settings.failure_cache_secs,
+            base.failure_cache_secs,
+            0,
+            3600,
+            "failure_cache_secs",
+        )?,
+        fetch_timeout_ms: timeout,
+    })
+}
+
+/// The remote key source an issuer or client names (at most one URL).
+fn remote_source(
+    jwks_uri: Option<(&str, SourceKind, &str)>,
+    metadata_url: Option<(&str, SourceKind, &str)>,
+    overrides: Option<&KeyCacheSettings>,
+    global: &CachePolicy,
+    owner: KeyOwner,
+    path: &str,
+) -> Result<Option<KeySource>, ConfigError> {
+    let (url, kind, field) = match (jwks_uri, metadata_url) {
+        (Some(_), Some((_, _, field))) => {
+            return Err(ConfigError::new(
+                format!("{path}.{field}"),
+                "name one key-set URL: jwks_uri or saml_metadata_url",
+            ));
+        }
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => {
+            if overrides.is_some() {
+                return Err(ConfigError::new(
+                    format!("{path}.key_cache"),
+                    "applies only with jwks_uri or saml_metadata_url",
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    check_url(url, &format!("{path}.{field}"))?;
+    let policy = match overrides {
+        Some(o) => cache_policy(o, global, &format!("{path}.key_cache"))?,
+        None => *global,
+    };
+    Ok(Some(KeySource {
+        url: url.to_owned(),
+        kind,
+        owner,
+        entity_id: None,
+        policy,
+    }))
+}
+
+/// One key trusted under two issuers lets its holder mint for either:
+/// refused for pasted keys, and for one key-set URL named by two issuers.
+/// (Two issuers' fetched sets that share a key are reported when fetched.)
+fn shared_keys(issuers: &[TrustedIssuer], sources: &[KeySource]) -> Result<(), ConfigError> {
+    for (i, a) in issuers.iter().enumerate() {
+        for (j, b) in issuers.iter().enumerate().skip(i + 1) {
+            if a.allow_shared_keys || b.allow_shared_keys {
+                continue;
+            }
+            for (k, key) in b.keys.iter().enumerate() {
+                if a.keys.iter().any(|other| other.key().same_key(key.key())) {
+                    return Err(ConfigError::new(
+                        format!("trusted_issuers[{j}]"),
+                        format!(
+                            "key {k} is also a key of trusted_issuers[{i}]: its holder could mint assertions for either issuer (dangerous.allow_shared_keys accepts that)"
+                        ),
+                    ));
+                }
+            }
+            let url = |t: &TrustedIssuer| t.remote.map(|s| &sources[s]);
+            if let (Some(sa), Some(sb)) = (url(a), url(b))
+                && sa.url == sb.url
+                && sa.kind == SourceKind::Jwks
+            {
+                return Err(ConfigError::new(
+                    format!("trusted_issuers[{j}].jwks_uri"),
+                    format!(
+                        "is also the jwks_uri of trusted_issuers[{i}]: its keys' holder could mint assertions for either issuer (dangerous.allow_shared_keys accepts that)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn build_issuer(
     ri: IssuerSettings,
     path: &str,
     global_skew: i64,
+    remote: bool,
 ) -> Result<TrustedIssuer, ConfigError> {
+    if ri.jwks_uri.is_some() && ri.format != AssertionFormat::Jwt {
+        return Err(ConfigError::new(
+            format!("{path}.jwks_uri"),
+            "applies only to jwt issuers (use saml_metadata_url)",
+        ));
+    }
+    if ri.saml_metadata_url.is_some() && ri.format != AssertionFormat::Saml2 {
+        return Err(ConfigError::new(
+            format!("{path}.saml_metadata_url"),
+            "applies only to saml2 issuers (use jwks_uri)",
+        ));
+    }
+    if ri.saml_metadata_url.is_some() && ri.issuer.is_none() && ri.saml_metadata.is_none() {
+        return Err(ConfigError::new(
+            format!("{path}.issuer"),
+            "required with saml_metadata_url (the entityID to trust)",
+        ));
+    }
     // An IdP's SAML metadata may stand in for `issuer` + `x509_certificates`.
     let metadata = match ri.saml_metadata.as_deref() {
         Some(_) if ri.format != AssertionFormat::Saml2 => {
@@ -207,7 +405,7 @@ fn build_issuer(
             format!("more than {MAX_KEYS_PER_SET} keys"),
         ));
     }
-    if keys.is_empty() {
+    if keys.is_empty() && !remote {
         let (field, what) = match ri.format {
             AssertionFormat::Jwt => (
                 "jwks",
@@ -223,6 +421,7 @@ fn build_issuer(
     let mut algorithms = algorithms(
         ri.algorithms.as_deref(),
         &keys,
+        remote,
         &format!("{path}.algorithms"),
     )?;
     // SHA-1 has no JOSE name that could be listed: the opt-in adds it.
@@ -278,6 +477,8 @@ fn build_issuer(
         allow_sha1: dangerous.allow_sha1,
         allow_inclusive_c14n: dangerous.allow_inclusive_c14n,
         self_issued: false,
+        remote: None,
+        allow_shared_keys: ri.dangerous.allow_shared_keys,
     })
 }
 
@@ -337,7 +538,8 @@ fn dangerous_options(ri: &IssuerSettings, path: &str) -> Result<Weakened, Config
 /// Marks the JWT issuers that are also `private_key_jwt` clients (same
 /// identifier, or a key in common), unless that client opted into legacy
 /// audiences.
-fn mark_self_issued(issuers: &mut [TrustedIssuer], clients: &[Client]) {
+fn mark_self_issued(issuers: &mut [TrustedIssuer], clients: &[Client], sources: &[KeySource]) {
+    let url = |remote: Option<usize>| remote.map(|s| sources[s].url.as_str());
     for issuer in issuers
         .iter_mut()
         .filter(|i| i.format == AssertionFormat::Jwt)
@@ -346,6 +548,7 @@ fn mark_self_issued(issuers: &mut [TrustedIssuer], clients: &[Client]) {
             c.auth_method == AuthMethod::PrivateKeyJwt
                 && !c.legacy_client_assertion_audience
                 && (c.client_id == issuer.issuer
+                    || (url(c.remote).is_some() && url(c.remote) == url(issuer.remote))
                     || c.keys
                         .iter()
                         .any(|ck| issuer.keys.iter().any(|ik| ik.key().same_key(ck.key()))))
@@ -357,6 +560,7 @@ fn build_client(
     rc: ClientSettings,
     path: &str,
     issuer_index: &HashMap<String, usize>,
+    remote: bool,
 ) -> Result<Client, ConfigError> {
     let client_id = nonempty(rc.client_id, &format!("{path}.client_id"))?;
     if client_id.contains(':') {
@@ -395,10 +599,20 @@ fn build_client(
         }
         (None, false) => None,
     };
+    if remote && method != AuthMethod::PrivateKeyJwt {
+        return Err(ConfigError::new(
+            format!("{path}.jwks_uri"),
+            format!("not used by {}", method.as_str()),
+        ));
+    }
     let keys = match (&rc.jwks, method) {
         (Some(v), AuthMethod::PrivateKeyJwt) => jwks(v, &jwks_path)?,
+        (None, AuthMethod::PrivateKeyJwt) if remote => Vec::new(),
         (None, AuthMethod::PrivateKeyJwt) => {
-            return Err(ConfigError::new(&jwks_path, "required for private_key_jwt"));
+            return Err(ConfigError::new(
+                &jwks_path,
+                "required for private_key_jwt (or jwks_uri)",
+            ));
         }
         (Some(_), _) => {
             return Err(ConfigError::new(
@@ -480,6 +694,7 @@ fn build_client(
         grant_types,
         scope,
         trusted_issuers,
+        remote: None,
     })
 }
 
@@ -511,13 +726,14 @@ fn jwks(value: &Value, path: &str) -> Result<Vec<Jwk>, ConfigError> {
 fn algorithms(
     names: Option<&[String]>,
     keys: &[Jwk],
+    remote: bool,
     path: &str,
 ) -> Result<Vec<Algorithm>, ConfigError> {
+    // With a key-set URL, keys of any type may arrive: every algorithm is
+    // possible (each fetched key still fits only its own).
+    let fits = |alg: Algorithm| remote || keys.iter().any(|k| k.accepts(alg));
     let Some(names) = names else {
-        return Ok(Algorithm::ALL
-            .into_iter()
-            .filter(|a| keys.iter().any(|k| k.accepts(*a)))
-            .collect());
+        return Ok(Algorithm::ALL.into_iter().filter(|a| fits(*a)).collect());
     };
     if names.is_empty() {
         return Err(ConfigError::new(path, "must name at least one algorithm"));
@@ -532,7 +748,7 @@ fn algorithms(
                     "unsupported algorithm (RS256/384/512, PS256/384/512, ES256)",
                 )
             })?;
-            if !keys.iter().any(|k| k.accepts(alg)) {
+            if !fits(alg) {
                 return Err(ConfigError::new(
                     format!("{path}[{i}]"),
                     "no configured key can verify this algorithm",

@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::crypto::Algorithm;
 use crate::jose::Jwk;
+use crate::keyset::KeySource;
 use crate::json;
 use crate::limits::*;
 use crate::policy::ScopeSet;
@@ -114,6 +115,10 @@ pub struct Config {
     pub(crate) clients: Vec<Client>,
     issuer_index: HashMap<String, usize>,
     client_index: HashMap<String, usize>,
+    /// Every remote key set (`jwks_uri`, `saml_metadata_url`), indexed by
+    /// the issuers' and clients' `remote`.
+    pub(crate) key_sources: Vec<KeySource>,
+    pub(crate) config_refresh_secs: u64,
 }
 
 /// How access tokens are minted.
@@ -146,6 +151,11 @@ pub(crate) struct TrustedIssuer {
     /// like the client's assertions, or a client assertion collected by a
     /// hostile authorization server could be replayed here as a grant.
     pub self_issued: bool,
+    /// Index into [`Config::key_sources`] of its `jwks_uri` or
+    /// `saml_metadata_url`.
+    pub remote: Option<usize>,
+    /// `dangerous.allow_shared_keys`.
+    pub allow_shared_keys: bool,
 }
 
 /// A registered client.
@@ -164,6 +174,8 @@ pub(crate) struct Client {
     /// client assertion's `aud` (legacy clients; weaker, see
     /// [`Config::is_our_issuer`]).
     pub legacy_client_assertion_audience: bool,
+    /// Index into [`Config::key_sources`] of its `jwks_uri`.
+    pub remote: Option<usize>,
 }
 
 impl Config {
@@ -209,6 +221,19 @@ impl Config {
     /// The JWKS URL published in the metadata.
     pub fn jwks_uri(&self) -> &str {
         &self.jwks_uri
+    }
+
+    /// Every remote key set the configuration names (`jwks_uri`,
+    /// `saml_metadata_url`); a [`crate::keyset::KeySetNeed`] names one by
+    /// index.
+    pub fn key_sources(&self) -> &[KeySource] {
+        &self.key_sources
+    }
+
+    /// `config_refresh_secs`: how often a host reading the configuration
+    /// from a changing source looks for a new version (0: every request).
+    pub fn config_refresh_secs(&self) -> u64 {
+        self.config_refresh_secs
     }
 
     pub(crate) fn trusted_issuer(&self, issuer: &str) -> Option<(usize, &TrustedIssuer)> {

@@ -57,6 +57,16 @@ pub struct ConfigDocument {
     /// The registered clients. Default: none.
     #[serde(default)]
     pub clients: Vec<ClientSettings>,
+    /// How fetched key sets (`jwks_uri`, `saml_metadata_url`) are cached;
+    /// each issuer or client may override any member. Default: the
+    /// defaults of [`KeyCacheSettings`].
+    #[serde(default)]
+    pub key_cache: KeyCacheSettings,
+    /// How often a host that reads the configuration from a changing source
+    /// (the Worker's `AG_CONFIG_KV`) looks for a new version, in seconds
+    /// (0–86400; 0 looks on every request). The core itself does not read
+    /// it. Default: 60.
+    pub config_refresh_secs: Option<u64>,
 }
 
 /// `access_token`: the RFC 9068 access tokens this server issues.
@@ -86,6 +96,23 @@ pub struct IssuerSettings {
     /// `IDPSSODescriptor`), instead of `issuer` + `x509_certificates`.
     /// Default: none.
     pub saml_metadata: Option<String>,
+    /// saml2: URL of the IdP's SAML metadata, fetched and cached by the
+    /// host (`key_cache`); the signing certificates of the
+    /// `IDPSSODescriptor` whose `entityID` is `issuer` are trusted.
+    /// `https` only (`http` for localhost). An alternative to pasted
+    /// `x509_certificates` / `saml_metadata` (both may be given: pasted
+    /// keys are always candidates). Default: none.
+    /// Risk: whoever controls the URL (or its TLS) controls this issuer.
+    pub saml_metadata_url: Option<String>,
+    /// jwt: URL of the IdP's JWK Set, fetched and cached by the host
+    /// (`key_cache`). `https` only (`http` for localhost). `jku`, `x5u`,
+    /// `x5c` in assertions are never key sources. An alternative to `jwks`
+    /// (both may be given). Default: none.
+    /// Risk: whoever controls the URL (or its TLS) controls this issuer.
+    pub jwks_uri: Option<String>,
+    /// Overrides of the global `key_cache` for this issuer's URL.
+    /// Default: the global `key_cache`.
+    pub key_cache: Option<KeyCacheSettings>,
     /// `jwt` (RFC 7523) or `saml2` (RFC 7522). Required.
     pub format: AssertionFormat,
     /// The IdP's public keys as a JWK Set: RSA (2048–8192 bits) or EC
@@ -161,6 +188,11 @@ pub struct Dangerous {
     /// Risk: anyone holding an assertion gets a token.
     #[serde(default)]
     pub allow_anonymous: bool,
+    /// Trust a key (or a `jwks_uri`) that another trusted issuer also
+    /// names; without it such a configuration is refused. Default: false.
+    /// Risk: whoever holds that key mints assertions for both issuers.
+    #[serde(default)]
+    pub allow_shared_keys: bool,
 }
 
 /// `clients[]`: one registered client.
@@ -178,6 +210,16 @@ pub struct ClientSettings {
     /// private_key_jwt: the client's public keys as a JWK Set.
     /// Default: none.
     pub jwks: Option<Value>,
+    /// private_key_jwt: URL of the client's JWK Set (RFC 7591 `jwks_uri`),
+    /// fetched and cached by the host. `https` only (`http` for
+    /// localhost). An alternative to `jwks` (both may be given).
+    /// Default: none.
+    /// Risk: whoever controls the URL (or its TLS) authenticates as this
+    /// client.
+    pub jwks_uri: Option<String>,
+    /// Overrides of the global `key_cache` for this client's `jwks_uri`.
+    /// Default: the global `key_cache`.
+    pub key_cache: Option<KeyCacheSettings>,
     /// Grant types the client may use.
     /// Default: every grant type this server supports.
     pub grant_types: Option<Vec<String>>,
@@ -198,4 +240,33 @@ pub struct ClientSettings {
     /// replay the client's assertions here.
     #[serde(default)]
     pub legacy_client_assertion_audience: bool,
+}
+
+/// `key_cache`: how the host caches fetched key sets and metadata. The
+/// same object per issuer or client overrides the members it sets; unset
+/// members take the global value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCacheSettings {
+    /// Shortest time a fetched set is used before it is fetched again,
+    /// whatever its `Cache-Control: max-age` says, in seconds (1–86400).
+    /// Default: 300. Risk: lower values fetch more often.
+    pub min_cache_secs: Option<u64>,
+    /// Longest time a fetched set is used before it is fetched again, in
+    /// seconds (`min_cache_secs`–604800). Default: 86400.
+    /// Risk: a revoked key is trusted for up to this long.
+    pub max_cache_secs: Option<u64>,
+    /// An assertion naming a `kid` the set lacks triggers a refetch at most
+    /// once per this many seconds per URL (0–3600). Default: 30.
+    /// Risk: 0 lets anyone make the server fetch on every request.
+    pub refetch_cooldown_secs: Option<u64>,
+    /// When fetching fails, the last good set keeps serving for this many
+    /// seconds past its freshness (0–604800). Default: 86400.
+    /// Risk: a key the IdP withdrew stays trusted while its URL is down.
+    pub max_stale_secs: Option<u64>,
+    /// A failed fetch is not retried for this many seconds (0–3600), so an
+    /// outage is not hammered. Default: 30.
+    pub failure_cache_secs: Option<u64>,
+    /// Timeout of one fetch, in milliseconds (100–30000). Default: 5000.
+    pub fetch_timeout_ms: Option<u64>,
 }

@@ -40,6 +40,18 @@ pub enum KeyRef {
         /// Its position in the owner's key list.
         index: usize,
     },
+    /// Key `index` of generation `generation` of remote key set `source`
+    /// (`Config::key_sources`): generations change when the fetched keys
+    /// do, so a host's key imported for an old generation is never taken
+    /// for a new one.
+    Fetched {
+        /// The key set.
+        source: usize,
+        /// Its generation.
+        generation: u64,
+        /// The key's position in that generation.
+        index: usize,
+    },
     /// The decoy key of this type (its private key was never kept, so
     /// nothing verifies with it).
     Decoy(KeyType),
@@ -47,8 +59,8 @@ pub enum KeyRef {
 
 impl fmt::Display for KeyRef {
     /// The stable id hosts key their imported-key tables by: `i3.0`
-    /// (issuer 3, key 0), `c1.2` (client 1, key 2), `decoy-rsa`,
-    /// `decoy-ec`.
+    /// (issuer 3, key 0), `c1.2` (client 1, key 2), `f2.5.0` (key set 2,
+    /// generation 5, key 0), `decoy-rsa`, `decoy-ec`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Configured {
@@ -59,6 +71,11 @@ impl fmt::Display for KeyRef {
                 owner: KeyOwner::Client(i),
                 index,
             } => write!(f, "c{i}.{index}"),
+            Self::Fetched {
+                source,
+                generation,
+                index,
+            } => write!(f, "f{source}.{generation}.{index}"),
             Self::Decoy(KeyType::Rsa) => f.write_str("decoy-rsa"),
             Self::Decoy(KeyType::EcP256) => f.write_str("decoy-ec"),
         }
@@ -74,9 +91,18 @@ impl KeyRef {
             _ => {}
         }
         let (kind, rest) = id.split_at_checked(1)?;
+        if kind == "f" {
+            let (source, rest) = rest.split_once('.')?;
+            let (generation, index) = rest.split_once('.')?;
+            return Some(Self::Fetched {
+                source: number(source)?,
+                generation: number(generation)?,
+                index: number(index)?,
+            });
+        }
         let (owner, index) = rest.split_once('.')?;
-        let owner: usize = owner.parse().ok()?;
-        let index = index.parse().ok()?;
+        let owner: usize = number(owner)?;
+        let index = number(index)?;
         let owner = match kind {
             "i" => KeyOwner::Issuer(owner),
             "c" => KeyOwner::Client(owner),
@@ -84,6 +110,14 @@ impl KeyRef {
         };
         Some(Self::Configured { owner, index })
     }
+}
+
+/// A decimal number as [`fmt::Display`] writes it: digits only, no sign.
+fn number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// One signature the core needs checked: does `signature` over `message`
@@ -127,11 +161,11 @@ impl SignatureCheck {
 #[cfg(feature = "rust-crypto")]
 pub(crate) fn verify_with<'k>(
     check: &SignatureCheck,
-    lookup: impl Fn(KeyRef) -> Option<&'k PublicKey>,
+    lookup: impl Fn(KeyRef) -> Option<std::borrow::Cow<'k, PublicKey>>,
 ) -> bool {
     check.keys.iter().any(|&r| {
         lookup(r).is_some_and(|key| {
-            super::verify(check.alg, key, &check.message, &check.signature).is_ok()
+            super::verify(check.alg, &key, &check.message, &check.signature).is_ok()
         })
     })
 }
@@ -151,12 +185,20 @@ mod tests {
                 owner: KeyOwner::Client(12),
                 index: 31,
             },
+            KeyRef::Fetched {
+                source: 2,
+                generation: 5,
+                index: 0,
+            },
             KeyRef::Decoy(KeyType::Rsa),
             KeyRef::Decoy(KeyType::EcP256),
         ] {
             assert_eq!(KeyRef::parse(&r.to_string()), Some(r));
         }
-        for bad in ["", "i", "i3", "x3.0", "i-1.0", "i3.", "i3.0.1", "décoy"] {
+        for bad in [
+            "", "i", "i3", "x3.0", "i-1.0", "i3.", "i3.0.1", "décoy", "f1.2", "f1.2.3.4", "f+1.2.3",
+            "i+3.0",
+        ] {
             assert_eq!(KeyRef::parse(bad), None, "{bad}");
         }
     }

@@ -7,7 +7,15 @@ use serde_json::{Map, Value};
 
 #[cfg(feature = "rust-crypto")]
 use crate::backend::RustBackend;
-use crate::backend::SignatureBackend;
+use crate::backend::{KeyLookup, SignatureBackend};
+use crate::crypto::PublicKey;
+use crate::crypto::seam::KeyRef;
+use crate::keyset::{
+    FetchResult, FetchReport, FetchedKeys, KeySetError, KeySetNeed, KeySource, Lookup,
+    RemoteKeys, SourceState,
+};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 use crate::config::{Config, ConfigError, url_path};
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
@@ -31,6 +39,100 @@ pub use crate::token::PublicSigningKey;
 mod steps;
 pub use steps::Exchange;
 
+/// The fetcher of the synchronous conveniences (`prepare`, `handle`,
+/// `explain`): none. A key set they lack is a failed fetch (503).
+#[cfg(feature = "rust-crypto")]
+fn no_fetch(_: &KeySource, _: &KeySetNeed) -> FetchResult {
+    FetchResult::Failed {
+        error: "this host does not fetch key sets (use the *_fetching methods)".into(),
+    }
+}
+
+/// Fetched keys resolve against the endpoint's key-set cache (the current
+/// or the previous generation); everything else against the configuration.
+impl KeyLookup for TokenEndpoint {
+    fn public_key(&self, key: KeyRef) -> Option<Cow<'_, PublicKey>> {
+        match key {
+            KeyRef::Fetched {
+                source,
+                generation,
+                index,
+            } => {
+                let states = self.key_sets();
+                let set = states.get(source)?.generation(generation)?;
+                set.keys.get(index).map(|k| Cow::Owned(k.key().clone()))
+            }
+            other => self.config.public_key(other),
+        }
+    }
+}
+
+/// The endpoint's key-set cache as one exchange sees it at `now`: a source
+/// this exchange already had fetched is not asked for again.
+pub(crate) struct EndpointKeys<'a> {
+    pub endpoint: &'a TokenEndpoint,
+    pub now: i64,
+    pub fetched: &'a [usize],
+}
+
+impl RemoteKeys for EndpointKeys<'_> {
+    fn lookup(
+        &self,
+        source: usize,
+        kid: Option<&str>,
+    ) -> Result<(Arc<FetchedKeys>, bool), KeySetError> {
+        let spec = self
+            .endpoint
+            .config
+            .key_sources()
+            .get(source)
+            .ok_or(KeySetError::Unavailable {
+                source,
+                retry_after: 1,
+                detail: "no such key set".into(),
+            })?;
+        let states = self.endpoint.key_sets();
+        let state = states.get(source).ok_or(KeySetError::Unavailable {
+            source,
+            retry_after: 1,
+            detail: "no such key set".into(),
+        })?;
+        let may_fetch = !self.fetched.contains(&source);
+        match state.lookup(
+            &spec.policy,
+            self.now,
+            |set| kid.is_none_or(|k| set.has_kid(k)),
+            may_fetch,
+        ) {
+            Lookup::Use { keys, stale } => Ok((keys, stale)),
+            Lookup::Fetch(why) => Err(KeySetError::Needed(KeySetNeed {
+                source,
+                why,
+                have_fetched_at: state.current().map(|c| c.fetched_at),
+            })),
+            Lookup::Unavailable { retry_after, error } => {
+                let detail = match (state.current(), error) {
+                    (Some(set), Some(e)) => format!(
+                        "the last good set went stale at {} and fetching failed: {e}",
+                        crate::explain::utc(set.stale_until)
+                    ),
+                    (Some(set), None) => format!(
+                        "the last good set went stale at {}",
+                        crate::explain::utc(set.stale_until)
+                    ),
+                    (None, Some(e)) => format!("fetching failed: {e}"),
+                    (None, None) => "not fetched yet".into(),
+                };
+                Err(KeySetError::Unavailable {
+                    source,
+                    retry_after,
+                    detail,
+                })
+            }
+        }
+    }
+}
+
 /// The token endpoint: validated configuration, signing keys, and the
 /// metadata and JWKS documents (rendered once, at construction).
 ///
@@ -47,6 +149,10 @@ pub struct TokenEndpoint {
     metadata_json: String,
     jwks_json: String,
     metadata_path: String,
+    /// One cache per `Config::key_sources` entry (DESIGN.md: the host
+    /// fetches, the core decides): locked only for short, non-reentrant
+    /// reads and updates.
+    key_sets: Mutex<Vec<SourceState>>,
 }
 
 #[derive(Debug)]
@@ -199,7 +305,9 @@ impl TokenEndpoint {
         let jwks_json = metadata::jwks_document(&public).to_string();
         let metadata_path = metadata::metadata_path(config.issuer());
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let key_sets = Mutex::new(vec![SourceState::default(); config.key_sources().len()]);
         Ok(Self {
+            key_sets,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             config,
             keys,
@@ -251,7 +359,8 @@ impl TokenEndpoint {
     /// backend. Replay keys exist only when all of these passed.
     #[cfg(feature = "rust-crypto")]
     pub fn prepare(&self, req: &HttpRequest<'_>, now: i64) -> Result<PendingToken, OAuthError> {
-        self.run(self.begin(req, now), &RustBackend).outcome()
+        self.run_fetching(self.begin(req, now), &RustBackend, &mut no_fetch)
+            .outcome()
     }
 
     /// Starts a token request at `now`: the core's half of
@@ -270,13 +379,65 @@ impl TokenEndpoint {
         self.begin_traced(req, now, Trace::on())
     }
 
-    /// Answers every check of `exchange` with `backend`.
+    /// Answers every signature check of `exchange` with `backend`; stops
+    /// when the exchange is decided or needs a key set
+    /// ([`Exchange::key_set_need`]; [`Self::run_fetching`] answers those
+    /// too).
     pub fn run(&self, mut exchange: Exchange, backend: &dyn SignatureBackend) -> Exchange {
         while let Some(check) = exchange.signature_check() {
-            let verified = backend.verify(&self.config, check);
+            let verified = backend.verify(self, check);
             exchange = exchange.resume(self, verified);
         }
         exchange
+    }
+
+    /// Like [`Self::run`], also answering key-set needs with `fetch` (the
+    /// host's I/O: given the source and the need, the document or why
+    /// there is none), recorded at the exchange's time.
+    pub fn run_fetching(
+        &self,
+        mut exchange: Exchange,
+        backend: &dyn SignatureBackend,
+        fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
+    ) -> Exchange {
+        loop {
+            exchange = self.run(exchange, backend);
+            let Some(need) = exchange.key_set_need().copied() else {
+                return exchange;
+            };
+            let Some(source) = self.config.key_sources().get(need.source) else {
+                return exchange;
+            };
+            let result = fetch(source, &need);
+            self.key_set_fetched(need.source, result, exchange.now());
+            exchange = exchange.resume_keys(self);
+        }
+    }
+
+    /// Records the host's answer to a [`KeySetNeed`] for `source` at `now`
+    /// (the cache policy and the parsing are the core's: see
+    /// [`crate::keyset`]); `None` for an unknown source. Hosts that fetch
+    /// ahead of need (warming at startup) call it too.
+    pub fn key_set_fetched(
+        &self,
+        source: usize,
+        result: FetchResult,
+        now: i64,
+    ) -> Option<FetchReport> {
+        let spec = self.config.key_sources().get(source)?;
+        let mut states = self.key_sets();
+        Some(states.get_mut(source)?.record(source, spec, result, now))
+    }
+
+    /// A copy of `source`'s cache state (for diagnostics and explain).
+    pub fn key_set_state(&self, source: usize) -> Option<SourceState> {
+        self.key_sets().get(source).cloned()
+    }
+
+    fn key_sets(&self) -> std::sync::MutexGuard<'_, Vec<SourceState>> {
+        // A panic elsewhere cannot leave a state half-updated (every update
+        // is a plain assignment): a poisoned lock is still good.
+        self.key_sets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Explains what [`Self::prepare`] and [`Self::issue`] would do with
@@ -293,7 +454,7 @@ impl TokenEndpoint {
         now: i64,
         is_used: &dyn Fn(&str) -> bool,
     ) -> Explanation {
-        self.run(self.begin_explain(req, now), &RustBackend)
+        self.run_fetching(self.begin_explain(req, now), &RustBackend, &mut no_fetch)
             .explain(self, is_used)
     }
 
@@ -392,6 +553,10 @@ impl TokenEndpoint {
     /// replay key (in order, stopping at the first refused), issue. Always
     /// returns a complete HTTP response; a store that answers
     /// [`ClaimOutcome::Unavailable`] gets 503 `temporarily_unavailable`.
+    ///
+    /// Key sets (`jwks_uri`, `saml_metadata_url`) are not fetched here: a
+    /// source with no usable set answers 503 `temporarily_unavailable`
+    /// (use [`Self::handle_fetching`]).
     #[cfg(feature = "rust-crypto")]
     pub fn handle(
         &self,
@@ -399,7 +564,21 @@ impl TokenEndpoint {
         now: i64,
         store: &mut dyn ReplayStore,
     ) -> HttpResponse {
-        let pending = match self.prepare(req, now) {
+        self.handle_fetching(req, now, store, &mut no_fetch)
+    }
+
+    /// [`Self::handle`], answering key-set needs with `fetch` (the host's
+    /// I/O; see [`Self::run_fetching`]).
+    #[cfg(feature = "rust-crypto")]
+    pub fn handle_fetching(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        store: &mut dyn ReplayStore,
+        fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
+    ) -> HttpResponse {
+        let exchange = self.run_fetching(self.begin(req, now), &RustBackend, fetch);
+        let pending = match exchange.outcome() {
             Ok(p) => p,
             Err(e) => return e.to_http(),
         };

@@ -14,13 +14,14 @@
 //! [`crate::token`]; this file only orders the steps and records them in the
 //! explain trace.
 
-use super::{PendingToken, TokenEndpoint};
+use super::{EndpointKeys, PendingToken, TokenEndpoint};
 use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
 use crate::config::{AuthMethod, Client, TrustedIssuer};
 use crate::crypto::seam::SignatureCheck;
 use crate::error::OAuthError;
 use crate::explain::{CheckId, Explanation, Trace, utc};
 use crate::grant::{self, GrantError, TimeError, ValidatedGrant};
+use crate::keyset::{KeySetError, KeySetNeed};
 use crate::policy::{self, ScopeSet};
 use crate::reason::Reason;
 use crate::replay::{self, ReplayKey, ReplayKind, Replayed};
@@ -40,21 +41,59 @@ impl TokenEndpoint {
             Ok(r) => r,
             Err(e) => return self.exchange_done(Err(e.into()), now, trace),
         };
-        match client_auth::begin(&self.config, &request.credentials, request.grant_type) {
+        self.client_step(request, now, trace, Vec::new())
+    }
+
+    /// Client authentication, up to its signature check (or a key set it
+    /// needs first: then this step runs again once the host fetched it).
+    fn client_step(
+        &self,
+        request: TokenRequest,
+        now: i64,
+        mut trace: Trace,
+        fetched: Vec<usize>,
+    ) -> Exchange {
+        let mark = trace.mark();
+        let remote = EndpointKeys {
+            endpoint: self,
+            now,
+            fetched: &fetched,
+        };
+        let begun = client_auth::begin(
+            &self.config,
+            &request.credentials,
+            request.grant_type,
+            &remote,
+        );
+        match begun {
             Ok(ClientBegun::Done(client)) => {
-                self.client_authenticated(request, Ok(client), now, trace)
+                self.client_authenticated(request, Ok(client), now, trace, fetched)
             }
             Ok(ClientBegun::Pending(pending, check)) => Exchange {
                 endpoint: self.id,
                 now,
                 trace,
+                fetched,
                 stage: Stage::Client {
                     request,
                     pending,
                     check,
                 },
             },
-            Err(e) => self.client_authenticated(request, Err(e), now, trace),
+            Err(ClientAuthError::KeySet(KeySetError::Needed(need))) => {
+                trace.rewind(mark);
+                Exchange {
+                    endpoint: self.id,
+                    now,
+                    trace,
+                    fetched,
+                    stage: Stage::Keys {
+                        need,
+                        resume: Resume::Client { request },
+                    },
+                }
+            }
+            Err(e) => self.client_authenticated(request, Err(e), now, trace, fetched),
         }
     }
 
@@ -66,7 +105,9 @@ impl TokenEndpoint {
         client: Result<ClientOutcome, ClientAuthError>,
         now: i64,
         mut trace: Trace,
+        fetched: Vec<usize>,
     ) -> Exchange {
+        let mark = trace.mark();
         let config = &self.config;
         let client = trace.check(CheckId::ClientAuthentication, client, |c| {
             match c.client.map(|i| &config.clients[i]) {
@@ -82,25 +123,42 @@ impl TokenEndpoint {
         if let Err(e) = self.stated_issuer_binding(&request, client_ref, &mut trace) {
             return self.exchange_done(Err(e.into()), now, trace);
         }
-        let begun = self
-            .begin_grant(&request, &mut trace)
-            .and_then(|(pending, check)| {
-                self.issuer_binding_before_signature(&pending, client_ref, &mut trace)?;
-                Ok((pending, check))
-            });
-        match begun {
-            Ok((pending, check)) => Exchange {
-                endpoint: self.id,
-                now,
-                trace,
-                stage: Stage::Grant {
-                    request,
-                    client,
-                    pending: Box::new(pending),
-                    check,
-                },
+        let remote = EndpointKeys {
+            endpoint: self,
+            now,
+            fetched: &fetched,
+        };
+        let (pending, check) = match self.begin_grant(&request, &remote, &mut trace) {
+            Ok(begun) => begun,
+            Err(GrantError::KeySet(KeySetError::Needed(need))) => {
+                trace.rewind(mark);
+                return Exchange {
+                    endpoint: self.id,
+                    now,
+                    trace,
+                    fetched,
+                    stage: Stage::Keys {
+                        need,
+                        resume: Resume::Grant { request, client },
+                    },
+                };
+            }
+            Err(e) => return self.exchange_done(Err(e.into()), now, trace),
+        };
+        if let Err(e) = self.issuer_binding_before_signature(&pending, client_ref, &mut trace) {
+            return self.exchange_done(Err(e), now, trace);
+        }
+        Exchange {
+            endpoint: self.id,
+            now,
+            trace,
+            fetched,
+            stage: Stage::Grant {
+                request,
+                client,
+                pending: Box::new(pending),
+                check,
             },
-            Err(e) => self.exchange_done(Err(e), now, trace),
         }
     }
 
@@ -132,18 +190,22 @@ impl TokenEndpoint {
     fn begin_grant(
         &self,
         request: &TokenRequest,
+        remote: &EndpointKeys<'_>,
         trace: &mut Trace,
-    ) -> Result<(GrantPending, SignatureCheck), OAuthError> {
+    ) -> Result<(GrantPending, SignatureCheck), GrantError> {
         let config = &self.config;
-        let begun = match request.grant_type {
-            GrantType::JwtBearer => grant::jwt::begin(config, &request.assertion, trace)
+        match request.grant_type {
+            GrantType::JwtBearer => grant::jwt::begin(config, &request.assertion, remote, trace)
                 .map(|(p, check)| (GrantPending::Jwt(p), check)),
-            GrantType::Saml2Bearer => {
-                grant::saml2::begin(config, &request.assertion, ReplayKind::Grant, trace)
-                    .map(|(p, check)| (GrantPending::Saml(p), check))
-            }
-        };
-        Ok(begun?)
+            GrantType::Saml2Bearer => grant::saml2::begin(
+                config,
+                &request.assertion,
+                ReplayKind::Grant,
+                remote,
+                trace,
+            )
+            .map(|(p, check)| (GrantPending::Saml(p), check)),
+        }
     }
 
     /// Every client, once the stated issuer is known and still before any
@@ -315,6 +377,9 @@ pub struct Exchange {
     endpoint: u64,
     now: i64,
     trace: Trace,
+    /// Key sets fetched for this exchange: each at most once, so an
+    /// exchange never loops on a source that keeps failing.
+    fetched: Vec<usize>,
     stage: Stage,
 }
 
@@ -333,8 +398,22 @@ enum Stage {
         pending: Box<GrantPending>,
         check: SignatureCheck,
     },
+    /// Waiting for the host to fetch a key set; then `resume` runs again.
+    Keys { need: KeySetNeed, resume: Resume },
     /// Decided.
     Done(Result<PendingToken, OAuthError>),
+}
+
+/// The step that stopped for a key set, to run again from its start.
+#[derive(Debug)]
+enum Resume {
+    /// Client authentication.
+    Client { request: TokenRequest },
+    /// The grant, with the client already authenticated.
+    Grant {
+        request: TokenRequest,
+        client: ClientOutcome,
+    },
 }
 
 #[derive(Debug)]
@@ -354,6 +433,7 @@ impl TokenEndpoint {
             endpoint: self.id,
             now,
             trace,
+            fetched: Vec::new(),
             stage: Stage::Done(result),
         }
     }
@@ -365,7 +445,57 @@ impl Exchange {
     pub fn signature_check(&self) -> Option<&SignatureCheck> {
         match &self.stage {
             Stage::Client { check, .. } | Stage::Grant { check, .. } => Some(check),
-            Stage::Done(_) => None,
+            Stage::Keys { .. } | Stage::Done(_) => None,
+        }
+    }
+
+    /// The time the exchange runs at.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// The key set to fetch next (answer it with
+    /// [`TokenEndpoint::key_set_fetched`], then [`Self::resume_keys`]), or
+    /// `None`.
+    pub fn key_set_need(&self) -> Option<&KeySetNeed> {
+        match &self.stage {
+            Stage::Keys { need, .. } => Some(need),
+            _ => None,
+        }
+    }
+
+    /// Continues after the host answered [`Self::key_set_need`] (recorded
+    /// with [`TokenEndpoint::key_set_fetched`], whatever the fetch gave):
+    /// the step that stopped runs again with the key sets as they are now.
+    /// Without a pending need this changes nothing.
+    pub fn resume_keys(self, endpoint: &TokenEndpoint) -> Self {
+        let Self {
+            endpoint: began_with,
+            now,
+            trace,
+            mut fetched,
+            stage,
+        } = self;
+        if began_with != endpoint.id {
+            return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
+        }
+        match stage {
+            Stage::Keys { need, resume } => {
+                fetched.push(need.source);
+                match resume {
+                    Resume::Client { request } => endpoint.client_step(request, now, trace, fetched),
+                    Resume::Grant { request, client } => {
+                        endpoint.client_authenticated(request, Ok(client), now, trace, fetched)
+                    }
+                }
+            }
+            stage => Self {
+                endpoint: began_with,
+                now,
+                trace,
+                fetched,
+                stage,
+            },
         }
     }
 
@@ -378,6 +508,7 @@ impl Exchange {
             endpoint: began_with,
             now,
             mut trace,
+            fetched,
             stage,
         } = self;
         if began_with != endpoint.id {
@@ -394,7 +525,7 @@ impl Exchange {
             } => {
                 let client =
                     client_auth::finish(config, *pending, verified, request.grant_type, now);
-                endpoint.client_authenticated(request, client, now, trace)
+                endpoint.client_authenticated(request, client, now, trace, fetched)
             }
             Stage::Grant {
                 request,
@@ -415,11 +546,12 @@ impl Exchange {
                     .and_then(|g| endpoint.grant_validated(&request, client, g, now, &mut trace));
                 endpoint.exchange_done(result, now, trace)
             }
-            done @ Stage::Done(_) => Self {
+            other @ (Stage::Done(_) | Stage::Keys { .. }) => Self {
                 endpoint: began_with,
                 now,
                 trace,
-                stage: done,
+                fetched,
+                stage: other,
             },
         }
     }

@@ -6,6 +6,9 @@ use crate::config::{AssertionFormat, Config};
 use crate::crypto::seam::{KeyOwner, SignatureCheck};
 use crate::explain::{CheckId, Trace, utc};
 use crate::jose::{self, Claims, UnverifiedJws};
+#[cfg(feature = "rust-crypto")]
+use crate::keyset::NoRemoteKeys;
+use crate::keyset::{self, RemoteKeys};
 use crate::reason::Reason;
 use crate::replay::{ReplayKey, ReplayKind};
 
@@ -49,7 +52,7 @@ pub fn validate(
     now: i64,
     trace: &mut Trace,
 ) -> Result<ValidatedGrant, GrantError> {
-    let (pending, check) = begin(config, assertion, trace)?;
+    let (pending, check) = begin(config, assertion, &NoRemoteKeys, trace)?;
     let verified = RustBackend.verify(config, &check);
     finish(config, pending, verified, now, trace)
 }
@@ -59,6 +62,7 @@ pub fn validate(
 pub(crate) fn begin(
     config: &Config,
     assertion: &str,
+    remote: &dyn RemoteKeys,
     trace: &mut Trace,
 ) -> Result<(JwtPending, SignatureCheck), GrantError> {
     let jws = trace.check(CheckId::JwtStructure, jose::parse(assertion), |j| {
@@ -76,7 +80,19 @@ pub(crate) fn begin(
         .ok_or(GrantError::MissingClaim("iss"));
     let iss = trace.check(CheckId::JwtIssuer, iss, |i| format!("iss {i:?}"))?;
     let (index, issuer) = super::trusted_issuer(config, iss, AssertionFormat::Jwt, trace)?;
-    let check = jws.signature_check(KeyOwner::Issuer(index), &issuer.keys, &issuer.algorithms);
+    let mut held = None;
+    let keys = keyset::view(
+        remote,
+        &config.key_sources,
+        KeyOwner::Issuer(index),
+        &issuer.keys,
+        issuer.remote,
+        jws.kid(),
+        &mut held,
+        trace,
+    )
+    .map_err(GrantError::KeySet)?;
+    let check = jws.signature_check(keys, &issuer.algorithms);
     let check = match check {
         Ok(check) => check,
         Err(e) => {

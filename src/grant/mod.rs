@@ -39,6 +39,9 @@ pub enum GrantError {
     Signature(crate::xmldsig::DsigError),
     /// A SAML rule failed (RFC 7522 §3, SAML core).
     Saml(Reason, &'static str),
+    /// The issuer's key set must be fetched first, or yields nothing
+    /// usable (503, not `invalid_grant`: the assertion may be fine).
+    KeySet(crate::keyset::KeySetError),
 }
 
 impl fmt::Display for GrantError {
@@ -60,6 +63,7 @@ impl fmt::Display for GrantError {
             Self::Xml(e) => write!(f, "the assertion is not acceptable XML: {e}"),
             Self::Signature(e) => write!(f, "{e}"),
             Self::Saml(_, what) => write!(f, "the assertion is refused: {what}"),
+            Self::KeySet(e) => write!(f, "{e}"),
         }
     }
 }
@@ -79,6 +83,7 @@ impl GrantError {
             Self::Xml(e) => e.reason(),
             Self::Signature(e) => e.reason(),
             Self::Saml(r, _) => *r,
+            Self::KeySet(e) => crate::reason::Refusal::reason(e),
         }
     }
 }

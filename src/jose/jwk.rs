@@ -5,6 +5,7 @@ use std::fmt;
 
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
+use crate::crypto::seam::{KeyOwner, KeyRef};
 use crate::crypto::{Algorithm, KeyType, PublicKey};
 use crate::encoding::b64url_decode;
 use crate::limits::MAX_KEYS_PER_SET;
@@ -57,6 +58,88 @@ impl Jwk {
     /// must fit, and a JWK `alg` must equal it.
     pub fn accepts(&self, alg: Algorithm) -> bool {
         self.key.key_type() == alg.key_type() && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// The keys a signature check may name for one owner: its configured keys,
+/// then the keys of its fetched key set (if it has one and a set is
+/// serving).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyView<'a> {
+    /// Whose keys.
+    pub owner: KeyOwner,
+    /// The configured (pasted) keys.
+    pub configured: &'a [Jwk],
+    /// The fetched keys, if any.
+    pub fetched: Option<FetchedView<'a>>,
+}
+
+/// One generation of a fetched key set, as a [`KeyView`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchedView<'a> {
+    /// `Config::key_sources` index.
+    pub source: usize,
+    /// The set's generation.
+    pub generation: u64,
+    /// Its usable keys.
+    pub keys: &'a [Jwk],
+}
+
+impl<'a> KeyView<'a> {
+    /// Configured keys only.
+    pub fn configured(owner: KeyOwner, keys: &'a [Jwk]) -> Self {
+        Self {
+            owner,
+            configured: keys,
+            fetched: None,
+        }
+    }
+
+    /// Every key with the reference a check names it by: configured keys
+    /// first, then fetched ones.
+    pub fn iter(&self) -> impl Iterator<Item = (KeyRef, &'a Jwk)> + Clone + 'a {
+        let owner = self.owner;
+        let configured = self
+            .configured
+            .iter()
+            .enumerate()
+            .map(move |(index, k)| (KeyRef::Configured { owner, index }, k));
+        let fetched = self.fetched.into_iter().flat_map(|f| {
+            f.keys.iter().enumerate().map(move |(index, k)| {
+                (
+                    KeyRef::Fetched {
+                        source: f.source,
+                        generation: f.generation,
+                        index,
+                    },
+                    k,
+                )
+            })
+        });
+        configured.chain(fetched)
+    }
+
+    /// The key `r` names in this view.
+    pub fn resolve(&self, r: KeyRef) -> Option<&'a Jwk> {
+        match r {
+            KeyRef::Configured { owner, index } if owner == self.owner => {
+                self.configured.get(index)
+            }
+            KeyRef::Fetched {
+                source,
+                generation,
+                index,
+            } => self
+                .fetched
+                .filter(|f| f.source == source && f.generation == generation)
+                .and_then(|f| f.keys.get(index)),
+            _ => None,
+        }
+    }
+
+    /// Whether some key has this `kid`.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.iter().any(|(_, k)| k.kid() == Some(kid))
     }
 }
 

@@ -2,11 +2,17 @@
 
 use serde_json::{Map, Value};
 
-use super::{Claims, JoseError, Jwk};
+use super::{Claims, JoseError, KeyView};
+#[cfg(feature = "rust-crypto")]
+use super::Jwk;
+#[cfg(feature = "rust-crypto")]
+use std::borrow::Cow;
 use crate::crypto::Algorithm;
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam;
-use crate::crypto::seam::{KeyOwner, KeyRef, SignatureCheck};
+use crate::crypto::seam::SignatureCheck;
+#[cfg(feature = "rust-crypto")]
+use crate::crypto::seam::{KeyOwner, KeyRef};
 use crate::encoding::b64url_decode;
 use crate::json;
 use crate::limits::{MAX_JWT_BYTES, MAX_KEY_CANDIDATES};
@@ -128,6 +134,11 @@ impl UnverifiedJws {
         self.alg
     }
 
+    /// The header's `kid`, if any (it only selects among trusted keys).
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
     /// The header's `typ` as a media type: trimmed, lowercased, without
     /// the optional `application/` prefix (RFC 7515 §4.1.9) or parameters;
     /// `None` when absent.
@@ -144,8 +155,7 @@ impl UnverifiedJws {
     /// signature operation whichever way it happens.
     pub fn signature_check(
         &self,
-        owner: KeyOwner,
-        keys: &[Jwk],
+        keys: KeyView<'_>,
         allowed: &[Algorithm],
     ) -> Result<SignatureCheck, JoseError> {
         if !allowed.contains(&self.alg) {
@@ -153,13 +163,12 @@ impl UnverifiedJws {
         }
         let candidates = keys
             .iter()
-            .enumerate()
             .filter(|(_, k)| {
                 self.kid.is_none() || k.kid().is_none() || k.kid() == self.kid.as_deref()
             })
             .filter(|(_, k)| k.accepts(self.alg))
             .take(MAX_KEY_CANDIDATES)
-            .map(|(index, _)| KeyRef::Configured { owner, index });
+            .map(|(r, _)| r);
         Ok(SignatureCheck::new(
             self.alg,
             candidates,
@@ -188,10 +197,11 @@ impl UnverifiedJws {
         allowed: &[Algorithm],
     ) -> Result<Verified<Claims>, JoseError> {
         // The owner is only a label here: the lookup is into `keys`.
-        let check = self.signature_check(KeyOwner::Client(0), keys, allowed)?;
+        let view = KeyView::configured(KeyOwner::Client(0), keys);
+        let check = self.signature_check(view, allowed)?;
         let verified = seam::verify_with(&check, |r| match r {
-            KeyRef::Configured { index, .. } => keys.get(index).map(Jwk::key),
-            KeyRef::Decoy(kind) => Some(crate::crypto::decoy_key(kind)),
+            KeyRef::Decoy(kind) => Some(Cow::Borrowed(crate::crypto::decoy_key(kind))),
+            r => view.resolve(r).map(|k| Cow::Borrowed(k.key())),
         });
         self.into_verified(verified)
     }

@@ -8,7 +8,9 @@ mod jws;
 pub use claims::Claims;
 #[cfg(feature = "rust-crypto")]
 pub use jwk::parse_private_jwk;
-pub use jwk::{Jwk, JwkError, parse_jwk_set, parse_public_jwk, parse_public_signing_jwk};
+pub use jwk::{
+    FetchedView, Jwk, JwkError, KeyView, parse_jwk_set, parse_public_jwk, parse_public_signing_jwk,
+};
 pub use jws::{UnverifiedJws, parse};
 
 use std::fmt;

@@ -11,6 +11,8 @@ use super::{GrantError, ValidatedGrant};
 use crate::config::{AssertionFormat, Config, TrustedIssuer};
 use crate::crypto::seam::{KeyOwner, SignatureCheck};
 use crate::explain::{CheckId, Trace};
+use crate::jose::KeyView;
+use crate::keyset::{self, RemoteKeys};
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::xml::Document;
 use crate::xmldsig::{self, Policy, Shape};
@@ -61,6 +63,7 @@ pub(crate) fn begin(
     config: &Config,
     encoded: &str,
     kind: ReplayKind,
+    remote: &dyn RemoteKeys,
     trace: &mut Trace,
 ) -> Result<(SamlPending, SignatureCheck), GrantError> {
     let doc = trace.check(CheckId::SamlStructure, parse(encoded), |d| {
@@ -75,15 +78,26 @@ pub(crate) fn begin(
     })?;
     let (index, issuer) =
         super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, trace)?;
-    let (shape, check) =
-        match xmldsig::begin_enveloped(&doc, &policy(issuer), KeyOwner::Issuer(index)) {
-            Ok(begun) => begun,
-            Err(e) => {
-                let e = GrantError::Signature(e);
-                trace.fail(CheckId::SamlSignature, e.reason(), || e.to_string());
-                return Err(e);
-            }
-        };
+    let mut held = None;
+    let keys = keyset::view(
+        remote,
+        &config.key_sources,
+        KeyOwner::Issuer(index),
+        &issuer.keys,
+        issuer.remote,
+        None,
+        &mut held,
+        trace,
+    )
+    .map_err(GrantError::KeySet)?;
+    let (shape, check) = match xmldsig::begin_enveloped(&doc, &policy(issuer, keys)) {
+        Ok(begun) => begun,
+        Err(e) => {
+            let e = GrantError::Signature(e);
+            trace.fail(CheckId::SamlSignature, e.reason(), || e.to_string());
+            return Err(e);
+        }
+    };
     Ok((
         SamlPending {
             doc,
@@ -96,9 +110,9 @@ pub(crate) fn begin(
 }
 
 /// The issuer's signature policy.
-fn policy(issuer: &TrustedIssuer) -> Policy<'_> {
+fn policy<'a>(issuer: &'a TrustedIssuer, keys: KeyView<'a>) -> Policy<'a> {
     Policy {
-        keys: &issuer.keys,
+        keys,
         algorithms: &issuer.algorithms,
         allow_sha1: issuer.allow_sha1,
         allow_inclusive_c14n: issuer.allow_inclusive_c14n,
@@ -172,9 +186,10 @@ pub fn rules_without_signature_for_bench(
         ));
     }
     let issuer_name = issuer_of(doc)?;
-    let (_, issuer) =
+    let (index, issuer) =
         super::trusted_issuer(config, &issuer_name, AssertionFormat::Saml2, &mut trace)?;
-    let shape = xmldsig::check_shape(doc, &policy(issuer)).map_err(GrantError::Signature)?;
+    let keys = KeyView::configured(KeyOwner::Issuer(index), &issuer.keys);
+    let shape = xmldsig::check_shape(doc, &policy(issuer, keys)).map_err(GrantError::Signature)?;
     let rules = Rules {
         config,
         issuer,
