@@ -8,6 +8,14 @@ import { BodyTooLarge, PUBLIC_JSON_HEADERS, base64, coreHeaders, coreResponse, f
 import { ConfigError, OAuthError, toConfigError } from './errors.js';
 import { MemoryReplayStore } from './replay.js';
 import { SUBTLE, WebCryptoSigner, WebCryptoVerifier, splitSigningKeys } from './webcrypto.js';
+import { KeySetHost } from './keysets.js';
+
+/**
+ * Most key-set needs one exchange may raise (a grant issuer's set, a client's
+ * set, each perhaps once more for an unknown kid): past it the exchange fails
+ * as a server_error instead of looping.
+ */
+const MAX_KEY_SET_NEEDS = 8;
 
 /**
  * An OAuth 2.0 token endpoint for assertion grants, plus its RFC 8414
@@ -28,12 +36,13 @@ export class TokenEndpoint {
   #jwks;
   #onError;
   #paths;
+  #keySets;
 
   /**
    * @param {object | string} config configuration (object or JSON text)
-   * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void }} [options]
+   * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void, keySets?: { fetch?: typeof fetch, cache?: { get(url: string): Promise<object | undefined>, put(url: string, entry: object): Promise<void> }, onKeySet?: (report: object) => void } }} [options]
    */
-  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend } = {}) {
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {} } = {}) {
     assertReady('new TokenEndpoint()');
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
@@ -82,6 +91,15 @@ export class TokenEndpoint {
       throw new TypeError('assertion-grant: replayStore must have a claim(key, expiresAt) method');
     }
     this.#onError = onError;
+    if (keySets === null || typeof keySets !== 'object') {
+      throw new TypeError('assertion-grant: keySets must be an object { fetch?, cache?, onKeySet? }');
+    }
+    this.#keySets = new KeySetHost({
+      fetch: keySets.fetch,
+      cache: keySets.cache,
+      now: () => this.#nowSecs(),
+      onKeySet: keySets.onKeySet ?? ((report) => this.#logKeySet(report)),
+    });
     this.#metadata = JSON.parse(this.#core.metadataJson());
     this.#jwks = JSON.parse(this.#core.jwksJson());
     // Read once: each getter call copies a string out of wasm.
@@ -165,6 +183,22 @@ export class TokenEndpoint {
     } catch {
       // the hook must not change the answer
     }
+  }
+
+  /**
+   * The default `keySets.onKeySet`: a document the core did not accept, or
+   * a shared cache that failed, is reported to `onError` when there is one,
+   * else with console.warn (an operator must hear of an IdP's broken key
+   * set while stale keys still hide it).
+   */
+  #logKeySet(report) {
+    if (report.accepted && report.cacheError === undefined) return;
+    const what = report.accepted ? report.cacheError : `not accepted: ${report.error ?? 'unknown error'}${report.cacheError ? `; ${report.cacheError}` : ''}`;
+    const err = new Error(`assertion-grant: key set ${report.url}: ${what}`);
+    err.name = 'KeySetError';
+    err.report = report;
+    if (this.#onError !== undefined) this.#report(err);
+    else console.warn(err.message);
   }
 
   async #route(request) {
@@ -255,17 +289,35 @@ export class TokenEndpoint {
     }
   }
 
-  /** Answers every signature check of `exchange`: WebCrypto, or in wasm. */
+  /**
+   * Answers everything `exchange` stops on until it is decided: signature
+   * checks (WebCrypto, or in wasm) and key-set needs (fetched by the
+   * KeySetHost, recorded in the core, then the exchange resumes).
+   */
   async #answer(core, exchange, gen) {
-    if (this.#verifier === undefined) {
-      core.resumeInWasm(exchange);
-      return;
-    }
-    let check = exchange.signatureCheck;
-    while (check !== undefined) {
-      const verified = await this.#verifier.verify(check);
+    const verifier = this.#verifier;
+    let check = verifier === undefined ? undefined : exchange.signatureCheck;
+    for (let needs = 0; ; ) {
+      if (verifier === undefined) {
+        // Answers every check in wasm; stops when decided or a need appears.
+        core.resumeInWasm(exchange);
+      } else {
+        while (check !== undefined) {
+          const verified = await verifier.verify(check);
+          stillCurrent(gen);
+          check = core.resume(exchange, verified);
+        }
+      }
+      const need = exchange.keySetNeed;
+      if (need === undefined) return;
+      needs += 1;
+      if (needs > MAX_KEY_SET_NEEDS) {
+        throw new Error(`assertion-grant: more than ${MAX_KEY_SET_NEEDS} key-set needs in one exchange (last: ${need.owner} ${need.url})`);
+      }
+      await this.#keySets.provide(core, need);
       stillCurrent(gen);
-      check = core.resume(exchange, verified);
+      core.resumeKeys(exchange);
+      if (verifier !== undefined) check = exchange.signatureCheck;
     }
   }
 

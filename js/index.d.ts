@@ -122,8 +122,23 @@ export interface TrustedIssuerConfig {
   format: 'jwt' | 'saml2';
   /** Verification keys (JWT issuers). RSA ≥ 2048 bits or EC P-256. */
   jwks?: JwkSet<PublicJwk>;
+  /**
+   * JWT issuers: URL of the IdP's JWK Set, fetched and cached by the host
+   * (see {@link KeyCacheConfig}, {@link KeySetOptions}). `https` (`http` for
+   * localhost, 127.0.0.1, [::1] only). Instead of, or beside, `jwks`.
+   * Whoever controls the URL (or its TLS) controls this issuer.
+   */
+  jwks_uri?: string;
   /** PEM or base64 DER certificates (SAML issuers). */
   x509_certificates?: string[];
+  /**
+   * SAML issuers: URL of the IdP's SAML metadata, fetched and cached by the
+   * host; the signing certificates of the IDPSSODescriptor whose entityID is
+   * `issuer` are trusted. `https` (`http` for localhost only).
+   */
+  saml_metadata_url?: string;
+  /** Overrides of the global {@link Config.key_cache} for this issuer's URL. */
+  key_cache?: KeyCacheConfig;
   /** Allow-list of signature algorithms. Default: every algorithm fitting the key type (a JWK `alg` narrows it). */
   algorithms?: JwsAlgorithm[];
   /** Longest accepted assertion lifetime in seconds (exp − now, now − iat). Default 3600. */
@@ -158,6 +173,8 @@ export interface DangerousIssuerOptions {
   allow_missing_jti?: boolean;
   /** Serve callers that name no client (the assertion becomes the only credential). */
   allow_anonymous?: boolean;
+  /** Trust a key (or `jwks_uri`) another trusted issuer also names (its holder mints for both). */
+  allow_shared_keys?: boolean;
 }
 
 /**
@@ -179,6 +196,10 @@ export interface ClientConfig {
   client_secret_sha256?: string;
   /** Public keys for `private_key_jwt` client assertions. */
   jwks?: JwkSet<PublicJwk>;
+  /** `private_key_jwt`: URL of the client's JWK Set (RFC 7591 `jwks_uri`), fetched and cached by the host. */
+  jwks_uri?: string;
+  /** Overrides of the global {@link Config.key_cache} for this client's `jwks_uri`. */
+  key_cache?: KeyCacheConfig;
   /** Grant types this client may use. Default: jwt-bearer and saml2-bearer. */
   grant_types?: GrantType[];
   /** Scope allowance and default scope (space-separated). Absent: none. */
@@ -229,6 +250,29 @@ export interface Config {
   trusted_issuers: TrustedIssuerConfig[];
   /** Registered clients. */
   clients: ClientConfig[];
+  /** How fetched key sets (`jwks_uri`, `saml_metadata_url`) are cached; each issuer or client may override members. */
+  key_cache?: KeyCacheConfig;
+  /** How often the Worker looks for a new configuration in `AG_CONFIG_KV` (seconds, 0–86400; 0: every request). Default 60. */
+  config_refresh_secs?: number;
+}
+
+/**
+ * `key_cache`: the core's policy for fetched key sets (the host only
+ * fetches). Globally, or per issuer / client (unset members: the global value).
+ */
+export interface KeyCacheConfig {
+  /** Shortest use of a fetched set before refetching, whatever its `Cache-Control: max-age` says (seconds). Default 300. */
+  min_cache_secs?: number;
+  /** Longest use of a fetched set before refetching (seconds). Default 86400. */
+  max_cache_secs?: number;
+  /** An unknown `kid` refetches at most once per this many seconds per URL. Default 30. */
+  refetch_cooldown_secs?: number;
+  /** While fetching fails, the last good set keeps serving this long past its freshness (seconds). Default 86400. */
+  max_stale_secs?: number;
+  /** A failed fetch is not retried for this long (seconds). Default 30. */
+  failure_cache_secs?: number;
+  /** Timeout of one fetch, body included (milliseconds). Default 5000. */
+  fetch_timeout_ms?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -385,10 +429,135 @@ export interface TokenEndpointOptions {
   /**
    * Called with unexpected errors that `handle()` masks as 500 server_error
    * (a `WebAssembly.RuntimeError` among them: the wasm instance is then
-   * re-instantiated before the next request), and with replay-store
-   * failures answered 503 `temporarily_unavailable`.
+   * re-instantiated before the next request), with replay-store
+   * failures answered 503 `temporarily_unavailable`, and (unless
+   * {@link KeySetOptions.onKeySet} is given) with key-set documents the
+   * core did not accept.
    */
   onError?: (error: unknown) => void;
+  /** Remote key sets (`jwks_uri`, `saml_metadata_url`): how they are fetched, shared and reported. */
+  keySets?: KeySetOptions;
+}
+
+// ---------------------------------------------------------------------------
+// Remote key sets
+
+/**
+ * The result of one fetch of a key-set document, as the core takes it
+ * (`Core.keySetFetched`). `fetchedAt`: seconds since the epoch when the
+ * document left the origin (the request time; for a shared-cache hit, the
+ * original fetch's).
+ */
+export type KeySetFetchResult =
+  | { ok: true; body: string; cacheControl: string | null; fetchedAt: number }
+  | { ok: false; error: string };
+
+/**
+ * Fetches one key-set document the way the endpoint does: GET with an
+ * `Accept` for `kind`; at most 3 redirects, same origin only; only 200
+ * succeeds; the timeout covers the body; a body over `maxBytes` fails as
+ * soon as it passes the limit; UTF-8 only. Never throws: failures are
+ * `{ ok: false, error }` with a short message (never the body).
+ *
+ * @example
+ * const result = await fetchKeySet('https://idp.example.com/jwks.json', { timeoutMs: 5000, maxBytes: 65536 });
+ * if (!result.ok) console.warn(result.error); // e.g. "HTTP 503", "redirect to another origin"
+ */
+export function fetchKeySet(
+  url: string,
+  options?: {
+    kind?: 'jwks' | 'saml-metadata';
+    /** Default 5000. */
+    timeoutMs?: number;
+    /** Default 65536. */
+    maxBytes?: number;
+    /** Default: the global `fetch`. */
+    fetch?: (url: string, init: RequestInit) => Promise<Response>;
+    /** Seconds since the epoch. Default `Date.now() / 1000`. */
+    now?: () => number;
+  },
+): Promise<KeySetFetchResult>;
+
+/** What the core made of one fetched (or cached) key-set document; passed to {@link KeySetOptions.onKeySet}. */
+export interface KeySetReport {
+  /** The core's number for this URL (its `keySources()` index). */
+  source: number;
+  url: string;
+  /** Whether the document replaced the set in use. When false the core keeps its last good set (if any) and caches the failure briefly. */
+  accepted: boolean;
+  /** Usable keys in the document. */
+  keys: number;
+  /** One line per key the core could not use (type, size, `use: enc`, …). */
+  skipped: string[];
+  /** Why the fetch failed or the document was not accepted. */
+  error?: string;
+  fetchedAt?: number;
+  /** Until when the set is used without refetching (seconds since the epoch). */
+  freshUntil?: number;
+  /** Until when the set may still serve while refetching fails. */
+  staleUntil?: number;
+  /** The core's generation of this source's set (fetched keys are named `f<source>.<generation>.<index>`). */
+  generation?: number;
+  /** Added by the host: where the document came from. */
+  from?: 'network' | 'cache';
+  /** Added by the host: the shared cache failed (the fetch went on without it). */
+  cacheError?: string;
+}
+
+/** What a {@link KeySetCache} stores for one URL. */
+export interface KeySetCacheEntry {
+  body: string;
+  cacheControl: string | null;
+  /** When the document left the origin (seconds since the epoch). */
+  fetchedAt: number;
+  freshUntil: number;
+  /** After this the entry can no longer serve: a cache may evict it. */
+  staleUntil: number;
+}
+
+/**
+ * A key-set cache shared between endpoints in different isolates or
+ * processes (the Worker's: the Cache API, `worker/keyset-cache.js`), so a
+ * document is fetched once, not once per instance. An optimisation only:
+ * errors are reported (`cacheError`) and the network is used instead.
+ * Entries are never trusted more than a fetch: the core parses and checks
+ * each one.
+ */
+export interface KeySetCache {
+  get(url: string): Promise<KeySetCacheEntry | undefined>;
+  put(url: string, entry: KeySetCacheEntry): Promise<void>;
+}
+
+/**
+ * Options of {@link TokenEndpointOptions.keySets}. The host does the I/O
+ * only; freshness, refetching, stale serving and 503s are the core's
+ * ({@link KeyCacheConfig}).
+ *
+ * @example
+ * new TokenEndpoint(config, {
+ *   signingKeys,
+ *   keySets: {
+ *     fetch: (url, init) => fetch(url, { ...init, dispatcher: proxyAgent }),
+ *     cache: { get: (url) => redisGetJson(`jwks:${url}`), put: (url, e) => redisSetJson(`jwks:${url}`, e, e.staleUntil) },
+ *     onKeySet: (report) => metrics.keySet(report.url, report.accepted),
+ *   },
+ * });
+ */
+export interface KeySetOptions {
+  /** Fetch function (called with `redirect: 'manual'` and an abort signal). Default: the global `fetch`. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /**
+   * Shared cache. For a first use or an expired set, a fresh entry is used
+   * instead of the network; for an unknown `kid`, only an entry newer than
+   * the set the core holds. Accepted network fetches are put. Default: none.
+   */
+  cache?: KeySetCache;
+  /**
+   * Called with every report. Default: a document the core did not accept
+   * (or a failing shared cache) is passed as an Error (name `KeySetError`,
+   * `report` attached) to `onError` when one is given, else to `console.warn`.
+   */
+  onKeySet?: (report: KeySetReport) => void;
 }
 
 /** Client authentication for {@link TokenEndpoint.exchange} with a secret. */

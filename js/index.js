@@ -11,7 +11,8 @@
 // specifiers), so Node's `fs` is reached through `process.getBuiltinModule`.
 //
 // The public API, one module per job: runtime.js (loading the core), errors.js,
-// replay.js, webcrypto.js, http.js, endpoint.js (TokenEndpoint), tools.js.
+// replay.js, webcrypto.js, http.js, keysets.js (remote key sets), endpoint.js
+// (TokenEndpoint), tools.js.
 
 export * from './constants.js';
 export { initSync, ready } from './runtime.js';
@@ -20,4 +21,5 @@ export { MemoryReplayStore } from './replay.js';
 export { verifySignature } from './webcrypto.js';
 export { errorResponse } from './http.js';
 export { TokenEndpoint } from './endpoint.js';
+export { fetchKeySet } from './keysets.js';
 export { createSigningKey, demoConfig, generateSigningKey, hashClientSecret, importSamlMetadata, mintTestAssertion, testIdpTrustEntry } from './tools.js';

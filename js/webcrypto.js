@@ -33,6 +33,11 @@ export class WebCryptoVerifier {
   #core;
   #report;
   #keys = new Map(); // "<key id> <alg>" → Promise<CryptoKey | null>
+  // Fetched keys (ids "f<source>.<generation>.<index>"): per source, the
+  // newest generation seen and the cache keys of each generation, so the
+  // imports of sets the core no longer holds are dropped.
+  #fetched = new Map(); // source → { newest: number, generations: Map<number, string[]> }
+  #fetchedCore; // the core the fetched imports came from
 
   /**
    * @param {() => Core} core the endpoint's current core
@@ -58,8 +63,55 @@ export class WebCryptoVerifier {
     return Promise.all(this.#keys.values()).then(() => undefined);
   }
 
+  /**
+   * For a fetched key id: drops every fetched import when the core was
+   * rebuilt (after a trap a new core numbers its generations afresh, so an
+   * id may name another key), then returns the id's source and generation.
+   */
+  #fetchedId(id) {
+    const match = /^f(\d+)\.(\d+)\.\d+$/.exec(id);
+    if (match === null) return undefined;
+    const core = this.#core();
+    if (core !== this.#fetchedCore) {
+      for (const { generations } of this.#fetched.values()) {
+        for (const keys of generations.values()) for (const k of keys) this.#keys.delete(k);
+      }
+      this.#fetched.clear();
+      this.#fetchedCore = core;
+    }
+    return { source: Number(match[1]), generation: Number(match[2]) };
+  }
+
+  /**
+   * Books a fetched key's import, and forgets the imports of generations
+   * older than the newest seen for its source minus one (the core holds the
+   * current set, and a request begun before a rotation may still name the
+   * one before it).
+   */
+  #bookFetched({ source, generation }, cacheKey) {
+    let state = this.#fetched.get(source);
+    if (state === undefined) {
+      state = { newest: generation, generations: new Map() };
+      this.#fetched.set(source, state);
+    }
+    if (generation > state.newest) state.newest = generation;
+    let keys = state.generations.get(generation);
+    if (keys === undefined) {
+      keys = [];
+      state.generations.set(generation, keys);
+    }
+    keys.push(cacheKey);
+    for (const [g, old] of state.generations) {
+      if (g < state.newest - 1) {
+        for (const k of old) this.#keys.delete(k);
+        state.generations.delete(g);
+      }
+    }
+  }
+
   #key(id, alg, spec) {
     const cacheKey = `${id} ${alg}`;
+    const fetched = this.#fetchedId(id);
     let key = this.#keys.get(cacheKey);
     if (key === undefined) {
       const jwk = this.#core().verificationKey(id);
@@ -69,10 +121,11 @@ export class WebCryptoVerifier {
           : SUBTLE.importKey('jwk', JSON.parse(jwk), spec.importAs, false, ['verify']).catch((err) => {
               // A configured key the runtime will not use: every signature
               // against it fails; the operator must hear of it.
-              this.#report(new Error(`assertion-grant: WebCrypto refused configured key ${id} for ${alg}: ${err?.message ?? err}`));
+              this.#report(new Error(`assertion-grant: WebCrypto refused ${fetched ? 'fetched' : 'configured'} key ${id} for ${alg}: ${err?.message ?? err}`));
               return null;
             });
       this.#keys.set(cacheKey, key);
+      if (fetched !== undefined) this.#bookFetched(fetched, cacheKey);
     }
     return key;
   }
