@@ -197,6 +197,9 @@ function snapshotProject(tmp) {
   mkdirSync(dir);
   copyFileSync(join(ROOT, 'wrangler.toml'), join(dir, 'wrangler.toml'));
   for (const sub of ['worker', 'pkg']) cpSync(join(ROOT, sub), join(dir, sub), { recursive: true });
+  // wrangler.toml's [build] command bundles ag.config.json with this script.
+  mkdirSync(join(dir, 'scripts'));
+  copyFileSync(join(ROOT, 'scripts/bundle-config.mjs'), join(dir, 'scripts/bundle-config.mjs'));
   return dir;
 }
 

@@ -1,14 +1,34 @@
 // assertion-grant Cloudflare Worker: the token endpoint, metadata and JWKS,
 // with one-time use of assertion IDs enforced by a Durable Object per key.
 //
-// env.AG_CONFIG       configuration, JSON text (or an object from [vars])
+// env.AG_CONFIG_KV    optional KV namespace: the configuration under the key
+//                     "config", re-read every config_refresh_secs (default 60)
+// env.AG_CONFIG       configuration, JSON text (or an object from [vars]);
+//                     Cloudflare caps a variable at 5 KB
+// ag.config.json      configuration bundled at deploy (./bundled-config.js,
+//                     written by scripts/bundle-config.mjs; see wrangler.toml)
 // env.AG_SIGNING_KEY  secret: private EC P-256 JWK or {"keys":[...]}
 // env.REPLAY          Durable Object namespace bound to ReplayGuard
+//
+// Precedence: AG_CONFIG_KV (bound, and the key present) > AG_CONFIG >
+// ag.config.json > the built-in demo (only when none is set, and never with a
+// real AG_SIGNING_KEY). worker/config-source.js decides which one serves and
+// when KV is read again: the request that finds a re-read due waits for it;
+// requests arriving meanwhile are served by the current endpoint; a new KV
+// value replaces the running configuration only once an endpoint is built
+// from it — an invalid one is logged by field path and the last good one
+// keeps serving.
 import { DurableObject } from 'cloudflare:workers';
 // The slim build (scripts/build-pkg.sh): WebCrypto verifies and signs, and the
 // module carries no pure-Rust signature code (smaller, faster cold start).
 import wasm from '../pkg/slim/assertion_grant_bg.wasm';
 import { initSync, TokenEndpoint, demoConfig, errorResponse } from '../pkg/slim/index.js';
+// ag.config.json's text, or undefined. This file is a stand-in exporting
+// undefined; wrangler builds replace it (wrangler.toml [alias]) with the
+// module scripts/bundle-config.mjs writes ([build] command).
+import bundledConfig from './bundled-config.js';
+import { ConfigSource } from './config-source.js';
+import { cacheApiKeySetCache } from './keyset-cache.js';
 
 const REPLAY_MARGIN_SECS = 60;
 
@@ -49,86 +69,78 @@ class DurableObjectReplayStore {
   }
 }
 
-// One endpoint per isolate, rebuilt only if the configuration text changes.
-let cached;
 let demoWarned = false;
 
-function textOf(value) {
-  if (value === undefined || value === null || value === '') return undefined;
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
+// One endpoint per isolate, rebuilt only when the configuration (or key) text
+// changes; with AG_CONFIG_KV, KV is re-read as config-source.js describes.
+// Configuration errors are logged there, once, by field path (key material
+// and secrets redacted).
+const configs = new ConfigSource({ build: buildEndpoint });
 
-/** Remove from `message` every long base64url run that occurs in the secret. */
-function redact(message, secret) {
-  if (secret === undefined) return message;
-  return message.replace(/[A-Za-z0-9_-]{16,}/g, (run) => (secret.includes(run) ? '[redacted]' : run));
+/**
+ * The endpoint for one configuration text (undefined: the demo) and signing
+ * key text. Throws an error with `.path` when either is unusable.
+ */
+async function buildEndpoint({ env, configText, keyText }) {
+  if (env.REPLAY === undefined) {
+    throw Object.assign(new Error('REPLAY: Durable Object binding missing (see wrangler.toml)'), { path: 'REPLAY' });
+  }
+  initSync(wasm);
+  let config = configText;
+  if (config === undefined && keyText !== undefined) {
+    // A real signing key with the public demo trust (whose IdP key and
+    // client secret are published) would let anyone mint tokens signed
+    // by the production key: refuse.
+    throw Object.assign(
+      new Error(
+        'AG_CONFIG: not set (nor AG_CONFIG_KV, nor ag.config.json) while AG_SIGNING_KEY is; refusing to serve the demo configuration with a real key',
+      ),
+      { path: 'AG_CONFIG' },
+    );
+  }
+  if (config === undefined) {
+    config = demoConfig();
+    if (!demoWarned) {
+      demoWarned = true;
+      console.warn(
+        'assertion-grant: AG_CONFIG is not set (nor AG_CONFIG_KV, nor ag.config.json): serving the built-in DEMO configuration' +
+          (keyText === undefined ? ' with an ephemeral signing key' : '') +
+          '. Do not use this in production.',
+      );
+    }
+  } else if (keyText === undefined) {
+    // An ephemeral key per isolate would publish a different JWKS in every
+    // isolate, so tokens would fail verification at random: refuse.
+    throw Object.assign(new Error('AG_SIGNING_KEY: secret not set (wrangler secret put AG_SIGNING_KEY)'), {
+      path: 'AG_SIGNING_KEY',
+    });
+  }
+  const endpoint = new TokenEndpoint(config, {
+    signingKeys: keyText ?? (await ephemeralSigningKey()),
+    replayStore: new DurableObjectReplayStore(env.REPLAY),
+    onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
+    // Key sets named by jwks_uri / saml_metadata_url: global fetch, cached per
+    // isolate by the endpoint and shared across the colo's isolates through
+    // the Cache API, so a colo fetches a key set once, not once per isolate.
+    keySets: { cache: cacheApiKeySetCache(), onKeySet: logKeySet },
+  });
+  // A signing key WebCrypto refuses (or whose d does not match x, y) is a
+  // configuration error too: found here, reported by path.
+  await endpoint.ready();
+  return endpoint;
 }
 
 /**
- * The endpoint for this isolate (a promise: the signing key is imported into
- * WebCrypto, and the demo's ephemeral key generated there), rebuilt only when
- * the configuration text changes. Resolves to undefined when the
- * configuration is broken (logged once, by field path).
+ * A key-set report worth an operator's attention (a document the core did not
+ * accept, or a shared-cache failure) as one JSON log line; stale keys keep
+ * serving meanwhile, so this line is how an IdP's broken key set is noticed.
  */
-function endpointFor(env) {
-  const configText = textOf(env.AG_CONFIG);
-  const keyText = textOf(env.AG_SIGNING_KEY);
-  if (cached === undefined || cached.configText !== configText || cached.keyText !== keyText) {
-    cached = { configText, keyText, endpoint: buildEndpoint(env, configText, keyText) };
-  }
-  return cached.endpoint;
-}
-
-async function buildEndpoint(env, configText, keyText) {
-  try {
-    if (env.REPLAY === undefined) {
-      throw Object.assign(new Error('REPLAY: Durable Object binding missing (see wrangler.toml)'), { path: 'REPLAY' });
-    }
-    initSync(wasm);
-    let config = configText;
-    if (config === undefined && keyText !== undefined) {
-      // A real signing key with the public demo trust (whose IdP key and
-      // client secret are published) would let anyone mint tokens signed
-      // by the production key: refuse.
-      throw Object.assign(
-        new Error('AG_CONFIG: not set while AG_SIGNING_KEY is; refusing to serve the demo configuration with a real key'),
-        { path: 'AG_CONFIG' },
-      );
-    }
-    if (config === undefined) {
-      config = demoConfig();
-      if (!demoWarned) {
-        demoWarned = true;
-        console.warn(
-          'assertion-grant: AG_CONFIG is not set: serving the built-in DEMO configuration' +
-            (keyText === undefined ? ' with an ephemeral signing key' : '') +
-            '. Do not use this in production.',
-        );
-      }
-    } else if (keyText === undefined) {
-      // An ephemeral key per isolate would publish a different JWKS in every
-      // isolate, so tokens would fail verification at random: refuse.
-      throw Object.assign(new Error('AG_SIGNING_KEY: secret not set (wrangler secret put AG_SIGNING_KEY)'), {
-        path: 'AG_SIGNING_KEY',
-      });
-    }
-    const endpoint = new TokenEndpoint(config, {
-      signingKeys: keyText ?? (await ephemeralSigningKey()),
-      replayStore: new DurableObjectReplayStore(env.REPLAY),
-      onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
-    });
-    // A signing key WebCrypto refuses (or whose d does not match x, y) is a
-    // configuration error too: found here, reported by path.
-    await endpoint.ready();
-    return endpoint;
-  } catch (err) {
-    // The path names the field; the message never contains the key material
-    // (ConfigError messages are "<path>: <reason>").
-    const path = typeof err?.path === 'string' && err.path !== '' ? err.path : 'unknown';
-    const reason = redact(err instanceof Error ? err.message : String(err), keyText);
-    console.error(`assertion-grant: configuration error at ${path}: ${reason}`);
-    return undefined;
-  }
+function logKeySet(report) {
+  if (report.accepted && report.cacheError === undefined) return;
+  const line = { event: 'key_set', url: report.url, accepted: Boolean(report.accepted) };
+  if (report.error !== undefined) line.error = String(report.error);
+  if (report.cacheError !== undefined) line.cache_error = String(report.cacheError);
+  console.warn(JSON.stringify(line));
 }
 
 /** The demo's per-isolate signing key, made by WebCrypto (local development only). */
@@ -189,8 +201,8 @@ async function explain(request, endpoint) {
 }
 
 export default {
-  async fetch(request, env) {
-    const endpoint = await endpointFor(env);
+  async fetch(request, env, ctx) {
+    const endpoint = await configs.endpoint(env, { bundledText: bundledConfig, waitUntil: (p) => ctx?.waitUntil(p) });
     if (endpoint === undefined) return serverError();
     const path = new URL(request.url).pathname;
     const { token, metadata, jwks } = endpoint.paths;
