@@ -289,6 +289,94 @@ fn metadata_in_the_configuration_trusts_the_idp() {
     assert!(err.path.ends_with(".issuer"), "{err}");
 }
 
+#[test]
+fn metadata_at_a_url_trusts_the_idp() {
+    // `saml_metadata_url`: the IDPSSODescriptor of the entity whose entityID
+    // is the issuer, fetched through the host (here a closure).
+    use assertion_grant::keyset::FetchResult;
+    let url = "https://saml-idp.example.com/metadata";
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    let issuers = config["trusted_issuers"].as_array_mut().unwrap();
+    let idp = issuers
+        .iter_mut()
+        .find(|i| i["issuer"] == "https://saml-idp.example.com")
+        .unwrap();
+    let obj = idp.as_object_mut().unwrap();
+    obj.remove("x509_certificates");
+    obj.insert("saml_metadata_url".into(), json!(url));
+    obj.insert("dangerous".into(), json!({"allow_shared_keys": true}));
+    let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
+    let ep =
+        TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| {
+            c["expect"]["status"] == 200
+                && c.get("client").is_none_or(|cl| cl.get("basic").is_some())
+                && c["xml"]
+                    .as_str()
+                    .unwrap()
+                    .contains("https://saml-idp.example.com</saml:Issuer>")
+        })
+        .unwrap();
+    let (body, auth) = request_parts(case);
+    let req = assertion_grant::HttpRequest {
+        method: "POST",
+        content_type: Some(common::FORM),
+        authorization: auth.as_deref(),
+        body: body.as_bytes(),
+    };
+    let mut fetches = Vec::new();
+    let r = ep.handle_fetching(
+        &req,
+        NOW,
+        &mut MemoryReplayStore::new(),
+        &mut |source, need| {
+            fetches.push((source.url.clone(), need.why));
+            FetchResult::Document {
+                body: METADATA.into(),
+                cache_control: Some("max-age=3600".into()),
+                fetched_at: NOW,
+            }
+        },
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(fetches.len(), 1);
+    assert_eq!(fetches[0].0, url);
+    // Metadata for another entity holds no key for this issuer: the set is
+    // refused (not an empty trust), and with nothing cached the answer is 503.
+    let ep = TokenEndpoint::new(
+        Config::from_json(&config.to_string()).unwrap(),
+        vec![SigningKey::from_scalar(&[0x22; 32], None).unwrap()],
+    )
+    .unwrap();
+    let other = METADATA.replace(
+        "entityID=\"https://saml-idp.example.com\"",
+        "entityID=\"https://elsewhere.example.com\"",
+    );
+    assert_ne!(other, METADATA);
+    let r = ep.handle_fetching(&req, NOW, &mut MemoryReplayStore::new(), &mut |_s, _n| {
+        FetchResult::Document {
+            body: other.clone(),
+            cache_control: None,
+            fetched_at: NOW,
+        }
+    });
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("temporarily_unavailable"));
+    // saml_metadata_url is for saml2 issuers, and needs no pasted certificates.
+    let mut bad = config.clone();
+    let idp = bad["trusted_issuers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|i| i.get("saml_metadata_url").is_some())
+        .unwrap();
+    idp["format"] = json!("jwt");
+    assert!(Config::from_json(&bad.to_string()).is_err());
+}
+
 const CA_PEM: &str = include_str!("vectors/saml/keys/metadata-ca.crt.pem");
 
 fn pem_body(pem: &str) -> String {
@@ -465,7 +553,10 @@ fn fuzz_regression_c14n_amplification_is_refused_without_signature_work() {
             continue; // refused while parsing: nothing to canonicalize
         };
         let policy = assertion_grant::xmldsig::Policy {
-            keys: assertion_grant::jose::KeyView::configured(assertion_grant::crypto::seam::KeyOwner::Issuer(0), &[]),
+            keys: assertion_grant::jose::KeyView::configured(
+                assertion_grant::crypto::seam::KeyOwner::Issuer(0),
+                &[],
+            ),
             algorithms: &[],
             allow_sha1: false,
             allow_inclusive_c14n: false,
