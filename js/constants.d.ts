@@ -43,6 +43,8 @@ export type ReasonCode =
   | "assertion.issued_in_future"
   | "assertion.issued_too_long_ago"
   | "assertion.subject_not_allowed"
+  | "assertion.subject_too_long"
+  | "assertion.claims_too_large"
   | "assertion.replayed"
   | "jwt.too_large"
   | "jwt.malformed"
@@ -134,6 +136,7 @@ export type CheckId =
   | "saml.attributes"
   | "scope.policy"
   | "token.claim_mapping"
+  | "token.subject"
   | "token.lifetime"
   | "assertion.one_time_use"
   | "token.access_token";

@@ -29,6 +29,7 @@ export const RESERVED_CLAIMS = Object.freeze([
   "act",
   "may_act",
   "azp",
+  "idp",
 ]);
 /** Every stable reason code (docs/reasons.md). */
 export const REASON_CODES = Object.freeze([
@@ -66,6 +67,8 @@ export const REASON_CODES = Object.freeze([
   "assertion.issued_in_future",
   "assertion.issued_too_long_ago",
   "assertion.subject_not_allowed",
+  "assertion.subject_too_long",
+  "assertion.claims_too_large",
   "assertion.replayed",
   "jwt.too_large",
   "jwt.malformed",
@@ -158,6 +161,7 @@ export const CHECK_IDS = Object.freeze([
   "saml.attributes",
   "scope.policy",
   "token.claim_mapping",
+  "token.subject",
   "token.lifetime",
   "assertion.one_time_use",
   "token.access_token",

@@ -99,6 +99,10 @@ export interface AccessTokenConfig {
    * (`exp` = min(now + lifetime, assertion exp)). Default false.
    */
   cap_at_assertion_expiry?: boolean;
+  /** Longest `sub` (after `subject_prefix`), in bytes, 1–1024; longer is refused (`assertion.subject_too_long`). Default 255. */
+  max_subject_bytes?: number;
+  /** Most JSON the mapped `claims` may add to a token, in bytes, 0–8192; more is refused (`assertion.claims_too_large`). Default 2048. */
+  max_claims_bytes?: number;
 }
 
 /**
@@ -139,6 +143,12 @@ export interface TrustedIssuerConfig {
   saml_metadata_url?: string;
   /** Overrides of the global {@link Config.key_cache} for this issuer's URL. */
   key_cache?: KeyCacheConfig;
+  /**
+   * Prepended to this issuer's subjects in access tokens (`sub` = prefix + asserted subject),
+   * e.g. `"okta|"`. Required for every issuer when two or more are trusted (unless
+   * `dangerous.shared_subject_namespace`); prefixes may not be equal or start one another.
+   */
+  subject_prefix?: string;
   /** Allow-list of signature algorithms. Default: every algorithm fitting the key type (a JWK `alg` narrows it). */
   algorithms?: JwsAlgorithm[];
   /** Longest accepted assertion lifetime in seconds (exp − now, now − iat). Default 3600. */
@@ -175,6 +185,8 @@ export interface DangerousIssuerOptions {
   allow_anonymous?: boolean;
   /** Trust a key (or `jwks_uri`) another trusted issuer also names (its holder mints for both). */
   allow_shared_keys?: boolean;
+  /** With several trusted issuers, let this one's subjects in without a `subject_prefix` (two IdPs' `alice` become one user). */
+  shared_subject_namespace?: boolean;
 }
 
 /**

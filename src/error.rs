@@ -11,8 +11,8 @@ use std::fmt;
 
 use crate::client_auth::ClientAuthError;
 use crate::grant::GrantError;
-use crate::policy::ScopeError;
 use crate::keyset::KeySetError;
+use crate::policy::ScopeError;
 use crate::reason::Reason;
 use crate::replay::{ReplayKind, Replayed};
 use crate::request::RequestError;

@@ -380,7 +380,9 @@ impl SourceState {
                 cache_control,
                 fetched_at,
             } => (body, cache_control, fetched_at.min(now)),
-            FetchResult::Failed { error } => return self.fail(now, source, bounded(&error), vec![]),
+            FetchResult::Failed { error } => {
+                return self.fail(now, source, bounded(&error), vec![]);
+            }
         };
         if body.len() > source.kind.max_bytes() {
             let error = format!("larger than {} bytes", source.kind.max_bytes());
@@ -405,7 +407,10 @@ impl SourceState {
             .unwrap_or(policy.min_cache_secs)
             .clamp(policy.min_cache_secs, policy.max_cache_secs);
         let fresh_until = fetched_at.saturating_add(ttl);
-        let same_keys = self.current.as_ref().is_some_and(|c| same_keys(&c.keys, &keys));
+        let same_keys = self
+            .current
+            .as_ref()
+            .is_some_and(|c| same_keys(&c.keys, &keys));
         let generation = if same_keys {
             self.generations
         } else {
@@ -556,16 +561,19 @@ pub fn parse_fetched_jwks(body: &str) -> Result<(Vec<Jwk>, Vec<SkippedKey>), Str
                 }
             },
         };
-        let duplicate = keys.iter().any(|k| {
-            (key.kid().is_some() && k.kid() == key.kid()) || k.key().same_key(key.key())
-        });
+        let duplicate = keys
+            .iter()
+            .any(|k| (key.kid().is_some() && k.kid() == key.kid()) || k.key().same_key(key.key()));
         if duplicate {
             skipped.push(skip(
                 "duplicate",
                 "same kid or same key as an earlier key".into(),
             ));
         } else if keys.len() == MAX_KEYS_PER_SET {
-            skipped.push(skip("limit", format!("more than {MAX_KEYS_PER_SET} usable keys")));
+            skipped.push(skip(
+                "limit",
+                format!("more than {MAX_KEYS_PER_SET} usable keys"),
+            ));
         } else {
             keys.push(key);
         }
@@ -616,7 +624,10 @@ fn classify(entry: &Value) -> Result<(), (&'static str, String)> {
                 _ => a.key_type() == crate::crypto::KeyType::Rsa,
             });
         if !fits {
-            return Err(("alg", "alg is not a supported signature algorithm for this key".into()));
+            return Err((
+                "alg",
+                "alg is not a supported signature algorithm for this key".into(),
+            ));
         }
     }
     Ok(())
@@ -755,9 +766,11 @@ pub(crate) fn view<'a>(
         Ok(found) => found,
         Err(e) => {
             if let KeySetError::Unavailable { detail, .. } = &e {
-                trace.fail(CheckId::KeySet, crate::reason::Reason::ServerKeySetUnavailable, || {
-                    format!("no usable key set from {url}: {detail}")
-                });
+                trace.fail(
+                    CheckId::KeySet,
+                    crate::reason::Reason::ServerKeySetUnavailable,
+                    || format!("no usable key set from {url}: {detail}"),
+                );
             }
             return Err(e);
         }
@@ -768,8 +781,16 @@ pub(crate) fn view<'a>(
             set.keys.len(),
             utc(set.fetched_at),
             set.max_age.map_or("none".into(), |a| format!("{a} s")),
-            if stale { "STALE (refetching failed), serving" } else { "fresh" },
-            utc(if stale { set.stale_until } else { set.fresh_until }),
+            if stale {
+                "STALE (refetching failed), serving"
+            } else {
+                "fresh"
+            },
+            utc(if stale {
+                set.stale_until
+            } else {
+                set.fresh_until
+            }),
             if set.skipped.is_empty() {
                 String::new()
             } else {

@@ -50,6 +50,20 @@ pub const MAX_SCOPE_TOKENS: usize = 64;
 /// access token, in bytes.
 pub const MAX_MAPPED_CLAIM_BYTES: usize = 4096;
 
+/// Default `access_token.max_subject_bytes`: the longest `sub` (after
+/// `subject_prefix`) an access token carries.
+pub const DEFAULT_MAX_SUBJECT_BYTES: i64 = 255;
+
+/// Largest `access_token.max_subject_bytes` a configuration may set.
+pub const MAX_SUBJECT_BYTES: i64 = 1024;
+
+/// Default `access_token.max_claims_bytes`: the most JSON the mapped
+/// claims add to one access token.
+pub const DEFAULT_MAX_CLAIMS_BYTES: i64 = 2048;
+
+/// Largest `access_token.max_claims_bytes` a configuration may set.
+pub const MAX_CLAIMS_BYTES: i64 = 8192;
+
 /// Default maximum lifetime of an assertion, in seconds (RFC 7521 §5.2
 /// allows rejecting expiry times unreasonably far in the future).
 pub const DEFAULT_MAX_LIFETIME_SECS: i64 = 3600;

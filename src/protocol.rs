@@ -29,8 +29,9 @@ pub const NAME_ID_FORMAT_SOURCE: &str = "saml:NameID/@Format";
 /// RFC 9068 §2.2 claims the server sets, and the authentication and
 /// delegation claims (`auth_time`, `acr`, `amr`, RFC 9068 §2.2.1; `act`,
 /// `may_act`, RFC 8693 §4.1, §4.4; `azp`, OpenID Connect Core §2) that only
-/// the server may vouch for.
-pub const RESERVED_CLAIMS: [&str; 16] = [
+/// the server may vouch for; and `idp`, the trusted issuer that vouched for
+/// the subject ([`IDP_CLAIM`]).
+pub const RESERVED_CLAIMS: [&str; 17] = [
     "iss",
     "sub",
     "aud",
@@ -47,4 +48,26 @@ pub const RESERVED_CLAIMS: [&str; 16] = [
     "act",
     "may_act",
     "azp",
+    "idp",
 ];
+
+/// The access-token claim naming the trusted issuer that vouched for the
+/// subject (its `issuer` identifier, exactly as configured). Always
+/// present: a resource server that keys users by `sub` alone trusts the
+/// `subject_prefix` scheme; one that keys them by (`idp`, `sub`) needs none.
+pub const IDP_CLAIM: &str = "idp";
+
+/// Longest `trusted_issuers[].subject_prefix`, in bytes.
+pub const MAX_SUBJECT_PREFIX_BYTES: usize = 64;
+
+/// The `subject_prefix` an entry made for `issuer` gets (by
+/// [`crate::saml_metadata::IdpMetadata::trusted_issuer_entry`] and the test
+/// IdP's trust entry): the issuer identifier and `|`, unique among trusted
+/// issuers; `None` when that is longer than a prefix may be (then the
+/// operator chooses one).
+pub fn suggested_subject_prefix(issuer: &str) -> Option<String> {
+    let prefix = format!("{issuer}|");
+    (prefix.len() <= MAX_SUBJECT_PREFIX_BYTES
+        && prefix.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+    .then_some(prefix)
+}

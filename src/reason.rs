@@ -123,6 +123,12 @@ reasons! {
     AssertionIssuedTooLongAgo = "assertion.issued_too_long_ago",
     /// The issuer may not assert this subject (`subjects` allow-list).
     AssertionSubjectNotAllowed = "assertion.subject_not_allowed",
+    /// The subject, with the issuer's `subject_prefix`, is longer than
+    /// `access_token.max_subject_bytes`.
+    AssertionSubjectTooLong = "assertion.subject_too_long",
+    /// The mapped claims would add more than `access_token.max_claims_bytes`
+    /// to the access token.
+    AssertionClaimsTooLarge = "assertion.claims_too_large",
     /// The assertion was used before (RFC 7521 §5.2 item 6 / one-time use).
     AssertionReplayed = "assertion.replayed",
 

@@ -68,7 +68,8 @@ fn metadata_limits() -> Limits {
 /// `EntitiesDescriptor` holding exactly one IdP. Pasted metadata is
 /// strict: a signing certificate without a usable key fails the import.
 pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
-    let doc = Document::parse(xml.as_bytes(), &metadata_limits()).map_err(|e| err(e.to_string()))?;
+    let doc =
+        Document::parse(xml.as_bytes(), &metadata_limits()).map_err(|e| err(e.to_string()))?;
     let root = doc.root();
     let entity = if doc.root_element().is(MD_NS, "EntityDescriptor") {
         root
@@ -124,7 +125,8 @@ pub fn idp_signing_certificates(
     xml: &str,
     entity_id: &str,
 ) -> Result<(Vec<String>, Vec<SkippedCertificate>), MetadataError> {
-    let doc = Document::parse(xml.as_bytes(), &metadata_limits()).map_err(|e| err(e.to_string()))?;
+    let doc =
+        Document::parse(xml.as_bytes(), &metadata_limits()).map_err(|e| err(e.to_string()))?;
     let root_el = doc.root_element();
     if !root_el.is(MD_NS, "EntityDescriptor") && !root_el.is(MD_NS, "EntitiesDescriptor") {
         return Err(err(
@@ -138,7 +140,9 @@ pub fn idp_signing_certificates(
         .ok_or_else(|| err("no EntityDescriptor with this issuer's entityID"))?;
     let (certificates, skipped) = idp_certificates(&doc, entity, false)?;
     if certificates.is_empty() {
-        return Err(err("the IDPSSODescriptor has no usable signing certificate"));
+        return Err(err(
+            "the IDPSSODescriptor has no usable signing certificate",
+        ));
     }
     Ok((certificates, skipped))
 }
@@ -192,9 +196,9 @@ fn idp_certificates(
             f.ca && (!f.self_issued
                 || facts.iter().enumerate().any(|(j, other)| {
                     j != i
-                        && other.as_ref().is_some_and(|o| {
-                            f.issued(o) || (groups[j] == groups[i] && !o.ca)
-                        })
+                        && other
+                            .as_ref()
+                            .is_some_and(|o| f.issued(o) || (groups[j] == groups[i] && !o.ca))
                 }))
         })
     };
@@ -247,10 +251,14 @@ impl IdpMetadata {
     /// The `trusted_issuers` entry for this IdP (add `scope`, `claims` …
     /// as needed).
     pub fn trusted_issuer_entry(&self) -> Value {
-        json!({
+        let mut entry = json!({
             "issuer": self.entity_id,
             "format": "saml2",
             "x509_certificates": self.signing_certificates,
-        })
+        });
+        if let Some(prefix) = crate::protocol::suggested_subject_prefix(&self.entity_id) {
+            entry["subject_prefix"] = json!(prefix);
+        }
+        entry
     }
 }

@@ -242,12 +242,18 @@ fn prepare_saml(spec: &TestAssertion, id: &str) -> Result<UnsignedAssertion, Str
     })
 }
 
-/// The `trusted_issuers` entry that trusts `key` for `format` and `issuer`.
+/// The `trusted_issuers` entry that trusts `key` for `format` and `issuer`,
+/// with the subject namespace `issuer|` (so it can join a configuration
+/// that trusts other issuers) when that fits `subject_prefix`'s limit.
 pub fn trust_entry(format: &str, issuer: &str, key: &PublicSigningKey) -> Value {
-    json!({
+    let mut entry = json!({
         "issuer": issuer,
         "format": format,
         "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "kid": key.kid, "alg": "ES256",
                            "x": b64url_encode(&key.x), "y": b64url_encode(&key.y)}]},
-    })
+    });
+    if let Some(prefix) = crate::protocol::suggested_subject_prefix(issuer) {
+        entry["subject_prefix"] = json!(prefix);
+    }
+    entry
 }

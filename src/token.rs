@@ -36,6 +36,8 @@ impl From<&SigningKey> for PublicSigningKey {
 pub(crate) struct AccessTokenClaims<'a> {
     pub issuer: &'a str,
     pub subject: &'a str,
+    /// The trusted issuer that vouched for the subject ([`crate::protocol::IDP_CLAIM`]).
+    pub idp: &'a str,
     pub audience: &'a str,
     pub client_id: Option<&'a str>,
     /// Space-separated; omitted when empty.
@@ -54,6 +56,7 @@ impl AccessTokenClaims<'_> {
         let mut claims = self.mapped.clone();
         claims.insert("iss".into(), json!(self.issuer));
         claims.insert("sub".into(), json!(self.subject));
+        claims.insert(crate::protocol::IDP_CLAIM.into(), json!(self.idp));
         claims.insert("aud".into(), json!(self.audience));
         claims.insert("exp".into(), json!(self.expires_at));
         claims.insert("iat".into(), json!(self.issued_at));

@@ -9,13 +9,13 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::backend::KeyLookup;
-use crate::keyset::{FetchResult, KeySource};
 #[cfg(feature = "rust-crypto")]
 use crate::config::signing_keys_from_json;
 use crate::config::{Config, ConfigError, public_signing_keys_from_json};
 use crate::crypto::seam::KeyRef;
 use crate::endpoint::{Exchange, PendingToken, TokenEndpoint, UnsignedToken};
 use crate::error::OAuthError;
+use crate::keyset::{FetchResult, KeySource};
 use crate::replay::{ReplayKey, ReplayKind};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
@@ -458,8 +458,11 @@ impl Core {
             return Err(JsError::new("keySetFetched: nowSecs must be finite"));
         }
         let now = now_secs.floor() as i64;
-        let result: FetchResultJs = serde_wasm_bindgen::from_value(result)
-            .map_err(|_| JsError::new("keySetFetched: result must be {ok, body?, cacheControl?, fetchedAt?, error?}"))?;
+        let result: FetchResultJs = serde_wasm_bindgen::from_value(result).map_err(|_| {
+            JsError::new(
+                "keySetFetched: result must be {ok, body?, cacheControl?, fetchedAt?, error?}",
+            )
+        })?;
         let result = match (result.ok, result.body) {
             (true, Some(body)) => FetchResult::Document {
                 body,
@@ -489,7 +492,9 @@ impl Core {
                 .skipped
                 .iter()
                 .map(|k| match (k.index, &k.kid) {
-                    (Some(i), Some(kid)) => format!("keys[{i}] (kid {kid:?}): {}: {}", k.why, k.detail),
+                    (Some(i), Some(kid)) => {
+                        format!("keys[{i}] (kid {kid:?}): {}: {}", k.why, k.detail)
+                    }
                     (Some(i), None) => format!("keys[{i}]: {}: {}", k.why, k.detail),
                     _ => format!("{}: {}", k.why, k.detail),
                 })

@@ -23,9 +23,9 @@ use subtle::ConstantTimeEq;
 
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam;
-use crate::crypto::seam::SignatureCheck;
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam::KeyRef;
+use crate::crypto::seam::SignatureCheck;
 use crate::crypto::{self, Algorithm, DigestAlgorithm};
 use crate::jose::{Jwk, KeyView};
 use crate::limits::MAX_KEY_CANDIDATES;
@@ -219,7 +219,10 @@ pub fn verify_enveloped<'d>(
     let (shape, check) = begin_enveloped(doc, policy)?;
     let verified = seam::verify_with(&check, |r| match r {
         KeyRef::Decoy(kind) => Some(std::borrow::Cow::Borrowed(crypto::decoy_key(kind))),
-        r => policy.keys.resolve(r).map(|k| std::borrow::Cow::Borrowed(k.key())),
+        r => policy
+            .keys
+            .resolve(r)
+            .map(|k| std::borrow::Cow::Borrowed(k.key())),
     });
     finish_enveloped(doc, &shape, verified)
 }

@@ -6,8 +6,11 @@
 
 mod common;
 
-use assertion_grant::{Config, HttpRequest, MemoryReplayStore, SigningKey, TokenEndpoint};
+use assertion_grant::{
+    Config, HttpRequest, HttpResponse, MemoryReplayStore, SigningKey, TokenEndpoint,
+};
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{FORM, send, verify_access_token};
 use serde_json::{Value, json};
 
@@ -559,7 +562,8 @@ fn an_issuer_sharing_a_key_with_a_private_key_jwt_client_is_held_to_the_strict_a
         // otherwise (one key under two issuers is refused).
         let issuers = config["trusted_issuers"].as_array_mut().unwrap();
         issuers.retain(|i| i["issuer"] != "jwt-client");
-        issuers.push(json!({"issuer": "https://svc.example", "format": "jwt", "jwks": client_jwks, "scope": "read"}));
+        issuers.push(json!({"issuer": "https://svc.example", "format": "jwt", "jwks": client_jwks, "scope": "read",
+                            "dangerous": {"shared_subject_namespace": true}}));
         if legacy {
             for c in config["clients"].as_array_mut().unwrap() {
                 if c["client_id"] == "jwt-client" {
@@ -635,4 +639,274 @@ fn config_with_client(client_id: &str, edit: impl FnOnce(&mut Value)) -> Value {
         .unwrap();
     edit(client);
     config
+}
+
+// ---------------------------------------------------------------------------
+// One subject namespace per trusted issuer, and bounded subjects and claims.
+
+fn scalar_key(n: u8) -> SigningKey {
+    SigningKey::from_scalar(&[n; 32], Some(format!("k{n}"))).unwrap()
+}
+
+fn jwks_of(key: &SigningKey) -> Value {
+    let mut jwk = key.public_key().to_jwk();
+    jwk["kid"] = json!(key.kid());
+    json!({ "keys": [jwk] })
+}
+
+/// Two IdPs, `https://a.example` (key 1) and `https://b.example` (key 2),
+/// each with `extra` merged into its entry.
+fn two_idps(extra_a: Value, extra_b: Value) -> Value {
+    let mut issuers = Vec::new();
+    for (name, n, extra) in [("a", 1, extra_a), ("b", 2, extra_b)] {
+        let mut entry = json!({"issuer": format!("https://{name}.example"), "format": "jwt",
+                               "jwks": jwks_of(&scalar_key(n)), "scope": "read",
+                               "claims": {"groups": "groups"}});
+        for (k, v) in extra.as_object().unwrap() {
+            entry[k] = v.clone();
+        }
+        issuers.push(entry);
+    }
+    json!({
+        "issuer": "https://as.example.com",
+        "access_token": {"audience": "https://api.example.com"},
+        "trusted_issuers": issuers,
+        "clients": [{"client_id": "basic-client", "token_endpoint_auth_method": "client_secret_basic",
+                     "client_secret_sha256": assertion_grant::hash_client_secret("basic-secret"),
+                     "grant_types": [JWT_BEARER], "scope": "read"}]
+    })
+}
+
+/// Exchanges `claims` (signed by key `n`) at `config`; the response and the
+/// access token's claims when one was issued.
+fn exchange_with(config: &Value, n: u8, claims: &Value) -> (HttpResponse, Option<Value>) {
+    let ep = TokenEndpoint::new(
+        Config::from_json(&config.to_string()).unwrap(),
+        vec![scalar_key(0x21)],
+    )
+    .unwrap();
+    let (body, auth) = request_parts(
+        &sign(&scalar_key(n), claims),
+        &json!({"basic": ["basic-client", "basic-secret"]}),
+        None,
+    );
+    let r = send(
+        &ep,
+        &mut MemoryReplayStore::new(),
+        &body,
+        auth.as_deref(),
+        NOW,
+    );
+    let token = serde_json::from_str::<Value>(&r.body)
+        .ok()
+        .and_then(|v| v["access_token"].as_str().map(str::to_owned))
+        .map(|t| {
+            let payload = t.split('.').nth(1).unwrap();
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+        });
+    (r, token)
+}
+
+fn alice_from(idp: &str, extra: Value) -> Value {
+    let mut claims = json!({"iss": idp, "sub": "alice", "aud": "https://as.example.com/token",
+                            "iat": NOW - 5, "exp": NOW + 300, "jti": format!("{idp}-1")});
+    for (k, v) in extra.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    claims
+}
+
+#[test]
+fn two_idps_asserting_alice_yield_two_users() {
+    // Without subject prefixes two trusted issuers are refused, naming the
+    // field and the dangerous opt-out.
+    let err = Config::from_json(&two_idps(json!({}), json!({})).to_string()).unwrap_err();
+    assert_eq!(err.path, "trusted_issuers[0].subject_prefix", "{err}");
+    assert!(
+        err.to_string().contains("shared_subject_namespace"),
+        "{err}"
+    );
+    let err = Config::from_json(&two_idps(json!({"subject_prefix": "a|"}), json!({})).to_string())
+        .unwrap_err();
+    assert_eq!(err.path, "trusted_issuers[1].subject_prefix", "{err}");
+
+    // With prefixes: the same asserted subject is two users, and each
+    // token names the issuer that vouched for it.
+    let config = two_idps(
+        json!({"subject_prefix": "a|"}),
+        json!({"subject_prefix": "b|"}),
+    );
+    let (ra, a) = exchange_with(&config, 1, &alice_from("https://a.example", json!({})));
+    let (rb, b) = exchange_with(&config, 2, &alice_from("https://b.example", json!({})));
+    assert_eq!(
+        (ra.status, rb.status),
+        (200, 200),
+        "{} {}",
+        ra.body,
+        rb.body
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a["sub"], "a|alice");
+    assert_eq!(b["sub"], "b|alice");
+    assert_eq!(a["idp"], "https://a.example");
+    assert_eq!(b["idp"], "https://b.example");
+    // A subject crafted to look like the other namespace stays in its own.
+    let (_, forged) = exchange_with(
+        &config,
+        2,
+        &alice_from(
+            "https://b.example",
+            json!({"sub": "a|alice", "jti": "forged"}),
+        ),
+    );
+    assert_eq!(forged.unwrap()["sub"], "b|a|alice");
+
+    // Prefixes that are equal, or where one starts the other, are refused.
+    for (pa, pb) in [("a|", "a|"), ("a", "ab|"), ("x|", "x|y|")] {
+        let cfg = two_idps(json!({"subject_prefix": pa}), json!({"subject_prefix": pb}));
+        let err = Config::from_json(&cfg.to_string()).unwrap_err();
+        assert!(err.path.ends_with("subject_prefix"), "{pa} {pb}: {err}");
+    }
+    for bad in ["", "tab\there", &"p".repeat(65)] {
+        let cfg = two_idps(
+            json!({"subject_prefix": bad}),
+            json!({"subject_prefix": "b|"}),
+        );
+        let err = Config::from_json(&cfg.to_string()).unwrap_err();
+        assert_eq!(
+            err.path, "trusted_issuers[0].subject_prefix",
+            "{bad:?}: {err}"
+        );
+    }
+
+    // The dangerous opt-out: one namespace, told apart only by `idp`.
+    let shared = json!({"dangerous": {"shared_subject_namespace": true}});
+    let config = two_idps(shared.clone(), shared);
+    let (_, a) = exchange_with(&config, 1, &alice_from("https://a.example", json!({})));
+    let (_, b) = exchange_with(&config, 2, &alice_from("https://b.example", json!({})));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a["sub"], b["sub"]);
+    assert_ne!(a["idp"], b["idp"]);
+
+    // One trusted issuer needs no prefix; a mapping may not set `idp`.
+    let mut single = two_idps(json!({}), json!({}));
+    single["trusted_issuers"].as_array_mut().unwrap().pop();
+    let (r, t) = exchange_with(&single, 1, &alice_from("https://a.example", json!({})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(t.unwrap()["sub"], "alice");
+    single["trusted_issuers"][0]["claims"] = json!({"idp": "idp"});
+    assert!(Config::from_json(&single.to_string()).is_err());
+}
+
+#[test]
+fn a_trusted_issuer_cannot_push_an_oversized_token() {
+    let config = two_idps(
+        json!({"subject_prefix": "a|"}),
+        json!({"subject_prefix": "b|"}),
+    );
+    let error_of =
+        |r: &HttpResponse| serde_json::from_str::<Value>(&r.body).unwrap()["error"].clone();
+    // A signed 12 KB subject: refused, not issued as a 16 KB token.
+    let big = "x".repeat(12 * 1024);
+    let (r, t) = exchange_with(
+        &config,
+        1,
+        &alice_from("https://a.example", json!({"sub": big})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(error_of(&r), "invalid_grant");
+    assert!(t.is_none());
+    // The limit counts the prefix: 253 + "a|" = 255 passes, 254 does not.
+    let (r, _) = exchange_with(
+        &config,
+        1,
+        &alice_from("https://a.example", json!({"sub": "y".repeat(253)})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (r, _) = exchange_with(
+        &config,
+        1,
+        &alice_from("https://a.example", json!({"sub": "y".repeat(254)})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Configurable.
+    let mut larger = config.clone();
+    larger["access_token"]["max_subject_bytes"] = json!(1024);
+    let (r, _) = exchange_with(
+        &larger,
+        1,
+        &alice_from("https://a.example", json!({"sub": "y".repeat(1000)})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    larger["access_token"]["max_subject_bytes"] = json!(1025);
+    assert_eq!(
+        Config::from_json(&larger.to_string()).unwrap_err().path,
+        "access_token.max_subject_bytes"
+    );
+
+    // Mapped claims: 100 groups of 30 bytes (~3.3 KB of JSON) exceed the
+    // default 2048 and are refused, not cut.
+    let groups: Vec<String> = (0..100)
+        .map(|i| format!("group-{i:03}-{}", "g".repeat(20)))
+        .collect();
+    let (r, t) = exchange_with(
+        &config,
+        1,
+        &alice_from("https://a.example", json!({"groups": groups})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(error_of(&r), "invalid_grant");
+    assert!(t.is_none());
+    let mut roomy = config.clone();
+    roomy["access_token"]["max_claims_bytes"] = json!(4096);
+    let (r, t) = exchange_with(
+        &roomy,
+        1,
+        &alice_from("https://a.example", json!({"groups": groups})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(t.unwrap()["groups"].as_array().unwrap().len(), 100);
+
+    // At the defaults' limits, the whole token stays header-safe.
+    let groups: Vec<String> = (0..60)
+        .map(|i| format!("g{i:02}-{}", "z".repeat(26)))
+        .collect();
+    let (r, _) = exchange_with(
+        &config,
+        1,
+        &alice_from(
+            "https://a.example",
+            json!({"sub": "y".repeat(253), "groups": groups}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token: Value = serde_json::from_str(&r.body).unwrap();
+    let len = token["access_token"].as_str().unwrap().len();
+    assert!(len < 4096, "{len} bytes");
+
+    // explain names the rule that refused.
+    let ep = TokenEndpoint::new(
+        Config::from_json(&config.to_string()).unwrap(),
+        vec![scalar_key(0x21)],
+    )
+    .unwrap();
+    let (body, auth) = request_parts(
+        &sign(
+            &scalar_key(1),
+            &alice_from("https://a.example", json!({"sub": "y".repeat(300)})),
+        ),
+        &json!({"basic": ["basic-client", "basic-secret"]}),
+        None,
+    );
+    let req = assertion_grant::HttpRequest {
+        method: "POST",
+        content_type: Some(common::FORM),
+        authorization: auth.as_deref(),
+        body: body.as_bytes(),
+    };
+    let e = ep.explain(&req, NOW, &|_| false);
+    assert_eq!(
+        e.error.as_ref().unwrap().reason,
+        assertion_grant::Reason::AssertionSubjectTooLong
+    );
 }

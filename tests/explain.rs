@@ -344,7 +344,10 @@ fn the_test_idp_mints_assertions_that_pass_every_check() {
         );
         let e = ep.explain(&request(&body, Some(BASIC)), NOW, &|_| false);
         assert!(e.would_issue, "{format}: {e:#?}");
-        assert_eq!(e.token_claims.as_ref().unwrap()["sub"], "alice@example.com");
+        // The entry trust_entry made names its own subject namespace.
+        let claims = e.token_claims.as_ref().unwrap();
+        assert_eq!(claims["sub"], format!("{issuer}|alice@example.com"));
+        assert_eq!(claims["idp"], issuer.as_str());
         // The same assertion, tampered: the signature check fails.
         let tampered = if format == "jwt" {
             let mut parts: Vec<String> = assertion.split('.').map(str::to_owned).collect();

@@ -666,8 +666,10 @@ fn configuration_errors_name_the_field() {
     assert!(Config::from_json(&cfg.to_string()).is_err());
     // One jwks_uri under two issuers: either could mint for the other.
     let mut cfg = config(json!({}));
+    cfg["trusted_issuers"][0]["subject_prefix"] = json!("idp|");
     let mut second = cfg["trusted_issuers"][0].clone();
     second["issuer"] = json!("https://other.example.com");
+    second["subject_prefix"] = json!("other|");
     cfg["trusted_issuers"]
         .as_array_mut()
         .unwrap()

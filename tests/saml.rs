@@ -253,7 +253,10 @@ fn metadata_in_the_configuration_trusts_the_idp() {
     obj.remove("x509_certificates");
     obj.insert("saml_metadata".into(), json!(METADATA));
     // The metadata's second (rollover) certificate is other-saml-idp's.
-    obj.insert("dangerous".into(), json!({"allow_shared_keys": true}));
+    obj.insert(
+        "dangerous".into(),
+        json!({"allow_shared_keys": true, "shared_subject_namespace": true}),
+    );
     let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
     let ep =
         TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
@@ -304,7 +307,10 @@ fn metadata_at_a_url_trusts_the_idp() {
     let obj = idp.as_object_mut().unwrap();
     obj.remove("x509_certificates");
     obj.insert("saml_metadata_url".into(), json!(url));
-    obj.insert("dangerous".into(), json!({"allow_shared_keys": true}));
+    obj.insert(
+        "dangerous".into(),
+        json!({"allow_shared_keys": true, "shared_subject_namespace": true}),
+    );
     let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
     let ep =
         TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();
@@ -425,7 +431,7 @@ fn key_info_selects_among_many_configured_certificates() {
         .unwrap();
     idp["x509_certificates"] = json!(pems);
     // The other issuers' certificates are listed here too, on purpose.
-    idp["dangerous"] = json!({"allow_shared_keys": true});
+    idp["dangerous"] = json!({"allow_shared_keys": true, "shared_subject_namespace": true});
     let key = SigningKey::from_scalar(&[0x22; 32], Some("k".into())).unwrap();
     let ep =
         TokenEndpoint::new(Config::from_json(&config.to_string()).unwrap(), vec![key]).unwrap();

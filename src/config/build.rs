@@ -9,13 +9,14 @@ use super::{
 };
 use crate::crypto::Algorithm;
 use crate::crypto::seam::KeyOwner;
-use crate::keyset::{CachePolicy, KeySource, SourceKind};
 use crate::encoding::hex_decode;
 use crate::jose::{Jwk, parse_jwk_set};
+use crate::keyset::{CachePolicy, KeySource, SourceKind};
 use crate::limits::*;
 use crate::policy::ScopeSet;
 use crate::protocol::{
-    GRANT_JWT_BEARER, GRANT_SAML2_BEARER, NAME_ID_FORMAT_ENTITY, RESERVED_CLAIMS,
+    GRANT_JWT_BEARER, GRANT_SAML2_BEARER, MAX_SUBJECT_PREFIX_BYTES, NAME_ID_FORMAT_ENTITY,
+    RESERVED_CLAIMS,
 };
 
 pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
@@ -72,6 +73,20 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
             "access_token.lifetime_secs",
         )?,
         cap_at_assertion_expiry: raw.access_token.cap_at_assertion_expiry,
+        max_subject_bytes: bounded(
+            raw.access_token.max_subject_bytes,
+            DEFAULT_MAX_SUBJECT_BYTES,
+            1,
+            MAX_SUBJECT_BYTES,
+            "access_token.max_subject_bytes",
+        )? as usize,
+        max_claims_bytes: bounded(
+            raw.access_token.max_claims_bytes,
+            DEFAULT_MAX_CLAIMS_BYTES,
+            0,
+            MAX_CLAIMS_BYTES,
+            "access_token.max_claims_bytes",
+        )? as usize,
     };
 
     let key_cache = cache_policy(&raw.key_cache, &CachePolicy::default(), "key_cache")?;
@@ -91,7 +106,9 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
     for (i, ri) in raw.trusted_issuers.into_iter().enumerate() {
         let path = format!("trusted_issuers[{i}]");
         let remote = remote_source(
-            ri.jwks_uri.as_deref().map(|u| (u, SourceKind::Jwks, "jwks_uri")),
+            ri.jwks_uri
+                .as_deref()
+                .map(|u| (u, SourceKind::Jwks, "jwks_uri")),
             ri.saml_metadata_url
                 .as_deref()
                 .map(|u| (u, SourceKind::SamlMetadata, "saml_metadata_url")),
@@ -122,7 +139,9 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
     for (i, rc) in raw.clients.into_iter().enumerate() {
         let path = format!("clients[{i}]");
         let remote = remote_source(
-            rc.jwks_uri.as_deref().map(|u| (u, SourceKind::Jwks, "jwks_uri")),
+            rc.jwks_uri
+                .as_deref()
+                .map(|u| (u, SourceKind::Jwks, "jwks_uri")),
             None,
             rc.key_cache.as_ref(),
             &key_cache,
@@ -144,6 +163,7 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
     }
     mark_self_issued(&mut issuers, &clients, &key_sources);
     shared_keys(&issuers, &key_sources)?;
+    subject_namespaces(&issuers)?;
 
     Ok(Config {
         aliases: raw.audiences.clone(),
@@ -170,20 +190,28 @@ fn cache_policy(
     base: &CachePolicy,
     path: &str,
 ) -> Result<CachePolicy, ConfigError> {
-    let secs = |value: Option<u64>, default: i64, min: i64, max: i64, name: &str| {
-        match value {
-            None => Ok(default),
-            Some(v) if (min..=max).contains(&i64::try_from(v).unwrap_or(i64::MAX)) => {
-                Ok(v as i64)
-            }
-            Some(_) => Err(ConfigError::new(
-                format!("{path}.{name}"),
-                format!("must be between {min} and {max}"),
-            )),
-        }
+    let secs = |value: Option<u64>, default: i64, min: i64, max: i64, name: &str| match value {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&i64::try_from(v).unwrap_or(i64::MAX)) => Ok(v as i64),
+        Some(_) => Err(ConfigError::new(
+            format!("{path}.{name}"),
+            format!("must be between {min} and {max}"),
+        )),
     };
-    let min_cache_secs = secs(settings.min_cache_secs, base.min_cache_secs, 1, 86_400, "min_cache_secs")?;
-    let max_cache_secs = secs(settings.max_cache_secs, base.max_cache_secs, 1, 604_800, "max_cache_secs")?;
+    let min_cache_secs = secs(
+        settings.min_cache_secs,
+        base.min_cache_secs,
+        1,
+        86_400,
+        "min_cache_secs",
+    )?;
+    let max_cache_secs = secs(
+        settings.max_cache_secs,
+        base.max_cache_secs,
+        1,
+        604_800,
+        "max_cache_secs",
+    )?;
     if max_cache_secs < min_cache_secs {
         return Err(ConfigError::new(
             format!("{path}.max_cache_secs"),
@@ -207,7 +235,13 @@ fn cache_policy(
             3600,
             "refetch_cooldown_secs",
         )?,
-        max_stale_secs: secs(settings.max_stale_secs, base.max_stale_secs, 0, 604_800, "max_stale_secs")?,
+        max_stale_secs: secs(
+            settings.max_stale_secs,
+            base.max_stale_secs,
+            0,
+            604_800,
+            "max_stale_secs",
+        )?,
         failure_cache_secs: secs(
             settings.failure_cache_secs,
             base.failure_cache_secs,
@@ -294,6 +328,74 @@ fn shared_keys(issuers: &[TrustedIssuer], sources: &[KeySource]) -> Result<(), C
         }
     }
     Ok(())
+}
+
+/// Two trusted issuers' subjects must not meet in one namespace: with two or
+/// more issuers each needs a `subject_prefix` (or the dangerous
+/// `shared_subject_namespace`), and the prefixes are prefix-free, so
+/// prefix + subject names one issuer's user only.
+fn subject_namespaces(issuers: &[TrustedIssuer]) -> Result<(), ConfigError> {
+    if issuers.len() < 2 {
+        return Ok(());
+    }
+    for (i, a) in issuers.iter().enumerate() {
+        let Some(pa) = &a.subject_prefix else {
+            if a.shared_subject_namespace {
+                continue;
+            }
+            return Err(ConfigError::new(
+                format!("trusted_issuers[{i}].subject_prefix"),
+                format!(
+                    "required when {} issuers are trusted: without it this issuer's subjects share one namespace with the others' (sub \"alice\" from two IdPs would be one user); set e.g. \"{}|\", or dangerous.shared_subject_namespace to accept that",
+                    issuers.len(),
+                    suggested_prefix(&a.issuer)
+                ),
+            ));
+        };
+        for (j, b) in issuers.iter().enumerate() {
+            if let Some(pb) = &b.subject_prefix
+                && i != j
+                && pb.starts_with(pa.as_str())
+                && (pa != pb || i < j)
+            {
+                return Err(ConfigError::new(
+                    format!("trusted_issuers[{j}].subject_prefix"),
+                    format!(
+                        "starts with trusted_issuers[{i}]'s subject_prefix {pa:?}: subjects of the two issuers could be the same string"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A readable prefix suggestion from an issuer identifier: its host, or
+/// the identifier's first letters.
+fn suggested_prefix(issuer: &str) -> String {
+    let rest = issuer.split_once("://").map_or(issuer, |(_, r)| r);
+    rest.split(['/', ':', '?', '#'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        .take(40)
+        .collect()
+}
+
+/// `subject_prefix`: 1–64 printable ASCII characters.
+fn subject_prefix(prefix: Option<String>, path: &str) -> Result<Option<String>, ConfigError> {
+    let Some(p) = prefix else { return Ok(None) };
+    if p.is_empty()
+        || p.len() > MAX_SUBJECT_PREFIX_BYTES
+        || !p.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(ConfigError::new(
+            format!("{path}.subject_prefix"),
+            format!("must be 1–{MAX_SUBJECT_PREFIX_BYTES} printable ASCII characters"),
+        ));
+    }
+    Ok(Some(p))
 }
 
 fn build_issuer(
@@ -479,6 +581,8 @@ fn build_issuer(
         self_issued: false,
         remote: None,
         allow_shared_keys: ri.dangerous.allow_shared_keys,
+        subject_prefix: subject_prefix(ri.subject_prefix, path)?,
+        shared_subject_namespace: ri.dangerous.shared_subject_namespace,
     })
 }
 

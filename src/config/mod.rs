@@ -11,8 +11,8 @@ use std::fmt;
 
 use crate::crypto::Algorithm;
 use crate::jose::Jwk;
-use crate::keyset::KeySource;
 use crate::json;
+use crate::keyset::KeySource;
 use crate::limits::*;
 use crate::policy::ScopeSet;
 
@@ -127,6 +127,10 @@ pub(crate) struct AccessTokenPolicy {
     pub audience: String,
     pub lifetime: i64,
     pub cap_at_assertion_expiry: bool,
+    /// Longest `sub`, after the issuer's prefix.
+    pub max_subject_bytes: usize,
+    /// Most JSON bytes the mapped claims may add.
+    pub max_claims_bytes: usize,
 }
 
 /// An identity provider whose assertions we accept.
@@ -156,6 +160,10 @@ pub(crate) struct TrustedIssuer {
     pub remote: Option<usize>,
     /// `dangerous.allow_shared_keys`.
     pub allow_shared_keys: bool,
+    /// Prepended to its subjects in access tokens.
+    pub subject_prefix: Option<String>,
+    /// `dangerous.shared_subject_namespace`.
+    pub shared_subject_namespace: bool,
 }
 
 /// A registered client.

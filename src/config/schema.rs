@@ -83,6 +83,18 @@ pub struct AccessTokenSettings {
     /// Default: false.
     #[serde(default)]
     pub cap_at_assertion_expiry: bool,
+    /// The longest `sub` an access token may carry, in bytes, after
+    /// `subject_prefix` (1–1024). A longer subject is refused
+    /// (`invalid_grant`, `assertion.subject_too_long`), never truncated.
+    /// Default: 255.
+    /// Risk: larger values let a trusted issuer push tokens past the header
+    /// sizes resource servers accept (often 8 KB for all headers).
+    pub max_subject_bytes: Option<i64>,
+    /// The most the mapped `claims` of one access token may add, in bytes
+    /// of JSON (0–8192). More is refused (`invalid_grant`,
+    /// `assertion.claims_too_large`), never silently cut. Default: 2048.
+    /// Risk: as for `max_subject_bytes`.
+    pub max_claims_bytes: Option<i64>,
 }
 
 /// `trusted_issuers[]`: one identity provider.
@@ -113,6 +125,14 @@ pub struct IssuerSettings {
     /// Overrides of the global `key_cache` for this issuer's URL.
     /// Default: the global `key_cache`.
     pub key_cache: Option<KeyCacheSettings>,
+    /// Prepended to this issuer's subjects in access tokens (`sub` =
+    /// prefix + asserted subject), so two IdPs' `alice` stay two users,
+    /// e.g. `"okta|"`. 1–64 printable ASCII characters; no two issuers'
+    /// prefixes may be equal or one the start of another. Required for
+    /// every issuer when two or more are trusted, unless
+    /// `dangerous.shared_subject_namespace`. The `subjects` allow-list
+    /// compares the asserted subject, before the prefix. Default: none.
+    pub subject_prefix: Option<String>,
     /// `jwt` (RFC 7523) or `saml2` (RFC 7522). Required.
     pub format: AssertionFormat,
     /// The IdP's public keys as a JWK Set: RSA (2048–8192 bits) or EC
@@ -193,6 +213,12 @@ pub struct Dangerous {
     /// Risk: whoever holds that key mints assertions for both issuers.
     #[serde(default)]
     pub allow_shared_keys: bool,
+    /// With two or more trusted issuers, let this one's subjects into
+    /// access tokens without a `subject_prefix`. Default: false.
+    /// Risk: its `sub: alice` and another issuer's (or a prefixed
+    /// subject that looks the same) become one user at the resource server.
+    #[serde(default)]
+    pub shared_subject_namespace: bool,
 }
 
 /// `clients[]`: one registered client.

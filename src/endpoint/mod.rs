@@ -8,22 +8,20 @@ use serde_json::{Map, Value};
 #[cfg(feature = "rust-crypto")]
 use crate::backend::RustBackend;
 use crate::backend::{KeyLookup, SignatureBackend};
-use crate::crypto::PublicKey;
-use crate::crypto::seam::KeyRef;
-use crate::keyset::{
-    FetchResult, FetchReport, FetchedKeys, KeySetError, KeySetNeed, KeySource, Lookup,
-    RemoteKeys, SourceState,
-};
-use std::borrow::Cow;
-use std::sync::{Arc, Mutex};
 use crate::config::{Config, ConfigError, url_path};
+use crate::crypto::PublicKey;
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
+use crate::crypto::seam::KeyRef;
 use crate::error::OAuthError;
 #[cfg(feature = "rust-crypto")]
 use crate::explain::Explanation;
 use crate::explain::Trace;
 use crate::grant::{GrantError, TimeError};
+use crate::keyset::{
+    FetchReport, FetchResult, FetchedKeys, KeySetError, KeySetNeed, KeySource, Lookup, RemoteKeys,
+    SourceState,
+};
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
 #[cfg(feature = "rust-crypto")]
@@ -35,6 +33,8 @@ use crate::response::HttpResponse;
 use crate::response::TokenResponse;
 use crate::token;
 pub use crate::token::PublicSigningKey;
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 
 mod steps;
 pub use steps::Exchange;
@@ -81,16 +81,16 @@ impl RemoteKeys for EndpointKeys<'_> {
         source: usize,
         kid: Option<&str>,
     ) -> Result<(Arc<FetchedKeys>, bool), KeySetError> {
-        let spec = self
-            .endpoint
-            .config
-            .key_sources()
-            .get(source)
-            .ok_or(KeySetError::Unavailable {
-                source,
-                retry_after: 1,
-                detail: "no such key set".into(),
-            })?;
+        let spec =
+            self.endpoint
+                .config
+                .key_sources()
+                .get(source)
+                .ok_or(KeySetError::Unavailable {
+                    source,
+                    retry_after: 1,
+                    detail: "no such key set".into(),
+                })?;
         let states = self.endpoint.key_sets();
         let state = states.get(source).ok_or(KeySetError::Unavailable {
             source,
@@ -213,6 +213,7 @@ pub struct PendingToken {
     endpoint: u64,
     replay_keys: Vec<ReplayKey>,
     subject: String,
+    idp: String,
     client_id: Option<String>,
     scope: ScopeSet,
     report_scope: bool,
@@ -230,6 +231,11 @@ impl PendingToken {
     /// The subject the token will carry.
     pub fn subject(&self) -> &str {
         &self.subject
+    }
+
+    /// The trusted issuer that vouched for the subject (the token's `idp`).
+    pub fn idp(&self) -> &str {
+        &self.idp
     }
 
     /// The authenticated client, if any.
@@ -476,6 +482,7 @@ impl TokenEndpoint {
         let claims = token::AccessTokenClaims {
             issuer: self.config.issuer(),
             subject: &pending.subject,
+            idp: &pending.idp,
             audience: &policy.audience,
             client_id: pending.client_id.as_deref(),
             scope: pending.scope.to_scope_string(),

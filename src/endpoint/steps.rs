@@ -197,14 +197,10 @@ impl TokenEndpoint {
         match request.grant_type {
             GrantType::JwtBearer => grant::jwt::begin(config, &request.assertion, remote, trace)
                 .map(|(p, check)| (GrantPending::Jwt(p), check)),
-            GrantType::Saml2Bearer => grant::saml2::begin(
-                config,
-                &request.assertion,
-                ReplayKind::Grant,
-                remote,
-                trace,
-            )
-            .map(|(p, check)| (GrantPending::Saml(p), check)),
+            GrantType::Saml2Bearer => {
+                grant::saml2::begin(config, &request.assertion, ReplayKind::Grant, remote, trace)
+                    .map(|(p, check)| (GrantPending::Saml(p), check))
+            }
         }
     }
 
@@ -296,8 +292,47 @@ impl TokenEndpoint {
                 self.config.scope_policy
             )
         })?;
+        // The token's subject: the issuer's namespace, then the asserted
+        // subject; bounded so a trusted issuer cannot make tokens too large
+        // for the headers resource servers accept.
+        let limits = &self.config.access_token;
+        let token_subject = match &issuer.subject_prefix {
+            Some(prefix) => format!("{prefix}{}", grant.subject),
+            None => grant.subject.clone(),
+        };
+        if token_subject.len() > limits.max_subject_bytes {
+            trace.fail(CheckId::TokenSubject, Reason::AssertionSubjectTooLong, || {
+                format!(
+                    "the subject with its prefix is {} bytes, more than access_token.max_subject_bytes {}",
+                    token_subject.len(),
+                    limits.max_subject_bytes
+                )
+            });
+            return Err(GrantError::SubjectTooLong.into());
+        }
+        trace.pass(CheckId::TokenSubject, || {
+            format!(
+                "sub {token_subject:?} ({} bytes, at most {}; prefix {:?}), vouched for by {:?} (idp claim)",
+                token_subject.len(),
+                limits.max_subject_bytes,
+                issuer.subject_prefix,
+                issuer.issuer
+            )
+        });
         let mapped_claims =
             policy::map_claims(&issuer.claims, &grant.claims, grant.name_id_format());
+        let claims_bytes =
+            serde_json::to_string(&mapped_claims).map_or(usize::MAX, |s| s.len() - 2);
+        if claims_bytes > limits.max_claims_bytes {
+            trace.fail(CheckId::ClaimMapping, Reason::AssertionClaimsTooLarge, || {
+                format!(
+                    "mapped {:?}: {claims_bytes} bytes of JSON, more than access_token.max_claims_bytes {}",
+                    mapped_claims.keys().collect::<Vec<_>>(),
+                    limits.max_claims_bytes
+                )
+            });
+            return Err(GrantError::ClaimsTooLarge.into());
+        }
         if issuer.claims.is_empty() {
             trace.skip(CheckId::ClaimMapping, || {
                 "no claims mapped for this issuer".into()
@@ -340,7 +375,8 @@ impl TokenEndpoint {
             endpoint: self.id,
             replay_keys,
             mapped_claims,
-            subject: grant.subject,
+            subject: token_subject,
+            idp: issuer.issuer.clone(),
             client_id: client_ref.map(|c| c.client_id.clone()),
             scope: scope.granted,
             report_scope: scope.report,
@@ -483,7 +519,9 @@ impl Exchange {
             Stage::Keys { need, resume } => {
                 fetched.push(need.source);
                 match resume {
-                    Resume::Client { request } => endpoint.client_step(request, now, trace, fetched),
+                    Resume::Client { request } => {
+                        endpoint.client_step(request, now, trace, fetched)
+                    }
                     Resume::Grant { request, client } => {
                         endpoint.client_authenticated(request, Ok(client), now, trace, fetched)
                     }

@@ -33,6 +33,10 @@ pub enum GrantError {
     Time(TimeError),
     /// The issuer may not assert this subject (`subjects` allow-list).
     SubjectNotAllowed,
+    /// The token's subject would exceed `access_token.max_subject_bytes`.
+    SubjectTooLong,
+    /// The mapped claims would exceed `access_token.max_claims_bytes`.
+    ClaimsTooLarge,
     /// The SAML assertion is not well-formed, hardened XML.
     Xml(crate::xml::XmlError),
     /// The SAML assertion's XML signature was refused.
@@ -60,6 +64,10 @@ impl fmt::Display for GrantError {
             }
             Self::Time(e) => write!(f, "the assertion {e}"),
             Self::SubjectNotAllowed => f.write_str("this issuer may not assert this subject"),
+            Self::SubjectTooLong => f.write_str("the assertion subject is too long"),
+            Self::ClaimsTooLarge => {
+                f.write_str("the assertion's mapped claims are too large for an access token")
+            }
             Self::Xml(e) => write!(f, "the assertion is not acceptable XML: {e}"),
             Self::Signature(e) => write!(f, "{e}"),
             Self::Saml(_, what) => write!(f, "the assertion is refused: {what}"),
@@ -80,6 +88,8 @@ impl GrantError {
             Self::AudienceMismatch => Reason::AssertionAudience,
             Self::Time(e) => e.reason(),
             Self::SubjectNotAllowed => Reason::AssertionSubjectNotAllowed,
+            Self::SubjectTooLong => Reason::AssertionSubjectTooLong,
+            Self::ClaimsTooLarge => Reason::AssertionClaimsTooLarge,
             Self::Xml(e) => e.reason(),
             Self::Signature(e) => e.reason(),
             Self::Saml(r, _) => *r,

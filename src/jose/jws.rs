@@ -2,11 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Claims, JoseError, KeyView};
 #[cfg(feature = "rust-crypto")]
 use super::Jwk;
-#[cfg(feature = "rust-crypto")]
-use std::borrow::Cow;
+use super::{Claims, JoseError, KeyView};
 use crate::crypto::Algorithm;
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::seam;
@@ -17,6 +15,8 @@ use crate::encoding::b64url_decode;
 use crate::json;
 use crate::limits::{MAX_JWT_BYTES, MAX_KEY_CANDIDATES};
 use crate::verified::Verified;
+#[cfg(feature = "rust-crypto")]
+use std::borrow::Cow;
 
 /// A structurally valid compact JWS whose signature has **not** been checked
 /// yet. Only [`UnverifiedJws::unverified_issuer`] (to pick the issuer's

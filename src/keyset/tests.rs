@@ -127,7 +127,12 @@ fn an_unknown_kid_refetches_once_per_cooldown() {
     // The IdP rotated: the new set has b; the old generation stays
     // resolvable (a check made just before still finds its key).
     let before = state.current().unwrap().generation;
-    let report = state.record(0, &src, doc(&["b", "a"], Some("max-age=3600"), T0 + 40), T0 + 40);
+    let report = state.record(
+        0,
+        &src,
+        doc(&["b", "a"], Some("max-age=3600"), T0 + 40),
+        T0 + 40,
+    );
     assert!(report.accepted);
     let after = state.current().unwrap().generation;
     assert_ne!(before, after);
@@ -255,7 +260,10 @@ fn garbage_oversized_and_keyless_documents_keep_the_last_good_set() {
             T0 + 400,
         );
         assert!(!report.accepted, "{body:.40}");
-        assert!(report.error.as_deref().unwrap().starts_with(error), "{report:?}");
+        assert!(
+            report.error.as_deref().unwrap().starts_with(error),
+            "{report:?}"
+        );
         assert_eq!(state.current().unwrap().generation, g);
     }
 }
@@ -300,7 +308,17 @@ fn lenient_jwks_skips_what_it_cannot_use_with_why() {
     let whys: Vec<&str> = skipped.iter().map(|s| s.why).collect();
     assert_eq!(
         whys,
-        ["use", "crv", "kty", "private", "key_ops", "alg", "key", "duplicate", "key"]
+        [
+            "use",
+            "crv",
+            "kty",
+            "private",
+            "key_ops",
+            "alg",
+            "key",
+            "duplicate",
+            "key"
+        ]
     );
     assert_eq!(skipped[0].index, Some(1));
     assert_eq!(skipped[0].kid.as_deref(), Some("enc"));

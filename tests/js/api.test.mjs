@@ -458,7 +458,7 @@ describe('helpers', () => {
     assert.equal(ep.ephemeralKey, true);
     const result = await ep.exchange({ assertion, clientId: 'demo-client', clientSecret: 'demo-secret', scope: 'read' });
     const { claims } = await verifyAccessToken(result.access_token, ep.jwks());
-    assert.equal(claims.sub, 'demo-user@example.com');
+    assert.equal(claims.sub, 'demo-idp|demo-user@example.com');
     assert.equal(claims.email, 'demo-user@example.com');
     assert.deepEqual(claims.groups, ['readers']);
     assert.equal(claims.scope, 'read');

@@ -65,6 +65,7 @@ before(async () => {
       format: 'jwt',
       jwks_uri: server.url(jwksPath(name)),
       scope: 'read',
+      subject_prefix: `${name}|`,
       // "down": max-age 1 s honoured, the default max_stale_secs, and a
       // fetch timeout that lets the set expire while the server hangs.
       ...(name === 'down' ? { key_cache: { min_cache_secs: 1, fetch_timeout_ms: DOWN_TIMEOUT_MS } } : {}),

@@ -577,6 +577,7 @@ describe('Worker with ag.config.json', () => {
         format: 'jwt',
         jwks: { keys: [{ kty, crv, x, y, kid: `tenant-${n}`, alg: 'ES256' }] },
         scope: 'read',
+        subject_prefix: `tenant-${n}|`,
       });
     }
     dir = mkdtempSync(join(tmpdir(), 'ag-config-file-'));

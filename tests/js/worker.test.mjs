@@ -420,7 +420,7 @@ describe('Worker without AG_CONFIG (demo mode)', () => {
     assert.equal(response.status, 200, JSON.stringify(body));
     const jwks = await json(await mf.dispatchFetch('http://127.0.0.1:8787/.well-known/jwks.json'));
     const { claims } = await verifyAccessToken(body.access_token, jwks);
-    assert.equal(claims.sub, 'demo-user@example.com');
+    assert.equal(claims.sub, 'demo-idp|demo-user@example.com');
     assert.equal(claims.email, 'demo-user@example.com');
     assert.equal(claims.scope, 'read');
 

@@ -24,6 +24,11 @@ const METADATA = join(ROOT, 'tests/vectors/saml/metadata/idp-metadata.xml');
 const NOT_METADATA = join(ROOT, 'tests/vectors/saml/metadata/not-metadata.xml');
 const CLOCK = '2027-01-15T08:00:00'; // UTC in the browser: 1800000000
 const SUBJECT = 'alice@example.com';
+// The debugger's trust entry gives the test IdP its own subject namespace
+// (subject_prefix = issuer + "|"): the token's sub, and its idp claim.
+const TEST_IDP = 'https://test-idp.example';
+const TOKEN_SUBJECT = `${TEST_IDP}|${SUBJECT}`;
+const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 let chromium;
 let server;
@@ -206,7 +211,8 @@ describe('the debugger page in Chromium', () => {
     const verdict = await verdictText(page);
     assert.match(verdict, /Would issue an access token/);
     assert.match(verdict, /at 2027-01-15 08:00:00 UTC/);
-    assert.match(verdict, new RegExp(`sub\\s+${SUBJECT.replace('.', '\\.')}`));
+    assert.match(verdict, new RegExp(`sub\\s+${reEscape(TOKEN_SUBJECT)}`));
+    assert.match(verdict, new RegExp(`idp\\s+${reEscape(TEST_IDP)}`));
     await page.getByText('Detected: SAML · base64url').waitFor();
 
     const checks = await checklist(page);
@@ -237,7 +243,7 @@ describe('the debugger page in Chromium', () => {
     await screenshot(page, 'debugger-saml-decoded.png');
     await page.getByRole('tab', { name: 'Token claims' }).click();
     const claims = await page.getByRole('tabpanel').innerText();
-    assert.match(claims, new RegExp(`"sub": "${SUBJECT}"`));
+    assert.match(claims, new RegExp(`"sub": "${reEscape(TOKEN_SUBJECT)}"`));
     assert.match(claims, /"groups": \[\s*"engineering",\s*"admins"\s*\]/, 'attributes are mapped to claims when trusting');
     await page.getByRole('tab', { name: 'HTTP request' }).click();
     const http = await page.getByRole('tabpanel').innerText();

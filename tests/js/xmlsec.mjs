@@ -79,5 +79,8 @@ export function samlIssuerEntry() {
     x509_certificates: [readFileSync(join(SAML_KEYS, 'saml-idp.crt.pem'), 'utf8')],
     scope: 'read write',
     claims: { email: 'email' },
+    // Joins tests/vectors/jwt/config.json, whose issuers share one subject
+    // namespace (the vectors' subjects are unprefixed).
+    dangerous: { shared_subject_namespace: true },
   };
 }

@@ -2796,6 +2796,10 @@ def main():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
+    # Several issuers in one test configuration: their subjects share one
+    # namespace on purpose (the vectors' expected `sub`s are unprefixed).
+    for ti in cfg["trusted_issuers"]:
+        ti.setdefault("dangerous", {})["shared_subject_namespace"] = True
     dump(HERE / "config.json", cfg)
     dump(HERE / "vectors.json", g.cases)
     dump(HERE / "replay.json", replay)
