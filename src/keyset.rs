@@ -746,6 +746,10 @@ impl RemoteKeys for NoRemoteKeys {
 /// configured keys has needs no fetch; otherwise the set is looked up (and
 /// may have to be fetched first). Records the set's provenance in the
 /// explain trace.
+// Each argument is a different borrow of the caller's state (the cache, the
+// configuration, the owner's keys, the exchange's holder and trace); a
+// struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn view<'a>(
     remote: &dyn RemoteKeys,
     sources: &[KeySource],
