@@ -89,14 +89,19 @@ export async function readBody(request, limit) {
       break;
     }
   }
+  return concatBytes(chunks, total);
+}
+
+/** The `chunks` of a streamed body (`total` bytes in all) as one Uint8Array. */
+export function concatBytes(chunks, total) {
   if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(total);
+  const bytes = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {
-    body.set(chunk, offset);
+    bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return body;
+  return bytes;
 }
 
 export function formUrlEncode(value) {

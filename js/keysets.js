@@ -9,6 +9,7 @@
 // usable, how long it stays fresh, when to refetch, how long stale keys
 // serve, when to answer 503 — is the core's (`Core.keySetFetched`).
 
+import { concatBytes } from './http.js';
 import { generation, stillCurrent } from './runtime.js';
 
 const ACCEPT = Object.freeze({
@@ -186,14 +187,7 @@ async function readLimited(response, limit, state) {
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return concatBytes(chunks, total);
 }
 
 /** How long a shared-cache call may take: the fetch's own budget, at most 1 s. */
