@@ -53,6 +53,7 @@ fn token_request(c: &mut Criterion, label: &str, endpoint: &TokenEndpoint, body:
                 method: "POST",
                 content_type: Some("application/x-www-form-urlencoded"),
                 authorization: Some(BASIC_AUTH),
+                dpop: None,
                 body: body.as_bytes(),
             };
             // A fresh store each time: the same assertion is exchanged repeatedly.
@@ -150,6 +151,7 @@ fn saml(c: &mut Criterion) {
                 method: "POST",
                 content_type: Some("application/x-www-form-urlencoded"),
                 authorization: Some(BASIC_AUTH),
+                dpop: None,
                 body: black_box(body.as_bytes()),
             };
             assertion_grant::request::parse_request(&req).unwrap()
@@ -233,6 +235,7 @@ fn signatures(c: &mut Criterion) {
         method: "POST",
         content_type: Some("application/x-www-form-urlencoded"),
         authorization: Some(BASIC_AUTH),
+        dpop: None,
         body: body.as_bytes(),
     };
     let response = endpoint.handle(&req, NOW, &mut MemoryReplayStore::new());

@@ -103,6 +103,11 @@ export interface AccessTokenConfig {
   max_subject_bytes?: number;
   /** Most JSON the mapped `claims` may add to a token, in bytes, 0–8192; more is refused (`assertion.claims_too_large`). Default 2048. */
   max_claims_bytes?: number;
+  /**
+   * Further RFC 8707 resources a client may ask a token for (`resource`); the one asked for
+   * becomes the token's `aud` instead of `audience`. Absolute URIs without a fragment. Default none.
+   */
+  resources?: string[];
 }
 
 /**
@@ -169,6 +174,13 @@ export interface TrustedIssuerConfig {
   allow_sha1?: boolean;
   /** @deprecated Use `dangerous.allow_inclusive_c14n`. Default false. */
   allow_inclusive_c14n?: boolean;
+  /**
+   * JWT issuers: the assertion profiles this issuer may use — `'jwt-bearer'` (plain RFC 7523
+   * assertions) and `'id-jag'` (Identity Assertion JWT Authorization Grants, `typ: oauth-id-jag+jwt`).
+   * An ID-JAG is processed under the ID-JAG rules only, and only from an issuer listing `'id-jag'`.
+   * Default `['jwt-bearer']`.
+   */
+  profiles?: Array<'jwt-bearer' | 'id-jag'>;
   /** Opt-ins that weaken a check (see docs/configuration.md). Leave out unless an IdP cannot work without one. */
   dangerous?: DangerousIssuerOptions;
 }
@@ -230,6 +242,8 @@ export interface ClientConfig {
    * (audience injection, draft-ietf-oauth-rfc7523bis).
    */
   legacy_client_assertion_audience?: boolean;
+  /** Every token request of this client must carry a DPoP proof (RFC 9449 §5.2). Default false (a proof is still honoured). */
+  dpop_bound_access_tokens?: boolean;
 }
 
 /**
@@ -266,6 +280,25 @@ export interface Config {
   key_cache?: KeyCacheConfig;
   /** How often the Worker looks for a new configuration in `AG_CONFIG_KV` (seconds, 0–86400; 0: every request). Default 60. */
   config_refresh_secs?: number;
+  /** DPoP (RFC 9449): how proofs are checked. A request with a valid proof always gets a DPoP-bound token. */
+  dpop?: DpopConfig;
+}
+
+/** `dpop`: how DPoP proofs (RFC 9449 §4) are checked at the token endpoint. */
+export interface DpopConfig {
+  /** Accepted proof algorithms (asymmetric only). Default `['ES256', 'PS256', 'RS256']`; published as `dpop_signing_alg_values_supported`. */
+  algorithms?: JwsAlgorithm[];
+  /** How old a proof's `iat` may be (seconds, 1–3600), plus `clock_skew_secs`. Default 300. */
+  max_age_secs?: number;
+  /**
+   * Require server nonces (RFC 9449 §8): a proof without the current nonce gets `use_dpop_nonce`
+   * and a fresh `DPoP-Nonce`. Stateless (HMAC of the time window), so it needs a secret shared by
+   * every instance: {@link TokenEndpointOptions.dpopNonceSecret}, the Worker's `AG_DPOP_NONCE_SECRET`.
+   * Default false.
+   */
+  require_nonce?: boolean;
+  /** Length of one nonce window (seconds, 10–3600); a nonce is good in its window and the next. Default 300. */
+  nonce_lifetime_secs?: number;
 }
 
 /**
@@ -294,7 +327,8 @@ export interface KeyCacheConfig {
 export interface TokenResponse {
   /** An RFC 9068 JWT (ES256, `typ: at+jwt`). */
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` when the request carried a DPoP proof (the token has `cnf.jkt`), else `Bearer`. */
+  token_type: 'Bearer' | 'DPoP';
   /** Seconds until the access token expires. */
   expires_in: number;
   /** Granted scope; present when it differs from the request. */

@@ -30,7 +30,7 @@ impl KeyLookup for Config {
 pub fn key_for(config: &Config, key: KeyRef) -> Option<&PublicKey> {
     match key {
         KeyRef::Decoy(kind) => Some(decoy_key(kind)),
-        KeyRef::Fetched { .. } => None,
+        KeyRef::Fetched { .. } | KeyRef::Proof => None,
         KeyRef::Configured {
             owner: KeyOwner::Issuer(i),
             index,

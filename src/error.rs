@@ -42,6 +42,16 @@ pub enum ErrorCode {
     TemporarilyUnavailable,
     /// Not an RFC 6749 code: the host serves nothing at this path (404).
     NotFound,
+    /// The requested resource is unknown or not allowed (RFC 8707 §2).
+    InvalidTarget,
+    /// `authorization_details` that this server cannot grant (RFC 9396
+    /// §5).
+    InvalidAuthorizationDetails,
+    /// The DPoP proof is invalid (RFC 9449 §5).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the server nonce sent in `DPoP-Nonce`
+    /// (RFC 9449 §8).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -57,6 +67,10 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::NotFound => "not_found",
+            Self::InvalidTarget => "invalid_target",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -93,6 +107,8 @@ pub struct OAuthError {
     allow: Option<&'static str>,
     /// `Retry-After`, in seconds.
     retry_after: Option<i64>,
+    /// `DPoP-Nonce`: a fresh server nonce (RFC 9449 §8).
+    dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -105,7 +121,32 @@ impl OAuthError {
             www_authenticate: false,
             allow: None,
             retry_after: None,
+            dpop_nonce: None,
         }
+    }
+
+    /// `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce` (RFC 9449 §8).
+    pub(crate) fn use_dpop_nonce(reason: Reason, nonce: String) -> Self {
+        let mut e = Self::new(
+            ErrorCode::UseDpopNonce,
+            reason,
+            "the DPoP proof must carry the nonce this server sent in DPoP-Nonce",
+        );
+        e.dpop_nonce = Some(nonce);
+        e
+    }
+
+    /// Adds a fresh server nonce to the response (`DPoP-Nonce`).
+    pub(crate) fn with_dpop_nonce(mut self, nonce: Option<String>) -> Self {
+        if nonce.is_some() {
+            self.dpop_nonce = nonce;
+        }
+        self
+    }
+
+    /// The `DPoP-Nonce` this error response carries, if any.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// A masked internal failure: the client learns nothing about the cause.
@@ -218,6 +259,9 @@ impl OAuthError {
         if let Some(secs) = self.retry_after {
             response.push_header("Retry-After", &secs.to_string());
         }
+        if let Some(nonce) = &self.dpop_nonce {
+            response.push_header("DPoP-Nonce", nonce);
+        }
         response
     }
 }
@@ -262,6 +306,9 @@ impl From<RequestError> for OAuthError {
         let code = match e {
             RequestError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             RequestError::InvalidScopeSyntax => ErrorCode::InvalidScope,
+            RequestError::InvalidResource => ErrorCode::InvalidTarget,
+            RequestError::AuthorizationDetails => ErrorCode::InvalidAuthorizationDetails,
+            RequestError::MultipleDpopProofs => ErrorCode::InvalidDpopProof,
             _ => ErrorCode::InvalidRequest,
         };
         let mut out = Self::new(code, e.reason(), e.to_string());
@@ -320,7 +367,20 @@ impl From<GrantError> for OAuthError {
         if let GrantError::KeySet(e) = e {
             return e.into();
         }
-        Self::new(ErrorCode::InvalidGrant, e.reason(), e.to_string())
+        let code = match e.reason() {
+            Reason::IdJagConfidentialClient => ErrorCode::InvalidClient,
+            Reason::IdJagAuthorizationDetails => ErrorCode::InvalidAuthorizationDetails,
+            Reason::TargetNotAllowed => ErrorCode::InvalidTarget,
+            Reason::DpopRequired => ErrorCode::InvalidDpopProof,
+            _ => ErrorCode::InvalidGrant,
+        };
+        Self::new(code, e.reason(), e.to_string())
+    }
+}
+
+impl From<crate::dpop::DpopError> for OAuthError {
+    fn from(e: crate::dpop::DpopError) -> Self {
+        Self::new(ErrorCode::InvalidDpopProof, e.reason(), e.to_string())
     }
 }
 
@@ -333,6 +393,9 @@ impl From<Replayed> for OAuthError {
                 Self::new(ErrorCode::InvalidClient, e.reason(), e.to_string())
             }
             ReplayKind::Grant => Self::new(ErrorCode::InvalidGrant, e.reason(), e.to_string()),
+            ReplayKind::DpopProof => {
+                Self::new(ErrorCode::InvalidDpopProof, e.reason(), e.to_string())
+            }
         }
     }
 }

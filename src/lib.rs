@@ -39,6 +39,7 @@
 //!     method: "POST",
 //!     content_type: Some("application/x-www-form-urlencoded"),
 //!     authorization: None,
+//!     dpop: None,
 //!     body: b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=x.y.z",
 //! };
 //! let response = endpoint.handle(&request, 1_800_000_000, &mut store);
@@ -52,6 +53,7 @@ pub mod backend;
 pub mod client_auth;
 pub mod config;
 pub mod crypto;
+pub mod dpop;
 mod encoding;
 mod endpoint;
 pub mod error;

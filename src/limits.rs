@@ -82,3 +82,16 @@ pub const MAX_ACCESS_TOKEN_LIFETIME_SECS: i64 = 86_400;
 
 /// Largest `max_lifetime_secs` a configuration may set for an issuer (24 h).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 86_400;
+
+/// Most RFC 8707 resources in one request, or in `access_token.resources`.
+pub const MAX_RESOURCES: usize = 16;
+
+/// Default `dpop.max_age_secs`: how old a DPoP proof's `iat` may be.
+pub const DEFAULT_DPOP_MAX_AGE_SECS: i64 = 300;
+
+/// Default `dpop.nonce_lifetime_secs`: one server-nonce window.
+pub const DEFAULT_DPOP_NONCE_LIFETIME_SECS: i64 = 300;
+
+/// Largest DPoP proof accepted, in bytes (its header carries a whole
+/// public key: an 8192-bit RSA modulus is ~1.4 KB of base64url).
+pub const MAX_DPOP_PROOF_BYTES: usize = 8 * 1024;

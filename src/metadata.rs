@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::config::{AuthMethod, Config, url_path};
 use crate::crypto::Algorithm;
 use crate::encoding::b64url_encode;
-use crate::protocol::{GRANT_JWT_BEARER, GRANT_SAML2_BEARER};
+use crate::protocol::{GRANT_JWT_BEARER, GRANT_PROFILE_ID_JAG, GRANT_SAML2_BEARER};
 use crate::token::PublicSigningKey;
 
 /// The RFC 8414 §2 metadata document.
@@ -30,7 +30,7 @@ pub(crate) fn metadata_document(config: &Config) -> Value {
         AuthMethod::PrivateKeyJwt,
         AuthMethod::None,
     ];
-    json!({
+    let mut doc = json!({
         "issuer": config.issuer,
         "token_endpoint": config.token_endpoint,
         "jwks_uri": config.jwks_uri,
@@ -39,7 +39,13 @@ pub(crate) fn metadata_document(config: &Config) -> Value {
         "token_endpoint_auth_methods_supported": methods.map(AuthMethod::as_str),
         "token_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_jose),
         "scopes_supported": scopes,
-    })
+        "dpop_signing_alg_values_supported":
+            config.dpop.algorithms.iter().map(|a| a.as_jose()).collect::<Vec<_>>(),
+    });
+    if config.issuers.iter().any(|i| i.profiles.id_jag) {
+        doc["authorization_grant_profiles_supported"] = json!([GRANT_PROFILE_ID_JAG]);
+    }
+    doc
 }
 
 /// The public JWK Set of the signing keys (active key first).

@@ -71,3 +71,50 @@ pub fn suggested_subject_prefix(issuer: &str) -> Option<String> {
         && prefix.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
     .then_some(prefix)
 }
+
+/// `trusted_issuers[].profiles` value for plain RFC 7523 JWT assertions.
+pub const PROFILE_JWT_BEARER: &str = "jwt-bearer";
+
+/// `trusted_issuers[].profiles` value for Identity Assertion JWT
+/// Authorization Grants (draft-ietf-oauth-identity-assertion-authz-grant).
+pub const PROFILE_ID_JAG: &str = "id-jag";
+
+/// The JWT `typ` of an ID-JAG (the media type
+/// `application/oauth-id-jag+jwt`, draft-ietf-oauth-identity-assertion-authz-grant).
+pub const TYP_ID_JAG: &str = "oauth-id-jag+jwt";
+
+/// The ID-JAG grant profile URI, published in the metadata's
+/// `authorization_grant_profiles_supported`.
+pub const GRANT_PROFILE_ID_JAG: &str = "urn:ietf:params:oauth:grant-profile:id-jag";
+
+/// The JWT `typ` of a DPoP proof (RFC 9449 §4.2).
+pub const TYP_DPOP: &str = "dpop+jwt";
+
+/// The token type of a DPoP-bound access token (RFC 9449 §5).
+pub const TOKEN_TYPE_DPOP: &str = "DPoP";
+
+/// Whether a JWS header's `typ` names `media_type` as RFC 7515 §4.1.9
+/// allows: exactly that name, or with `application/` before it, compared
+/// without regard to ASCII case (media types are case-insensitive, RFC
+/// 2045 §5.1) — nothing else (no whitespace, no parameters).
+pub fn typ_is(typ: &str, media_type: &str) -> bool {
+    let bare = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    bare.eq_ignore_ascii_case(media_type)
+}
+
+/// Whether `uri` may be an RFC 8707 `resource`: an absolute URI (a scheme,
+/// `:`, and more, RFC 3986 §4.3) without a fragment, of printable ASCII.
+pub fn is_resource_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+        && !uri.contains('#')
+        && uri.bytes().all(|b| b.is_ascii_graphic())
+}

@@ -76,6 +76,12 @@ reasons! {
     RequestClientAssertionType = "request.client_assertion_type",
     /// The `scope` parameter is not a list of RFC 6749 §3.3 tokens.
     RequestScopeSyntax = "request.scope_syntax",
+    /// A `resource` is not an absolute URI without a fragment, or there
+    /// are more than 16 (RFC 8707 §2, `invalid_target`).
+    RequestResource = "request.resource",
+    /// `authorization_details` were sent (RFC 9396): no type is supported
+    /// (`invalid_authorization_details`).
+    RequestAuthorizationDetails = "request.authorization_details",
 
     // ---- client: client authentication (RFC 6749 §2.3, RFC 7521 §4.2, RFC 7523 §3)
     /// No client has this id, or it is registered for another method.
@@ -163,6 +169,74 @@ reasons! {
     JwtHeaderType = "jwt.header_type",
     /// A required claim is absent or empty (the description names it).
     JwtClaimMissing = "jwt.claim_missing",
+
+    // ---- idjag: Identity Assertion JWT Authorization Grants
+    //      (draft-ietf-oauth-identity-assertion-authz-grant)
+    /// An ID-JAG (`typ: oauth-id-jag+jwt`) from an issuer whose `profiles`
+    /// do not include `id-jag`.
+    IdJagProfileNotAllowed = "idjag.profile_not_allowed",
+    /// A JWT that is not an ID-JAG from an issuer whose `profiles` are
+    /// only `id-jag`.
+    IdJagRequired = "idjag.required",
+    /// `typ` names the ID-JAG media type in a form RFC 7515 §4.1.9 does not
+    /// allow (whitespace, parameters).
+    IdJagType = "idjag.typ",
+    /// The ID-JAG's `aud` is not exactly this server's issuer identifier.
+    IdJagAudience = "idjag.audience",
+    /// The ID-JAG's `client_id` is not the authenticated client.
+    IdJagClientMismatch = "idjag.client_id_mismatch",
+    /// An ID-JAG was presented by a client that did not authenticate
+    /// (public, or none): only confidential clients may present one.
+    IdJagConfidentialClient = "idjag.confidential_client_required",
+    /// The ID-JAG carries `authorization_details` (no type is supported).
+    IdJagAuthorizationDetails = "idjag.authorization_details",
+    /// An ID-JAG claim has the wrong type (`scope`, `resource`, `acr`,
+    /// `amr`, `auth_time`, `cnf`).
+    IdJagClaimType = "idjag.claim_type",
+    /// The ID-JAG is bound to a key (`cnf.jkt`) and the request has no
+    /// DPoP proof with that key.
+    IdJagKeyBinding = "idjag.key_binding",
+
+    // ---- target: the resource a token is for (RFC 8707)
+    /// The requested resource is not one this server issues tokens for
+    /// (`access_token.audience`, `access_token.resources`), or not one
+    /// the ID-JAG names (`invalid_target`).
+    TargetNotAllowed = "target.not_allowed",
+
+    // ---- dpop: the DPoP proof (RFC 9449 §4.3)
+    /// More than one `DPoP` header.
+    DpopMultipleProofs = "dpop.multiple_proofs",
+    /// The proof is not a compact JWS with a strict JSON header and
+    /// payload, or is too large.
+    DpopMalformed = "dpop.malformed",
+    /// `typ` is not `dpop+jwt`.
+    DpopType = "dpop.typ",
+    /// `alg` is `none`, symmetric, unknown or not in `dpop.algorithms`.
+    DpopAlgorithm = "dpop.alg",
+    /// The header's `jwk` is missing, not a supported public key, holds
+    /// private members, or does not fit `alg`.
+    DpopKey = "dpop.jwk",
+    /// The signature does not verify with the header's `jwk`.
+    DpopSignature = "dpop.signature_invalid",
+    /// A required claim (`jti`, `htm`, `htu`, `iat`) is missing or has the
+    /// wrong type.
+    DpopClaim = "dpop.claim_missing",
+    /// `htm` is not the request's method.
+    DpopMethod = "dpop.htm_mismatch",
+    /// `htu` is not this token endpoint (compared after RFC 9449 §4.3
+    /// normalisation).
+    DpopUri = "dpop.htu_mismatch",
+    /// `iat` is older than `dpop.max_age_secs` or in the future (beyond the
+    /// skew).
+    DpopIat = "dpop.iat",
+    /// The proof's `jti` was used before with this key.
+    DpopReplayed = "dpop.replayed",
+    /// The proof has no server nonce, or a stale or foreign one
+    /// (`use_dpop_nonce`, with a fresh `DPoP-Nonce`).
+    DpopNonce = "dpop.nonce",
+    /// The client must use DPoP (`dpop_bound_access_tokens`) and sent no
+    /// proof.
+    DpopRequired = "dpop.required",
 
     // ---- saml: the SAML 2.0 assertion (RFC 7522 §3, SAML core)
     /// The assertion is longer than the limit.
@@ -322,7 +396,10 @@ mod tests {
                     "xml",
                     "dsig",
                     "scope",
-                    "server"
+                    "server",
+                    "idjag",
+                    "target",
+                    "dpop"
                 ]
                 .contains(&ns),
                 "{code}"

@@ -19,6 +19,8 @@ pub enum ReplayKind {
     Grant,
     /// The client's authentication assertion (`private_key_jwt`).
     ClientAssertion,
+    /// The request's DPoP proof (RFC 9449 §11.1), by key and `jti`.
+    DpopProof,
 }
 
 /// An opaque key to claim once, and when the claim may be forgotten.
@@ -49,6 +51,20 @@ impl ReplayKey {
             key: hex(&tagged_hash(b"assertion-id/v1", &[issuer, id])),
             expires_at,
             kind,
+            partition: String::new(),
+        }
+    }
+}
+
+impl ReplayKey {
+    /// The key for DPoP proof `jti` made with the key whose thumbprint is
+    /// `jkt` (RFC 9449 §11.1: the same `jti` from another key is another
+    /// proof).
+    pub(crate) fn dpop(jkt: &str, jti: &str, expires_at: i64) -> Self {
+        Self {
+            key: hex(&tagged_hash(b"dpop-proof/v1", &[jkt, jti])),
+            expires_at,
+            kind: ReplayKind::DpopProof,
             partition: String::new(),
         }
     }
@@ -297,6 +313,7 @@ impl Replayed {
         match self.0 {
             ReplayKind::Grant => crate::reason::Reason::AssertionReplayed,
             ReplayKind::ClientAssertion => crate::reason::Reason::ClientAssertionReplayed,
+            ReplayKind::DpopProof => crate::reason::Reason::DpopReplayed,
         }
     }
 }
@@ -308,6 +325,7 @@ impl std::fmt::Display for Replayed {
         f.write_str(match self.0 {
             ReplayKind::Grant => "the assertion has already been used",
             ReplayKind::ClientAssertion => "the client assertion has already been used",
+            ReplayKind::DpopProof => "the DPoP proof has already been used",
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::encoding::b64_decode;
-use crate::limits::{MAX_BODY_BYTES, MAX_FORM_PARAMS};
+use crate::limits::{MAX_BODY_BYTES, MAX_FORM_PARAMS, MAX_RESOURCES};
 use crate::policy::{ScopeError, ScopeSet};
 use crate::protocol::{GRANT_JWT_BEARER, GRANT_SAML2_BEARER};
 
@@ -18,13 +18,16 @@ pub struct HttpRequest<'a> {
     pub content_type: Option<&'a str>,
     /// The `Authorization` header, if any.
     pub authorization: Option<&'a str>,
+    /// The `DPoP` header (a DPoP proof, RFC 9449 §4), if any.
+    pub dpop: Option<&'a str>,
     /// The raw body.
     pub body: &'a [u8],
 }
 
 impl<'a> HttpRequest<'a> {
-    /// Picks `Content-Type` and `Authorization` out of a header list
-    /// (names case-insensitive). A header given twice is an error.
+    /// Picks `Content-Type`, `Authorization` and `DPoP` out of a header
+    /// list (names case-insensitive). A header given twice is an error (for
+    /// `DPoP`, RFC 9449 §4.3 item 1: `invalid_dpop_proof`).
     pub fn from_headers<I>(
         method: &'a str,
         headers: I,
@@ -35,7 +38,14 @@ impl<'a> HttpRequest<'a> {
     {
         let mut content_type = None;
         let mut authorization = None;
+        let mut dpop = None;
         for (name, value) in headers {
+            if name.eq_ignore_ascii_case("dpop") {
+                if dpop.replace(value).is_some() {
+                    return Err(RequestError::MultipleDpopProofs);
+                }
+                continue;
+            }
             let slot = if name.eq_ignore_ascii_case("content-type") {
                 &mut content_type
             } else if name.eq_ignore_ascii_case("authorization") {
@@ -51,6 +61,7 @@ impl<'a> HttpRequest<'a> {
             method,
             content_type,
             authorization,
+            dpop,
             body,
         })
     }
@@ -123,8 +134,13 @@ pub struct TokenRequest {
     pub assertion: String,
     /// The requested scope, if any.
     pub scope: Option<ScopeSet>,
+    /// The RFC 8707 `resource` parameters, in order (each an absolute URI
+    /// without a fragment); empty when none was sent.
+    pub resources: Vec<String>,
     /// How the client identified itself.
     pub credentials: Credentials,
+    /// The `DPoP` header, if any (checked by [`crate::dpop`]).
+    pub dpop: Option<String>,
 }
 
 /// Why a request was refused before any assertion was looked at.
@@ -154,6 +170,14 @@ pub enum RequestError {
     UnsupportedClientAssertionType,
     /// The `scope` parameter has invalid syntax.
     InvalidScopeSyntax,
+    /// A `resource` is not an absolute URI without a fragment, or there
+    /// are too many (RFC 8707 §2: `invalid_target`).
+    InvalidResource,
+    /// `authorization_details` (RFC 9396) was sent: this server supports
+    /// no authorization details type (`invalid_authorization_details`).
+    AuthorizationDetails,
+    /// More than one `DPoP` header (RFC 9449 §4.3 item 1).
+    MultipleDpopProofs,
 }
 
 impl RequestError {
@@ -173,6 +197,9 @@ impl RequestError {
             Self::MalformedAuthorization => Reason::RequestMalformedAuthorization,
             Self::UnsupportedClientAssertionType => Reason::RequestClientAssertionType,
             Self::InvalidScopeSyntax => Reason::RequestScopeSyntax,
+            Self::InvalidResource => Reason::RequestResource,
+            Self::AuthorizationDetails => Reason::RequestAuthorizationDetails,
+            Self::MultipleDpopProofs => Reason::DpopMultipleProofs,
         }
     }
 }
@@ -204,6 +231,13 @@ impl fmt::Display for RequestError {
                 f.write_str("client_assertion_type is not supported or has no client_assertion")
             }
             Self::InvalidScopeSyntax => write!(f, "{}", ScopeError::Syntax),
+            Self::InvalidResource => f.write_str(
+                "each resource must be an absolute URI without a fragment (RFC 8707), and at most 16",
+            ),
+            Self::AuthorizationDetails => f.write_str(
+                "authorization_details are not supported by this server (no type is accepted)",
+            ),
+            Self::MultipleDpopProofs => f.write_str("send exactly one DPoP proof"),
         }
     }
 }
@@ -216,7 +250,7 @@ const PARAMS: [&str; 8] = [
     "client_secret",
     "client_assertion",
     "client_assertion_type",
-    "resource",
+    "authorization_details",
 ];
 
 /// Parses a token request. Unknown parameters are ignored (RFC 6749 §3.2);
@@ -233,6 +267,7 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
     }
     let mut values: [Option<String>; PARAMS.len()] = Default::default();
     let mut seen_unknown: Vec<String> = Vec::new();
+    let mut resources: Vec<String> = Vec::new();
     let mut count = 0usize;
     for pair in form_pairs(req.body) {
         count += 1;
@@ -245,6 +280,19 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         };
         let name = form_decode(name).ok_or(RequestError::MalformedBody)?;
         let value = form_decode(value).ok_or(RequestError::MalformedBody)?;
+        if name == "resource" {
+            // RFC 8707 §2: may be given more than once.
+            if value.is_empty() {
+                continue;
+            }
+            if !crate::protocol::is_resource_uri(&value) || resources.len() >= MAX_RESOURCES {
+                return Err(RequestError::InvalidResource);
+            }
+            if !resources.contains(&value) {
+                resources.push(value);
+            }
+            continue;
+        }
         match PARAMS.iter().position(|p| *p == name) {
             Some(i) => {
                 if values[i].is_some() {
@@ -268,7 +316,7 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         client_secret,
         client_assertion,
         client_assertion_type,
-        _resource,
+        authorization_details,
     ] = values.map(|v| v.filter(|s| !s.is_empty()));
 
     let grant_type = match grant_type.as_deref() {
@@ -278,6 +326,9 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         Some(_) => return Err(RequestError::UnsupportedGrantType),
     };
     let assertion = assertion.ok_or(RequestError::Missing("assertion"))?;
+    if authorization_details.is_some() {
+        return Err(RequestError::AuthorizationDetails);
+    }
     let scope = scope
         .map(|s| ScopeSet::parse(&s).map_err(|_| RequestError::InvalidScopeSyntax))
         .transpose()?;
@@ -328,7 +379,9 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         grant_type,
         assertion,
         scope,
+        resources,
         credentials,
+        dpop: req.dpop.map(str::to_owned),
     })
 }
 
@@ -436,6 +489,7 @@ mod tests {
             method: "POST",
             content_type: Some(FORM),
             authorization: None,
+            dpop: None,
             body: body.as_bytes(),
         })
     }
@@ -494,6 +548,7 @@ mod tests {
             method,
             content_type: ct,
             authorization: None,
+            dpop: None,
             body,
         };
         assert_eq!(
@@ -546,6 +601,7 @@ mod tests {
             method: "POST",
             content_type: Some(FORM),
             authorization: Some(&header),
+            dpop: None,
             body: GRANT.as_bytes(),
         })
         .unwrap();
@@ -562,6 +618,7 @@ mod tests {
                 method: "POST",
                 content_type: Some(FORM),
                 authorization: Some(&header),
+                dpop: None,
                 body: both.as_bytes()
             })
             .unwrap_err(),
@@ -600,6 +657,7 @@ mod tests {
                 method: "POST",
                 content_type: Some(FORM),
                 authorization: Some(bad),
+                dpop: None,
                 body: GRANT.as_bytes(),
             });
             assert_eq!(

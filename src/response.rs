@@ -49,7 +49,7 @@ impl HttpResponse {
 pub struct TokenResponse {
     /// The RFC 9068 JWT access token.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a DPoP-bound token (RFC 9449 §5).
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -57,6 +57,26 @@ pub struct TokenResponse {
     /// (RFC 6749 §5.1) — including when the request named none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The resources the token is for, when the request (or its ID-JAG)
+    /// named some (RFC 8707; draft-ietf-oauth-identity-assertion-authz-grant
+    /// §4.4.1): one as a string, more as an array.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "one_or_many"
+    )]
+    pub resource: Option<Vec<String>>,
+    /// A fresh DPoP server nonce, sent as the `DPoP-Nonce` header (RFC
+    /// 9449 §8.2), never in the body.
+    #[serde(skip)]
+    pub dpop_nonce: Option<String>,
+}
+
+fn one_or_many<S: serde::Serializer>(value: &Option<Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+    match value.as_deref() {
+        Some([one]) => s.serialize_str(one),
+        Some(many) => many.serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 impl TokenResponse {
@@ -64,6 +84,10 @@ impl TokenResponse {
     pub fn to_http(&self) -> HttpResponse {
         // Serializing a struct of strings and integers cannot fail.
         let body = serde_json::to_string(self).unwrap_or_default();
-        HttpResponse::json(200, body)
+        let mut response = HttpResponse::json(200, body);
+        if let Some(nonce) = &self.dpop_nonce {
+            response.push_header("DPoP-Nonce", nonce);
+        }
+        response
     }
 }

@@ -38,7 +38,11 @@ pub(crate) struct AccessTokenClaims<'a> {
     pub subject: &'a str,
     /// The trusted issuer that vouched for the subject ([`crate::protocol::IDP_CLAIM`]).
     pub idp: &'a str,
+    /// The configured audience, unless the request asked for resources.
     pub audience: &'a str,
+    /// The RFC 8707 resources asked for (one: a string `aud`; more: an
+    /// array).
+    pub resources: Option<&'a [String]>,
     pub client_id: Option<&'a str>,
     /// Space-separated; omitted when empty.
     pub scope: String,
@@ -48,6 +52,11 @@ pub(crate) struct AccessTokenClaims<'a> {
     /// The issuer's claim mapping (never one of the claims above:
     /// configuration refuses reserved names).
     pub mapped: &'a Map<String, Value>,
+    /// `acr`, `amr`, `auth_time` the server vouches for (RFC 9068 §2.2.1),
+    /// from a verified ID-JAG.
+    pub authentication: &'a Map<String, Value>,
+    /// `cnf.jkt` of a DPoP-bound token (RFC 9449 §6.1).
+    pub jkt: Option<&'a str>,
 }
 
 impl AccessTokenClaims<'_> {
@@ -57,7 +66,18 @@ impl AccessTokenClaims<'_> {
         claims.insert("iss".into(), json!(self.issuer));
         claims.insert("sub".into(), json!(self.subject));
         claims.insert(crate::protocol::IDP_CLAIM.into(), json!(self.idp));
-        claims.insert("aud".into(), json!(self.audience));
+        let aud = match self.resources {
+            Some([one]) => json!(one),
+            Some(many) if !many.is_empty() => json!(many),
+            _ => json!(self.audience),
+        };
+        claims.insert("aud".into(), aud);
+        for (name, value) in self.authentication {
+            claims.insert(name.clone(), value.clone());
+        }
+        if let Some(jkt) = self.jkt {
+            claims.insert("cnf".into(), json!({ "jkt": jkt }));
+        }
         claims.insert("exp".into(), json!(self.expires_at));
         claims.insert("iat".into(), json!(self.issued_at));
         claims.insert("jti".into(), json!(self.jti));

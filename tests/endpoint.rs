@@ -163,6 +163,7 @@ fn prepare_returns_replay_keys_and_issue_uses_the_later_clock() {
         method: "POST",
         content_type: Some(FORM),
         authorization: auth.as_deref(),
+        dpop: None,
         body: body.as_bytes(),
     };
     let pending = ep.prepare(&req, NOW).unwrap();
@@ -605,6 +606,7 @@ fn exchanges_and_pending_tokens_belong_to_their_endpoint() {
         method: "POST",
         content_type: Some(FORM),
         authorization: auth.as_deref(),
+        dpop: None,
         body: body.as_bytes(),
     };
     let exchange = a.begin(&req, NOW);
@@ -902,6 +904,7 @@ fn a_trusted_issuer_cannot_push_an_oversized_token() {
         method: "POST",
         content_type: Some(common::FORM),
         authorization: auth.as_deref(),
+        dpop: None,
         body: body.as_bytes(),
     };
     let e = ep.explain(&req, NOW, &|_| false);

@@ -34,6 +34,7 @@ fn request<'a>(body: &'a str, auth: Option<&'a str>) -> HttpRequest<'a> {
         method: "POST",
         content_type: Some(FORM),
         authorization: auth,
+        dpop: None,
         body: body.as_bytes(),
     }
 }

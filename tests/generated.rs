@@ -126,7 +126,7 @@ fn json_type(ty: &str) -> &'static str {
         "Vec<String>" => "array of strings",
         "BTreeMap<String, String>" => "object of strings",
         "ScopePolicy" | "AssertionFormat" | "AuthMethod" => "string (enum)",
-        "AccessTokenSettings" | "Dangerous" | "KeyCacheSettings" => "object",
+        "AccessTokenSettings" | "Dangerous" | "KeyCacheSettings" | "DpopSettings" => "object",
         "Vec<IssuerSettings>" | "Vec<ClientSettings>" => "array of objects",
         other => panic!("no JSON name for {other}"),
     }
@@ -210,6 +210,7 @@ fn typescript_config_types_match_the_schema() {
         ("Dangerous", "DangerousIssuerOptions"),
         ("ClientSettings", "ClientConfig"),
         ("KeyCacheSettings", "KeyCacheConfig"),
+        ("DpopSettings", "DpopConfig"),
     ];
     let schema = schema_fields();
     for ((rust, ts), (_, _, fields)) in pairs.iter().zip(&schema) {
@@ -316,6 +317,7 @@ fn typescript_explain_types_match_the_report() {
         method: "POST",
         content_type: Some("application/x-www-form-urlencoded"),
         authorization: None,
+        dpop: None,
         body: b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=x.y.z",
     };
     let report =

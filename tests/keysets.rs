@@ -138,6 +138,7 @@ impl KeyServer {
             method: "POST",
             content_type: Some(FORM),
             authorization: Some(BASIC),
+            dpop: None,
             body: body.as_bytes(),
         };
         ep.handle_fetching(
@@ -409,6 +410,7 @@ fn never_fetched_and_down_is_503_not_invalid_grant() {
         method: "POST",
         content_type: Some(FORM),
         authorization: Some(BASIC),
+        dpop: None,
         body: body.as_bytes(),
     };
     let r = ep.handle(&req, NOW, &mut MemoryReplayStore::new());
@@ -534,6 +536,7 @@ fn a_private_key_jwt_client_with_a_jwks_uri() {
         method: "POST",
         content_type: Some(FORM),
         authorization: None,
+        dpop: None,
         body: body.as_bytes(),
     };
     let r = ep.handle_fetching(
@@ -571,6 +574,7 @@ fn explain_says_where_the_key_came_from() {
         method: "POST",
         content_type: Some(FORM),
         authorization: Some(BASIC),
+        dpop: None,
         body: body.as_bytes(),
     };
     let exchange = ep.run_fetching(ep.begin_explain(&req, NOW), &RustBackend, &mut |_s, _n| {

@@ -331,6 +331,7 @@ fn metadata_at_a_url_trusts_the_idp() {
         method: "POST",
         content_type: Some(common::FORM),
         authorization: auth.as_deref(),
+        dpop: None,
         body: body.as_bytes(),
     };
     let mut fetches = Vec::new();

@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         method: "POST",
         content_type: Some(FORM),
         authorization: None,
+        dpop: None,
         body: b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.AA&client_id=c",
     };
     let _ = ep.prepare(&req, NOW);

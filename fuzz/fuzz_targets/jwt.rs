@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
             method: "POST",
             content_type: Some(FORM),
             authorization,
+            dpop: None,
             body: body.as_bytes(),
         };
         exercise(ep, &req);
@@ -39,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
         method: "POST",
         content_type: Some(FORM),
         authorization: None,
+        dpop: None,
         body: client_body.as_bytes(),
     };
     exercise(ep, &req);

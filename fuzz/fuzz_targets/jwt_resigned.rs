@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
             method: "POST",
             content_type: Some(FORM),
             authorization: *authorization,
+            dpop: None,
             body: body.as_bytes(),
         };
         exercise(ep, &req);

@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
             method: "POST",
             content_type: Some(FORM),
             authorization,
+            dpop: None,
             body: encoded.as_bytes(),
         };
         exercise(ep, &req);
@@ -30,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         method: "POST",
         content_type: Some(FORM),
         authorization: Some(&auth),
+        dpop: None,
         body: raw.as_bytes(),
     };
     exercise(ep, &req);

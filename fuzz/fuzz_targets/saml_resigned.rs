@@ -152,6 +152,7 @@ fuzz_target!(|data: &[u8]| {
         method: "POST",
         content_type: Some(FORM),
         authorization: Some(&auth),
+        dpop: None,
         body: body.as_bytes(),
     };
     exercise(saml_endpoint(), &req);

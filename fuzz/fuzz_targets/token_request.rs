@@ -64,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
         method,
         content_type,
         authorization: authorization.as_deref(),
+        dpop: None,
         body,
     };
     let parsed = parse_request(&req);

@@ -3,9 +3,12 @@
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
-use super::schema::{ClientSettings, ConfigDocument, IssuerSettings, KeyCacheSettings};
+use super::schema::{
+    ClientSettings, ConfigDocument, DpopSettings, IssuerSettings, KeyCacheSettings,
+};
 use super::{
-    AccessTokenPolicy, AssertionFormat, AuthMethod, Client, Config, ConfigError, TrustedIssuer,
+    AccessTokenPolicy, AssertionFormat, AuthMethod, Client, Config, ConfigError, DpopPolicy,
+    Profiles, TrustedIssuer,
 };
 use crate::crypto::Algorithm;
 use crate::crypto::seam::KeyOwner;
@@ -87,7 +90,9 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
             MAX_CLAIMS_BYTES,
             "access_token.max_claims_bytes",
         )? as usize,
+        resources: resources(&raw.access_token.resources)?,
     };
+    let dpop = dpop_policy(&raw.dpop)?;
 
     let key_cache = cache_policy(&raw.key_cache, &CachePolicy::default(), "key_cache")?;
     let config_refresh_secs = match raw.config_refresh_secs {
@@ -180,7 +185,122 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
         client_index,
         key_sources,
         config_refresh_secs,
+        dpop,
     })
+}
+
+/// `access_token.resources`: absolute URIs without a fragment (RFC 8707
+/// §2), each once.
+fn resources(list: &[String]) -> Result<Vec<String>, ConfigError> {
+    for (i, r) in list.iter().enumerate() {
+        let path = format!("access_token.resources[{i}]");
+        if !crate::protocol::is_resource_uri(r) {
+            return Err(ConfigError::new(
+                path,
+                "must be an absolute URI without a fragment (RFC 8707 §2)",
+            ));
+        }
+        if list[..i].contains(r) {
+            return Err(ConfigError::new(path, "listed twice"));
+        }
+    }
+    if list.len() > MAX_RESOURCES {
+        return Err(ConfigError::new(
+            "access_token.resources",
+            format!("at most {MAX_RESOURCES} resources"),
+        ));
+    }
+    Ok(list.to_vec())
+}
+
+/// `dpop`: algorithms (asymmetric, supported), the proof age and nonces.
+fn dpop_policy(raw: &DpopSettings) -> Result<DpopPolicy, ConfigError> {
+    let algorithms = match &raw.algorithms {
+        None => vec![Algorithm::ES256, Algorithm::PS256, Algorithm::RS256],
+        Some(names) if names.is_empty() => {
+            return Err(ConfigError::new(
+                "dpop.algorithms",
+                "must name at least one algorithm",
+            ));
+        }
+        Some(names) => names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                Algorithm::from_jose(name).ok_or_else(|| {
+                    ConfigError::new(
+                        format!("dpop.algorithms[{i}]"),
+                        "unsupported algorithm (RS256/384/512, PS256/384/512, ES256)",
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(DpopPolicy {
+        algorithms,
+        max_age: bounded(
+            raw.max_age_secs,
+            DEFAULT_DPOP_MAX_AGE_SECS,
+            1,
+            3600,
+            "dpop.max_age_secs",
+        )?,
+        require_nonce: raw.require_nonce,
+        nonce_lifetime: bounded(
+            raw.nonce_lifetime_secs,
+            DEFAULT_DPOP_NONCE_LIFETIME_SECS,
+            10,
+            3600,
+            "dpop.nonce_lifetime_secs",
+        )?,
+    })
+}
+
+/// `profiles`: known names, at least one, each once; `id-jag` only for
+/// JWT issuers.
+fn profiles(
+    names: Option<&[String]>,
+    format: AssertionFormat,
+    path: &str,
+) -> Result<Profiles, ConfigError> {
+    let Some(names) = names else {
+        return Ok(Profiles {
+            jwt_bearer: true,
+            id_jag: false,
+        });
+    };
+    let path = format!("{path}.profiles");
+    if names.is_empty() {
+        return Err(ConfigError::new(path, "must name at least one profile"));
+    }
+    let mut profiles = Profiles {
+        jwt_bearer: false,
+        id_jag: false,
+    };
+    for (i, name) in names.iter().enumerate() {
+        let slot = match name.as_str() {
+            crate::protocol::PROFILE_JWT_BEARER => &mut profiles.jwt_bearer,
+            crate::protocol::PROFILE_ID_JAG if format == AssertionFormat::Jwt => {
+                &mut profiles.id_jag
+            }
+            crate::protocol::PROFILE_ID_JAG => {
+                return Err(ConfigError::new(
+                    format!("{path}[{i}]"),
+                    "id-jag applies only to jwt issuers",
+                ));
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    format!("{path}[{i}]"),
+                    "unknown profile (jwt-bearer, id-jag)",
+                ));
+            }
+        };
+        if std::mem::replace(slot, true) {
+            return Err(ConfigError::new(format!("{path}[{i}]"), "listed twice"));
+        }
+    }
+    Ok(profiles)
 }
 
 /// The cache policy from `settings` over `base` (the defaults, or the
@@ -552,7 +672,9 @@ fn build_issuer(
         claims.push((target, source));
     }
     let subjects = ri.subjects.map(|s| s.into_iter().collect::<HashSet<_>>());
+    let profiles = profiles(ri.profiles.as_deref(), ri.format, path)?;
     Ok(TrustedIssuer {
+        profiles,
         issuer,
         format: ri.format,
         keys,
@@ -787,6 +909,7 @@ fn build_client(
         ));
     }
     Ok(Client {
+        dpop_bound: rc.dpop_bound_access_tokens,
         legacy_client_assertion_audience: rc.legacy_client_assertion_audience,
         saml_name_id_format: rc
             .saml_name_id_format

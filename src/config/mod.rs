@@ -119,6 +119,29 @@ pub struct Config {
     /// the issuers' and clients' `remote`.
     pub(crate) key_sources: Vec<KeySource>,
     pub(crate) config_refresh_secs: u64,
+    pub(crate) dpop: DpopPolicy,
+}
+
+/// How DPoP proofs are checked (`dpop`).
+#[derive(Debug, Clone)]
+pub(crate) struct DpopPolicy {
+    /// Accepted proof algorithms, in the configured order.
+    pub algorithms: Vec<Algorithm>,
+    /// Oldest accepted `iat`, in seconds before now (plus the skew).
+    pub max_age: i64,
+    /// Every proof must carry a server nonce.
+    pub require_nonce: bool,
+    /// Length of one nonce window, in seconds.
+    pub nonce_lifetime: i64,
+}
+
+/// The assertion profiles a JWT issuer may use (`profiles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Profiles {
+    /// Plain RFC 7523 assertions.
+    pub jwt_bearer: bool,
+    /// Identity Assertion JWT Authorization Grants.
+    pub id_jag: bool,
 }
 
 /// How access tokens are minted.
@@ -131,6 +154,8 @@ pub(crate) struct AccessTokenPolicy {
     pub max_subject_bytes: usize,
     /// Most JSON bytes the mapped claims may add.
     pub max_claims_bytes: usize,
+    /// Further RFC 8707 resources a token may be asked for.
+    pub resources: Vec<String>,
 }
 
 /// An identity provider whose assertions we accept.
@@ -164,6 +189,8 @@ pub(crate) struct TrustedIssuer {
     pub subject_prefix: Option<String>,
     /// `dangerous.shared_subject_namespace`.
     pub shared_subject_namespace: bool,
+    /// The profiles it may use (JWT issuers; SAML issuers: plain only).
+    pub profiles: Profiles,
 }
 
 /// A registered client.
@@ -184,6 +211,8 @@ pub(crate) struct Client {
     pub legacy_client_assertion_audience: bool,
     /// Index into [`Config::key_sources`] of its `jwks_uri`.
     pub remote: Option<usize>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound: bool,
 }
 
 impl Config {

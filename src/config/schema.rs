@@ -67,6 +67,11 @@ pub struct ConfigDocument {
     /// (0–86400; 0 looks on every request). The core itself does not read
     /// it. Default: 60.
     pub config_refresh_secs: Option<u64>,
+    /// DPoP (RFC 9449): sender-constrained access tokens. A request with a
+    /// valid `DPoP` proof always gets a DPoP-bound token (`cnf.jkt`,
+    /// `token_type: DPoP`). Default: the defaults of [`DpopSettings`].
+    #[serde(default)]
+    pub dpop: DpopSettings,
 }
 
 /// `access_token`: the RFC 9068 access tokens this server issues.
@@ -76,6 +81,12 @@ pub struct AccessTokenSettings {
     /// The resource the tokens are for (`aud`); never copied from the
     /// assertion. Required.
     pub audience: String,
+    /// Further resources (RFC 8707 `resource`) a client may ask a token
+    /// for; the one asked for becomes the token's `aud` instead of
+    /// `audience`. Absolute URIs without a fragment. Default: none (only
+    /// `audience` may be asked for).
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// Token lifetime in seconds (1–86400). Default: 3600.
     /// Risk: longer-lived bearer tokens are worth more to a thief.
     pub lifetime_secs: Option<i64>,
@@ -177,6 +188,13 @@ pub struct IssuerSettings {
     /// Deprecated spelling of `dangerous.allow_inclusive_c14n` (likewise).
     /// Default: false. Risk: as `dangerous.allow_inclusive_c14n`.
     pub allow_inclusive_c14n: Option<bool>,
+    /// jwt: the assertion profiles this issuer may use: `jwt-bearer`
+    /// (RFC 7523 assertions) and `id-jag` (Identity Assertion JWT
+    /// Authorization Grants, `typ: oauth-id-jag+jwt`,
+    /// draft-ietf-oauth-identity-assertion-authz-grant). An ID-JAG is
+    /// processed under the ID-JAG rules only, and only from an issuer that
+    /// lists `id-jag`. Default: `["jwt-bearer"]`.
+    pub profiles: Option<Vec<String>>,
     /// Opt-ins that weaken a check, each named for what it allows.
     /// Default: none.
     #[serde(default)]
@@ -266,6 +284,11 @@ pub struct ClientSettings {
     /// replay the client's assertions here.
     #[serde(default)]
     pub legacy_client_assertion_audience: bool,
+    /// `true`: every token request of this client must carry a DPoP proof
+    /// (RFC 9449 §5.2), so all its access tokens are sender-constrained.
+    /// Default: false (a proof is still honoured when sent).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// `key_cache`: how the host caches fetched key sets and metadata. The
@@ -295,4 +318,31 @@ pub struct KeyCacheSettings {
     pub failure_cache_secs: Option<u64>,
     /// Timeout of one fetch, in milliseconds (100–30000). Default: 5000.
     pub fetch_timeout_ms: Option<u64>,
+}
+
+/// `dpop`: how DPoP proofs (RFC 9449 §4) are checked at the token endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopSettings {
+    /// The proof algorithms accepted, from `ES256`, `PS256`, `PS384`,
+    /// `PS512`, `RS256`, `RS384`, `RS512` (asymmetric only, RFC 9449
+    /// §4.2); published as `dpop_signing_alg_values_supported`.
+    /// Default: `["ES256", "PS256", "RS256"]`.
+    pub algorithms: Option<Vec<String>>,
+    /// How old a proof's `iat` may be, in seconds (1–3600), plus
+    /// `clock_skew_secs` either way. Default: 300.
+    /// Risk: a longer window keeps a stolen proof usable for longer
+    /// (its `jti` is still one-time).
+    pub max_age_secs: Option<i64>,
+    /// `true`: every proof must carry a server nonce (RFC 9449 §8); a
+    /// request without one, or with a stale one, gets `use_dpop_nonce` and
+    /// a fresh `DPoP-Nonce`. Nonces are stateless (an HMAC of the time
+    /// window under the host's nonce secret), so every isolate accepts
+    /// every other's. Needs the host's secret (the Worker's
+    /// `AG_DPOP_NONCE_SECRET`). Default: false.
+    #[serde(default)]
+    pub require_nonce: bool,
+    /// How long one nonce window lasts, in seconds (10–3600); a nonce is
+    /// accepted in its window and the next. Default: 300.
+    pub nonce_lifetime_secs: Option<i64>,
 }

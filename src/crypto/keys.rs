@@ -50,6 +50,15 @@ fn bits(n: &[u8]) -> usize {
         .map_or(0, |&b| n.len() * 8 - b.leading_zeros() as usize)
 }
 
+/// Keys are equal when their public members are.
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.same_key(other)
+    }
+}
+
+impl Eq for PublicKey {}
+
 impl PublicKey {
     /// An RSA key from its big-endian modulus and exponent, both without
     /// leading zero octets (RFC 7518 §6.3.1). The modulus must be odd and
@@ -133,6 +142,26 @@ impl PublicKey {
     /// Whether two keys are the same public key.
     pub fn same_key(&self, other: &PublicKey) -> bool {
         self.members == other.members
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url): the hash of the
+    /// required members in lexicographic order, no whitespace — what a
+    /// DPoP-bound token's `cnf.jkt` carries (RFC 9449 §6.1).
+    pub fn thumbprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = match &self.members {
+            Members::Rsa { n, e } => format!(
+                r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                b64url_encode(e),
+                b64url_encode(n)
+            ),
+            Members::P256 { x, y } => format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                b64url_encode(x),
+                b64url_encode(y)
+            ),
+        };
+        b64url_encode(&Sha256::digest(canonical.as_bytes()))
     }
 
     /// The RSA modulus length in bytes: what a signature's length must be

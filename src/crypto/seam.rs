@@ -16,9 +16,7 @@
 
 use std::fmt;
 
-#[cfg(feature = "rust-crypto")]
-use super::PublicKey;
-use super::{Algorithm, KeyType};
+use super::{Algorithm, KeyType, PublicKey};
 
 /// Whose key a [`KeyRef`] names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +53,11 @@ pub enum KeyRef {
     /// The decoy key of this type (its private key was never kept, so
     /// nothing verifies with it).
     Decoy(KeyType),
+    /// The public key a DPoP proof carries in its own header (RFC 9449
+    /// §4.2): the one key not from configuration, because the proof is a
+    /// proof of possession of exactly that key. The check holds it
+    /// ([`SignatureCheck::proof_key`]); it never verifies anything else.
+    Proof,
 }
 
 impl fmt::Display for KeyRef {
@@ -78,6 +81,7 @@ impl fmt::Display for KeyRef {
             } => write!(f, "f{source}.{generation}.{index}"),
             Self::Decoy(KeyType::Rsa) => f.write_str("decoy-rsa"),
             Self::Decoy(KeyType::EcP256) => f.write_str("decoy-ec"),
+            Self::Proof => f.write_str("proof"),
         }
     }
 }
@@ -88,6 +92,7 @@ impl KeyRef {
         match id {
             "decoy-rsa" => return Some(Self::Decoy(KeyType::Rsa)),
             "decoy-ec" => return Some(Self::Decoy(KeyType::EcP256)),
+            "proof" => return Some(Self::Proof),
             _ => {}
         }
         let (kind, rest) = id.split_at_checked(1)?;
@@ -132,6 +137,9 @@ pub struct SignatureCheck {
     pub message: Vec<u8>,
     /// The signature in its wire form (RSA octets; ECDSA `r‖s`).
     pub signature: Vec<u8>,
+    /// The key [`KeyRef::Proof`] names: a DPoP proof's own public key
+    /// (then the only candidate); `None` for every other check.
+    pub proof_key: Option<PublicKey>,
 }
 
 impl SignatureCheck {
@@ -152,6 +160,24 @@ impl SignatureCheck {
             keys,
             message,
             signature,
+            proof_key: None,
+        }
+    }
+
+    /// A DPoP proof's check: its signature under the key its header
+    /// carries, and nothing else.
+    pub(crate) fn proof(
+        alg: Algorithm,
+        key: PublicKey,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> Self {
+        Self {
+            alg,
+            keys: vec![KeyRef::Proof],
+            message,
+            signature,
+            proof_key: Some(key),
         }
     }
 }
@@ -164,7 +190,11 @@ pub(crate) fn verify_with<'k>(
     lookup: impl Fn(KeyRef) -> Option<std::borrow::Cow<'k, PublicKey>>,
 ) -> bool {
     check.keys.iter().any(|&r| {
-        lookup(r).is_some_and(|key| {
+        let key = match r {
+            KeyRef::Proof => check.proof_key.clone().map(std::borrow::Cow::Owned),
+            other => lookup(other),
+        };
+        key.is_some_and(|key| {
             super::verify(check.alg, &key, &check.message, &check.signature).is_ok()
         })
     })
@@ -192,6 +222,7 @@ mod tests {
             },
             KeyRef::Decoy(KeyType::Rsa),
             KeyRef::Decoy(KeyType::EcP256),
+            KeyRef::Proof,
         ] {
             assert_eq!(KeyRef::parse(&r.to_string()), Some(r));
         }

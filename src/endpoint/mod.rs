@@ -13,6 +13,7 @@ use crate::crypto::PublicKey;
 #[cfg(feature = "rust-crypto")]
 use crate::crypto::SigningKey;
 use crate::crypto::seam::KeyRef;
+use crate::dpop::NonceKey;
 use crate::error::OAuthError;
 #[cfg(feature = "rust-crypto")]
 use crate::explain::Explanation;
@@ -153,6 +154,9 @@ pub struct TokenEndpoint {
     /// fetches, the core decides): locked only for short, non-reentrant
     /// reads and updates.
     key_sets: Mutex<Vec<SourceState>>,
+    /// The secret of stateless DPoP nonces (set by the host, see
+    /// [`Self::set_dpop_nonce_secret`]).
+    dpop_nonce: Option<NonceKey>,
 }
 
 #[derive(Debug)]
@@ -173,6 +177,9 @@ pub struct UnsignedToken {
     kid: String,
     expires_in: i64,
     scope: Option<String>,
+    dpop_bound: bool,
+    resource: Option<Vec<String>>,
+    dpop_nonce: Option<String>,
 }
 
 impl UnsignedToken {
@@ -194,9 +201,15 @@ impl UnsignedToken {
             .map_err(|_| OAuthError::server_error())?;
         Ok(TokenResponse {
             access_token: token::assemble(self.signing_input, signature),
-            token_type: "Bearer",
+            token_type: if self.dpop_bound {
+                crate::protocol::TOKEN_TYPE_DPOP
+            } else {
+                "Bearer"
+            },
             expires_in: self.expires_in,
             scope: self.scope,
+            resource: self.resource,
+            dpop_nonce: self.dpop_nonce,
         })
     }
 }
@@ -219,6 +232,13 @@ pub struct PendingToken {
     report_scope: bool,
     mapped_claims: Map<String, Value>,
     assertion_expires_at: i64,
+    /// The RFC 8707 resources the token is for (`None`: the configured
+    /// `access_token.audience`).
+    audience: Option<Vec<String>>,
+    /// `acr`, `amr`, `auth_time` from an ID-JAG (RFC 9068 §2.2.1).
+    authentication: Map<String, Value>,
+    /// The DPoP key the token is bound to (`cnf.jkt`), if any.
+    jkt: Option<String>,
 }
 
 impl PendingToken {
@@ -246,6 +266,19 @@ impl PendingToken {
     /// The granted scope.
     pub fn scope(&self) -> &ScopeSet {
         &self.scope
+    }
+
+    /// The thumbprint of the DPoP key the token will be bound to
+    /// (`cnf.jkt`, RFC 9449 §6.1), if the request carried a proof.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.jkt.as_deref()
+    }
+
+    /// The resources the token will be for, when the request (or its
+    /// ID-JAG) asked for some (RFC 8707); `None` for the configured
+    /// audience.
+    pub fn resources(&self) -> Option<&[String]> {
+        self.audience.as_deref()
     }
 }
 
@@ -321,7 +354,43 @@ impl TokenEndpoint {
             metadata_json,
             jwks_json,
             metadata_path,
+            dpop_nonce: None,
         })
+    }
+
+    /// Sets the secret DPoP server nonces are made with (RFC 9449 §8; at
+    /// least [`crate::dpop::MIN_NONCE_SECRET_BYTES`] random bytes, the same
+    /// on every instance that serves this endpoint). Needed when the
+    /// configuration sets `dpop.require_nonce` (without it every request
+    /// with a proof is `server_error`); harmless otherwise.
+    pub fn set_dpop_nonce_secret(&mut self, secret: &[u8]) -> Result<(), ConfigError> {
+        let key = NonceKey::new(secret, self.config.dpop.nonce_lifetime).ok_or_else(|| {
+            ConfigError::new(
+                "dpop.require_nonce",
+                format!(
+                    "the DPoP nonce secret must be at least {} bytes",
+                    crate::dpop::MIN_NONCE_SECRET_BYTES
+                ),
+            )
+        })?;
+        self.dpop_nonce = Some(key);
+        Ok(())
+    }
+
+    /// Whether this endpoint needs a nonce secret it does not have yet
+    /// (`dpop.require_nonce` without [`Self::set_dpop_nonce_secret`]).
+    pub fn needs_dpop_nonce_secret(&self) -> bool {
+        self.config.dpop.require_nonce && self.dpop_nonce.is_none()
+    }
+
+    /// A fresh DPoP server nonce for `now` (RFC 9449 §8), when nonces are
+    /// required and the secret is set: what a host may hand out ahead of
+    /// a request (e.g. in a `DPoP-Nonce` header on other responses).
+    pub fn dpop_nonce(&self, now: i64) -> Option<String> {
+        self.dpop_nonce
+            .as_ref()
+            .filter(|_| self.config.dpop.require_nonce)
+            .map(|k| k.nonce(now))
     }
 
     /// The configuration.
@@ -484,12 +553,15 @@ impl TokenEndpoint {
             subject: &pending.subject,
             idp: &pending.idp,
             audience: &policy.audience,
+            resources: pending.audience.as_deref(),
             client_id: pending.client_id.as_deref(),
             scope: pending.scope.to_scope_string(),
             issued_at: now,
             expires_at: exp,
             jti,
             mapped: &pending.mapped_claims,
+            authentication: &pending.authentication,
+            jkt: pending.jkt.as_deref(),
         };
         Ok((claims.into_map(), exp))
     }
@@ -525,6 +597,10 @@ impl TokenEndpoint {
         let jti = token::new_jti().map_err(|_| OAuthError::server_error())?;
         let (claims, exp) = self.token_claims(&pending, now, jti)?;
         let kid = self.active_kid();
+        let dpop_nonce = match (&self.dpop_nonce, pending.jkt.is_some()) {
+            (Some(key), true) if self.config.dpop.require_nonce => Some(key.nonce(now)),
+            _ => None,
+        };
         Ok(UnsignedToken {
             signing_input: token::signing_input(kid, &claims),
             kid: kid.to_owned(),
@@ -532,6 +608,9 @@ impl TokenEndpoint {
             scope: pending
                 .report_scope
                 .then(|| pending.scope.to_scope_string()),
+            dpop_bound: pending.jkt.is_some(),
+            resource: pending.audience,
+            dpop_nonce,
         })
     }
 

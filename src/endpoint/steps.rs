@@ -18,9 +18,10 @@ use super::{EndpointKeys, PendingToken, TokenEndpoint};
 use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
 use crate::config::{AuthMethod, Client, TrustedIssuer};
 use crate::crypto::seam::SignatureCheck;
+use crate::dpop::{self, DpopError, ProofPending, ProofRules, VerifiedProof};
 use crate::error::OAuthError;
 use crate::explain::{CheckId, Explanation, Trace, utc};
-use crate::grant::{self, GrantError, TimeError, ValidatedGrant};
+use crate::grant::{self, GrantError, IdJag, TimeError, ValidatedGrant};
 use crate::keyset::{KeySetError, KeySetNeed};
 use crate::policy::{self, ScopeSet};
 use crate::reason::Reason;
@@ -41,7 +42,64 @@ impl TokenEndpoint {
             Ok(r) => r,
             Err(e) => return self.exchange_done(Err(e.into()), now, trace),
         };
-        self.client_step(request, now, trace, Vec::new())
+        let Some(proof) = request.dpop.as_deref() else {
+            return self.client_step(request, now, trace, Carried::default());
+        };
+        // The proof first: a bad one costs no client or grant work, and a
+        // missing nonce is answered before any assertion is looked at.
+        let nonce = match (self.config.dpop.require_nonce, &self.dpop_nonce) {
+            (false, _) => None,
+            (true, Some(key)) => Some(key),
+            (true, None) => {
+                // The host was told to set a nonce secret and did not.
+                trace.fail(CheckId::DpopProof, Reason::ServerError, || {
+                    "dpop.require_nonce is set but the host gave no nonce secret".into()
+                });
+                return self.exchange_done(Err(OAuthError::server_error()), now, trace);
+            }
+        };
+        let rules = ProofRules {
+            method: req.method,
+            uri: self.config.token_endpoint(),
+            now,
+            max_age: self.config.dpop.max_age,
+            skew: self.config.clock_skew,
+            algorithms: &self.config.dpop.algorithms,
+            access_token: None,
+            nonce,
+        };
+        match dpop::begin(proof, &rules) {
+            Ok((pending, check)) => Exchange {
+                endpoint: self.id,
+                now,
+                trace,
+                carried: Carried::default(),
+                stage: Stage::Proof {
+                    request,
+                    pending: Box::new(pending),
+                    check,
+                },
+            },
+            Err(e) => {
+                trace.fail(CheckId::DpopProof, e.reason(), || e.to_string());
+                self.exchange_done(Err(self.dpop_refusal(e, now)), now, trace)
+            }
+        }
+    }
+
+    /// The answer to a refused proof: `use_dpop_nonce` with a fresh nonce
+    /// (RFC 9449 §8), else `invalid_dpop_proof` — with a fresh nonce too
+    /// when nonces are required, so the client's next proof can carry it.
+    pub(super) fn dpop_refusal(&self, e: DpopError, now: i64) -> OAuthError {
+        let nonce = self
+            .dpop_nonce
+            .as_ref()
+            .filter(|_| self.config.dpop.require_nonce)
+            .map(|k| k.nonce(now));
+        match (e, nonce) {
+            (DpopError::Nonce, Some(nonce)) => OAuthError::use_dpop_nonce(Reason::DpopNonce, nonce),
+            (e, nonce) => OAuthError::from(e).with_dpop_nonce(nonce),
+        }
     }
 
     /// Client authentication, up to its signature check (or a key set it
@@ -51,13 +109,13 @@ impl TokenEndpoint {
         request: TokenRequest,
         now: i64,
         mut trace: Trace,
-        fetched: Vec<usize>,
+        carried: Carried,
     ) -> Exchange {
         let mark = trace.mark();
         let remote = EndpointKeys {
             endpoint: self,
             now,
-            fetched: &fetched,
+            fetched: &carried.sources,
         };
         let begun = client_auth::begin(
             &self.config,
@@ -67,13 +125,13 @@ impl TokenEndpoint {
         );
         match begun {
             Ok(ClientBegun::Done(client)) => {
-                self.client_authenticated(request, Ok(client), now, trace, fetched)
+                self.client_authenticated(request, Ok(client), now, trace, carried)
             }
             Ok(ClientBegun::Pending(pending, check)) => Exchange {
                 endpoint: self.id,
                 now,
                 trace,
-                fetched,
+                carried,
                 stage: Stage::Client {
                     request,
                     pending,
@@ -86,14 +144,14 @@ impl TokenEndpoint {
                     endpoint: self.id,
                     now,
                     trace,
-                    fetched,
+                    carried,
                     stage: Stage::Keys {
                         need,
                         resume: Resume::Client { request },
                     },
                 }
             }
-            Err(e) => self.client_authenticated(request, Err(e), now, trace, fetched),
+            Err(e) => self.client_authenticated(request, Err(e), now, trace, carried),
         }
     }
 
@@ -105,7 +163,7 @@ impl TokenEndpoint {
         client: Result<ClientOutcome, ClientAuthError>,
         now: i64,
         mut trace: Trace,
-        fetched: Vec<usize>,
+        carried: Carried,
     ) -> Exchange {
         let mark = trace.mark();
         let config = &self.config;
@@ -126,7 +184,7 @@ impl TokenEndpoint {
         let remote = EndpointKeys {
             endpoint: self,
             now,
-            fetched: &fetched,
+            fetched: &carried.sources,
         };
         let (pending, check) = match self.begin_grant(&request, &remote, &mut trace) {
             Ok(begun) => begun,
@@ -136,7 +194,7 @@ impl TokenEndpoint {
                     endpoint: self.id,
                     now,
                     trace,
-                    fetched,
+                    carried,
                     stage: Stage::Keys {
                         need,
                         resume: Resume::Grant { request, client },
@@ -152,7 +210,7 @@ impl TokenEndpoint {
             endpoint: self.id,
             now,
             trace,
-            fetched,
+            carried,
             stage: Stage::Grant {
                 request,
                 client,
@@ -243,10 +301,26 @@ impl TokenEndpoint {
         request: &TokenRequest,
         client: ClientOutcome,
         grant: ValidatedGrant,
+        proof: Option<VerifiedProof>,
         now: i64,
         trace: &mut Trace,
     ) -> Result<PendingToken, OAuthError> {
         let client_ref = client.client.map(|i| &self.config.clients[i]);
+        if let Some(c) = client_ref.filter(|c| c.dpop_bound) {
+            let r = if proof.is_some() {
+                Ok(())
+            } else {
+                Err(DpopError::Required)
+            };
+            trace
+                .check(CheckId::DpopRequired, r, |_| {
+                    format!("{:?} must use DPoP, and sent a proof", c.client_id)
+                })
+                .map_err(|e| self.dpop_refusal(e, now))?;
+        }
+        if let Some(jag) = &grant.id_jag {
+            self.id_jag_binding(jag, client_ref, proof.as_ref(), trace)?;
+        }
         let policy = &self.config.access_token;
         if policy::token_expiry(
             now,
@@ -276,10 +350,19 @@ impl TokenEndpoint {
             ),
             None => format!("{:?} allows grants without a client", issuer.issuer),
         })?;
+        // An ID-JAG's scope is one more ceiling (draft §4.4.1: the granted
+        // scope may be a subset of it, never more).
+        let jag_scope = grant.id_jag.as_ref().and_then(|j| j.scope.as_ref());
+        let ceiling = match (issuer.scope.as_ref(), jag_scope) {
+            (Some(i), Some(j)) => Some(std::borrow::Cow::Owned(i.intersect(j))),
+            (Some(i), None) => Some(std::borrow::Cow::Borrowed(i)),
+            (None, Some(j)) => Some(std::borrow::Cow::Borrowed(j)),
+            (None, None) => None,
+        };
         let scope = policy::decide_scope(
             request.scope.as_ref(),
             client_ref.map(|c| &c.scope),
-            issuer.scope.as_ref(),
+            ceiling.as_deref(),
             self.config.scope_policy,
         );
         let scope = trace.check(CheckId::Scope, scope, |g| {
@@ -288,10 +371,12 @@ impl TokenEndpoint {
                 request.scope.as_ref().map(ScopeSet::to_scope_string),
                 g.granted.to_scope_string(),
                 client_ref.map(|c| c.scope.to_scope_string()),
-                issuer.scope.as_ref().map(ScopeSet::to_scope_string),
+                ceiling.as_deref().map(ScopeSet::to_scope_string),
                 self.config.scope_policy
             )
         })?;
+        let jag_resources = grant.id_jag.as_ref().map_or(&[][..], |j| &j.resources[..]);
+        let audience = self.target(&request.resources, jag_resources, trace)?;
         // The token's subject: the issuer's namespace, then the asserted
         // subject; bounded so a trusted issuer cannot make tokens too large
         // for the headers resource servers accept.
@@ -362,16 +447,25 @@ impl TokenEndpoint {
             &issuer.issuer,
             unauthenticated.then_some(grant.subject.as_str()),
         );
+        let (jkt, proof_key) = match proof {
+            Some(p) => (Some(p.jkt), Some(p.replay)),
+            None => (None, None),
+        };
         let replay_keys = grant
             .replay
             .into_iter()
+            .chain(proof_key)
             .chain(client.replay)
             .map(|key| ReplayKey {
                 partition: partition.clone(),
                 ..key
             })
             .collect();
+        let authentication = grant.id_jag.map(|j| j.authentication).unwrap_or_default();
         Ok(PendingToken {
+            audience,
+            authentication,
+            jkt,
             endpoint: self.id,
             replay_keys,
             mapped_claims,
@@ -382,6 +476,107 @@ impl TokenEndpoint {
             report_scope: scope.report,
             assertion_expires_at: grant.expires_at,
         })
+    }
+}
+
+impl TokenEndpoint {
+    /// The ID-JAG's client and key binding (draft-ietf-oauth-identity-
+    /// assertion-authz-grant §4.4.1, §9.1, §9.8): presented by the
+    /// confidential client it names, and with a DPoP proof of the key its
+    /// `cnf.jkt` names.
+    fn id_jag_binding(
+        &self,
+        jag: &IdJag,
+        client: Option<&Client>,
+        proof: Option<&VerifiedProof>,
+        trace: &mut Trace,
+    ) -> Result<(), OAuthError> {
+        let who = match client {
+            Some(c) if c.auth_method != AuthMethod::None => Ok(c),
+            _ => Err(GrantError::IdJag(
+                Reason::IdJagConfidentialClient,
+                "an ID-JAG must be presented by an authenticated (confidential) client",
+            )),
+        }
+        .and_then(|c| {
+            if c.client_id == jag.client_id {
+                Ok(c)
+            } else {
+                Err(GrantError::IdJag(
+                    Reason::IdJagClientMismatch,
+                    "client_id does not name the authenticated client",
+                ))
+            }
+        });
+        trace.check(CheckId::IdJagClient, who, |c| {
+            format!(
+                "client_id {:?} is the authenticated client ({})",
+                c.client_id,
+                c.auth_method.as_str()
+            )
+        })?;
+        let Some(jkt) = &jag.jkt else {
+            trace.skip(CheckId::IdJagKeyBinding, || "no cnf.jkt".into());
+            return Ok(());
+        };
+        let bound = match proof {
+            Some(p) if p.jkt == *jkt => Ok(()),
+            Some(_) => Err(GrantError::IdJag(
+                Reason::IdJagKeyBinding,
+                "the DPoP proof's key is not the one cnf.jkt names",
+            )),
+            None => Err(GrantError::IdJag(
+                Reason::IdJagKeyBinding,
+                "cnf.jkt requires a DPoP proof with that key",
+            )),
+        };
+        trace.check(CheckId::IdJagKeyBinding, bound, |_| {
+            format!("the DPoP proof's key is cnf.jkt {jkt}")
+        })?;
+        Ok(())
+    }
+
+    /// The token's audience (RFC 8707 §2): the requested resources, each
+    /// one we serve (`access_token.audience` or `.resources`) and, for an
+    /// ID-JAG with `resource`, one it names; else the ID-JAG's resources
+    /// (each one we serve); else `None`, the default audience.
+    fn target(
+        &self,
+        requested: &[String],
+        jag: &[String],
+        trace: &mut Trace,
+    ) -> Result<Option<Vec<String>>, GrantError> {
+        let policy = &self.config.access_token;
+        let served = |r: &String| *r == policy.audience || policy.resources.contains(r);
+        if requested.is_empty() && jag.is_empty() {
+            trace.skip(CheckId::Resource, || {
+                format!("no resource asked for: aud {:?}", policy.audience)
+            });
+            return Ok(None);
+        }
+        let wanted = if requested.is_empty() { jag } else { requested };
+        let result = match wanted.iter().find(|r| !served(r)) {
+            Some(r) => Err((r.clone(), "is not a resource this server issues tokens for")),
+            None => match requested
+                .iter()
+                .find(|r| !jag.is_empty() && !jag.contains(r))
+            {
+                Some(r) => Err((r.clone(), "is not among the ID-JAG's resource values")),
+                None => Ok(wanted.to_vec()),
+            },
+        };
+        match result {
+            Ok(aud) => {
+                trace.pass(CheckId::Resource, || format!("aud {aud:?}"));
+                Ok(Some(aud))
+            }
+            Err((r, why)) => {
+                trace.fail(CheckId::Resource, Reason::TargetNotAllowed, || {
+                    format!("{r:?} {why}")
+                });
+                Err(GrantError::Target)
+            }
+        }
     }
 }
 
@@ -413,14 +608,29 @@ pub struct Exchange {
     endpoint: u64,
     now: i64,
     trace: Trace,
+    /// What the steps so far carry forward.
+    carried: Carried,
+    stage: Stage,
+}
+
+/// What an exchange carries from step to step.
+#[derive(Debug, Default)]
+struct Carried {
     /// Key sets fetched for this exchange: each at most once, so an
     /// exchange never loops on a source that keeps failing.
-    fetched: Vec<usize>,
-    stage: Stage,
+    sources: Vec<usize>,
+    /// The request's DPoP proof, verified (RFC 9449 §4.3).
+    proof: Option<VerifiedProof>,
 }
 
 #[derive(Debug)]
 enum Stage {
+    /// Waiting for the DPoP proof's check.
+    Proof {
+        request: TokenRequest,
+        pending: Box<ProofPending>,
+        check: SignatureCheck,
+    },
     /// Waiting for the client assertion's check.
     Client {
         request: TokenRequest,
@@ -469,7 +679,7 @@ impl TokenEndpoint {
             endpoint: self.id,
             now,
             trace,
-            fetched: Vec::new(),
+            carried: Carried::default(),
             stage: Stage::Done(result),
         }
     }
@@ -480,7 +690,9 @@ impl Exchange {
     /// decided.
     pub fn signature_check(&self) -> Option<&SignatureCheck> {
         match &self.stage {
-            Stage::Client { check, .. } | Stage::Grant { check, .. } => Some(check),
+            Stage::Proof { check, .. }
+            | Stage::Client { check, .. }
+            | Stage::Grant { check, .. } => Some(check),
             Stage::Keys { .. } | Stage::Done(_) => None,
         }
     }
@@ -509,7 +721,7 @@ impl Exchange {
             endpoint: began_with,
             now,
             trace,
-            mut fetched,
+            mut carried,
             stage,
         } = self;
         if began_with != endpoint.id {
@@ -517,13 +729,13 @@ impl Exchange {
         }
         match stage {
             Stage::Keys { need, resume } => {
-                fetched.push(need.source);
+                carried.sources.push(need.source);
                 match resume {
                     Resume::Client { request } => {
-                        endpoint.client_step(request, now, trace, fetched)
+                        endpoint.client_step(request, now, trace, carried)
                     }
                     Resume::Grant { request, client } => {
-                        endpoint.client_authenticated(request, Ok(client), now, trace, fetched)
+                        endpoint.client_authenticated(request, Ok(client), now, trace, carried)
                     }
                 }
             }
@@ -531,7 +743,7 @@ impl Exchange {
                 endpoint: began_with,
                 now,
                 trace,
-                fetched,
+                carried,
                 stage,
             },
         }
@@ -546,7 +758,7 @@ impl Exchange {
             endpoint: began_with,
             now,
             mut trace,
-            fetched,
+            carried,
             stage,
         } = self;
         if began_with != endpoint.id {
@@ -556,6 +768,31 @@ impl Exchange {
         }
         let config = &endpoint.config;
         match stage {
+            Stage::Proof {
+                request,
+                pending,
+                check: _,
+            } => match pending.finish(verified) {
+                Ok(proof) => {
+                    trace.pass(CheckId::DpopProof, || {
+                        format!(
+                            "key {} (jkt), iat {}, jti one-time",
+                            proof.jkt,
+                            utc(proof.iat)
+                        )
+                    });
+                    let carried = Carried {
+                        sources: carried.sources,
+                        proof: Some(proof),
+                    };
+                    endpoint.client_step(request, now, trace, carried)
+                }
+                Err(e) => {
+                    trace.fail(CheckId::DpopProof, e.reason(), || e.to_string());
+                    let e = endpoint.dpop_refusal(e, now);
+                    endpoint.exchange_done(Err(e), now, trace)
+                }
+            },
             Stage::Client {
                 request,
                 pending,
@@ -563,7 +800,7 @@ impl Exchange {
             } => {
                 let client =
                     client_auth::finish(config, *pending, verified, request.grant_type, now);
-                endpoint.client_authenticated(request, client, now, trace, fetched)
+                endpoint.client_authenticated(request, client, now, trace, carried)
             }
             Stage::Grant {
                 request,
@@ -579,16 +816,17 @@ impl Exchange {
                         grant::saml2::finish(config, p, verified, now, &mut trace)
                     }
                 };
-                let result = grant
-                    .map_err(OAuthError::from)
-                    .and_then(|g| endpoint.grant_validated(&request, client, g, now, &mut trace));
+                let proof = carried.proof;
+                let result = grant.map_err(OAuthError::from).and_then(|g| {
+                    endpoint.grant_validated(&request, client, g, proof, now, &mut trace)
+                });
                 endpoint.exchange_done(result, now, trace)
             }
             other @ (Stage::Done(_) | Stage::Keys { .. }) => Self {
                 endpoint: began_with,
                 now,
                 trace,
-                fetched,
+                carried,
                 stage: other,
             },
         }
@@ -629,6 +867,7 @@ impl Exchange {
                 let which = match key.kind {
                     ReplayKind::Grant => "the assertion",
                     ReplayKind::ClientAssertion => "the client assertion",
+                    ReplayKind::DpopProof => "the DPoP proof",
                 };
                 let outcome: Result<(), Replayed> = if used {
                     Err(Replayed(key.kind))

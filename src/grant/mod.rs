@@ -46,6 +46,11 @@ pub enum GrantError {
     /// The issuer's key set must be fetched first, or yields nothing
     /// usable (503, not `invalid_grant`: the assertion may be fine).
     KeySet(crate::keyset::KeySetError),
+    /// An ID-JAG rule failed (the reason says which).
+    IdJag(Reason, &'static str),
+    /// The resource asked for is not one we may issue a token for
+    /// (`invalid_target`, RFC 8707 §2).
+    Target,
 }
 
 impl fmt::Display for GrantError {
@@ -72,6 +77,10 @@ impl fmt::Display for GrantError {
             Self::Signature(e) => write!(f, "{e}"),
             Self::Saml(_, what) => write!(f, "the assertion is refused: {what}"),
             Self::KeySet(e) => write!(f, "{e}"),
+            Self::IdJag(_, what) => write!(f, "the ID-JAG is refused: {what}"),
+            Self::Target => {
+                f.write_str("the requested resource is not one this server issues tokens for")
+            }
         }
     }
 }
@@ -94,6 +103,8 @@ impl GrantError {
             Self::Signature(e) => e.reason(),
             Self::Saml(r, _) => *r,
             Self::KeySet(e) => crate::reason::Refusal::reason(e),
+            Self::IdJag(r, _) => *r,
+            Self::Target => Reason::TargetNotAllowed,
         }
     }
 }
@@ -302,6 +313,26 @@ pub struct ValidatedGrant {
     pub(crate) name_id_format: Option<String>,
     pub(crate) expires_at: i64,
     pub(crate) replay: Option<ReplayKey>,
+    /// An ID-JAG's own rules' inputs (`None` for every other assertion).
+    pub(crate) id_jag: Option<IdJag>,
+}
+
+/// What a verified ID-JAG (draft-ietf-oauth-identity-assertion-authz-grant
+/// §3.1) asks of the token, read from its verified claims; the endpoint
+/// applies it once the client is known.
+#[derive(Debug, Clone)]
+pub(crate) struct IdJag {
+    /// The client the ID-JAG was issued to (must be the authenticated one).
+    pub client_id: String,
+    /// `scope`: the most the token may carry.
+    pub scope: Option<crate::policy::ScopeSet>,
+    /// `resource`: the resources the token may be for (empty: any we serve).
+    pub resources: Vec<String>,
+    /// `acr`, `amr`, `auth_time`, as the access token carries them
+    /// (RFC 9068 §2.2.1).
+    pub authentication: Map<String, Value>,
+    /// `cnf.jkt`: the key a DPoP proof must demonstrate.
+    pub jkt: Option<String>,
 }
 
 impl ValidatedGrant {

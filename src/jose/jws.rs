@@ -27,6 +27,11 @@ pub struct UnverifiedJws {
     alg: Algorithm,
     kid: Option<String>,
     typ: Option<String>,
+    /// `typ` exactly as the header has it.
+    raw_typ: Option<String>,
+    /// The header's `jwk`: read only for DPoP proofs, whose key it is
+    /// ([`crate::dpop`]); never a key source for anything else.
+    jwk: Option<Value>,
     payload: Map<String, Value>,
     signature: Vec<u8>,
 }
@@ -57,6 +62,8 @@ pub fn parse(token: &str) -> Result<UnverifiedJws, JoseError> {
     let header_bytes = b64url_decode(header_b64).ok_or(JoseError::Malformed)?;
     let header = json::parse_object(&header_bytes)?;
     let (alg, kid, typ) = check_header(&header)?;
+    let raw_typ = header.get("typ").and_then(Value::as_str).map(str::to_owned);
+    let jwk = header.get("jwk").cloned();
 
     let payload_bytes = b64url_decode(payload_b64).ok_or(JoseError::Malformed)?;
     let payload = json::parse_object(&payload_bytes)?;
@@ -67,6 +74,8 @@ pub fn parse(token: &str) -> Result<UnverifiedJws, JoseError> {
         alg,
         kid,
         typ,
+        raw_typ,
+        jwk,
         payload,
         signature,
     })
@@ -144,6 +153,29 @@ impl UnverifiedJws {
     /// `None` when absent.
     pub fn typ(&self) -> Option<&str> {
         self.typ.as_deref()
+    }
+
+    /// The header's `typ` exactly as sent (for rules that allow only the
+    /// RFC 7515 §4.1.9 spellings, see [`crate::protocol::typ_is`]).
+    pub fn raw_typ(&self) -> Option<&str> {
+        self.raw_typ.as_deref()
+    }
+
+    /// The header's `jwk`, for DPoP proofs only (RFC 9449 §4.2): the key
+    /// the proof demonstrates possession of. Assertions never take keys
+    /// from here.
+    pub(crate) fn embedded_jwk(&self) -> Option<&Value> {
+        self.jwk.as_ref()
+    }
+
+    /// The JWS signing input (`header.payload`).
+    pub(crate) fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
+
+    /// The decoded signature.
+    pub(crate) fn signature(&self) -> &[u8] {
+        &self.signature
     }
 
     /// The signature work to do, as data: the header's `alg` must be in

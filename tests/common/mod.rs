@@ -36,6 +36,7 @@ pub fn send(
         method: "POST",
         content_type: Some(FORM),
         authorization,
+        dpop: None,
         body: body.as_bytes(),
     };
     ep.handle(&req, now, store)
@@ -231,6 +232,7 @@ pub fn explained_reason(
         method: "POST",
         content_type: Some(FORM),
         authorization,
+        dpop: None,
         body: body.as_bytes(),
     };
     let report = serde_json::to_value(ep.explain(&req, now, is_used)).unwrap();

@@ -160,6 +160,7 @@ pub(crate) fn finish(
         name_id_format: checked.name_id_format,
         expires_at: checked.expires_at,
         replay: Some(replay),
+        id_jag: None,
     })
 }
 
