@@ -196,6 +196,16 @@ def main() -> None:
     token_request("grant_type=" + GRANT_SAML2 + "&assertion=PHg%2BPC94Pg&client_id=saml-client", AUTH_NONE, ct=7,
                   line="application/x-www-form-urlencoded; charset=utf-8")
 
+    # --- DPoP proofs -----------------------------------------------------------
+    for v in json.loads((VEC / "idjag/vectors.json").read_text()):
+        proofs = v.get("dpop") or []
+        for proof in [proofs] if isinstance(proofs, str) else proofs:
+            put("dpop_proof", b"\0" + proof.encode())
+            p = jws_parts(proof)
+            if p:
+                header, payload = p
+                put("dpop_proof", b"\1" + header + b"\n" + payload)
+
     for t in sorted(counts):
         print(f"  {t}: {counts[t]} new seed(s)")
     total = {d.name: len(list(d.iterdir())) for d in sorted(CORPUS.iterdir()) if d.is_dir()}

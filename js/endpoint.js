@@ -18,6 +18,36 @@ import { KeySetHost } from './keysets.js';
 const MAX_KEY_SET_NEEDS = 8;
 
 /**
+ * The DPoP nonce secret as bytes: a string (its UTF-8; use ≥ 32 random
+ * characters, e.g. `openssl rand -base64 48`) or bytes; undefined when none.
+ */
+function nonceSecretBytes(secret) {
+  if (secret === undefined || secret === null || secret === '') return undefined;
+  if (typeof secret === 'string') return new TextEncoder().encode(secret);
+  if (secret instanceof Uint8Array) return secret;
+  if (secret instanceof ArrayBuffer) return new Uint8Array(secret);
+  throw new TypeError('assertion-grant: dpopNonceSecret must be a string or bytes');
+}
+
+/** A core with its nonce secret set; refuses a configuration that needs one it was not given. */
+function newCore(configText, keysText, hostSigns, nonceSecret) {
+  const core = new Core(configText, keysText, hostSigns);
+  try {
+    if (nonceSecret !== undefined) core.setDpopNonceSecret(nonceSecret);
+    if (core.needsDpopNonceSecret) {
+      throw new ConfigError(
+        'dpop.require_nonce',
+        'dpop.require_nonce: needs a nonce secret shared by every instance (option dpopNonceSecret; the Worker: AG_DPOP_NONCE_SECRET)',
+      );
+    }
+  } catch (err) {
+    core.free();
+    throw err;
+  }
+  return core;
+}
+
+/**
  * An OAuth 2.0 token endpoint for assertion grants, plus its RFC 8414
  * metadata and JWKS documents.
  */
@@ -37,12 +67,13 @@ export class TokenEndpoint {
   #onError;
   #paths;
   #keySets;
+  #dpopNonceSecret;
 
   /**
    * @param {object | string} config configuration (object or JSON text)
    * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void, keySets?: { fetch?: typeof fetch, cache?: { get(url: string): Promise<object | undefined>, put(url: string, entry: object): Promise<void> }, onKeySet?: (report: object) => void } }} [options]
    */
-  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {} } = {}) {
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret } = {}) {
     assertReady('new TokenEndpoint()');
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
@@ -67,8 +98,9 @@ export class TokenEndpoint {
     const split = webcrypto && keysText !== undefined ? splitSigningKeys(keysText) : undefined;
     const coreKeysText = split?.publicText ?? keysText;
     const hostSigns = split !== undefined;
+    this.#dpopNonceSecret = nonceSecretBytes(dpopNonceSecret);
     try {
-      this.#coreInstance = new Core(configText, coreKeysText, hostSigns);
+      this.#coreInstance = newCore(configText, coreKeysText, hostSigns, this.#dpopNonceSecret);
     } catch (err) {
       throw toConfigError(err);
     }
@@ -115,7 +147,7 @@ export class TokenEndpoint {
    */
   get #core() {
     if (this.#coreGeneration !== generation) {
-      this.#coreInstance = new Core(this.#configText, this.#keysText, this.#hostSigns);
+      this.#coreInstance = newCore(this.#configText, this.#keysText, this.#hostSigns, this.#dpopNonceSecret);
       this.#coreGeneration = generation;
       this.#jwks = JSON.parse(this.#coreInstance.jwksJson());
     }
@@ -363,12 +395,16 @@ export class TokenEndpoint {
       clientAuth,
       clientAssertion,
       clientAssertionType,
+      resource,
+      dpop,
     } = params;
     const form = new URLSearchParams();
     const headers = new Headers({ 'Content-Type': 'application/x-www-form-urlencoded' });
     form.set('grant_type', grantType);
     if (assertion !== undefined) form.set('assertion', assertion);
     if (scope !== undefined) form.set('scope', Array.isArray(scope) ? scope.join(' ') : scope);
+    for (const r of resource === undefined ? [] : Array.isArray(resource) ? resource : [resource]) form.append('resource', r);
+    if (dpop !== undefined) headers.set('DPoP', dpop);
     if (clientSecret !== undefined) {
       if (clientId === undefined) throw new TypeError('assertion-grant: clientSecret needs clientId');
       const auth = clientAuth ?? 'basic';

@@ -35,14 +35,15 @@ export class BodyTooLarge extends Error {}
 // The request headers the core reads (src/request.rs `HttpRequest::from_headers`).
 // Only these cross into wasm: converting every header a request carries
 // (a dozen at the edge) into wasm strings costs more than the check.
-const CORE_HEADERS = ['content-type', 'authorization'];
+const CORE_HEADERS = ['content-type', 'authorization', 'dpop'];
 
 /**
  * Split a header value that `Headers` joined from repeated fields (", ")
- * back into its fields. Neither header the core reads has a comma in any
- * value it accepts (Basic credentials are token68; the form media type's
- * only parameter is a charset), so every comma — quoted or not — marks a
- * repeated field, and the core refuses repeated fields on every host.
+ * back into its fields. No header the core reads has a comma in any value
+ * it accepts (Basic credentials are token68; the form media type's only
+ * parameter is a charset; a DPoP proof is a compact JWS), so every comma —
+ * quoted or not — marks a repeated field, and the core refuses repeated
+ * fields on every host (two DPoP proofs: `invalid_dpop_proof`).
  */
 function splitJoinedFields(value) {
   return value.includes(',') ? value.split(',').map((field) => field.trim()) : [value];

@@ -483,6 +483,12 @@ export interface TokenEndpointOptions {
   onError?: (error: unknown) => void;
   /** Remote key sets (`jwks_uri`, `saml_metadata_url`): how they are fetched, shared and reported. */
   keySets?: KeySetOptions;
+  /**
+   * The secret of stateless DPoP server nonces (RFC 9449 §8): at least 32 bytes (a string is
+   * taken as UTF-8), the same on every instance. Required when the configuration sets
+   * `dpop.require_nonce` (the constructor throws a ConfigError at `dpop.require_nonce` without it).
+   */
+  dpopNonceSecret?: string | Uint8Array | ArrayBuffer;
 }
 
 // ---------------------------------------------------------------------------
@@ -625,6 +631,10 @@ export interface ExchangeParams {
   clientAssertion?: string;
   /** Default `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`. */
   clientAssertionType?: string;
+  /** RFC 8707 `resource`(s) the token is for. */
+  resource?: string | string[];
+  /** A DPoP proof (RFC 9449) for `POST` to the token endpoint: the token comes back DPoP-bound. */
+  dpop?: string;
 }
 
 /** RFC 8414 authorization server metadata as served by the endpoint. */
@@ -737,6 +747,73 @@ export type HostErrorKind =
  * bare `500 {"error":"server_error"}`.
  */
 export function errorResponse(kind: HostErrorKind): Response;
+
+/** What {@link verifyAccessToken} checks a request's access token against. */
+export interface VerifyAccessTokenOptions {
+  /** Our issuer identifier: the token's `iss` must be exactly this. */
+  issuer: string;
+  /** This resource server: the token's `aud` must be or contain it. */
+  audience: string;
+  /** Our JWK Set (the endpoint's `/.well-known/jwks.json`), or … */
+  jwks?: { keys: object[] };
+  /** … its URL: fetched, kept 300 s, refetched for an unknown `kid` at most every 30 s. */
+  jwksUri?: string;
+  /** The fetch used for `jwksUri`. Default: global fetch. */
+  fetch?: typeof fetch;
+  /** The clock, seconds since the epoch. Default: `Date.now() / 1000`. */
+  now?: () => number;
+  /** Clock tolerance in seconds. Default 60. */
+  clockSkewSecs?: number;
+  /** Scope the token must carry (all of it), else 403 `insufficient_scope`. */
+  requiredScope?: string | string[];
+  /** The request URL as the client addressed it (the proof's `htu`). Default `request.url` (behind a proxy, pass the public URL). */
+  url?: string;
+  dpop?: {
+    /** Refuse tokens that are not DPoP-bound. Default false. */
+    required?: boolean;
+    /** How old a proof's `iat` may be (seconds). Default 300. */
+    maxAgeSecs?: number;
+    /** Accepted proof algorithms. Default `['ES256', 'PS256', 'RS256']`. */
+    algorithms?: JwsAlgorithm[];
+    /** Where proof `jti`s are claimed once. Default: one in-memory store per process (share one store across instances). */
+    replayStore?: ReplayStore;
+  };
+}
+
+/** A refused access token: answer with {@link AccessTokenError.response}. */
+export class AccessTokenError extends Error {
+  /** 401 (400 for a malformed Authorization header, 403 for `insufficient_scope`, 503 if the replay store failed). */
+  status: number;
+  /** `invalid_token`, `invalid_request`, `insufficient_scope`, `invalid_dpop_proof`, `use_dpop_nonce`; undefined when there were no credentials. */
+  error: string | undefined;
+  description: string;
+  /** The `WWW-Authenticate` value (RFC 6750 §3, RFC 9449 §7.1). */
+  wwwAuthenticate: string;
+  /** The HTTP answer: the status, `WWW-Authenticate`, `Cache-Control: no-store`. */
+  response(): Response;
+}
+
+/**
+ * For resource servers: verifies the access token a request carries — one of ours (RFC 9068:
+ * ES256, `typ: at+jwt`, signed by a key of our JWKS; `iss`, `aud`, `exp`, `nbf`, `iat`) — and for a
+ * DPoP-bound token (`cnf.jkt`) the request's DPoP proof (RFC 9449 §7.1: the `DPoP` scheme, one
+ * proof, `htm`/`htu`, `iat`, `ath`, the key's thumbprint, `jti` once). The proof's rules are the
+ * token endpoint's own (the wasm core); signatures are checked with WebCrypto.
+ *
+ * @throws {AccessTokenError} when the token or proof is refused
+ * @example
+ * try {
+ *   const { claims } = await verifyAccessToken(request, { issuer, audience: 'https://api.example.com', jwksUri });
+ *   return Response.json({ hello: claims.sub });
+ * } catch (err) {
+ *   if (err instanceof AccessTokenError) return err.response();
+ *   throw err;
+ * }
+ */
+export function verifyAccessToken(
+  request: Request,
+  options: VerifyAccessTokenOptions,
+): Promise<{ claims: Record<string, unknown> & { sub: string; cnf?: { jkt: string } }; token: string; scheme: 'Bearer' | 'DPoP'; dpop?: { jkt: string } }>;
 
 // ---------------------------------------------------------------------------
 // Initialisation and helpers

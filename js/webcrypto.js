@@ -134,19 +134,35 @@ export class WebCryptoVerifier {
    * @param {import('./assertion_grant.js').SignatureCheck} check
    * @returns {Promise<boolean>}
    */
-  async verify({ alg, keys, message, signature }) {
+  async verify({ alg, keys, message, signature, jwk }) {
     const spec = Object.hasOwn(WEBCRYPTO_ALGORITHMS, alg) ? WEBCRYPTO_ALGORITHMS[alg] : undefined;
     if (spec === undefined) return false;
     for (const id of keys) {
-      const key = await this.#key(id, alg, spec);
+      // A DPoP proof's own key: imported for this check only, never cached.
+      const key = id === 'proof' ? await importProofKey(jwk, spec) : await this.#key(id, alg, spec);
       if (key !== null && (await verifyWith(spec, key, message, signature))) return true;
     }
     return false;
   }
 }
 
+/** The public key a DPoP proof carries (the core checked its members), or null. */
+export async function importProofKey(jwk, spec) {
+  if (jwk === undefined || jwk === null) return null;
+  try {
+    return await SUBTLE.importKey('jwk', jwk, spec.importAs, false, ['verify']);
+  } catch {
+    return null;
+  }
+}
+
+/** The WebCrypto parameters of a JOSE algorithm name, or undefined. */
+export function webCryptoAlgorithm(alg) {
+  return Object.hasOwn(WEBCRYPTO_ALGORITHMS, alg) ? WEBCRYPTO_ALGORITHMS[alg] : undefined;
+}
+
 /** One WebCrypto verification, with the pure-Rust backend's rules on the wire form. */
-async function verifyWith(spec, key, message, signature) {
+export async function verifyWith(spec, key, message, signature) {
   // RSA signatures are exactly as long as the modulus; ECDSA ones are
   // 64-byte r‖s (WebCrypto's P1363 form).
   const length = spec.kty === 'RSA' ? Math.ceil(key.algorithm.modulusLength / 8) : 64;

@@ -24,7 +24,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-TARGETS=(token_request xml_parse c14n xmldsig_verify saml_assertion saml_resigned jwt jwt_resigned jwk config saml_metadata)
+TARGETS=(token_request xml_parse c14n xmldsig_verify saml_assertion saml_resigned jwt jwt_resigned jwk config saml_metadata dpop_proof)
 SANITIZER="${FUZZ_SANITIZER:-none}"
 NICE="${FUZZ_NICE:-10}"
 TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
@@ -37,7 +37,7 @@ LIBFUZZER_FLAGS=(-rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-512}" -malloc_limit_mb="${F
 dict_for() {
   case "$1" in
     xml_parse | c14n | xmldsig_verify | saml_assertion | saml_resigned | saml_metadata) echo fuzz/dict/xml.dict ;;
-    jwk | config | jwt_resigned) echo fuzz/dict/json.dict ;;
+    jwk | config | jwt_resigned | dpop_proof) echo fuzz/dict/json.dict ;;
     token_request | jwt) echo fuzz/dict/form.dict ;;
   esac
 }

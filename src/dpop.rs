@@ -186,6 +186,9 @@ pub fn begin(
         | JoseError::UnsupportedAlgorithm
         | JoseError::MissingAlgorithm => DpopError::Algorithm,
         JoseError::AccessTokenType => DpopError::Type,
+        // An unsigned proof (`alg: none`, empty signature) is malformed as
+        // a JWS; say what is wrong with it.
+        _ if unsigned(proof) => DpopError::Algorithm,
         _ => DpopError::Malformed,
     })?;
     if !jws.raw_typ().is_some_and(|t| typ_is(t, TYP_DPOP)) {
@@ -221,6 +224,18 @@ pub fn begin(
         nonce: rules.nonce.cloned(),
     };
     Ok((pending, check))
+}
+
+/// Whether a malformed proof's header says `alg: none`.
+fn unsigned(proof: &str) -> bool {
+    let header = proof.split('.').next().and_then(b64url_decode);
+    header
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .is_some_and(|h| {
+            h["alg"]
+                .as_str()
+                .is_some_and(|a| a.eq_ignore_ascii_case("none"))
+        })
 }
 
 /// The proof's own public key: `RSA` or `EC` P-256, public members only.

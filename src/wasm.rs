@@ -25,7 +25,11 @@ const TS_TYPES: &'static str = r#"
 /** An HTTP response to send as it is. */
 export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string; }
 /** A signature the core needs checked: does `signature` over `message` verify under `alg` with one of `keys` (ids for `Core.verificationKey`, tried in order)? */
-export interface SignatureCheck { alg: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "RS1"; keys: string[]; message: Uint8Array; signature: Uint8Array; }
+export interface SignatureCheck { alg: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "RS1"; keys: string[]; message: Uint8Array; signature: Uint8Array; /** The public JWK of key id "proof" (a DPoP proof's own key); absent otherwise. */ jwk?: JsonWebKey; }
+/** A DPoP proof that passed every rule. */
+export interface VerifiedDpopProof { jkt: string; jti: string; iat: number; replayKey: string; expiresAt: number; }
+/** A refused DPoP proof. */
+export interface DpopRefusal { error: "invalid_dpop_proof" | "use_dpop_nonce"; reason: string; description: string; }
 /** A one-time-use key to claim (atomically) before issuing. */
 /** A key set the core needs fetched before it can go on. */
 export interface KeySetNeed { source: number; url: string; kind: "jwks" | "saml-metadata"; owner: string; why: "first_use" | "unknown_kid" | "expired"; timeoutMs: number; maxBytes: number; haveFetchedAt: number | null; }
@@ -36,7 +40,7 @@ export type KeySetFetchResult = { ok: true; body: string; cacheControl?: string 
 /** What the core made of a fetched document. */
 export interface KeySetReport { source: number; url: string; accepted: boolean; keys: number; skipped: string[]; error?: string; fetchedAt?: number; freshUntil?: number; staleUntil?: number; generation?: number; }
 /** A one-time-use key to claim (atomically) before issuing. */
-export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion"; partition: string; }
+export interface ReplayKeyClaim { key: string; expiresAt: number; kind: "grant" | "client_assertion" | "dpop_proof"; partition: string; }
 /** One check of an explain report. */
 export interface ExplainCheck { check: string; spec: string; outcome: "pass" | "fail" | "skipped"; detail: string; }
 /** What the endpoint would do with a request, check by check. */
@@ -127,6 +131,8 @@ struct CheckJs<'a> {
     message: &'a [u8],
     #[serde(with = "serde_bytes_js")]
     signature: &'a [u8],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwk: Option<serde_json::Value>,
 }
 
 /// Serializes bytes as a `Uint8Array` (serde-wasm-bindgen's bytes).
@@ -190,17 +196,148 @@ impl PendingExchange {
 /// The check `exchange` waits for, as a JS object; `undefined` when decided.
 fn check_to_js(exchange: &Exchange) -> JsValue {
     match exchange.signature_check() {
-        Some(check) => {
-            let js = CheckJs {
-                alg: check.alg.as_jose(),
-                keys: check.keys.iter().map(ToString::to_string).collect(),
-                message: &check.message,
-                signature: &check.signature,
-            };
-            js.serialize(&serde_wasm_bindgen::Serializer::new())
-                .unwrap_or(JsValue::UNDEFINED)
-        }
+        Some(check) => signature_check_js(check),
         None => JsValue::UNDEFINED,
+    }
+}
+
+fn signature_check_js(check: &crate::crypto::seam::SignatureCheck) -> JsValue {
+    let js = CheckJs {
+        alg: check.alg.as_jose(),
+        keys: check.keys.iter().map(ToString::to_string).collect(),
+        message: &check.message,
+        signature: &check.signature,
+        jwk: check.proof_key.as_ref().map(|k| k.to_jwk()),
+    };
+    js.serialize(&serde_wasm_bindgen::Serializer::new())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A DPoP proof checked for a resource server (RFC 9449 §7.1, §4.3):
+/// answer its `signatureCheck` (the key is the proof's own, `check.jwk`),
+/// then `finish`.
+#[wasm_bindgen(js_name = DpopProofCheck)]
+pub struct DpopProofCheck {
+    state: Option<
+        Result<
+            (
+                crate::dpop::ProofPending,
+                crate::crypto::seam::SignatureCheck,
+            ),
+            crate::dpop::DpopError,
+        >,
+    >,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifiedProofJs<'a> {
+    jkt: &'a str,
+    jti: &'a str,
+    iat: i64,
+    replay_key: &'a str,
+    expires_at: i64,
+}
+
+#[derive(Serialize)]
+struct DpopRefusalJs {
+    error: &'static str,
+    reason: &'static str,
+    description: String,
+}
+
+fn dpop_refusal_js(e: &crate::dpop::DpopError) -> JsValue {
+    to_js(&DpopRefusalJs {
+        error: if *e == crate::dpop::DpopError::Nonce {
+            "use_dpop_nonce"
+        } else {
+            "invalid_dpop_proof"
+        },
+        reason: e.reason().code(),
+        description: e.to_string(),
+    })
+}
+
+#[wasm_bindgen(js_class = DpopProofCheck)]
+impl DpopProofCheck {
+    /// Parses `proof` for a request with `method` to `uri` carrying
+    /// `accessToken` (its `ath` must match), at `nowSecs`, accepting `iat`
+    /// up to `maxAgeSecs` old (± `skewSecs`) and the algorithms `algs`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        proof: &str,
+        method: &str,
+        uri: &str,
+        #[wasm_bindgen(js_name = accessToken)] access_token: Option<String>,
+        #[wasm_bindgen(js_name = nowSecs)] now_secs: f64,
+        #[wasm_bindgen(js_name = maxAgeSecs)] max_age_secs: f64,
+        #[wasm_bindgen(js_name = skewSecs)] skew_secs: f64,
+        algs: Vec<String>,
+    ) -> DpopProofCheck {
+        let algorithms: Vec<crate::crypto::Algorithm> = algs
+            .iter()
+            .filter_map(|a| crate::crypto::Algorithm::from_jose(a))
+            .collect();
+        let clamp = |v: f64| seconds(v).unwrap_or(0).clamp(0, 86_400);
+        let state = match seconds(now_secs) {
+            None => Err(crate::dpop::DpopError::IssuedAt),
+            Some(now) => crate::dpop::begin(
+                proof,
+                &crate::dpop::ProofRules {
+                    method,
+                    uri,
+                    now,
+                    max_age: clamp(max_age_secs),
+                    skew: clamp(skew_secs),
+                    algorithms: &algorithms,
+                    access_token: access_token.as_deref(),
+                    nonce: None,
+                },
+            ),
+        };
+        DpopProofCheck { state: Some(state) }
+    }
+
+    /// The signature check to answer, or `undefined` when the proof was
+    /// already refused (then `finish` says why).
+    #[wasm_bindgen(getter, js_name = signatureCheck, unchecked_return_type = "SignatureCheck | undefined")]
+    pub fn signature_check(&self) -> JsValue {
+        match &self.state {
+            Some(Ok((_, check))) => signature_check_js(check),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Every claim rule on the verified claims: `{ok: true, proof}` or
+    /// `{ok: false, refusal}`. Consumes the check.
+    #[wasm_bindgen(
+        unchecked_return_type = "{ ok: true; proof: VerifiedDpopProof } | { ok: false; refusal: DpopRefusal }"
+    )]
+    pub fn finish(&mut self, verified: bool) -> JsValue {
+        let result = match self.state.take() {
+            Some(Ok((pending, _))) => pending.finish(verified),
+            Some(Err(e)) => Err(e),
+            None => Err(crate::dpop::DpopError::Malformed),
+        };
+        let out = js_sys::Object::new();
+        match result {
+            Ok(p) => {
+                let _ = js_sys::Reflect::set(&out, &"ok".into(), &true.into());
+                let proof = to_js(&VerifiedProofJs {
+                    jkt: &p.jkt,
+                    jti: &p.jti,
+                    iat: p.iat,
+                    replay_key: &p.replay.key,
+                    expires_at: p.replay.expires_at,
+                });
+                let _ = js_sys::Reflect::set(&out, &"proof".into(), &proof);
+            }
+            Err(e) => {
+                let _ = js_sys::Reflect::set(&out, &"ok".into(), &false.into());
+                let _ = js_sys::Reflect::set(&out, &"refusal".into(), &dpop_refusal_js(&e));
+            }
+        }
+        out.into()
     }
 }
 
@@ -338,6 +475,22 @@ impl Core {
         .map_err(config_error)?;
         let sources = inner.config().key_sources().to_vec().into();
         Ok(Core { inner, sources })
+    }
+
+    /// Sets the secret stateless DPoP nonces are made with (at least 32
+    /// bytes, the same on every instance); throws `invalid_config` if too
+    /// short.
+    #[wasm_bindgen(js_name = setDpopNonceSecret)]
+    pub fn set_dpop_nonce_secret(&mut self, secret: &[u8]) -> Result<(), JsValue> {
+        self.inner
+            .set_dpop_nonce_secret(secret)
+            .map_err(config_error)
+    }
+
+    /// Whether the configuration requires DPoP nonces and no secret was set.
+    #[wasm_bindgen(getter, js_name = needsDpopNonceSecret)]
+    pub fn needs_dpop_nonce_secret(&self) -> bool {
+        self.inner.needs_dpop_nonce_secret()
     }
 
     /// Whether the core signs access tokens itself (`issue`); else the host
@@ -767,6 +920,7 @@ impl Prepared {
                     kind: match k.kind {
                         ReplayKind::Grant => "grant",
                         ReplayKind::ClientAssertion => "client_assertion",
+                        ReplayKind::DpopProof => "dpop_proof",
                     },
                     partition: &k.partition,
                 })

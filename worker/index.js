@@ -9,6 +9,9 @@
 //                     written by scripts/bundle-config.mjs; see wrangler.toml)
 // env.AG_SIGNING_KEY  secret: private EC P-256 JWK or {"keys":[...]}
 // env.REPLAY          Durable Object namespace bound to ReplayGuard
+// env.AG_DPOP_NONCE_SECRET  secret (≥ 32 characters): the key of stateless DPoP
+//                     server nonces; required when the configuration sets
+//                     dpop.require_nonce (the same value on every isolate)
 //
 // Precedence: AG_CONFIG_KV (bound, and the key present) > AG_CONFIG >
 // ag.config.json > the built-in demo (only when none is set, and never with a
@@ -118,6 +121,7 @@ async function buildEndpoint({ env, configText, keyText }) {
   const endpoint = new TokenEndpoint(config, {
     signingKeys: keyText ?? (await ephemeralSigningKey()),
     replayStore: new DurableObjectReplayStore(env.REPLAY),
+    dpopNonceSecret: typeof env.AG_DPOP_NONCE_SECRET === 'string' ? env.AG_DPOP_NONCE_SECRET : undefined,
     onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
     // Key sets named by jwks_uri / saml_metadata_url: global fetch, cached per
     // isolate by the endpoint and shared across the colo's isolates through

@@ -78,8 +78,9 @@ pub struct ConfigDocument {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessTokenSettings {
-    /// The resource the tokens are for (`aud`); never copied from the
-    /// assertion. Required.
+    /// The resource the tokens are for (`aud`), unless the request (or its
+    /// ID-JAG) asks for one of `resources` (RFC 8707); never any other
+    /// value from the assertion. Required.
     pub audience: String,
     /// Further resources (RFC 8707 `resource`) a client may ask a token
     /// for; the one asked for becomes the token's `aud` instead of

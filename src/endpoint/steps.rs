@@ -549,8 +549,11 @@ impl TokenEndpoint {
         let policy = &self.config.access_token;
         let served = |r: &String| *r == policy.audience || policy.resources.contains(r);
         if requested.is_empty() && jag.is_empty() {
-            trace.skip(CheckId::Resource, || {
-                format!("no resource asked for: aud {:?}", policy.audience)
+            trace.pass(CheckId::Resource, || {
+                format!(
+                    "no resource asked for: aud {:?} (access_token.audience)",
+                    policy.audience
+                )
             });
             return Ok(None);
         }
