@@ -209,7 +209,9 @@ fn signature_check_js(check: &crate::crypto::seam::SignatureCheck) -> JsValue {
         signature: &check.signature,
         jwk: check.proof_key.as_ref().map(|k| k.to_jwk()),
     };
-    js.serialize(&serde_wasm_bindgen::Serializer::new())
+    // Bytes as Uint8Array; the proof's JWK as a plain object (what
+    // `crypto.subtle.importKey('jwk', …)` reads), not a Map.
+    js.serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
         .unwrap_or(JsValue::UNDEFINED)
 }
 
