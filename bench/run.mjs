@@ -3,11 +3,13 @@
 // One run, bounded (≈2–4 minutes), loopback only, every process it starts is
 // stopped by PID:
 //   1. sizes of the .wasm and the Worker upload;
-//   2. pre-generated one-time assertions (JWT: WebCrypto; SAML: xmlsec1);
+//   2. pre-generated one-time assertions (JWT and ID-JAG: WebCrypto; SAML: xmlsec1);
 //   3. workerd (Miniflare): CPU per full token request for ours (worker/index.js
-//      with an in-memory replay namespace) and the peers (jose; xml-crypto),
-//      measured as workerd's CPU time from /proc minus an empty baseline;
-//      then end-to-end latency, ours with the real Durable Object;
+//      with an in-memory replay namespace) and the peers (jose; xml-crypto;
+//      for ID-JAGs @cloudflare/workers-oauth-provider, with an in-memory KV
+//      and with Miniflare's KV, and jose), measured as workerd's CPU time from
+//      /proc minus an empty baseline; then end-to-end latency, ours with the
+//      real Durable Object;
 //   4. cold start: workerd start + first request, ours vs a hello-world Worker;
 //   5. the same CPU measurement in Node (ours via the npm package, the peers);
 //   6. where the time goes (V8 sampling profiler inside workerd);
@@ -15,7 +17,8 @@
 // then bench/results/latest.json, docs/bench.md and docs/bench.svg.
 //
 // Options: --quick (fewer rounds, smaller pools: a smoke test, not numbers to
-// publish), --rounds N, --pool N, --skip node,cold,profile,latency, --native,
+// publish), --rounds N, --pool N, --skip node,cold,profile,latency,idjag (idjag:
+// leave the ID-JAG row out), --native,
 // --no-wait (do not wait for a quiet machine), --wait SECS (longest wait for
 // the 1-min load average to fall below 1.0 before the first phase; later
 // phases wait at most 60 s), --pkg DIR (measure another
@@ -29,7 +32,9 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../tests/js/helpers.mjs';
 import { COMPATIBILITY_DATE, createMiniflare, moduleWorker, tokenWorker } from '../tests/js/miniflare.mjs';
-import { AUTHORIZATION, PATHS, TOKEN_URL, benchConfig, makePools } from './lib/assertions.mjs';
+import { Response as MiniflareResponse } from 'miniflare';
+import { basicAuth } from '../tests/js/helpers.mjs';
+import { AUTHORIZATION, PATHS as ALL_PATHS, TOKEN_URL, benchConfig, makePools, signIdJagPool } from './lib/assertions.mjs';
 import { bundlePeerWorker } from './lib/bundle.mjs';
 import { analyse, inspectorSession } from './lib/profile.mjs';
 import { cpuNs, descendants, isAlive, loadAvg, machine, threadCpuNs, waitQuiet } from './lib/proc.mjs';
@@ -38,6 +43,7 @@ import { clamp, median, quantile, sleep, sum, summary } from './lib/stats.mjs';
 import { packPool, runBatch, runEmpty } from './workerd/harness.js';
 import { createJoseEndpoint } from './peers/jose-endpoint.mjs';
 import { createXmlCryptoEndpoint } from './peers/xmlcrypto-endpoint.mjs';
+import { jwksFor } from './peers/wop-options.mjs';
 import { render, writeReadme } from './report.mjs';
 import { stripNames } from '../scripts/wasm-strip-names.mjs';
 
@@ -58,6 +64,9 @@ const { values: opt } = parseArgs({
 const ROUNDS = Number(opt.rounds ?? (opt.quick ? 3 : 15));
 const POOL = Number(opt.pool ?? (opt.quick ? 60 : 200));
 const SKIP = new Set(opt.skip.split(',').filter(Boolean));
+// The paths measured (--skip idjag leaves the ID-JAG row out).
+const PATHS = ALL_PATHS.filter((p) => !(p.kind === 'idjag' && SKIP.has('idjag')));
+const IDJAG = PATHS.some((p) => p.kind === 'idjag');
 const COLD_REPS = opt.quick ? 2 : 5;
 const WARM_MS = opt.quick ? 500 : 1500;
 // The tree our Worker is loaded from: the repository, or (--pkg) a temporary
@@ -137,6 +146,23 @@ const peerWorker = (peerBundle, options) => ({
   compatibilityFlags: ['nodejs_compat'],
   ...options,
 });
+
+// The workers-oauth-provider peer (ID-JAG): its own bundle and Worker, a KV
+// namespace OAUTH_KV (Miniflare's simulator, in memory) and, for its one
+// outbound fetch per isolate (the issuer's JWKS at the URL its trusted-issuer
+// resolver names), an answer from here with the configured keys.
+const wopWorker = (wopBundle, config, options) =>
+  peerWorker(wopBundle, {
+    name: 'wop',
+    compatibilityFlags: [],
+    kvNamespaces: ['OAUTH_KV'],
+    outboundService: (request) => {
+      const jwks = jwksFor(config, request.url);
+      if (jwks === undefined) return new MiniflareResponse('bench: no such outbound resource', { status: 404 });
+      return new MiniflareResponse(JSON.stringify(jwks), { headers: { 'Content-Type': 'application/json' } });
+    },
+    ...options,
+  });
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -264,29 +290,61 @@ async function measureCpu(driver, pairs, empties, { rounds, pool, warmMs = WARM_
 
 // ---------------------------------------------------------------------------
 
-const HOSTS = { ag: 'as.example.com', cpu: 'cpu.bench', peer: 'peer.bench' };
-const peerOf = (path) => (path.startsWith('jwt') ? 'jose' : 'xmlcrypto');
+const HOSTS = { ag: 'as.example.com', cpu: 'cpu.bench', peer: 'peer.bench', wop: 'wop.bench' };
+// The peers of each path in workerd, the first the one the path is compared with.
+const PEERS = {
+  'jwt-es256': ['jose'],
+  'jwt-rs256': ['jose'],
+  'saml-rsa': ['xmlcrypto'],
+  'saml-ecdsa': ['xmlcrypto'],
+  'idjag-es256': ['wop', 'wop-kv', 'jose'],
+};
+// Where each peer runs (workerd host) and which run in Node too.
+const PEER_HOST = { jose: HOSTS.peer, xmlcrypto: HOSTS.peer, wop: HOSTS.wop, 'wop-kv': HOSTS.wop };
+const NODE_PEERS = new Set(['jose', 'xmlcrypto']);
+const peerOf = (path) => PEERS[path][0];
 const bodiesOf = (pools) => Object.fromEntries(Object.entries(pools).map(([k, v]) => [k, v.map((a) => a.body)]));
 
-async function workerdPhase({ pools, config, signingKey, peerBundle }) {
+async function load(mf, host, payload) {
+  const r = await mf.dispatchFetch(`http://${host}/__bench/load`, { method: 'POST', body: payload });
+  if (r.status !== 200) throw new Error(`bench: load into ${host}: ${await r.text()}`);
+  await r.arrayBuffer();
+}
+
+async function workerdPhase({ pools, generatedAt, config, signingKey, peerBundle, wopBundle }) {
   const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey };
   const wd = await startWorkerd({
     workers: [
       tokenWorker({ root: TREE, name: 'ag', routes: [`${HOSTS.ag}/*`], bindings }),
       moduleWorker('bench/workerd/ag-cpu.js', { root: TREE, name: 'ag-cpu', routes: [`${HOSTS.cpu}/*`], bindings }),
       peerWorker(peerBundle, { routes: [`${HOSTS.peer}/*`], bindings }),
+      ...(IDJAG ? [wopWorker(wopBundle, config, { routes: [`${HOSTS.wop}/*`], bindings: { AG_CONFIG: bindings.AG_CONFIG } })] : []),
     ],
   });
   const { mf, pid } = wd;
   log(`workerd pid ${pid} ready in ${wd.readyMs.toFixed(0)} ms`);
   try {
     const payload = JSON.stringify({ pools: bodiesOf(pools), authorization: AUTHORIZATION, url: TOKEN_URL });
-    for (const host of [HOSTS.cpu, HOSTS.peer]) {
-      const r = await mf.dispatchFetch(`http://${host}/__bench/load`, { method: 'POST', body: payload });
-      if (r.status !== 200) throw new Error(`bench: load into ${host}: ${await r.text()}`);
-      await r.arrayBuffer();
-    }
+    for (const host of [HOSTS.cpu, HOSTS.peer]) await load(mf, host, payload);
     const info = await (await mf.dispatchFetch(`http://${HOSTS.peer}/__info`)).json();
+
+    // workers-oauth-provider: the client it registered (OAuthHelpers.createClient:
+    // generated id and secret) gets its own ID-JAGs, signed like ours' pool
+    // (same issuer, key, claims and times; client_id = that id).
+    const peerInputs = {};
+    let wop;
+    if (IDJAG) {
+      const r = await mf.dispatchFetch(`http://${HOSTS.wop}/__wop/client`);
+      if (r.status !== 200) throw new Error(`bench: wop peer: ${r.status} ${await r.text()}`);
+      const client = await r.json();
+      const path = PATHS.find((p) => p.kind === 'idjag');
+      const pool = await signIdJagPool(path, POOL, generatedAt, { clientId: client.clientId });
+      const authorization = basicAuth(client.clientId, client.clientSecret);
+      await load(mf, HOSTS.wop, JSON.stringify({ pools: { [path.id]: pool.map((a) => a.body) }, authorization, url: TOKEN_URL }));
+      peerInputs.wop = peerInputs['wop-kv'] = { pools: { [path.id]: pool }, authorization };
+      wop = { clientAuth: client.method, clientIdBytes: client.clientId.length, assertionBytes: median(pool.map((a) => a.bytes)) };
+      log(`wop peer: client ${client.clientId} (${client.method}) registered; ${pool.length} ID-JAGs for it`);
+    }
 
     const driver = {
       async batch(pair, start, k) {
@@ -312,11 +370,12 @@ async function workerdPhase({ pools, config, signingKey, peerBundle }) {
     };
     const pairs = [
       ...PATHS.map((p) => ({ key: `ours/${p.id}`, impl: 'ours', path: p.id, host: HOSTS.cpu })),
-      ...PATHS.map((p) => ({ key: `${peerOf(p.id)}/${p.id}`, impl: peerOf(p.id), path: p.id, host: HOSTS.peer })),
+      ...PATHS.flatMap((p) => PEERS[p.id].map((peer) => ({ key: `${peer}/${p.id}`, impl: peer, path: p.id, host: PEER_HOST[peer] }))),
     ];
     const empties = [
       { key: 'empty/ag-cpu', impl: 'empty', host: HOSTS.cpu },
       { key: 'empty/peer', impl: 'empty', host: HOSTS.peer },
+      ...(IDJAG ? [{ key: 'empty/wop', impl: 'empty', host: HOSTS.wop }] : []),
     ];
     log(`workerd CPU: ${pairs.length} series × ${ROUNDS} rounds (${elapsed()})`);
     const cpu = await measureCpu(driver, pairs, empties, { rounds: ROUNDS, pool: POOL });
@@ -324,46 +383,51 @@ async function workerdPhase({ pools, config, signingKey, peerBundle }) {
     let latency;
     if (!SKIP.has('latency')) {
       log(`latency: sequential requests, with the Durable Object and without (${elapsed()})`);
-      latency = await latencyPhase(mf, pid, pools, cpu);
+      latency = await latencyPhase(mf, pid, pools, cpu, peerInputs);
     }
-    return { cpu, latency, peerKey: info.xmlcryptoKey, pid };
+    return { cpu, latency, peerKey: info.xmlcryptoKey, pid, ...(wop ? { wop } : {}) };
   } finally {
     await stopWorkerd(wd.entry);
   }
 }
 
-async function latencyPhase(mf, pid, pools, cpu) {
+async function latencyPhase(mf, pid, pools, cpu, peerInputs = {}) {
   const out = {};
-  const post = (url, body) =>
+  const post = (url, body, authorization = AUTHORIZATION) =>
     mf.dispatchFetch(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: AUTHORIZATION },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: authorization },
       body,
     });
   for (const p of PATHS) {
     const peer = peerOf(p.id);
     const peerMs = cpu[`${peer}/${p.id}`].wallUs.median / 1e3;
+    // A peer with its own client (workers-oauth-provider) has its own pool and credentials.
+    const own = peerInputs[peer];
     const variants = [
       { key: 'ours+DO', url: `http://${HOSTS.ag}/token`, n: Math.min(100, POOL - 2) },
       { key: 'ours', url: `http://${HOSTS.cpu}/token`, reset: `http://${HOSTS.cpu}/__bench/reset?impl=ours`, n: Math.min(100, POOL - 2) },
       {
         key: peer,
-        url: `http://${HOSTS.peer}/${peer}/token`,
-        reset: `http://${HOSTS.peer}/__bench/reset?impl=${peer}`,
+        url: `http://${PEER_HOST[peer]}/${peer}/token`,
+        reset: `http://${PEER_HOST[peer]}/__bench/reset?impl=${peer}`,
         n: Math.min(100, POOL - 2, Math.max(10, Math.ceil(2500 / Math.max(peerMs, 0.1)))),
+        pool: own?.pools[p.id],
+        authorization: own?.authorization,
       },
     ];
     out[p.id] = {};
     for (const v of variants) {
+      const pool = v.pool ?? pools[p.id];
       if (v.reset) await (await mf.dispatchFetch(v.reset, { method: 'POST' })).arrayBuffer();
       // two warm-up requests with assertions from the far end of the pool
-      for (const i of [POOL - 1, POOL - 2]) await (await post(v.url, pools[p.id][i].body)).arrayBuffer();
+      for (const i of [POOL - 1, POOL - 2]) await (await post(v.url, pool[i].body, v.authorization)).arrayBuffer();
       const wall = [];
       const cpuUs = [];
       for (let i = 0; i < v.n; i++) {
         const c0 = cpuNs(pid);
         const t0 = process.hrtime.bigint();
-        const r = await post(v.url, pools[p.id][i].body);
+        const r = await post(v.url, pool[i].body, v.authorization);
         const text = await r.text();
         wall.push(Number(process.hrtime.bigint() - t0) / 1e3);
         await sleep(1);
@@ -482,9 +546,10 @@ async function nodePhase({ pools, config, signingKey, pkg }) {
       targets[pair.impl]?.reset();
     },
   };
+  // workers-oauth-provider imports cloudflare:workers: workerd only.
   const pairs = [
     ...PATHS.map((p) => ({ key: `ours/${p.id}`, impl: 'ours', path: p.id })),
-    ...PATHS.map((p) => ({ key: `${peerOf(p.id)}/${p.id}`, impl: peerOf(p.id), path: p.id })),
+    ...PATHS.flatMap((p) => PEERS[p.id].filter((peer) => NODE_PEERS.has(peer)).map((peer) => ({ key: `${peer}/${p.id}`, impl: peer, path: p.id }))),
   ];
   const cpu = await measureCpu(driver, pairs, [{ key: 'empty/node', impl: 'empty' }], { rounds: ROUNDS, pool: POOL });
 
@@ -628,7 +693,7 @@ async function main() {
       machine: machine(),
       node: process.version,
       workerd: execFileSync(join(ROOT, 'node_modules/.bin/workerd'), ['--version'], { encoding: 'utf8' }).trim(),
-      versions: Object.fromEntries(['miniflare', 'wrangler', 'jose', 'xml-crypto', '@xmldom/xmldom'].map((n) => [n, versionOf(n)])),
+      versions: Object.fromEntries(['miniflare', 'wrangler', 'jose', 'xml-crypto', '@xmldom/xmldom', '@cloudflare/workers-oauth-provider'].map((n) => [n, versionOf(n)])),
       git: gitRev(),
       compatibilityDate: COMPATIBILITY_DATE,
       rounds: ROUNDS,
@@ -665,14 +730,19 @@ async function main() {
   const signingKey = pkg.generateSigningKey('bench');
   const config = benchConfig();
   log(`pre-generating ${POOL} one-time assertions per path (xmlsec1 for SAML) (${elapsed()})`);
-  const { pools, generatedAt } = await makePools(POOL);
+  const { pools, generatedAt } = await makePools(POOL, { paths: PATHS });
   results.meta.assertions = Object.fromEntries(
     Object.entries(pools).map(([k, v]) => [k, { count: v.length, bytes: median(v.map((a) => a.bytes)) }]),
   );
   results.meta.assertionsGeneratedAt = generatedAt;
   const peerBundle = await bundlePeerWorker();
   results.size.peerBundleRaw = peerBundle.bytes;
-  const env = { pools, config, signingKey, peerBundle, pkg };
+  const wopBundle = IDJAG ? await bundlePeerWorker('bench/workerd/wop-entry.js') : undefined;
+  if (wopBundle) results.size.wopBundleRaw = wopBundle.bytes;
+  process.on('exit', () => {
+    for (const b of [peerBundle, wopBundle]) if (b) rmSync(b.dir, { recursive: true, force: true });
+  });
+  const env = { pools, generatedAt, config, signingKey, peerBundle, wopBundle, pkg };
 
   await quiet('workerd');
   results.workerd = await workerdPhase(env);

@@ -5,6 +5,10 @@
 // JWT: WebCrypto (tests/js/helpers.mjs signJwt) with the vector keys
 //   idp-ec-1 (ES256) and idp-rsa-1 (RS256), claims shaped like the
 //   valid-es256 / valid-rs256 vectors.
+// ID-JAG (draft-ietf-oauth-identity-assertion-authz-grant): WebCrypto with
+//   the test key jag-idp-ec-1 of tests/vectors/idjag (ES256), typ
+//   oauth-id-jag+jwt, aud = our issuer identifier, client_id = the client
+//   that authenticates, scope; from a bench issuer with profiles ["id-jag"].
 // SAML: the realistic xmlsec1 vectors (valid-rsa-sha256-xmlsec1, 6.7 KB, and
 //   valid-ecdsa-sha256-xmlsec1, 5.9 KB; 13 attributes, KeyInfo with the
 //   certificate) used as templates: fresh ID, times moved to now, then signed
@@ -20,6 +24,8 @@ import { ROOT, loadPrivateKeys, signJwt, basicAuth } from '../../tests/js/helper
 const run = promisify(execFile);
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+export const ID_JAG_TYP = 'oauth-id-jag+jwt';
+export const ISSUER = 'https://as.example.com';
 export const SAML2_BEARER = 'urn:ietf:params:oauth:grant-type:saml2-bearer';
 export const TOKEN_URL = 'https://as.example.com/token';
 export const CLIENT = ['basic-client', 'basic-secret'];
@@ -29,24 +35,55 @@ const VECTOR_NOW = 1800000000; // tests/vectors/saml: 2027-01-15T08:00:00Z
 /** Assertions stay valid this long after generation (issuer max_lifetime is 3600 s). */
 export const LIFETIME_SECS = 3000;
 
-/** The four benchmark paths: label, grant type, how to make one assertion. */
+/** The benchmark paths: label, grant type, how to make one assertion. */
 export const PATHS = [
   { id: 'jwt-es256', label: 'JWT-bearer ES256', kind: 'jwt', kid: 'idp-ec-1', alg: 'ES256' },
   { id: 'jwt-rs256', label: 'JWT-bearer RS256', kind: 'jwt', kid: 'idp-rsa-1', alg: 'RS256' },
   { id: 'saml-rsa', label: 'SAML-bearer RSA-SHA256', kind: 'saml', vector: 'valid-rsa-sha256-xmlsec1', key: 'saml-idp' },
   { id: 'saml-ecdsa', label: 'SAML-bearer ECDSA-SHA256', kind: 'saml', vector: 'valid-ecdsa-sha256-xmlsec1', key: 'saml-ec-idp' },
+  { id: 'idjag-es256', label: 'ID-JAG ES256', kind: 'idjag', kid: 'jag-idp-ec-1', alg: 'ES256' },
 ];
 
-/** The JWT vector configuration plus the two SAML issuers the SAML paths use. */
+const IDJAG_VECTORS = join(ROOT, 'tests/vectors/idjag');
+/** The ID-JAG issuer of the bench (its key: the enterprise IdP's jag-idp-ec-1 of tests/vectors/idjag). */
+export const IDJAG_ISSUER = 'https://idp.enterprise.example';
+/** Scope in every bench ID-JAG: what basic-client may have (`read write`). */
+export const IDJAG_SCOPE = 'read write';
+
+/**
+ * The bench's ID-JAG issuer: tests/vectors/idjag's enterprise IdP (its keys,
+ * `profiles: ["id-jag"]`, max lifetime, subject prefix), with the scope
+ * ceiling and claim mapping of the bench's JWT issuer, so the ID-JAG row
+ * issues the same kind of token as the JWT rows.
+ */
+export function idJagIssuerConfig() {
+  const vectors = JSON.parse(readFileSync(join(IDJAG_VECTORS, 'config.json'), 'utf8'));
+  const enterprise = vectors.trusted_issuers.find((i) => i.issuer === IDJAG_ISSUER);
+  if (!enterprise || !enterprise.profiles?.includes('id-jag')) throw new Error(`bench: tests/vectors/idjag has no ID-JAG issuer ${IDJAG_ISSUER}`);
+  return {
+    issuer: enterprise.issuer,
+    format: 'jwt',
+    profiles: ['id-jag'],
+    jwks: enterprise.jwks,
+    max_lifetime_secs: enterprise.max_lifetime_secs ?? 3600,
+    scope: 'read write admin',
+    subject_prefix: enterprise.subject_prefix ?? 'ent|',
+    claims: { email: 'email' },
+  };
+}
+
+/** The JWT vector configuration plus the two SAML issuers the SAML paths use and the ID-JAG issuer. */
 export function benchConfig() {
   const jwt = JSON.parse(readFileSync(join(ROOT, 'tests/vectors/jwt/config.json'), 'utf8'));
   const saml = JSON.parse(readFileSync(join(ROOT, 'tests/vectors/saml/config.json'), 'utf8'));
   if (jwt.issuer !== saml.issuer || jwt.token_endpoint !== saml.token_endpoint) {
     throw new Error('bench: the JWT and SAML vector configurations name different servers');
   }
+  if (jwt.issuer !== ISSUER || jwt.token_endpoint !== TOKEN_URL) throw new Error(`bench: the vector configuration is not ${ISSUER}`);
   for (const issuer of ['https://saml-idp.example.com', 'https://saml-ec-idp.example.com']) {
     jwt.trusted_issuers.push(saml.trusted_issuers.find((i) => i.issuer === issuer));
   }
+  jwt.trusted_issuers.push(idJagIssuerConfig());
   return jwt;
 }
 
@@ -131,16 +168,51 @@ async function signJwtPool(path, count, now) {
   return out;
 }
 
+/** The private key of an ID-JAG issuer (tests/vectors/idjag/keys/<kid>.json). */
+function idJagKey(kid) {
+  const jwk = JSON.parse(readFileSync(join(IDJAG_VECTORS, 'keys', `${kid}.json`), 'utf8'));
+  if (typeof jwk.d !== 'string') throw new Error(`bench: tests/vectors/idjag/keys/${kid}.json is not a private key`);
+  return jwk;
+}
+
+/**
+ * `count` one-time ID-JAGs for `clientId` (the client that will present them):
+ * typ oauth-id-jag+jwt, iss the bench ID-JAG issuer, aud our issuer identifier
+ * alone, client_id, sub, jti, iat, exp, scope, email.
+ */
+export async function signIdJagPool(path, count, now, { clientId = CLIENT[0], audience = ISSUER } = {}) {
+  const key = idJagKey(path.kid);
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const jti = randomBytes(16).toString('base64url');
+    const assertion = await signJwt(key, {
+      iss: IDJAG_ISSUER,
+      sub: 'alice@example.com',
+      aud: audience,
+      client_id: clientId,
+      jti,
+      iat: now - 10,
+      exp: now + LIFETIME_SECS,
+      scope: IDJAG_SCOPE,
+      email: 'alice@example.com',
+    }, { alg: path.alg, typ: ID_JAG_TYP });
+    out.push({ id: jti, bytes: assertion.length, body: formBody(JWT_BEARER, assertion) });
+  }
+  return out;
+}
+
 /**
  * { [path.id]: [{ id, bytes, body }] } — `count` fresh token-request bodies
  * per path (client authentication goes in the Authorization header).
  */
-export async function makePools(count, { now = Math.floor(Date.now() / 1000) } = {}) {
+export async function makePools(count, { now = Math.floor(Date.now() / 1000), paths = PATHS } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ag-bench-'));
   try {
     const pools = {};
-    for (const path of PATHS) {
-      pools[path.id] = path.kind === 'jwt' ? await signJwtPool(path, count, now) : await signSamlPool(path, count, now, dir);
+    for (const path of paths) {
+      if (path.kind === 'jwt') pools[path.id] = await signJwtPool(path, count, now);
+      else if (path.kind === 'idjag') pools[path.id] = await signIdJagPool(path, count, now);
+      else pools[path.id] = await signSamlPool(path, count, now, dir);
     }
     return { generatedAt: now, pools };
   } finally {

@@ -1,6 +1,8 @@
-// Bundles the peer bench Worker (bench/workerd/peer-entry.js + jose +
-// xml-crypto + @xmldom/xmldom) into one ES module for workerd with esbuild
-// (the bundler wrangler itself uses; present as wrangler's dependency).
+// Bundles the peer bench Workers into one ES module each for workerd with
+// esbuild (the bundler wrangler itself uses; present as wrangler's dependency):
+// bench/workerd/peer-entry.js (+ jose + xml-crypto + @xmldom/xmldom) and
+// bench/workerd/wop-entry.js (+ @cloudflare/workers-oauth-provider, whose
+// `cloudflare:workers` import workerd provides: left external).
 // xml-crypto is CommonJS and require()s Node built-ins: each becomes a tiny
 // ES module re-exporting `node:<name>`, which workerd provides under
 // nodejs_compat.
@@ -28,12 +30,15 @@ const nodeBuiltins = {
   },
 };
 
-/** → { file, dir, bytes } of the bundled peer Worker (in a fresh temp dir). */
-export async function bundlePeerWorker() {
+/**
+ * → { file, dir, bytes } of a bundled peer Worker (in a fresh temp dir);
+ * `entry` relative to the repository, default the jose / xml-crypto peers.
+ */
+export async function bundlePeerWorker(entry = 'bench/workerd/peer-entry.js') {
   const dir = mkdtempSync(join(tmpdir(), 'ag-bench-build-'));
   const file = join(dir, 'peer-worker.mjs');
   const result = await esbuild.build({
-    entryPoints: [join(ROOT, 'bench/workerd/peer-entry.js')],
+    entryPoints: [join(ROOT, entry)],
     bundle: true,
     format: 'esm',
     platform: 'neutral',
@@ -42,6 +47,7 @@ export async function bundlePeerWorker() {
     conditions: ['workerd', 'worker', 'browser', 'import'],
     outfile: file,
     plugins: [nodeBuiltins],
+    external: ['cloudflare:*'],
     logLevel: 'silent',
     metafile: true,
   });

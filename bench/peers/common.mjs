@@ -91,10 +91,14 @@ export async function createCommon(config, signingJwk) {
       used.clear();
     },
 
-    /** Requested ∩ client ∩ issuer ceiling (no request: client ∩ ceiling). */
-    scope(requested, client, issuer) {
+    /**
+     * Requested ∩ client ∩ issuer ceiling (no request: client ∩ ceiling);
+     * `assertionScope` (an ID-JAG's scope), when given, is one more ceiling.
+     */
+    scope(requested, client, issuer, assertionScope = undefined) {
       const ceiling = new Set((issuer.scope ?? '').split(' ').filter(Boolean));
-      const allowed = (client.scope ?? '').split(' ').filter((s) => s && ceiling.has(s));
+      const granted = assertionScope === undefined ? undefined : new Set(assertionScope.split(' ').filter(Boolean));
+      const allowed = (client.scope ?? '').split(' ').filter((s) => s && ceiling.has(s) && (granted === undefined || granted.has(s)));
       if (requested === null) return allowed.join(' ');
       const want = requested.split(' ').filter(Boolean);
       if (want.some((s) => !allowed.includes(s))) throw new PeerError('invalid_scope');

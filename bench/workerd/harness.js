@@ -10,7 +10,7 @@
 // Routes (POST, JSON answers):
 //   /__bench/load              body {pools: {path: [form body, ...]}, authorization, url}
 //   /__bench/run?impl&path&start&k
-//   /__bench/reset?impl        empty the impl's replay store
+//   /__bench/reset?impl        empty the impl's replay store (reset() may be async)
 // Any other request is the caller's (`fallback`).
 
 const state = { pools: {}, authorization: '', url: '' };
@@ -119,7 +119,7 @@ export function benchHandler(impls, fallback) {
         case '/__bench/reset': {
           const target = await impls[impl]?.();
           if (target === undefined) return json({ error: `no impl ${impl}` }, 404);
-          target.reset();
+          await target.reset();
           return json({ reset: impl });
         }
         case '/__bench/run': {
