@@ -193,7 +193,8 @@ async function checkProof(request, { url, token, jkt, clock, maxAge, skew, algor
   const header = request.headers.get('dpop');
   if (header === null) throw bad('a DPoP proof is required');
   if (header.includes(',')) throw bad('send exactly one DPoP proof');
-  const check = guarded(() => new wasm.DpopProofCheck(header.trim(), request.method, url, token, clock, maxAge, skew, [...algorithms]));
+  const rules = { method: request.method, uri: url, accessToken: token, nowSecs: clock, maxAgeSecs: maxAge, skewSecs: skew, algorithms: [...algorithms] };
+  const check = guarded(() => new wasm.DpopProofCheck(header.trim(), rules));
   let result;
   try {
     const sig = check.signatureCheck;

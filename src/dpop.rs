@@ -11,7 +11,8 @@
 //! ([`SignatureCheck`]): [`begin`] parses and returns the check;
 //! [`ProofPending::finish`] applies every claim rule to the verified
 //! claims only. One-time use of the proof's `jti` goes through the host's
-//! replay store ([`ReplayKind::DpopProof`], keyed by thumbprint and `jti`).
+//! replay store ([`crate::replay::ReplayKind::DpopProof`], keyed by thumbprint
+//! and `jti`).
 //!
 //! Server nonces (§8) are stateless: a nonce is the time window it was
 //! made in and an HMAC of that window under the host's secret, so every

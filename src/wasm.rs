@@ -262,37 +262,52 @@ fn dpop_refusal_js(e: &crate::dpop::DpopError) -> JsValue {
 
 #[wasm_bindgen(js_class = DpopProofCheck)]
 impl DpopProofCheck {
-    /// Parses `proof` for a request with `method` to `uri` carrying
-    /// `accessToken` (its `ath` must match), at `nowSecs`, accepting `iat`
-    /// up to `maxAgeSecs` old (± `skewSecs`) and the algorithms `algs`.
+    /// Parses `proof` against `rules`: the request's `method` and `uri`,
+    /// the `accessToken` it carries (its `ath` must match), `nowSecs`,
+    /// `maxAgeSecs` and `skewSecs` for `iat`, and the accepted `algorithms`.
+    /// Rules that are not that shape refuse the proof.
     #[wasm_bindgen(constructor)]
     pub fn new(
         proof: &str,
-        method: &str,
-        uri: &str,
-        #[wasm_bindgen(js_name = accessToken)] access_token: Option<String>,
-        #[wasm_bindgen(js_name = nowSecs)] now_secs: f64,
-        #[wasm_bindgen(js_name = maxAgeSecs)] max_age_secs: f64,
-        #[wasm_bindgen(js_name = skewSecs)] skew_secs: f64,
-        algs: Vec<String>,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ method: string; uri: string; accessToken?: string; nowSecs: number; maxAgeSecs: number; skewSecs: number; algorithms: string[] }"
+        )]
+        rules: JsValue,
     ) -> DpopProofCheck {
-        let algorithms: Vec<crate::crypto::Algorithm> = algs
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct RulesJs {
+            method: String,
+            uri: String,
+            access_token: Option<String>,
+            now_secs: f64,
+            max_age_secs: f64,
+            skew_secs: f64,
+            algorithms: Vec<String>,
+        }
+        let Ok(r) = serde_wasm_bindgen::from_value::<RulesJs>(rules) else {
+            return DpopProofCheck {
+                state: Some(Err(crate::dpop::DpopError::Malformed)),
+            };
+        };
+        let algorithms: Vec<crate::crypto::Algorithm> = r
+            .algorithms
             .iter()
             .filter_map(|a| crate::crypto::Algorithm::from_jose(a))
             .collect();
         let clamp = |v: f64| seconds(v).unwrap_or(0).clamp(0, 86_400);
-        let state = match seconds(now_secs) {
+        let state = match seconds(r.now_secs) {
             None => Err(crate::dpop::DpopError::IssuedAt),
             Some(now) => crate::dpop::begin(
                 proof,
                 &crate::dpop::ProofRules {
-                    method,
-                    uri,
+                    method: &r.method,
+                    uri: &r.uri,
                     now,
-                    max_age: clamp(max_age_secs),
-                    skew: clamp(skew_secs),
+                    max_age: clamp(r.max_age_secs),
+                    skew: clamp(r.skew_secs),
                     algorithms: &algorithms,
-                    access_token: access_token.as_deref(),
+                    access_token: r.access_token.as_deref(),
                     nonce: None,
                 },
             ),
