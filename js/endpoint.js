@@ -474,9 +474,9 @@ export class TokenEndpoint {
         stillCurrent(gen);
       }
 
-      // Claim in the order the core gives (the grant's key first, then
-      // the client assertion's); stop at the first key already used, so a
-      // spent grant never leaves an entry for a fresh client assertion.
+      // Claim in the order the core gives (a DPoP proof's key, the grant's,
+      // then the client assertion's); stop at the first key already used, so
+      // a spent grant never leaves an entry for a fresh client assertion.
       for (const { key, expiresAt, partition } of prepared.replayKeys) {
         let claimed;
         try {

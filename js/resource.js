@@ -66,8 +66,17 @@ function b64urlJson(text) {
   }
 }
 
+/** A quoted-string for WWW-Authenticate: printable ASCII only (no quote, backslash, CR, LF). */
 function quoted(text) {
-  return `"${String(text).replace(/["\\]/g, "'")}"`;
+  return `"${String(text).replace(/[^\x20-\x7e]|["\\]/g, '?')}"`;
+}
+
+/** A non-negative finite number of seconds, or a TypeError: never a comparison that fails open. */
+function seconds(value, name) {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`assertion-grant: ${name} must be a non-negative number of seconds, got ${String(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -111,7 +120,8 @@ export async function verifyAccessToken(request, options) {
     throw new TypeError('assertion-grant: verifyAccessToken needs options.jwks or options.jwksUri');
   }
   const algorithms = dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS;
-  const maxAge = dpop.maxAgeSecs ?? 300;
+  const maxAge = seconds(dpop.maxAgeSecs ?? 300, 'dpop.maxAgeSecs');
+  const skew = seconds(clockSkewSecs, 'clockSkewSecs');
   const challenge = (scheme, error, description) => {
     const parts = [];
     if (scheme === 'DPoP') parts.push(`algs=${quoted(algorithms.join(' '))}`);
@@ -147,7 +157,12 @@ export async function verifyAccessToken(request, options) {
   if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ)) throw invalid('the token is not an RFC 9068 access token (typ at+jwt)');
   const clock = now();
   if (typeof clock !== 'number' || !Number.isFinite(clock)) throw new TypeError('assertion-grant: now() must return seconds since the epoch');
-  const key = await signingKey(header.kid, { jwks, jwksUri, fetchFn, clock });
+  let key;
+  try {
+    key = await signingKey(header.kid, { jwks, jwksUri, fetchFn, clock });
+  } catch (err) {
+    throw refuse(503, 'temporarily_unavailable', `the access-token keys could not be fetched: ${err?.message ?? err}`, scheme);
+  }
   if (key === undefined) throw invalid('the access token is signed by an unknown key');
   const message = new TextEncoder().encode(`${parts[0]}.${parts[1]}`);
   if (!(await verifyWith({ kty: 'EC', verifyAs: ECDSA_SHA256 }, key, message, signature))) throw invalid('the access token signature is invalid');
@@ -156,9 +171,10 @@ export async function verifyAccessToken(request, options) {
   if (claims.iss !== issuer) throw invalid('the access token is from another issuer');
   const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!auds.includes(audience)) throw invalid('the access token is not for this resource');
-  if (typeof claims.exp !== 'number' || claims.exp + clockSkewSecs <= clock) throw invalid('the access token has expired');
-  if (typeof claims.nbf === 'number' && claims.nbf - clockSkewSecs > clock) throw invalid('the access token is not valid yet');
-  if (typeof claims.iat === 'number' && claims.iat - clockSkewSecs > clock) throw invalid('the access token was issued in the future');
+  // Written to fail closed: a comparison with NaN refuses.
+  if (typeof claims.exp !== 'number' || !(clock < claims.exp + skew)) throw invalid('the access token has expired');
+  if (claims.nbf !== undefined && !(typeof claims.nbf === 'number' && claims.nbf - skew <= clock)) throw invalid('the access token is not valid yet');
+  if (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat - skew <= clock)) throw invalid('the access token was issued in the future');
   if (typeof claims.sub !== 'string') throw invalid('the access token has no subject');
 
   // Sender constraint (RFC 9449 §7.1, §7.2).
@@ -167,7 +183,10 @@ export async function verifyAccessToken(request, options) {
   if (jkt !== undefined) {
     if (typeof jkt !== 'string') throw invalid('the access token has an unusable cnf');
     if (scheme !== 'DPoP') throw refuse(401, 'invalid_token', 'this access token is DPoP-bound: send it with the DPoP scheme and a proof', 'DPoP');
-    bound = await checkProof(request, { url, token, jkt, clock, maxAge, skew: clockSkewSecs, algorithms, store: dpop.replayStore ?? defaultProofStore, refuse });
+    // Proof jtis are charged to the token's client (else its subject), so
+    // one client's keys cannot fill the store for every other client.
+    const partition = typeof claims.client_id === 'string' ? `client:${claims.client_id}` : `sub:${claims.sub}`;
+    bound = await checkProof(request, { url, token, jkt, clock, maxAge, skew, algorithms, store: dpop.replayStore ?? defaultProofStore, refuse, partition });
   } else if (scheme === 'DPoP') {
     throw invalid('this access token is not DPoP-bound: send it with the Bearer scheme');
   } else if (dpop.required) {
@@ -188,7 +207,7 @@ export async function verifyAccessToken(request, options) {
 }
 
 /** The DPoP proof of a request (RFC 9449 §4.3, §7.1): rules in the core, signature with WebCrypto, jti once. */
-async function checkProof(request, { url, token, jkt, clock, maxAge, skew, algorithms, store, refuse }) {
+async function checkProof(request, { url, token, jkt, clock, maxAge, skew, algorithms, store, refuse, partition }) {
   const bad = (description, error = 'invalid_dpop_proof') => refuse(401, error, description, 'DPoP');
   const header = request.headers.get('dpop');
   if (header === null) throw bad('a DPoP proof is required');
@@ -213,7 +232,7 @@ async function checkProof(request, { url, token, jkt, clock, maxAge, skew, algor
   if (proof.jkt !== jkt) throw bad("the DPoP proof's key is not the one the access token is bound to");
   let claimed;
   try {
-    claimed = await store.claim(proof.replayKey, proof.expiresAt, proof.jkt.slice(0, 16));
+    claimed = await store.claim(proof.replayKey, proof.expiresAt, partition);
   } catch {
     throw refuse(503, 'temporarily_unavailable', 'the DPoP replay store is unavailable', 'DPoP');
   }
@@ -231,10 +250,17 @@ async function signingKey(kid, { jwks, jwksUri, fetchFn, clock }) {
     const stale = entry === undefined || clock - entry.fetchedAt >= JWKS_FRESH_SECS;
     const unknown = entry !== undefined && !entry.set.keys?.some?.((k) => k?.kid === kid);
     if (stale || (unknown && clock - entry.fetchedAt >= JWKS_REFETCH_COOLDOWN_SECS)) {
-      const response = await fetchFn(jwksUri, { headers: { accept: 'application/json' } });
-      if (!response.ok) throw new Error(`assertion-grant: fetching ${jwksUri} answered ${response.status}`);
-      entry = { set: await response.json(), fetchedAt: clock };
-      jwksCache.set(jwksUri, entry);
+      try {
+        const response = await fetchFn(jwksUri, { headers: { accept: 'application/json' } });
+        if (!response.ok) throw new Error(`${jwksUri} answered ${response.status}`);
+        const set = await response.json();
+        if (!Array.isArray(set?.keys)) throw new Error(`${jwksUri} is not a JWK Set`);
+        entry = { set, fetchedAt: clock };
+        jwksCache.set(jwksUri, entry);
+      } catch (err) {
+        // The last good set keeps serving (its keys still verify what they signed).
+        if (entry === undefined) throw err;
+      }
     }
     set = entry.set;
   }

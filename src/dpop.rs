@@ -311,10 +311,13 @@ impl ProofPending {
                 _ => return Err(DpopError::Nonce),
             }
         }
-        // Kept until no clock within the skew could accept the proof.
+        // Kept until no clock within the skew could accept the proof: the
+        // last second it is accepted is `iat + max_age + skew`, and stores
+        // drop an entry once `now ≥ expires_at`, hence the one more second.
         let expires_at = iat
             .saturating_add(self.max_age)
-            .saturating_add(self.skew.saturating_mul(2));
+            .saturating_add(self.skew.saturating_mul(2))
+            .saturating_add(1);
         let replay = ReplayKey::dpop(&self.jkt, &jti, expires_at);
         Ok(VerifiedProof {
             jkt: self.jkt,
@@ -385,6 +388,9 @@ fn percent_normalize(text: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = text.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             let byte = u8::from_str_radix(hex, 16).ok()?;
             if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
                 out.push(byte as char);
@@ -527,6 +533,7 @@ mod tests {
             "https://evil.example/token",
             "https://as.example.com/token/",
             "https://user@as.example.com/token",
+            "https://as.example.com/%+4oken",
             "as.example.com/token",
             "https://as.example.com:x/token",
             "",

@@ -256,7 +256,9 @@ fn dpop_refusal_js(e: &crate::dpop::DpopError) -> JsValue {
             "invalid_dpop_proof"
         },
         reason: e.reason().code(),
-        description: e.to_string(),
+        // The RFC 6749 §5.2 character set, as every other description: a
+        // proof's own text (a `kty`) may be in it.
+        description: OAuthError::from(e.clone()).description().to_owned(),
     })
 }
 

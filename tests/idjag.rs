@@ -489,3 +489,52 @@ fn configuration_errors_name_the_field() {
     let err = Config::from_json(&saml.to_string()).unwrap_err();
     assert!(err.path.starts_with("trusted_issuers[0]"), "{err}");
 }
+
+#[test]
+fn a_proof_at_the_edge_of_its_window_is_still_one_time() {
+    // Zero skew: the proof is accepted up to the second iat + max_age; its
+    // replay entry must outlive that second (review finding, December 2026).
+    let mut config: Value = serde_json::from_str(CONFIG).unwrap();
+    config["clock_skew_secs"] = json!(0);
+    let ep = endpoint_with(&config.to_string());
+    let key = SigningKey::from_scalar(&[0x44; 32], None).unwrap();
+    let edge = proof(
+        &key,
+        "https://as.example.com/token",
+        NOW - 300,
+        "edge",
+        None,
+    );
+    let mut store = MemoryReplayStore::new();
+    let first = happy_with_proof(&ep, &mut store, &edge, NOW);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = happy_with_proof(&ep, &mut store, &edge, NOW);
+    let body: Value = serde_json::from_str(&again.body).unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof", "{}", again.body);
+}
+
+#[test]
+fn a_spent_proof_does_not_spend_the_grant() {
+    // The proof's key is claimed first: someone who spent a client's proof
+    // first cannot make that client's request burn its one-time grant.
+    let ep = endpoint();
+    let key = SigningKey::from_scalar(&[0x45; 32], None).unwrap();
+    let htu = "https://as.example.com/token";
+    let seen = proof(&key, htu, NOW, "seen", None);
+    let mut store = MemoryReplayStore::new();
+    let cases: Vec<Value> = serde_json::from_str(VECTORS).unwrap();
+    let mut other = cases
+        .iter()
+        .find(|c| c["name"] == "idjag-valid-rs256")
+        .unwrap()
+        .clone();
+    other["dpop"] = json!(seen);
+    assert_eq!(send_case(&ep, &mut store, &other, NOW).status, 200);
+    // The victim's request: its grant with the spent proof, then with a fresh one.
+    let r = happy_with_proof(&ep, &mut store, &seen, NOW);
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    let fresh = proof(&key, htu, NOW, "fresh", None);
+    let r = happy_with_proof(&ep, &mut store, &fresh, NOW);
+    assert_eq!(r.status, 200, "the grant is still good: {}", r.body);
+}

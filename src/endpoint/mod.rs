@@ -242,8 +242,9 @@ pub struct PendingToken {
 }
 
 impl PendingToken {
-    /// The keys to claim before issuing, in order: the grant's assertion
-    /// first, then the client assertion. Stop at the first that fails.
+    /// The keys to claim before issuing, in order: the DPoP proof (if any),
+    /// the grant's assertion, then the client assertion. Stop at the first
+    /// that fails.
     pub fn replay_keys(&self) -> &[ReplayKey] {
         &self.replay_keys
     }

@@ -406,8 +406,14 @@ impl TokenEndpoint {
         });
         let mapped_claims =
             policy::map_claims(&issuer.claims, &grant.claims, grant.name_id_format());
-        let claims_bytes =
-            serde_json::to_string(&mapped_claims).map_or(usize::MAX, |s| s.len() - 2);
+        // What the issuer adds to the token: its mapped claims and, for an
+        // ID-JAG, the authentication claims the server copies.
+        let authentication_bytes = grant.id_jag.as_ref().map_or(0, |j| {
+            serde_json::to_string(&j.authentication).map_or(usize::MAX, |s| s.len() - 2)
+        });
+        let claims_bytes = serde_json::to_string(&mapped_claims)
+            .map_or(usize::MAX, |s| s.len() - 2)
+            .saturating_add(authentication_bytes);
         if claims_bytes > limits.max_claims_bytes {
             trace.fail(CheckId::ClaimMapping, Reason::AssertionClaimsTooLarge, || {
                 format!(
@@ -451,10 +457,11 @@ impl TokenEndpoint {
             Some(p) => (Some(p.jkt), Some(p.replay)),
             None => (None, None),
         };
-        let replay_keys = grant
-            .replay
+        // The proof's key first: a proof someone else already spent must
+        // not cost this request its one-time grant.
+        let replay_keys = proof_key
             .into_iter()
-            .chain(proof_key)
+            .chain(grant.replay)
             .chain(client.replay)
             .map(|key| ReplayKey {
                 partition: partition.clone(),

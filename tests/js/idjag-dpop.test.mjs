@@ -508,4 +508,44 @@ describe('verifyAccessToken (the resource server) refusals', () => {
     assert.equal(result.claims.sub, 'ent|rs-user');
     assert.equal(result.dpop, undefined);
   });
+
+  // Review fixes (December 2026).
+  test('a non-number clock skew or proof age is a TypeError, never an expired token accepted', async () => {
+    const token = await bearerToken();
+    for (const bad of [{ clockSkewSecs: '60' }, { clockSkewSecs: Number.NaN }, { clockSkewSecs: -1 }, { dpop: { maxAgeSecs: '300' } }]) {
+      await assert.rejects(verify(rsRequest(`Bearer ${token}`), bad), TypeError, JSON.stringify(bad));
+    }
+    // A year later, the token is expired whatever the (valid) skew.
+    const later = () => nowSecs() + 365 * 86400;
+    const err = await refusal(verify(rsRequest(`Bearer ${token}`), { now: later }));
+    assert.equal(err.error, 'invalid_token');
+  });
+
+  test("proof jtis are charged to the token's client: another client's keys cannot fill its partition", async () => {
+    const token = await dpopToken();
+    const claims = [];
+    const store = { claim: async (key, expiresAt, partition) => (claims.push(partition), true) };
+    await verify(rsRequest(`DPoP ${token}`, await rsProof(token)), { dpop: { replayStore: store } });
+    assert.deepEqual(claims, ['client:agent-app']);
+  });
+
+  test('a proof whose text is not printable ASCII still gets a sendable 401', async () => {
+    const token = await dpopToken();
+    const header = { typ: 'dpop+jwt', alg: 'ES256', jwk: { kty: 'EC\r\nX-Injected: 1', crv: 'P-256€', x: 'AA', y: 'AA' } };
+    const body = { htm: 'GET', htu: RS_URL, iat: nowSecs(), jti: crypto.randomUUID() };
+    const proof = `${b64urlJson(header)}.${b64urlJson(body)}.${Buffer.alloc(64).toString('base64url')}`;
+    const err = await refusal(verify(rsRequest(`DPoP ${token}`, proof)));
+    assert.equal(err.error, 'invalid_dpop_proof');
+    const response = err.response();
+    assert.equal(response.status, 401);
+    assert.doesNotMatch(response.headers.get('www-authenticate'), /[\r\n€]/);
+  });
+
+  test('a JWKS that cannot be fetched: 503 temporarily_unavailable, not a thrown Error', async () => {
+    const token = await bearerToken();
+    const failing = async () => new Response('down', { status: 502 });
+    const err = await refusal(verify(rsRequest(`Bearer ${token}`), { jwksUri: 'https://unreachable.example/jwks', fetch: failing }));
+    assert.equal(err.status, 503);
+    assert.equal(err.error, 'temporarily_unavailable');
+  });
 });
