@@ -359,6 +359,9 @@ export class TokenEndpoint {
     const exchange = core.begin(method, headers, body, now);
     try {
       await this.#answer(core, exchange, gen);
+      // Refresh-token families are not stored by this host yet: a refresh
+      // token finds no family (invalid_grant), and none is ever issued.
+      if (exchange.familyNeed !== undefined) core.resumeFamily(exchange, undefined);
     } catch (err) {
       recoverFromTrap(err);
       freeIfCurrent(exchange, gen);

@@ -75,7 +75,8 @@ export interface SigningJwk extends EcPublicJwk {
 /** Grant types a client may be allowed to use. */
 export type GrantType =
   | 'urn:ietf:params:oauth:grant-type:jwt-bearer'
-  | 'urn:ietf:params:oauth:grant-type:saml2-bearer';
+  | 'urn:ietf:params:oauth:grant-type:saml2-bearer'
+  | 'refresh_token';
 
 /** Client authentication methods (RFC 7591 `token_endpoint_auth_method`). */
 export type TokenEndpointAuthMethod =
@@ -181,6 +182,8 @@ export interface TrustedIssuerConfig {
    * Default `['jwt-bearer']`.
    */
   profiles?: Array<'jwt-bearer' | 'id-jag'>;
+  /** Grants vouched for by this issuer may come with a refresh token (see {@link Config.refresh_token}). Default false. */
+  allow_refresh_tokens?: boolean;
   /** Opt-ins that weaken a check (see docs/configuration.md). Leave out unless an IdP cannot work without one. */
   dangerous?: DangerousIssuerOptions;
 }
@@ -282,6 +285,20 @@ export interface Config {
   config_refresh_secs?: number;
   /** DPoP (RFC 9449): how proofs are checked. A request with a valid proof always gets a DPoP-bound token. */
   dpop?: DpopConfig;
+  /** Refresh tokens (RFC 6749 §6): rotated on every use, reuse revokes the family. Issued only by hosts that store families (Rust: `handle_with_families`; the npm and Worker hosts do not yet). */
+  refresh_token?: RefreshTokenConfig;
+}
+
+/** `refresh_token`: how refresh-token families live. */
+export interface RefreshTokenConfig {
+  /** A family's absolute lifetime (seconds, 60–31536000). Default 2592000 (30 days). */
+  lifetime_secs?: number;
+  /** Longest time between two uses (seconds, 60–31536000). Default 1209600 (14 days). */
+  idle_secs?: number;
+  /** A family never outlives the assertion that started it. Default false. */
+  cap_at_assertion_expiry?: boolean;
+  /** Issue refresh tokens only when the granted scope includes `offline_access`. Default true. */
+  require_offline_access?: boolean;
 }
 
 /** `dpop`: how DPoP proofs (RFC 9449 §4) are checked at the token endpoint. */

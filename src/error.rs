@@ -378,6 +378,19 @@ impl From<GrantError> for OAuthError {
     }
 }
 
+impl OAuthError {
+    /// A refused refresh (RFC 6749 §5.2): `invalid_scope` for a widened
+    /// scope, `invalid_grant` otherwise — the same terse description for
+    /// every unknown, foreign or guessed token.
+    pub(crate) fn refresh(e: crate::refresh::RefreshError) -> Self {
+        let code = match e {
+            crate::refresh::RefreshError::ScopeWidened => ErrorCode::InvalidScope,
+            _ => ErrorCode::InvalidGrant,
+        };
+        Self::new(code, e.reason(), e.to_string())
+    }
+}
+
 impl From<crate::dpop::DpopError> for OAuthError {
     fn from(e: crate::dpop::DpopError) -> Self {
         Self::new(ErrorCode::InvalidDpopProof, e.reason(), e.to_string())

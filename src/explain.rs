@@ -92,6 +92,8 @@ checks! {
     ClaimMapping = "token.claim_mapping", "claim mapping", "configuration (claims, access_token.max_claims_bytes)",
     TokenSubject = "token.subject", "token subject", "RFC 9068 §2.2 (sub); configuration (subject_prefix, access_token.max_subject_bytes)",
     TokenLifetime = "token.lifetime", "token lifetime", "configuration (cap_at_assertion_expiry)",
+    RefreshToken = "refresh.token", "refresh token", "RFC 6749 §6, RFC 9700 §4.14.2; configuration (refresh_token, allow_refresh_tokens)",
+    RefreshFamily = "refresh.family", "refresh-token family", "RFC 6749 §6, RFC 9700 §4.14.2 (rotation, reuse revokes the family)",
     OneTimeUse = "assertion.one_time_use", "one-time use", "RFC 7521 §5.2, RFC 7523 §3 item 7",
     TokenSigned = "token.access_token", "access token", "RFC 9068 §2",
 }

@@ -69,6 +69,7 @@ pub mod policy;
 pub mod probe;
 pub mod protocol;
 pub mod reason;
+pub mod refresh;
 pub mod replay;
 pub mod request;
 mod response;
@@ -94,6 +95,7 @@ pub use endpoint::{Exchange, PendingToken, PublicSigningKey, TokenEndpoint, Unsi
 pub use error::{ErrorCode, OAuthError};
 pub use json::JsonError;
 pub use reason::Reason;
+pub use refresh::{FamilyStore, FamilyWrite, MemoryFamilyStore, SwapOutcome};
 pub use replay::{ClaimOutcome, MemoryReplayStore, ReplayKey, ReplayKind, ReplayStore};
 pub use request::HttpRequest;
 pub use response::{HttpResponse, TokenResponse};

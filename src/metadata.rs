@@ -6,11 +6,15 @@ use serde_json::{Value, json};
 use crate::config::{AuthMethod, Config, url_path};
 use crate::crypto::Algorithm;
 use crate::encoding::b64url_encode;
-use crate::protocol::{GRANT_JWT_BEARER, GRANT_PROFILE_ID_JAG, GRANT_SAML2_BEARER};
+use crate::protocol::{
+    GRANT_JWT_BEARER, GRANT_PROFILE_ID_JAG, GRANT_REFRESH_TOKEN, GRANT_SAML2_BEARER,
+};
 use crate::token::PublicSigningKey;
 
-/// The RFC 8414 §2 metadata document.
-pub(crate) fn metadata_document(config: &Config) -> Value {
+/// The RFC 8414 §2 metadata document; `refresh`: the host stores
+/// refresh-token families (then `refresh_token` is a supported grant type
+/// when an issuer allows it).
+pub(crate) fn metadata_document(config: &Config, refresh: bool) -> Value {
     let mut scopes: Vec<String> = Vec::new();
     let all_scopes = config
         .issuers
@@ -34,7 +38,11 @@ pub(crate) fn metadata_document(config: &Config) -> Value {
         "issuer": config.issuer,
         "token_endpoint": config.token_endpoint,
         "jwks_uri": config.jwks_uri,
-        "grant_types_supported": [GRANT_JWT_BEARER, GRANT_SAML2_BEARER],
+        "grant_types_supported": if refresh && config.issuers.iter().any(|i| i.allow_refresh_tokens) {
+            json!([GRANT_JWT_BEARER, GRANT_SAML2_BEARER, GRANT_REFRESH_TOKEN])
+        } else {
+            json!([GRANT_JWT_BEARER, GRANT_SAML2_BEARER])
+        },
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": methods.map(AuthMethod::as_str),
         "token_endpoint_auth_signing_alg_values_supported": Algorithm::ALL.map(Algorithm::as_jose),

@@ -9,6 +9,14 @@ pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 /// The SAML 2.0 bearer grant type (RFC 7522 §2.1).
 pub const GRANT_SAML2_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
 
+/// The refresh-token grant type (RFC 6749 §6).
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+
+/// The scope a client asks for to get a refresh token (OpenID Connect
+/// Core §11; required unless `refresh_token.require_offline_access` is
+/// false).
+pub const SCOPE_OFFLINE_ACCESS: &str = "offline_access";
+
 /// The JWT client assertion type (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

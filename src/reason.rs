@@ -238,6 +238,28 @@ reasons! {
     /// proof.
     DpopRequired = "dpop.required",
 
+    // ---- refresh: refresh tokens (RFC 6749 §6, RFC 9700 §4.14.2)
+    /// Not a refresh token of this server's format.
+    RefreshMalformed = "refresh.malformed",
+    /// No such family, or the token is neither its current nor a
+    /// remembered rotated one (a guess, or a very old token).
+    RefreshUnknown = "refresh.unknown",
+    /// The family was revoked (reuse, or a revocation request).
+    RefreshRevoked = "refresh.revoked",
+    /// A rotated-out token was presented: the whole family is revoked.
+    RefreshReused = "refresh.reused",
+    /// The family's absolute or idle lifetime is over.
+    RefreshExpired = "refresh.expired",
+    /// The token was issued to another client (or the client authenticated
+    /// another way).
+    RefreshClientMismatch = "refresh.client_mismatch",
+    /// A DPoP-bound family refreshed without a proof of its key.
+    RefreshDpopKey = "refresh.dpop_key",
+    /// The request asks for more scope than the family was granted.
+    RefreshScope = "refresh.scope_widened",
+    /// Another request rotated the family first (compare-and-swap lost).
+    RefreshConflict = "refresh.conflict",
+
     // ---- saml: the SAML 2.0 assertion (RFC 7522 §3, SAML core)
     /// The assertion is longer than the limit.
     SamlTooLarge = "saml.too_large",
@@ -399,7 +421,8 @@ mod tests {
                     "server",
                     "idjag",
                     "target",
-                    "dpop"
+                    "dpop",
+                    "refresh"
                 ]
                 .contains(&ns),
                 "{code}"

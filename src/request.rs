@@ -5,7 +5,7 @@ use std::fmt;
 use crate::encoding::b64_decode;
 use crate::limits::{MAX_BODY_BYTES, MAX_FORM_PARAMS, MAX_RESOURCES};
 use crate::policy::{ScopeError, ScopeSet};
-use crate::protocol::{GRANT_JWT_BEARER, GRANT_SAML2_BEARER};
+use crate::protocol::{GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_SAML2_BEARER};
 
 pub use crate::protocol::{CLIENT_ASSERTION_JWT, CLIENT_ASSERTION_SAML2};
 
@@ -74,6 +74,8 @@ pub enum GrantType {
     JwtBearer,
     /// `urn:ietf:params:oauth:grant-type:saml2-bearer` (RFC 7522).
     Saml2Bearer,
+    /// `refresh_token` (RFC 6749 §6).
+    RefreshToken,
 }
 
 impl GrantType {
@@ -82,6 +84,7 @@ impl GrantType {
         match self {
             Self::JwtBearer => GRANT_JWT_BEARER,
             Self::Saml2Bearer => GRANT_SAML2_BEARER,
+            Self::RefreshToken => GRANT_REFRESH_TOKEN,
         }
     }
 }
@@ -130,8 +133,10 @@ pub enum Credentials {
 pub struct TokenRequest {
     /// The grant type.
     pub grant_type: GrantType,
-    /// The assertion (exactly one, RFC 7521 §4.1).
+    /// The assertion (exactly one, RFC 7521 §4.1); empty for a refresh.
     pub assertion: String,
+    /// The refresh token of a `refresh_token` grant (RFC 6749 §6).
+    pub refresh_token: Option<String>,
     /// The requested scope, if any.
     pub scope: Option<ScopeSet>,
     /// The RFC 8707 `resource` parameters, in order (each an absolute URI
@@ -242,7 +247,7 @@ impl fmt::Display for RequestError {
     }
 }
 
-const PARAMS: [&str; 8] = [
+const PARAMS: [&str; 9] = [
     "grant_type",
     "assertion",
     "scope",
@@ -251,6 +256,7 @@ const PARAMS: [&str; 8] = [
     "client_assertion",
     "client_assertion_type",
     "authorization_details",
+    "refresh_token",
 ];
 
 /// Parses a token request. Unknown parameters are ignored (RFC 6749 §3.2);
@@ -317,15 +323,23 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         client_assertion,
         client_assertion_type,
         authorization_details,
+        refresh_token,
     ] = values.map(|v| v.filter(|s| !s.is_empty()));
 
     let grant_type = match grant_type.as_deref() {
         None => return Err(RequestError::Missing("grant_type")),
         Some(GRANT_JWT_BEARER) => GrantType::JwtBearer,
         Some(GRANT_SAML2_BEARER) => GrantType::Saml2Bearer,
+        Some(GRANT_REFRESH_TOKEN) => GrantType::RefreshToken,
         Some(_) => return Err(RequestError::UnsupportedGrantType),
     };
-    let assertion = assertion.ok_or(RequestError::Missing("assertion"))?;
+    let (assertion, refresh_token) = match grant_type {
+        GrantType::RefreshToken => (
+            String::new(),
+            Some(refresh_token.ok_or(RequestError::Missing("refresh_token"))?),
+        ),
+        _ => (assertion.ok_or(RequestError::Missing("assertion"))?, None),
+    };
     if authorization_details.is_some() {
         return Err(RequestError::AuthorizationDetails);
     }
@@ -378,6 +392,7 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
     Ok(TokenRequest {
         grant_type,
         assertion,
+        refresh_token,
         scope,
         resources,
         credentials,

@@ -65,6 +65,9 @@ pub struct TokenResponse {
         serialize_with = "one_or_many"
     )]
     pub resource: Option<Vec<String>>,
+    /// A refresh token (RFC 6749 §5.1), when the grant may be refreshed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// A fresh DPoP server nonce, sent as the `DPoP-Nonce` header (RFC
     /// 9449 §8.2), never in the body.
     #[serde(skip)]

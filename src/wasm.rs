@@ -178,6 +178,16 @@ impl PendingExchange {
         }
     }
 
+    /// The refresh-token family the core needs read (its id), or
+    /// `undefined`: answer with `Core.resumeFamily`.
+    #[wasm_bindgen(getter, js_name = familyNeed)]
+    pub fn family_need(&self) -> Option<String> {
+        match &self.state {
+            Some(Ok(exchange)) => exchange.family_need().map(str::to_owned),
+            _ => None,
+        }
+    }
+
     /// The replay keys of a decided, successful exchange (for `explain`).
     #[wasm_bindgen(getter, js_name = replayKeys, unchecked_return_type = "string[]")]
     pub fn replay_keys(&self) -> JsValue {
@@ -608,6 +618,16 @@ impl Core {
                 exchange.state = other;
                 JsValue::UNDEFINED
             }
+        }
+    }
+
+    /// Continues `exchange` with the family record the host read for its
+    /// `familyNeed` (JSON text as last written), or `undefined` when there
+    /// is none (then the refresh is refused as unknown).
+    #[wasm_bindgen(js_name = resumeFamily)]
+    pub fn resume_family(&self, exchange: &mut PendingExchange, stored: Option<String>) {
+        if let Some(Ok(ex)) = exchange.state.take() {
+            exchange.state = Some(Ok(ex.resume_family(&self.inner, stored.as_deref())));
         }
     }
 

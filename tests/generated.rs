@@ -126,7 +126,11 @@ fn json_type(ty: &str) -> &'static str {
         "Vec<String>" => "array of strings",
         "BTreeMap<String, String>" => "object of strings",
         "ScopePolicy" | "AssertionFormat" | "AuthMethod" => "string (enum)",
-        "AccessTokenSettings" | "Dangerous" | "KeyCacheSettings" | "DpopSettings" => "object",
+        "AccessTokenSettings"
+        | "Dangerous"
+        | "KeyCacheSettings"
+        | "DpopSettings"
+        | "RefreshTokenSettings" => "object",
         "Vec<IssuerSettings>" | "Vec<ClientSettings>" => "array of objects",
         other => panic!("no JSON name for {other}"),
     }
@@ -211,6 +215,7 @@ fn typescript_config_types_match_the_schema() {
         ("ClientSettings", "ClientConfig"),
         ("KeyCacheSettings", "KeyCacheConfig"),
         ("DpopSettings", "DpopConfig"),
+        ("RefreshTokenSettings", "RefreshTokenConfig"),
     ];
     let schema = schema_fields();
     for ((rust, ts), (_, _, fields)) in pairs.iter().zip(&schema) {

@@ -5,10 +5,11 @@ use std::collections::{HashMap, HashSet};
 
 use super::schema::{
     ClientSettings, ConfigDocument, DpopSettings, IssuerSettings, KeyCacheSettings,
+    RefreshTokenSettings,
 };
 use super::{
     AccessTokenPolicy, AssertionFormat, AuthMethod, Client, Config, ConfigError, DpopPolicy,
-    Profiles, TrustedIssuer,
+    Profiles, RefreshConfig, TrustedIssuer,
 };
 use crate::crypto::Algorithm;
 use crate::crypto::seam::KeyOwner;
@@ -18,8 +19,8 @@ use crate::keyset::{CachePolicy, KeySource, SourceKind};
 use crate::limits::*;
 use crate::policy::ScopeSet;
 use crate::protocol::{
-    GRANT_JWT_BEARER, GRANT_SAML2_BEARER, MAX_SUBJECT_PREFIX_BYTES, NAME_ID_FORMAT_ENTITY,
-    RESERVED_CLAIMS,
+    GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_SAML2_BEARER, MAX_SUBJECT_PREFIX_BYTES,
+    NAME_ID_FORMAT_ENTITY, RESERVED_CLAIMS,
 };
 
 pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
@@ -93,6 +94,7 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
         resources: resources(&raw.access_token.resources)?,
     };
     let dpop = dpop_policy(&raw.dpop)?;
+    let refresh = refresh_config(&raw.refresh_token)?;
 
     let key_cache = cache_policy(&raw.key_cache, &CachePolicy::default(), "key_cache")?;
     let config_refresh_secs = match raw.config_refresh_secs {
@@ -186,6 +188,32 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
         key_sources,
         config_refresh_secs,
         dpop,
+        refresh,
+    })
+}
+
+/// `refresh_token`: lifetimes and the `offline_access` rule.
+fn refresh_config(raw: &RefreshTokenSettings) -> Result<RefreshConfig, ConfigError> {
+    const YEAR: i64 = 365 * 86_400;
+    Ok(RefreshConfig {
+        policy: crate::refresh::RefreshPolicy {
+            lifetime: bounded(
+                raw.lifetime_secs,
+                30 * 86_400,
+                60,
+                YEAR,
+                "refresh_token.lifetime_secs",
+            )?,
+            idle: bounded(
+                raw.idle_secs,
+                14 * 86_400,
+                60,
+                YEAR,
+                "refresh_token.idle_secs",
+            )?,
+        },
+        cap_at_assertion_expiry: raw.cap_at_assertion_expiry,
+        require_offline_access: raw.require_offline_access.unwrap_or(true),
     })
 }
 
@@ -675,6 +703,7 @@ fn build_issuer(
     let profiles = profiles(ri.profiles.as_deref(), ri.format, path)?;
     Ok(TrustedIssuer {
         profiles,
+        allow_refresh_tokens: ri.allow_refresh_tokens,
         issuer,
         format: ri.format,
         keys,
@@ -852,10 +881,10 @@ fn build_client(
         None => vec![GRANT_JWT_BEARER.to_owned(), GRANT_SAML2_BEARER.to_owned()],
         Some(list) => {
             for (i, g) in list.iter().enumerate() {
-                if g != GRANT_JWT_BEARER && g != GRANT_SAML2_BEARER {
+                if g != GRANT_JWT_BEARER && g != GRANT_SAML2_BEARER && g != GRANT_REFRESH_TOKEN {
                     return Err(ConfigError::new(
                         format!("{path}.grant_types[{i}]"),
-                        "unsupported grant type (use the jwt-bearer or saml2-bearer URN)",
+                        "unsupported grant type (the jwt-bearer or saml2-bearer URN, or refresh_token)",
                     ));
                 }
             }

@@ -120,6 +120,15 @@ pub struct Config {
     pub(crate) key_sources: Vec<KeySource>,
     pub(crate) config_refresh_secs: u64,
     pub(crate) dpop: DpopPolicy,
+    pub(crate) refresh: RefreshConfig,
+}
+
+/// How refresh-token families live (`refresh_token`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefreshConfig {
+    pub policy: crate::refresh::RefreshPolicy,
+    pub cap_at_assertion_expiry: bool,
+    pub require_offline_access: bool,
 }
 
 /// How DPoP proofs are checked (`dpop`).
@@ -191,6 +200,8 @@ pub(crate) struct TrustedIssuer {
     pub shared_subject_namespace: bool,
     /// The profiles it may use (JWT issuers; SAML issuers: plain only).
     pub profiles: Profiles,
+    /// Its grants may come with refresh tokens.
+    pub allow_refresh_tokens: bool,
 }
 
 /// A registered client.

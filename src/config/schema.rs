@@ -72,6 +72,15 @@ pub struct ConfigDocument {
     /// `token_type: DPoP`). Default: the defaults of [`DpopSettings`].
     #[serde(default)]
     pub dpop: DpopSettings,
+    /// Refresh tokens (RFC 6749 §6): rotated on every use, reuse revokes
+    /// the family (RFC 9700 §4.14.2). Issued only when the client's
+    /// `grant_types` include `refresh_token`, the vouching issuer sets
+    /// `allow_refresh_tokens`, the granted scope has `offline_access`
+    /// (unless `require_offline_access` is false), the client is
+    /// confidential, the grant is no ID-JAG — and the host stores
+    /// families. Default: the defaults of [`RefreshTokenSettings`].
+    #[serde(default)]
+    pub refresh_token: RefreshTokenSettings,
 }
 
 /// `access_token`: the RFC 9068 access tokens this server issues.
@@ -189,6 +198,12 @@ pub struct IssuerSettings {
     /// Deprecated spelling of `dangerous.allow_inclusive_c14n` (likewise).
     /// Default: false. Risk: as `dangerous.allow_inclusive_c14n`.
     pub allow_inclusive_c14n: Option<bool>,
+    /// Grants vouched for by this issuer may come with a refresh token
+    /// (see the top-level `refresh_token`). Default: false.
+    /// Risk: the user's access outlives the assertion by up to
+    /// `refresh_token.lifetime_secs`, and a refresh no longer asks the IdP.
+    #[serde(default)]
+    pub allow_refresh_tokens: bool,
     /// jwt: the assertion profiles this issuer may use: `jwt-bearer`
     /// (RFC 7523 assertions) and `id-jag` (Identity Assertion JWT
     /// Authorization Grants, `typ: oauth-id-jag+jwt`,
@@ -346,4 +361,25 @@ pub struct DpopSettings {
     /// How long one nonce window lasts, in seconds (10–3600); a nonce is
     /// accepted in its window and the next. Default: 300.
     pub nonce_lifetime_secs: Option<i64>,
+}
+
+/// `refresh_token`: how refresh-token families live.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenSettings {
+    /// A family's absolute lifetime, in seconds (60–31536000): no refresh
+    /// after it, however often the token was used. Default: 2592000 (30 days).
+    /// Risk: longer keeps a stolen family usable for longer.
+    pub lifetime_secs: Option<i64>,
+    /// The longest time between two uses, in seconds (60–31536000).
+    /// Default: 1209600 (14 days).
+    pub idle_secs: Option<i64>,
+    /// `true`: a family never outlives the assertion that started it.
+    /// Default: false.
+    #[serde(default)]
+    pub cap_at_assertion_expiry: bool,
+    /// Issue refresh tokens only when the granted scope includes
+    /// `offline_access`. Default: true.
+    /// Risk: false gives every eligible grant a long-lived credential.
+    pub require_offline_access: Option<bool>,
 }

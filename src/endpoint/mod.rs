@@ -25,6 +25,9 @@ use crate::keyset::{
 };
 use crate::metadata;
 use crate::policy::{self, ScopeSet};
+pub use crate::refresh::FamilyWrite;
+#[cfg(feature = "rust-crypto")]
+use crate::refresh::{FamilyStore, SwapOutcome};
 #[cfg(feature = "rust-crypto")]
 use crate::replay::{ClaimOutcome, ReplayStore};
 use crate::replay::{ReplayKey, Replayed};
@@ -39,6 +42,21 @@ use std::sync::{Arc, Mutex};
 
 mod steps;
 pub use steps::Exchange;
+
+/// The family store of hosts that keep none: no family is ever found, and
+/// no family is ever started (see [`TokenEndpoint::enable_refresh_tokens`]).
+#[cfg(feature = "rust-crypto")]
+struct NoFamilies;
+
+#[cfg(feature = "rust-crypto")]
+impl FamilyStore for NoFamilies {
+    fn load(&mut self, _: &str, _: i64) -> Result<Option<String>, ()> {
+        Ok(None)
+    }
+    fn swap(&mut self, _: &FamilyWrite, _: i64) -> SwapOutcome {
+        SwapOutcome::Unavailable
+    }
+}
 
 /// The fetcher of the synchronous conveniences (`prepare`, `handle`,
 /// `explain`): none. A key set they lack is a failed fetch (503).
@@ -157,6 +175,8 @@ pub struct TokenEndpoint {
     /// The secret of stateless DPoP nonces (set by the host, see
     /// [`Self::set_dpop_nonce_secret`]).
     dpop_nonce: Option<NonceKey>,
+    /// The host stores refresh-token families ([`Self::enable_refresh_tokens`]).
+    refresh_families: bool,
 }
 
 #[derive(Debug)]
@@ -180,6 +200,7 @@ pub struct UnsignedToken {
     dpop_bound: bool,
     resource: Option<Vec<String>>,
     dpop_nonce: Option<String>,
+    refresh_token: Option<String>,
 }
 
 impl UnsignedToken {
@@ -210,6 +231,7 @@ impl UnsignedToken {
             scope: self.scope,
             resource: self.resource,
             dpop_nonce: self.dpop_nonce,
+            refresh_token: self.refresh_token,
         })
     }
 }
@@ -239,6 +261,10 @@ pub struct PendingToken {
     authentication: Map<String, Value>,
     /// The DPoP key the token is bound to (`cnf.jkt`), if any.
     jkt: Option<String>,
+    /// The refresh-token family record to write before issuing.
+    family_write: Option<FamilyWrite>,
+    /// The refresh token to hand out with the access token.
+    refresh_token: Option<String>,
 }
 
 impl PendingToken {
@@ -267,6 +293,12 @@ impl PendingToken {
     /// The granted scope.
     pub fn scope(&self) -> &ScopeSet {
         &self.scope
+    }
+
+    /// The refresh-token family record to write (compare and swap) after
+    /// the replay keys were claimed and before issuing, if any.
+    pub fn family_write(&self) -> Option<&FamilyWrite> {
+        self.family_write.as_ref()
     }
 
     /// The thumbprint of the DPoP key the token will be bound to
@@ -341,7 +373,7 @@ impl TokenEndpoint {
             });
         }
         let public: Vec<&PublicSigningKey> = keys.iter().map(|k| &k.public).collect();
-        let metadata_json = metadata::metadata_document(&config).to_string();
+        let metadata_json = metadata::metadata_document(&config, false).to_string();
         let jwks_json = metadata::jwks_document(&public).to_string();
         let metadata_path = metadata::metadata_path(config.issuer());
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -356,7 +388,22 @@ impl TokenEndpoint {
             jwks_json,
             metadata_path,
             dpop_nonce: None,
+            refresh_families: false,
         })
+    }
+
+    /// Declares that the host stores refresh-token families (reads
+    /// [`Exchange::family_need`], writes [`Exchange::family_write`] with
+    /// compare and swap): only then are refresh tokens issued.
+    pub fn enable_refresh_tokens(&mut self) {
+        self.refresh_families = true;
+        self.metadata_json = metadata::metadata_document(&self.config, true).to_string();
+    }
+
+    /// The answer when a family write lost its compare and swap (another
+    /// request rotated or revoked the family first): `invalid_grant`.
+    pub fn family_conflict() -> OAuthError {
+        OAuthError::refresh(crate::refresh::RefreshError::Conflict)
     }
 
     /// Sets the secret DPoP server nonces are made with (RFC 9449 §8; at
@@ -612,6 +659,7 @@ impl TokenEndpoint {
             dpop_bound: pending.jkt.is_some(),
             resource: pending.audience,
             dpop_nonce,
+            refresh_token: pending.refresh_token,
         })
     }
 
@@ -664,10 +712,41 @@ impl TokenEndpoint {
         store: &mut dyn ReplayStore,
         fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
     ) -> HttpResponse {
-        let exchange = self.run_fetching(self.begin(req, now), &RustBackend, fetch);
+        self.handle_with_families(req, now, store, &mut NoFamilies, fetch)
+    }
+
+    /// The whole exchange with refresh-token families kept in `families`
+    /// (see [`Self::enable_refresh_tokens`]): the family a refresh names
+    /// is read, and a family record is written (compare and swap) after
+    /// the replay keys were claimed and before the token is issued — a
+    /// lost swap is `invalid_grant`, nothing issued.
+    #[cfg(feature = "rust-crypto")]
+    pub fn handle_with_families(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        store: &mut dyn ReplayStore,
+        families: &mut dyn FamilyStore,
+        fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
+    ) -> HttpResponse {
+        let mut exchange = self.run_fetching(self.begin(req, now), &RustBackend, fetch);
+        if let Some(family) = exchange.family_need().map(str::to_owned) {
+            match families.load(&family, now) {
+                Ok(stored) => exchange = exchange.resume_family(self, stored.as_deref()),
+                Err(()) => return OAuthError::replay_store_unavailable().to_http(),
+            }
+        }
+        let write = exchange.family_write().cloned();
         let pending = match exchange.outcome() {
             Ok(p) => p,
-            Err(e) => return e.to_http(),
+            Err(e) => {
+                // A reused refresh token revokes its family before the
+                // refusal goes out (a lost swap: someone changed it first).
+                if let Some(w) = write {
+                    let _ = families.swap(&w, now);
+                }
+                return e.to_http();
+            }
         };
         if !self.signs_locally() {
             // A host-signed endpoint cannot issue here: refuse before any
@@ -679,6 +758,15 @@ impl TokenEndpoint {
                 ClaimOutcome::Claimed => {}
                 ClaimOutcome::AlreadyUsed => return Self::replay_rejected(key).to_http(),
                 ClaimOutcome::Unavailable => {
+                    return OAuthError::replay_store_unavailable().to_http();
+                }
+            }
+        }
+        if let Some(w) = pending.family_write() {
+            match families.swap(w, now) {
+                SwapOutcome::Swapped => {}
+                SwapOutcome::Conflict => return Self::family_conflict().to_http(),
+                SwapOutcome::Unavailable => {
                     return OAuthError::replay_store_unavailable().to_http();
                 }
             }

@@ -14,6 +14,7 @@
 //! [`crate::token`]; this file only orders the steps and records them in the
 //! explain trace.
 
+use super::FamilyWrite;
 use super::{EndpointKeys, PendingToken, TokenEndpoint};
 use crate::client_auth::{self, ClientAuthError, ClientBegun, ClientOutcome, ClientPending};
 use crate::config::{AuthMethod, Client, TrustedIssuer};
@@ -24,7 +25,11 @@ use crate::explain::{CheckId, Explanation, Trace, utc};
 use crate::grant::{self, GrantError, IdJag, TimeError, ValidatedGrant};
 use crate::keyset::{KeySetError, KeySetNeed};
 use crate::policy::{self, ScopeSet};
+use crate::protocol::{GRANT_REFRESH_TOKEN, SCOPE_OFFLINE_ACCESS};
 use crate::reason::Reason;
+use crate::refresh::{
+    self, FamilyGrant, FamilyState, PresentedToken, Presenter, RefreshError, RefreshOutcome,
+};
 use crate::replay::{self, ReplayKey, ReplayKind, Replayed};
 use crate::request::{self, GrantType, HttpRequest, TokenRequest};
 
@@ -178,6 +183,9 @@ impl TokenEndpoint {
             Err(e) => return self.exchange_done(Err(e.into()), now, trace),
         };
         let client_ref = client.client.map(|i| &config.clients[i]);
+        if request.grant_type == GrantType::RefreshToken {
+            return self.refresh_step(request, client, now, trace, carried);
+        }
         if let Err(e) = self.stated_issuer_binding(&request, client_ref, &mut trace) {
             return self.exchange_done(Err(e.into()), now, trace);
         }
@@ -237,6 +245,7 @@ impl TokenEndpoint {
         let stated = match request.grant_type {
             GrantType::JwtBearer => grant::jwt::peek_issuer(&request.assertion),
             GrantType::Saml2Bearer => grant::saml2::peek_issuer(&request.assertion),
+            GrantType::RefreshToken => None,
         };
         match stated.and_then(|iss| self.config.trusted_issuer(&iss)) {
             Some((index, _)) => self.unsigned_binding(client, index, trace),
@@ -259,6 +268,8 @@ impl TokenEndpoint {
                 grant::saml2::begin(config, &request.assertion, ReplayKind::Grant, remote, trace)
                     .map(|(p, check)| (GrantPending::Saml(p), check))
             }
+            // Refresh requests never reach the grant step (`refresh_step`).
+            GrantType::RefreshToken => Err(GrantError::Missing("assertion")),
         }
     }
 
@@ -468,8 +479,30 @@ impl TokenEndpoint {
                 ..key
             })
             .collect();
+        let family = self.maybe_start_family(
+            client_ref,
+            issuer,
+            grant.id_jag.is_some(),
+            FamilyGrant {
+                client_id: client_ref.map(|c| c.client_id.clone()).unwrap_or_default(),
+                auth_class: client_ref.and_then(auth_class).unwrap_or("none").to_owned(),
+                idp: issuer.issuer.clone(),
+                subject: token_subject.clone(),
+                scope: scope.granted.to_scope_string(),
+                claims: mapped_claims.clone(),
+                resources: audience.clone(),
+                jkt: jkt.clone(),
+            },
+            &scope.granted,
+            grant.expires_at,
+            now,
+            trace,
+        )?;
+        let (family_write, refresh_token) = family.unzip();
         let authentication = grant.id_jag.map(|j| j.authentication).unwrap_or_default();
         Ok(PendingToken {
+            family_write,
+            refresh_token,
             audience,
             authentication,
             jkt,
@@ -656,8 +689,20 @@ enum Stage {
     },
     /// Waiting for the host to fetch a key set; then `resume` runs again.
     Keys { need: KeySetNeed, resume: Resume },
+    /// Waiting for the host to read a refresh-token family.
+    Family {
+        request: TokenRequest,
+        client: ClientOutcome,
+        token: PresentedToken,
+    },
     /// Decided.
     Done(Result<PendingToken, OAuthError>),
+    /// Refused, with a family record to write all the same (a reused
+    /// refresh token revokes its family).
+    RefusedWriting {
+        error: OAuthError,
+        write: FamilyWrite,
+    },
 }
 
 /// The step that stopped for a key set, to run again from its start.
@@ -703,7 +748,10 @@ impl Exchange {
             Stage::Proof { check, .. }
             | Stage::Client { check, .. }
             | Stage::Grant { check, .. } => Some(check),
-            Stage::Keys { .. } | Stage::Done(_) => None,
+            Stage::Keys { .. }
+            | Stage::Family { .. }
+            | Stage::Done(_)
+            | Stage::RefusedWriting { .. } => None,
         }
     }
 
@@ -832,7 +880,10 @@ impl Exchange {
                 });
                 endpoint.exchange_done(result, now, trace)
             }
-            other @ (Stage::Done(_) | Stage::Keys { .. }) => Self {
+            other @ (Stage::Done(_)
+            | Stage::Keys { .. }
+            | Stage::Family { .. }
+            | Stage::RefusedWriting { .. }) => Self {
                 endpoint: began_with,
                 now,
                 trace,
@@ -848,6 +899,7 @@ impl Exchange {
     pub fn outcome(self) -> Result<PendingToken, OAuthError> {
         match self.stage {
             Stage::Done(result) => result,
+            Stage::RefusedWriting { error, .. } => Err(error),
             _ => Err(OAuthError::server_error()),
         }
     }
@@ -869,6 +921,7 @@ impl Exchange {
         let mut trace = self.trace;
         let result = match self.stage {
             Stage::Done(result) => result,
+            Stage::RefusedWriting { error, .. } => Err(error),
             _ => Err(OAuthError::server_error()),
         };
         let result = result.and_then(|pending| {
@@ -926,5 +979,300 @@ impl Exchange {
                 ..Explanation::refused((&e).into())
             },
         }
+    }
+}
+
+/// How a client authenticated, as a refresh-token family records it: a
+/// refresh must authenticate the same way (`None` for a public client).
+fn auth_class(client: &Client) -> Option<&'static str> {
+    match client.auth_method {
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => Some("secret"),
+        AuthMethod::PrivateKeyJwt => Some("private_key_jwt"),
+        AuthMethod::Saml2Bearer => Some("saml2_bearer"),
+        AuthMethod::None => None,
+    }
+}
+
+impl TokenEndpoint {
+    /// A `refresh_token` grant once the client is authenticated: the token
+    /// must be of our form and the client confidential (families are only
+    /// ever issued to those); then the host reads the family.
+    fn refresh_step(
+        &self,
+        request: TokenRequest,
+        client: ClientOutcome,
+        now: i64,
+        mut trace: Trace,
+        carried: Carried,
+    ) -> Exchange {
+        let confidential = client
+            .client
+            .map(|i| &self.config.clients[i])
+            .is_some_and(|c| auth_class(c).is_some());
+        let token = request
+            .refresh_token
+            .as_deref()
+            .and_then(PresentedToken::parse)
+            .ok_or(RefreshError::Malformed)
+            .and_then(|t| {
+                if confidential {
+                    Ok(t)
+                } else {
+                    Err(RefreshError::ClientMismatch)
+                }
+            });
+        let token = trace.check(CheckId::RefreshToken, token, |t| {
+            format!("a refresh token of family {}", t.family())
+        });
+        match token {
+            Ok(token) => Exchange {
+                endpoint: self.id,
+                now,
+                trace,
+                carried,
+                stage: Stage::Family {
+                    request,
+                    client,
+                    token,
+                },
+            },
+            Err(e) => self.exchange_done(Err(refresh_error(e)), now, trace),
+        }
+    }
+
+    /// A new family for a grant that may be refreshed, or `None`: the
+    /// host stores families, the client is confidential and may use
+    /// `refresh_token`, the issuer allows it, the grant is no ID-JAG, and
+    /// the scope has `offline_access` (unless not required).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn maybe_start_family(
+        &self,
+        client: Option<&Client>,
+        issuer: &TrustedIssuer,
+        id_jag: bool,
+        grant: FamilyGrant,
+        scope: &ScopeSet,
+        assertion_expires_at: i64,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<Option<(FamilyWrite, String)>, OAuthError> {
+        let refresh = &self.config.refresh;
+        let why_not = match client {
+            _ if !self.refresh_families => Some("this host does not store refresh-token families"),
+            None => Some("no client"),
+            Some(c) if auth_class(c).is_none() => Some("public clients get none"),
+            Some(c) if !c.grant_types.iter().any(|g| g == GRANT_REFRESH_TOKEN) => {
+                Some("the client's grant_types do not include refresh_token")
+            }
+            _ if !issuer.allow_refresh_tokens => {
+                Some("the issuer does not set allow_refresh_tokens")
+            }
+            _ if id_jag => Some("never for an ID-JAG grant"),
+            _ if refresh.require_offline_access && !scope.contains(SCOPE_OFFLINE_ACCESS) => {
+                Some("the granted scope has no offline_access")
+            }
+            _ => None,
+        };
+        if let Some(why) = why_not {
+            trace.skip(CheckId::RefreshToken, || format!("no refresh token: {why}"));
+            return Ok(None);
+        }
+        let cap = refresh
+            .cap_at_assertion_expiry
+            .then_some(assertion_expires_at);
+        let (state, token) = refresh::start(grant, now, refresh.policy, cap)
+            .map_err(|_| OAuthError::server_error())?;
+        trace.pass(CheckId::RefreshToken, || {
+            format!(
+                "a refresh token: new family, until {} (idle {} s)",
+                utc(state.expires_at),
+                refresh.policy.idle
+            )
+        });
+        Ok(Some((
+            FamilyWrite::of(&state, 0).map_err(|_| OAuthError::server_error())?,
+            token,
+        )))
+    }
+}
+
+/// The endpoint's answer to a refused refresh: `invalid_scope` for a
+/// widened scope, `invalid_grant` otherwise (RFC 6749 §5.2).
+fn refresh_error(e: RefreshError) -> OAuthError {
+    OAuthError::refresh(e)
+}
+
+impl Exchange {
+    /// The refresh-token family the host must read next (its id: one
+    /// Durable Object per family in the Worker), or `None`. Answer with
+    /// [`Self::resume_family`].
+    pub fn family_need(&self) -> Option<&str> {
+        match &self.stage {
+            Stage::Family { token, .. } => Some(token.family()),
+            _ => None,
+        }
+    }
+
+    /// The family record to write once the request is decided: with a
+    /// successful outcome after its replay keys were claimed and before
+    /// the token is issued; with a refusal (a reused token revokes its
+    /// family) before answering. Write it only if the stored version is
+    /// still [`FamilyWrite::expected_version`] (compare and swap).
+    pub fn family_write(&self) -> Option<&FamilyWrite> {
+        match &self.stage {
+            Stage::Done(Ok(p)) => p.family_write.as_ref(),
+            Stage::RefusedWriting { write, .. } => Some(write),
+            _ => None,
+        }
+    }
+
+    /// Continues after the host read [`Self::family_need`]: `stored` is the
+    /// record's JSON as last written, or `None` when there is none.
+    pub fn resume_family(self, endpoint: &TokenEndpoint, stored: Option<&str>) -> Self {
+        let Self {
+            endpoint: began_with,
+            now,
+            mut trace,
+            carried,
+            stage,
+        } = self;
+        if began_with != endpoint.id {
+            return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
+        }
+        let Stage::Family {
+            request,
+            client,
+            token,
+        } = stage
+        else {
+            return Self {
+                endpoint: began_with,
+                now,
+                trace,
+                carried,
+                stage,
+            };
+        };
+        let state = stored.and_then(|json| serde_json::from_str::<FamilyState>(json).ok());
+        let Some(state) = state else {
+            trace.fail(CheckId::RefreshFamily, Reason::RefreshUnknown, || {
+                "no such family".into()
+            });
+            return endpoint.exchange_done(Err(refresh_error(RefreshError::Unknown)), now, trace);
+        };
+        let config = &endpoint.config;
+        let Some(client_ref) = client.client.map(|i| &config.clients[i]) else {
+            return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
+        };
+        let proof = carried.proof;
+        let who = Presenter {
+            client_id: &client_ref.client_id,
+            auth_class: auth_class(client_ref).unwrap_or("none"),
+            jkt: proof.as_ref().map(|p| p.jkt.as_str()),
+        };
+        let outcome = refresh::refresh(
+            &state,
+            &token,
+            who,
+            request.scope.as_ref(),
+            now,
+            config.refresh.policy,
+        );
+        let result = match outcome {
+            Err(_) => Err(OAuthError::server_error()),
+            Ok(RefreshOutcome::Refused(e)) => {
+                trace.fail(CheckId::RefreshFamily, e.reason(), || e.to_string());
+                Err(refresh_error(e))
+            }
+            Ok(RefreshOutcome::ReuseDetected { state: revoked }) => {
+                trace.fail(CheckId::RefreshFamily, Reason::RefreshReused, || {
+                    "a rotated-out token: the family is revoked".into()
+                });
+                return match FamilyWrite::of(&revoked, state.version)
+                    .map_err(|_| OAuthError::server_error())
+                {
+                    Ok(write) => Self {
+                        endpoint: began_with,
+                        now,
+                        trace,
+                        carried: Carried::default(),
+                        stage: Stage::RefusedWriting {
+                            error: refresh_error(RefreshError::Reused),
+                            write,
+                        },
+                    },
+                    Err(e) => endpoint.exchange_done(Err(e), now, trace),
+                };
+            }
+            Ok(RefreshOutcome::Rotated {
+                state: next,
+                token: new_token,
+            }) => {
+                trace.pass(CheckId::RefreshFamily, || {
+                    format!(
+                        "rotated (version {} → {}), family until {}",
+                        state.version,
+                        next.version,
+                        utc(next.expires_at)
+                    )
+                });
+                endpoint.refreshed(&request, client_ref, &state, next, new_token, proof, now)
+            }
+        };
+        endpoint.exchange_done(result, now, trace)
+    }
+}
+
+impl TokenEndpoint {
+    /// The pending token of a rotated family: what the family carries, the
+    /// requested (narrower) scope, the request's DPoP key.
+    #[allow(clippy::too_many_arguments)]
+    fn refreshed(
+        &self,
+        request: &TokenRequest,
+        client: &Client,
+        before: &FamilyState,
+        after: FamilyState,
+        token: String,
+        proof: Option<VerifiedProof>,
+        now: i64,
+    ) -> Result<PendingToken, OAuthError> {
+        let _ = now;
+        let grant = &after.grant;
+        let granted = ScopeSet::parse(&grant.scope).unwrap_or_default();
+        let (scope, report) = match &request.scope {
+            Some(asked) => (asked.clone(), false),
+            None => (granted, false),
+        };
+        let (jkt, proof_key) = match proof {
+            Some(p) => (Some(p.jkt), Some(p.replay)),
+            None => (None, None),
+        };
+        let partition = replay::partition(Some(&client.client_id), &grant.idp, None);
+        let replay_keys = proof_key
+            .into_iter()
+            .map(|key| ReplayKey {
+                partition: partition.clone(),
+                ..key
+            })
+            .collect();
+        Ok(PendingToken {
+            endpoint: self.id,
+            replay_keys,
+            subject: grant.subject.clone(),
+            idp: grant.idp.clone(),
+            client_id: Some(client.client_id.clone()),
+            scope,
+            report_scope: report,
+            mapped_claims: grant.claims.clone(),
+            assertion_expires_at: i64::MAX,
+            audience: grant.resources.clone(),
+            authentication: serde_json::Map::new(),
+            jkt,
+            family_write: Some(
+                FamilyWrite::of(&after, before.version).map_err(|_| OAuthError::server_error())?,
+            ),
+            refresh_token: Some(token),
+        })
     }
 }
