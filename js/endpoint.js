@@ -7,6 +7,7 @@ import { Core, assertReady, freeIfCurrent, generation, hasRustCrypto, hostError,
 import { BodyTooLarge, PUBLIC_JSON_HEADERS, base64, coreHeaders, coreResponse, formUrlEncode, jsonResponse, readBody, toJsonText } from './http.js';
 import { ConfigError, OAuthError, toConfigError } from './errors.js';
 import { MemoryReplayStore } from './replay.js';
+import { MemoryFamilyStore } from './families.js';
 import { SUBTLE, WebCryptoSigner, WebCryptoVerifier, splitSigningKeys } from './webcrypto.js';
 import { KeySetHost } from './keysets.js';
 
@@ -30,9 +31,10 @@ function nonceSecretBytes(secret) {
 }
 
 /** A core with its nonce secret set; refuses a configuration that needs one it was not given. */
-function newCore(configText, keysText, hostSigns, nonceSecret) {
+function newCore(configText, keysText, hostSigns, nonceSecret, refresh) {
   const core = new Core(configText, keysText, hostSigns);
   try {
+    if (refresh) core.enableRefreshTokens();
     if (nonceSecret !== undefined) core.setDpopNonceSecret(nonceSecret);
     if (core.needsDpopNonceSecret) {
       throw new ConfigError(
@@ -68,12 +70,13 @@ export class TokenEndpoint {
   #paths;
   #keySets;
   #dpopNonceSecret;
+  #families;
 
   /**
    * @param {object | string} config configuration (object or JSON text)
    * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void, keySets?: { fetch?: typeof fetch, cache?: { get(url: string): Promise<object | undefined>, put(url: string, entry: object): Promise<void> }, onKeySet?: (report: object) => void } }} [options]
    */
-  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret } = {}) {
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = {} } = {}) {
     assertReady('new TokenEndpoint()');
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
@@ -99,8 +102,18 @@ export class TokenEndpoint {
     const coreKeysText = split?.publicText ?? keysText;
     const hostSigns = split !== undefined;
     this.#dpopNonceSecret = nonceSecretBytes(dpopNonceSecret);
+    if (refreshTokens !== false && (refreshTokens === null || typeof refreshTokens !== 'object')) {
+      throw new TypeError('assertion-grant: refreshTokens must be false or { store? }');
+    }
+    this.#now = now ?? (() => Date.now() / 1000);
+    if (refreshTokens !== false) {
+      this.#families = refreshTokens.store ?? new MemoryFamilyStore({ now: this.#now });
+      if (typeof this.#families.get !== 'function' || typeof this.#families.swap !== 'function') {
+        throw new TypeError('assertion-grant: refreshTokens.store must have get(family) and swap(write) methods');
+      }
+    }
     try {
-      this.#coreInstance = newCore(configText, coreKeysText, hostSigns, this.#dpopNonceSecret);
+      this.#coreInstance = newCore(configText, coreKeysText, hostSigns, this.#dpopNonceSecret, this.#families !== undefined);
     } catch (err) {
       throw toConfigError(err);
     }
@@ -116,7 +129,6 @@ export class TokenEndpoint {
       const kids = JSON.parse(this.#coreInstance.jwksJson()).keys.map((k) => k.kid);
       this.#signer = new WebCryptoSigner(split.privates, kids);
     }
-    this.#now = now ?? (() => Date.now() / 1000);
     // The default store shares the endpoint's clock, so injected clocks agree.
     this.#store = replayStore ?? new MemoryReplayStore({ now: this.#now });
     if (typeof this.#store.claim !== 'function') {
@@ -147,7 +159,7 @@ export class TokenEndpoint {
    */
   get #core() {
     if (this.#coreGeneration !== generation) {
-      this.#coreInstance = newCore(this.#configText, this.#keysText, this.#hostSigns, this.#dpopNonceSecret);
+      this.#coreInstance = newCore(this.#configText, this.#keysText, this.#hostSigns, this.#dpopNonceSecret, this.#families !== undefined);
       this.#coreGeneration = generation;
       this.#jwks = JSON.parse(this.#coreInstance.jwksJson());
     }
@@ -359,9 +371,23 @@ export class TokenEndpoint {
     const exchange = core.begin(method, headers, body, now);
     try {
       await this.#answer(core, exchange, gen);
-      // Refresh-token families are not stored by this host yet: a refresh
-      // token finds no family (invalid_grant), and none is ever issued.
-      if (exchange.familyNeed !== undefined) core.resumeFamily(exchange, undefined);
+      const family = exchange.familyNeed;
+      if (family !== undefined) {
+        // A refresh: read its family (without a store, it finds none).
+        let stored;
+        if (this.#families !== undefined) {
+          try {
+            stored = await this.#families.get(family);
+          } catch (err) {
+            // Fail closed, and tell the operator (as for the replay store).
+            this.#report(err);
+            freeIfCurrent(exchange, gen);
+            return { response: hostError('replay_store_unavailable'), familyWrite: undefined, free() {} };
+          }
+          stillCurrent(gen);
+        }
+        core.resumeFamily(exchange, typeof stored === 'string' ? stored : undefined);
+      }
     } catch (err) {
       recoverFromTrap(err);
       freeIfCurrent(exchange, gen);
@@ -400,11 +426,13 @@ export class TokenEndpoint {
       clientAssertionType,
       resource,
       dpop,
+      refreshToken,
     } = params;
     const form = new URLSearchParams();
     const headers = new Headers({ 'Content-Type': 'application/x-www-form-urlencoded' });
     form.set('grant_type', grantType);
     if (assertion !== undefined) form.set('assertion', assertion);
+    if (refreshToken !== undefined) form.set('refresh_token', refreshToken);
     if (scope !== undefined) form.set('scope', Array.isArray(scope) ? scope.join(' ') : scope);
     for (const r of resource === undefined ? [] : Array.isArray(resource) ? resource : [resource]) form.append('resource', r);
     if (dpop !== undefined) headers.set('DPoP', dpop);
@@ -469,7 +497,19 @@ export class TokenEndpoint {
     let owned = true;
     try {
       const early = prepared.response;
-      if (early !== undefined) return coreResponse(early);
+      if (early !== undefined) {
+        // A reused refresh token revokes its family before the refusal goes
+        // out (a lost swap: another request changed the family first).
+        const write = prepared.familyWrite;
+        if (write !== undefined && this.#families !== undefined) {
+          try {
+            await this.#families.swap(write);
+          } catch (err) {
+            this.#report(err);
+          }
+        }
+        return coreResponse(early);
+      }
       // A signing key WebCrypto refused fails here, before any replay key
       // is spent on a token that could not be signed.
       if (this.#signer !== undefined) {
@@ -491,6 +531,20 @@ export class TokenEndpoint {
         }
         stillCurrent(gen);
         if (claimed !== true) return coreResponse(this.#core.replayRejected(prepared, key));
+      }
+      // The refresh-token family, compare and swap: a lost swap means
+      // another request rotated (or revoked) it first — nothing is issued.
+      const write = prepared.familyWrite;
+      if (write !== undefined) {
+        let swapped;
+        try {
+          swapped = this.#families === undefined ? false : await this.#families.swap(write);
+        } catch (err) {
+          this.#report(err);
+          return coreResponse(hostError('replay_store_unavailable'));
+        }
+        stillCurrent(gen);
+        if (swapped !== true) return coreResponse(hostError('refresh_conflict'));
       }
       owned = false; // issuing takes ownership of `prepared` (frees it in wasm)
       // The clock is read again: claiming may have taken a while.

@@ -18,6 +18,7 @@ export * from './constants.js';
 export { initSync, ready } from './runtime.js';
 export { ConfigError, OAuthError } from './errors.js';
 export { MemoryReplayStore } from './replay.js';
+export { MemoryFamilyStore } from './families.js';
 export { verifySignature } from './webcrypto.js';
 export { errorResponse } from './http.js';
 export { TokenEndpoint } from './endpoint.js';

@@ -33,6 +33,7 @@ const HOST_ERROR_KINDS = [
   'body_too_large',
   'explain_input',
   'token_method_not_allowed',
+  'refresh_conflict',
 ];
 let hostErrors;
 

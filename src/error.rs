@@ -196,7 +196,8 @@ impl OAuthError {
     /// An answer a host sends outside a token exchange, by name:
     /// `server_error`, `not_found`, `document_method_not_allowed`,
     /// `replay_store_unavailable`, `body_too_large`,
-    /// `token_method_not_allowed`, `explain_input` (an admin explain request
+    /// `token_method_not_allowed`, `refresh_conflict` (a refresh-token
+    /// family write lost its compare and swap), `explain_input` (an admin explain request
     /// that is not `{body, headers?, now?}`); unknown names are
     /// `server_error`. Hosts take every error response from the
     /// core; this is how they get the ones that are not a token request's.
@@ -205,6 +206,7 @@ impl OAuthError {
             "not_found" => Self::not_found(),
             "document_method_not_allowed" => Self::document_method_not_allowed(),
             "replay_store_unavailable" => Self::replay_store_unavailable(),
+            "refresh_conflict" => Self::refresh(crate::refresh::RefreshError::Conflict),
             "body_too_large" => RequestError::BodyTooLarge.into(),
             "token_method_not_allowed" => RequestError::MethodNotAllowed.into(),
             "explain_input" => Self::new(

@@ -417,6 +417,19 @@ impl PendingSignature {
 #[wasm_bindgen]
 pub struct Prepared {
     result: Result<PendingToken, HttpResponse>,
+    /// A family record to write although the request was refused (a
+    /// reused refresh token revokes its family).
+    refused_write: Option<crate::refresh::FamilyWrite>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FamilyWriteJs<'a> {
+    family: &'a str,
+    expected_version: u64,
+    version: u64,
+    state: &'a str,
+    forget_at: i64,
 }
 
 #[derive(Serialize)]
@@ -744,14 +757,28 @@ impl Core {
     /// or replay keys to claim (see `Prepared`).
     #[wasm_bindgen(js_name = finishExchange)]
     pub fn finish_exchange(&self, mut exchange: PendingExchange) -> Prepared {
-        let result = match exchange.state.take() {
-            Some(Ok(ex)) => ex.outcome(),
-            Some(Err(e)) => Err(e),
-            None => Err(OAuthError::server_error()),
+        let (result, refused_write) = match exchange.state.take() {
+            Some(Ok(ex)) => {
+                let write = ex.family_write().cloned();
+                let outcome = ex.outcome();
+                let refused_write = if outcome.is_err() { write } else { None };
+                (outcome, refused_write)
+            }
+            Some(Err(e)) => (Err(e), None),
+            None => (Err(OAuthError::server_error()), None),
         };
         Prepared {
             result: result.map_err(|e| e.to_http()),
+            refused_write,
         }
+    }
+
+    /// Declares that this host stores refresh-token families (answers
+    /// `familyNeed`, writes `familyWrite` with compare and swap): only then
+    /// are refresh tokens issued.
+    #[wasm_bindgen(js_name = enableRefreshTokens)]
+    pub fn enable_refresh_tokens(&mut self) {
+        self.inner.enable_refresh_tokens();
     }
 
     /// The explain report of an answered exchange begun with
@@ -832,6 +859,7 @@ impl Core {
         });
         Prepared {
             result: result.map_err(|e| e.to_http()),
+            refused_write: None,
         }
     }
 
@@ -937,6 +965,28 @@ impl Core {
 
 #[wasm_bindgen]
 impl Prepared {
+    /// The refresh-token family record to write, or `undefined`: for a
+    /// token, after the replay keys were claimed and before issuing (a
+    /// lost compare and swap answers `hostErrorResponse("refresh_conflict")`
+    /// and issues nothing); for a refusal, before answering.
+    #[wasm_bindgen(getter, js_name = familyWrite, unchecked_return_type = "{ family: string; expectedVersion: number; version: number; state: string; forgetAt: number } | undefined")]
+    pub fn family_write(&self) -> JsValue {
+        let write = match &self.result {
+            Ok(p) => p.family_write(),
+            Err(_) => self.refused_write.as_ref(),
+        };
+        match write {
+            Some(w) => to_js(&FamilyWriteJs {
+                family: &w.family,
+                expected_version: w.expected_version,
+                version: w.version,
+                state: &w.state,
+                forget_at: w.forget_at,
+            }),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
     /// The finished response when the request failed; `undefined` otherwise.
     #[wasm_bindgen(getter, unchecked_return_type = "HttpResponse | undefined")]
     pub fn response(&self) -> JsValue {

@@ -9,6 +9,8 @@
 //                     written by scripts/bundle-config.mjs; see wrangler.toml)
 // env.AG_SIGNING_KEY  secret: private EC P-256 JWK or {"keys":[...]}
 // env.REPLAY          Durable Object namespace bound to ReplayGuard
+// env.FAMILIES        Durable Object namespace bound to RefreshFamily: one object
+//                     per refresh-token family (without it, no refresh tokens)
 // env.AG_DPOP_NONCE_SECRET  secret (≥ 32 characters): the key of stateless DPoP
 //                     server nonces; required when the configuration sets
 //                     dpop.require_nonce (the same value on every isolate)
@@ -72,6 +74,30 @@ class DurableObjectReplayStore {
   }
 }
 
+/**
+ * Refresh-token families, one Durable Object per family (the family id is the
+ * object's name): reads, and compare-and-swap writes that the object runs
+ * one at a time — so two isolates refreshing one token at once cannot both win.
+ */
+class DurableObjectFamilyStore {
+  #namespace;
+
+  constructor(namespace) {
+    this.#namespace = namespace;
+  }
+
+  async get(family) {
+    const stub = this.#namespace.get(this.#namespace.idFromName(family));
+    const state = await stub.read();
+    return typeof state === 'string' ? state : undefined;
+  }
+
+  async swap(write) {
+    const stub = this.#namespace.get(this.#namespace.idFromName(write.family));
+    return (await stub.swap(write.expectedVersion, write.version, write.state, write.forgetAt)) === true;
+  }
+}
+
 let demoWarned = false;
 
 // One endpoint per isolate, rebuilt only when the configuration (or key) text
@@ -122,6 +148,9 @@ async function buildEndpoint({ env, configText, keyText }) {
     signingKeys: keyText ?? (await ephemeralSigningKey()),
     replayStore: new DurableObjectReplayStore(env.REPLAY),
     dpopNonceSecret: typeof env.AG_DPOP_NONCE_SECRET === 'string' ? env.AG_DPOP_NONCE_SECRET : undefined,
+    // Refresh tokens only with the FAMILIES binding: a per-isolate store would
+    // let a rotated token live on in another isolate.
+    refreshTokens: env.FAMILIES === undefined ? false : { store: new DurableObjectFamilyStore(env.FAMILIES) },
     onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
     // Key sets named by jwks_uri / saml_metadata_url: global fetch, cached per
     // isolate by the endpoint and shared across the colo's isolates through
@@ -254,6 +283,47 @@ export class ReplayGuard extends DurableObject {
   async has() {
     const keepUntil = await this.ctx.storage.get('keepUntil');
     return keepUntil !== undefined && keepUntil > Date.now() / 1000;
+  }
+
+  async alarm() {
+    await this.ctx.storage.deleteAll();
+  }
+}
+
+/**
+ * One refresh-token family: its record (JSON from the core), its version,
+ * and an alarm that deletes it at `forgetAt`. A Durable Object runs one
+ * request's storage calls without interleaving another's (input gates), so
+ * read → compare → write is atomic: of concurrent swaps from one version,
+ * exactly one succeeds.
+ */
+export class RefreshFamily extends DurableObject {
+  /** @returns {Promise<string | undefined>} the record, unless expired */
+  async read() {
+    const forgetAt = await this.ctx.storage.get('forgetAt');
+    if (forgetAt === undefined || forgetAt <= Date.now() / 1000) return undefined;
+    return this.ctx.storage.get('state');
+  }
+
+  /**
+   * Writes `state` (version `version`, kept until `forgetAt` seconds) if the
+   * stored version is `expectedVersion` (0: nothing stored).
+   * @returns {Promise<boolean>}
+   */
+  async swap(expectedVersion, version, state, forgetAt) {
+    for (const [name, value] of [['expectedVersion', expectedVersion], ['version', version], ['forgetAt', forgetAt]]) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`RefreshFamily.swap: ${name} must be a number`);
+    }
+    if (typeof state !== 'string' || state.length > 64 * 1024) throw new TypeError('RefreshFamily.swap: state must be a string of at most 64 KiB');
+    const storage = this.ctx.storage;
+    const storedForgetAt = await storage.get('forgetAt');
+    const live = storedForgetAt !== undefined && storedForgetAt > Date.now() / 1000;
+    const stored = live ? ((await storage.get('version')) ?? 0) : 0;
+    if (stored !== expectedVersion) return false;
+    await storage.put({ version, state, forgetAt });
+    // Every record expires: the alarm deletes it (a minute late at most).
+    await storage.setAlarm((forgetAt + REPLAY_MARGIN_SECS) * 1000);
+    return true;
   }
 
   async alarm() {

@@ -1074,7 +1074,13 @@ impl TokenEndpoint {
             _ => None,
         };
         if let Some(why) = why_not {
-            trace.skip(CheckId::RefreshToken, || format!("no refresh token: {why}"));
+            // Reported only where the configuration asks for refresh
+            // tokens at all (the issuer or the client opts in).
+            let asked = issuer.allow_refresh_tokens
+                || client.is_some_and(|c| c.grant_types.iter().any(|g| g == GRANT_REFRESH_TOKEN));
+            if asked {
+                trace.skip(CheckId::RefreshToken, || format!("no refresh token: {why}"));
+            }
             return Ok(None);
         }
         let cap = refresh

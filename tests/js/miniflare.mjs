@@ -55,14 +55,17 @@ export function moduleWorker(script, { root = ROOT, ...options } = {}) {
 
 /**
  * The Worker as deployed (worker/index.js, wrangler.toml's `main`) with
- * wrangler.toml's Durable Object binding REPLAY → ReplayGuard (a SQLite class,
- * its [[migrations]]). Its configuration comes through `bindings` (AG_CONFIG,
+ * wrangler.toml's Durable Object bindings REPLAY → ReplayGuard and FAMILIES →
+ * RefreshFamily (SQLite classes, its [[migrations]]). Its configuration comes through `bindings` (AG_CONFIG,
  * AG_SIGNING_KEY, AG_ADMIN_TOKEN).
  */
 export function tokenWorker({ root = ROOT, ...options } = {}) {
   return moduleWorker('worker/index.js', {
     root,
-    durableObjects: { REPLAY: { className: 'ReplayGuard', useSQLite: true } },
+    durableObjects: {
+      REPLAY: { className: 'ReplayGuard', useSQLite: true },
+      FAMILIES: { className: 'RefreshFamily', useSQLite: true },
+    },
     ...options,
   });
 }

@@ -1,0 +1,153 @@
+// Refresh tokens on the Worker in real workerd (Miniflare), with its
+// RefreshFamily Durable Object: the full cycle, rotation, reuse killing the
+// family, and 50 concurrent refreshes of one token — exactly one new pair.
+//
+// Decision (documented in README "Refresh tokens"): a rotated-out token
+// presented at any time is reuse and revokes the family (RFC 9700
+// §4.14.2), even when it raced the rotation; a request that loses the
+// compare-and-swap without having seen the rotation is a conflict
+// (`invalid_grant`, the family untouched). So after 50 concurrent uses the
+// family is revoked exactly when some loser read it after the winner's
+// write — the test reads which from the answers and checks the family
+// state agrees.
+//
+// Independent tools: jose (the IdP's JWT assertions), oauth4webapi (a real
+// client's refresh_token grant). Real clock, no sleeps, nothing timed.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SignJWT, importJWK } from 'jose';
+import * as oauth from 'oauth4webapi';
+import { ROOT, basicAuth, importPkg, requireFile } from './helpers.mjs';
+import { createMiniflare, tokenWorker } from './miniflare.mjs';
+
+const IDJAG = join(ROOT, 'tests/vectors/idjag');
+const AS = 'https://as.example.com';
+const TOKEN_URL = `${AS}/token`;
+const IDP = 'https://both-idp.example';
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const CLIENT = ['agent-app', 'agent-secret'];
+
+let mf;
+let idpKey;
+
+/** The ID-JAG vectors' configuration with refresh tokens allowed for both-idp and agent-app. */
+function config() {
+  const c = JSON.parse(readFileSync(join(IDJAG, 'config.json'), 'utf8'));
+  const issuer = c.trusted_issuers.find((i) => i.issuer === IDP);
+  issuer.allow_refresh_tokens = true;
+  issuer.scope += ' offline_access';
+  const client = c.clients.find((x) => x.client_id === CLIENT[0]);
+  client.grant_types = [JWT_BEARER, 'refresh_token'];
+  client.scope += ' offline_access';
+  return c;
+}
+
+before(async () => {
+  requireFile(join(ROOT, 'pkg/slim/assertion_grant_bg.wasm'), 'build it first: npm run build:pkg');
+  const pkg = await importPkg();
+  idpKey = await importJWK(JSON.parse(readFileSync(join(IDJAG, 'keys/both-ec-1.json'), 'utf8')), 'ES256');
+  mf = createMiniflare(
+    tokenWorker({ bindings: { AG_CONFIG: JSON.stringify(config()), AG_SIGNING_KEY: pkg.generateSigningKey('refresh-test') } }),
+  );
+  await mf.ready;
+});
+
+after(async () => {
+  await mf?.dispose();
+});
+
+function assertion(sub = 'alice') {
+  const t = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss: IDP, sub, aud: TOKEN_URL, jti: crypto.randomUUID(), iat: t, exp: t + 300 })
+    .setProtectedHeader({ alg: 'ES256', kid: 'both-ec-1' })
+    .sign(idpKey);
+}
+
+async function post(fields, auth = CLIENT) {
+  const response = await mf.dispatchFetch(TOKEN_URL, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(...auth) },
+    body: new URLSearchParams(fields).toString(),
+  });
+  assert.equal(response.headers.get('cache-control'), 'no-store');
+  return { status: response.status, body: await response.json() };
+}
+
+const grant = async (scope = 'offline_access calendar.read', sub) =>
+  post({ grant_type: JWT_BEARER, assertion: await assertion(sub), scope });
+const refresh = (token, extra = {}) => post({ grant_type: 'refresh_token', refresh_token: token, ...extra });
+
+describe('refresh tokens on the Worker (RefreshFamily Durable Objects)', () => {
+  test('assertion → access + refresh → refresh → refresh; old tokens stop at once', async () => {
+    const first = await grant();
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.match(first.body.refresh_token, /^agrt1\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    const second = await refresh(first.body.refresh_token);
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    assert.notEqual(second.body.refresh_token, first.body.refresh_token);
+    assert.ok(second.body.access_token);
+    const third = await refresh(second.body.refresh_token, { scope: 'calendar.read' });
+    assert.equal(third.status, 200, JSON.stringify(third.body));
+    assert.equal(third.body.scope, undefined, 'the requested scope was granted as asked');
+    // No refresh token without offline_access.
+    const plain = await grant('calendar.read');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.refresh_token, undefined);
+  });
+
+  test('reuse of a rotated token revokes the whole family', async () => {
+    const first = await grant();
+    const second = await refresh(first.body.refresh_token);
+    assert.equal(second.status, 200);
+    const reused = await refresh(first.body.refresh_token);
+    assert.equal(reused.status, 400);
+    assert.equal(reused.body.error, 'invalid_grant');
+    const newest = await refresh(second.body.refresh_token);
+    assert.equal(newest.status, 400, 'the family is revoked');
+    assert.equal(newest.body.error, 'invalid_grant');
+  });
+
+  test('50 concurrent refreshes with one token: exactly one new pair, and a consistent family', async () => {
+    const first = await grant();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => refresh(first.body.refresh_token)));
+    const winners = answers.filter((a) => a.status === 200);
+    const losers = answers.filter((a) => a.status !== 200);
+    assert.equal(winners.length, 1, answers.map((a) => a.status).join(' '));
+    assert.equal(losers.length, 49);
+    for (const l of losers) assert.equal(l.body.error, 'invalid_grant', JSON.stringify(l.body));
+    const sawReuse = losers.some((l) => /revoked/.test(l.body.error_description));
+    const next = await refresh(winners[0].body.refresh_token);
+    if (sawReuse) {
+      assert.equal(next.status, 400, 'a loser counted as reuse: the family is revoked, the winner too');
+    } else {
+      assert.equal(next.status, 200, 'only conflicts: the winner keeps the family');
+    }
+  });
+
+  test('guessed, foreign and malformed tokens are refused and change nothing', async () => {
+    const first = await grant();
+    const [, family] = first.body.refresh_token.split('.');
+    for (const bad of [`agrt1.${family}.${'A'.repeat(43)}`, `agrt1.${'B'.repeat(22)}.${'C'.repeat(43)}`, 'agrt1.x.y', 'x'.repeat(5000)]) {
+      const r = await refresh(bad);
+      assert.equal(r.status, 400, bad);
+      assert.equal(r.body.error, 'invalid_grant', bad);
+    }
+    assert.equal((await refresh(first.body.refresh_token)).status, 200, 'the family was untouched');
+  });
+
+  test("oauth4webapi's refreshTokenGrantRequest refreshes", async () => {
+    const first = await grant();
+    const as = { issuer: AS, token_endpoint: TOKEN_URL };
+    const client = { client_id: CLIENT[0] };
+    const response = await oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretBasic(CLIENT[1]), first.body.refresh_token, {
+      [oauth.customFetch]: (url, init) => mf.dispatchFetch(url, init),
+      [oauth.allowInsecureRequests]: false,
+    });
+    const result = await oauth.processRefreshTokenResponse(as, client, response);
+    assert.equal(result.token_type, 'bearer');
+    assert.match(result.refresh_token, /^agrt1\./);
+    assert.notEqual(result.refresh_token, first.body.refresh_token);
+  });
+});
