@@ -15,6 +15,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{FORM, enc, verify_access_token};
 use serde_json::{Value, json};
 
+#[cfg(all(target_arch = "wasm32", feature = "browser-tests"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 const NOW: i64 = 1_800_000_000;
 const BASIC: &str = "Basic YXBwOmFwcC1zZWNyZXQ="; // app:app-secret
 

@@ -1159,7 +1159,11 @@ impl Exchange {
                 stage,
             };
         };
-        let state = stored.and_then(|json| serde_json::from_str::<FamilyState>(json).ok());
+        // Through the strict parser and the `Value` deserializer the
+        // configuration already uses (no second JSON parser in the module).
+        let state = stored
+            .and_then(|json| crate::json::parse(json.as_bytes()).ok())
+            .and_then(|value| serde_json::from_value::<FamilyState>(value).ok());
         let Some(state) = state else {
             trace.fail(CheckId::RefreshFamily, Reason::RefreshUnknown, || {
                 "no such family".into()
