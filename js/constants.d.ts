@@ -95,6 +95,7 @@ export type ReasonCode =
   | "refresh.dpop_key"
   | "refresh.scope_widened"
   | "refresh.conflict"
+  | "refresh.issuer_withdrawn"
   | "saml.too_large"
   | "saml.encoding"
   | "saml.not_an_assertion"

@@ -119,6 +119,7 @@ export const REASON_CODES = Object.freeze([
   "refresh.dpop_key",
   "refresh.scope_widened",
   "refresh.conflict",
+  "refresh.issuer_withdrawn",
   "saml.too_large",
   "saml.encoding",
   "saml.not_an_assertion",

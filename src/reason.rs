@@ -259,6 +259,9 @@ reasons! {
     RefreshScope = "refresh.scope_widened",
     /// Another request rotated the family first (compare-and-swap lost).
     RefreshConflict = "refresh.conflict",
+    /// The family's issuer is no longer trusted for refreshes (removed from
+    /// the configuration, or `allow_refresh_tokens` turned off).
+    RefreshIssuerWithdrawn = "refresh.issuer_withdrawn",
 
     // ---- saml: the SAML 2.0 assertion (RFC 7522 §3, SAML core)
     /// The assertion is longer than the limit.

@@ -182,6 +182,9 @@ pub enum RefreshError {
     ScopeWidened,
     /// Another request changed the family first (compare-and-swap lost).
     Conflict,
+    /// The configuration no longer lets the family's issuer vouch for
+    /// refreshes (the issuer was removed, or `allow_refresh_tokens` off).
+    IssuerWithdrawn,
 }
 
 impl RefreshError {
@@ -197,6 +200,7 @@ impl RefreshError {
             Self::DpopKey => Reason::RefreshDpopKey,
             Self::ScopeWidened => Reason::RefreshScope,
             Self::Conflict => Reason::RefreshConflict,
+            Self::IssuerWithdrawn => Reason::RefreshIssuerWithdrawn,
         }
     }
 }
@@ -213,6 +217,7 @@ impl std::fmt::Display for RefreshError {
             Self::DpopKey => "the refresh token is bound to another DPoP key",
             Self::ScopeWidened => "the requested scope exceeds the scope originally granted",
             Self::Conflict => "the refresh token was used concurrently, try again",
+            Self::IssuerWithdrawn => "the refresh token is no longer accepted",
         })
     }
 }

@@ -368,3 +368,42 @@ fn two_concurrent_refreshes_one_wins() {
         "the winner's token works"
     );
 }
+
+#[test]
+fn a_withdrawn_issuer_ends_its_families() {
+    // The operator turns allow_refresh_tokens off: families it backed stop
+    // refreshing (the store is shared, as between two deployments).
+    let mut host = Host::new(endpoint());
+    let (_, first) = host.grant("j6", "offline_access read", None);
+    let t0 = first["refresh_token"].as_str().unwrap().to_owned();
+    let mut after = Host::new(endpoint_with(
+        &config(false, json!([GRANT_JWT_BEARER, "refresh_token"])),
+        true,
+    ));
+    after.families = std::mem::take(&mut host.families);
+    let (status, body) = after.refresh(&t0, None, BASIC, None, NOW + 5);
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+}
+
+#[test]
+fn a_refresh_may_narrow_the_resources_only() {
+    let mut host = Host::new(endpoint());
+    let (_, first) = host.grant("j7", "offline_access read", None);
+    let t0 = first["refresh_token"].as_str().unwrap().to_owned();
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}&resource={}",
+        enc(&t0),
+        enc("https://evil.example.com")
+    );
+    let (status, refused) = host.post(&body, BASIC, None, NOW + 5);
+    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_target")));
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}&resource={}",
+        enc(&t0),
+        enc("https://api.example.com")
+    );
+    let (status, ok) = host.post(&body, BASIC, None, NOW + 6);
+    assert_eq!(status, 200, "{ok}");
+    let (_, claims) = verify_access_token(&host.ep, ok["access_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], "https://api.example.com");
+}

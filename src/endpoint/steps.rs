@@ -1175,6 +1175,13 @@ impl Exchange {
             return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
         };
         let proof = carried.proof;
+        if client_ref.dpop_bound && proof.is_none() {
+            trace.fail(CheckId::DpopRequired, Reason::DpopRequired, || {
+                format!("{:?} must use DPoP", client_ref.client_id)
+            });
+            let e = endpoint.dpop_refusal(DpopError::Required, now);
+            return endpoint.exchange_done(Err(e), now, trace);
+        }
         let who = Presenter {
             client_id: &client_ref.client_id,
             auth_class: auth_class(client_ref).unwrap_or("none"),
@@ -1214,6 +1221,22 @@ impl Exchange {
                     Err(e) => endpoint.exchange_done(Err(e), now, trace),
                 };
             }
+            Ok(RefreshOutcome::Rotated { .. })
+                if !config
+                    .trusted_issuer(&state.grant.idp)
+                    .is_some_and(|(_, i)| i.allow_refresh_tokens) =>
+            {
+                // Checked after the token matched, so a withdrawn issuer's
+                // family still detects reuse; nothing is written.
+                let e = RefreshError::IssuerWithdrawn;
+                trace.fail(CheckId::RefreshFamily, e.reason(), || {
+                    format!(
+                        "{:?} is no longer allowed to back refreshes",
+                        state.grant.idp
+                    )
+                });
+                Err(refresh_error(e))
+            }
             Ok(RefreshOutcome::Rotated {
                 state: next,
                 token: new_token,
@@ -1226,7 +1249,9 @@ impl Exchange {
                         utc(next.expires_at)
                     )
                 });
-                endpoint.refreshed(&request, client_ref, &state, next, new_token, proof, now)
+                endpoint.refreshed(
+                    &request, client_ref, &state, next, new_token, proof, &mut trace,
+                )
             }
         };
         endpoint.exchange_done(result, now, trace)
@@ -1245,15 +1270,46 @@ impl TokenEndpoint {
         after: FamilyState,
         token: String,
         proof: Option<VerifiedProof>,
-        now: i64,
+        trace: &mut Trace,
     ) -> Result<PendingToken, OAuthError> {
-        let _ = now;
         let grant = &after.grant;
-        let granted = ScopeSet::parse(&grant.scope).unwrap_or_default();
-        let (scope, report) = match &request.scope {
-            Some(asked) => (asked.clone(), false),
-            None => (granted, false),
+        // The family's scope (or the narrower one asked for), within what
+        // the client and the issuer allow today.
+        let family_scope = ScopeSet::parse(&grant.scope).unwrap_or_default();
+        let base = request.scope.clone().unwrap_or(family_scope);
+        let mut granted = base.intersect(&client.scope);
+        if let Some((_, issuer)) = self.config.trusted_issuer(&grant.idp)
+            && let Some(ceiling) = &issuer.scope
+        {
+            granted = granted.intersect(ceiling);
+        }
+        let report = request.scope.is_none() || !granted.same_as(&base);
+        if request.scope.is_some() && granted.is_empty() {
+            return Err(OAuthError::refresh(RefreshError::ScopeWidened));
+        }
+        // RFC 8707 on a refresh: only resources the family was for.
+        let family_resources = grant
+            .resources
+            .clone()
+            .unwrap_or_else(|| vec![self.config.access_token.audience.clone()]);
+        let audience = if request.resources.is_empty() {
+            grant.resources.clone()
+        } else if request
+            .resources
+            .iter()
+            .all(|r| family_resources.contains(r))
+        {
+            Some(request.resources.clone())
+        } else {
+            trace.fail(CheckId::Resource, Reason::TargetNotAllowed, || {
+                format!(
+                    "asked {:?}; the family is for {family_resources:?}",
+                    request.resources
+                )
+            });
+            return Err(GrantError::Target.into());
         };
+        let scope = granted;
         let (jkt, proof_key) = match proof {
             Some(p) => (Some(p.jkt), Some(p.replay)),
             None => (None, None),
@@ -1276,7 +1332,7 @@ impl TokenEndpoint {
             report_scope: report,
             mapped_claims: grant.claims.clone(),
             assertion_expires_at: i64::MAX,
-            audience: grant.resources.clone(),
+            audience,
             authentication: serde_json::Map::new(),
             jkt,
             family_write: Some(
