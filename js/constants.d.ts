@@ -96,6 +96,7 @@ export type ReasonCode =
   | "refresh.scope_widened"
   | "refresh.conflict"
   | "refresh.issuer_withdrawn"
+  | "refresh.revocation_unsupported_token_type"
   | "saml.too_large"
   | "saml.encoding"
   | "saml.not_an_assertion"

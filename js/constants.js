@@ -120,6 +120,7 @@ export const REASON_CODES = Object.freeze([
   "refresh.scope_widened",
   "refresh.conflict",
   "refresh.issuer_withdrawn",
+  "refresh.revocation_unsupported_token_type",
   "saml.too_large",
   "saml.encoding",
   "saml.not_an_assertion",

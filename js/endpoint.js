@@ -76,7 +76,7 @@ export class TokenEndpoint {
    * @param {object | string} config configuration (object or JSON text)
    * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void, keySets?: { fetch?: typeof fetch, cache?: { get(url: string): Promise<object | undefined>, put(url: string, entry: object): Promise<void> }, onKeySet?: (report: object) => void } }} [options]
    */
-  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = {} } = {}) {
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = false } = {}) {
     assertReady('new TokenEndpoint()');
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
@@ -107,6 +107,7 @@ export class TokenEndpoint {
     }
     this.#now = now ?? (() => Date.now() / 1000);
     if (refreshTokens !== false) {
+      // Opt-in: a per-process store would strand families on one instance.
       this.#families = refreshTokens.store ?? new MemoryFamilyStore({ now: this.#now });
       if (typeof this.#families.get !== 'function' || typeof this.#families.swap !== 'function') {
         throw new TypeError('assertion-grant: refreshTokens.store must have get(family) and swap(write) methods');
@@ -148,7 +149,13 @@ export class TokenEndpoint {
     this.#jwks = JSON.parse(this.#core.jwksJson());
     // Read once: each getter call copies a string out of wasm.
     const core = this.#core;
-    this.#paths = { token: core.tokenPath, metadata: core.metadataPath, jwks: core.jwksPath };
+    this.#paths = {
+      token: core.tokenPath,
+      metadata: core.metadataPath,
+      jwks: core.jwksPath,
+      // RFC 7009 revocation, where refresh-token families are stored.
+      revoke: this.#families === undefined ? undefined : core.revocationPath,
+    };
   }
 
   /**
@@ -262,6 +269,18 @@ export class TokenEndpoint {
       return this.#token(method, coreHeaders(request.headers), body);
     }
 
+    if (path === paths.revoke) {
+      if (method !== 'POST') return this.#methodNotAllowed(method, request);
+      let body;
+      try {
+        body = await readBody(request, MAX_BODY_BYTES);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return coreResponse(hostError('body_too_large'));
+        throw err;
+      }
+      return this.#revoke(method, coreHeaders(request.headers), body);
+    }
+
     if (path === paths.metadata || path === paths.jwks) {
       if (method !== 'GET' && method !== 'HEAD') {
         return coreResponse(hostError('document_method_not_allowed'));
@@ -366,9 +385,9 @@ export class TokenEndpoint {
   }
 
   /** Runs every check of a token request; resolves with the core's `Prepared`. */
-  async #decide(method, headers, body, now, gen) {
+  async #decide(method, headers, body, now, gen, revocation = false) {
     const core = this.#core;
-    const exchange = core.begin(method, headers, body, now);
+    const exchange = revocation ? core.beginRevocation(method, headers, body, now) : core.begin(method, headers, body, now);
     try {
       await this.#answer(core, exchange, gen);
       const family = exchange.familyNeed;
@@ -394,6 +413,38 @@ export class TokenEndpoint {
       throw err;
     }
     return core.finishExchange(exchange);
+  }
+
+  /**
+   * A revocation request (RFC 7009): the client authenticated as at the
+   * token endpoint, then the family of one of its refresh tokens revoked
+   * (compare and swap; a swap lost to a concurrent rotation is retried on the
+   * family as it is now). The answer is the core's.
+   */
+  async #revoke(method, headers, body) {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const gen = generation;
+      const prepared = await this.#decide(method, headers, body, this.#nowSecs(), gen, true);
+      try {
+        const write = prepared.familyWrite;
+        if (write !== undefined) {
+          let swapped;
+          try {
+            swapped = await this.#families.swap(write);
+          } catch (err) {
+            this.#report(err);
+            return coreResponse(hostError('replay_store_unavailable'));
+          }
+          stillCurrent(gen);
+          if (swapped !== true) continue;
+        }
+        const answer = prepared.response;
+        return coreResponse(answer ?? hostError('server_error'));
+      } finally {
+        freeIfCurrent(prepared, gen);
+      }
+    }
+    return coreResponse(hostError('replay_store_unavailable'));
   }
 
   /** Mints the token for `prepared` (its keys claimed): signed in wasm or with the WebCrypto key. */
@@ -490,7 +541,7 @@ export class TokenEndpoint {
     return coreResponse(hostError('token_method_not_allowed'));
   }
 
-  async #token(method, headers, body) {
+  async #token(method, headers, body, attempt = 0) {
     const gen = generation;
     const now = this.#nowSecs();
     const prepared = await this.#decide(method, headers, body, now, gen);
@@ -499,13 +550,25 @@ export class TokenEndpoint {
       const early = prepared.response;
       if (early !== undefined) {
         // A reused refresh token revokes its family before the refusal goes
-        // out (a lost swap: another request changed the family first).
+        // out. If that write loses to a concurrent rotation, the request runs
+        // again on the family as it is now (the reused token is still
+        // remembered); if the store fails, 503 — never "revoked" unwritten.
         const write = prepared.familyWrite;
         if (write !== undefined && this.#families !== undefined) {
+          let swapped;
           try {
-            await this.#families.swap(write);
+            swapped = await this.#families.swap(write);
           } catch (err) {
             this.#report(err);
+            return coreResponse(hostError('replay_store_unavailable'));
+          }
+          if (swapped !== true) {
+            if (attempt < 2) {
+              freeIfCurrent(prepared, gen);
+              owned = false;
+              return this.#token(method, headers, body, attempt + 1);
+            }
+            return coreResponse(hostError('replay_store_unavailable'));
           }
         }
         return coreResponse(early);
@@ -532,23 +595,24 @@ export class TokenEndpoint {
         stillCurrent(gen);
         if (claimed !== true) return coreResponse(this.#core.replayRejected(prepared, key));
       }
-      // The refresh-token family, compare and swap: a lost swap means
-      // another request rotated (or revoked) it first — nothing is issued.
+      // The token is minted and signed first, then the refresh-token family
+      // written (compare and swap): a token that could not be signed never
+      // costs the client its family; a lost swap (another request rotated or
+      // revoked it first) discards the token and issues nothing.
       const write = prepared.familyWrite;
-      if (write !== undefined) {
-        let swapped;
-        try {
-          swapped = this.#families === undefined ? false : await this.#families.swap(write);
-        } catch (err) {
-          this.#report(err);
-          return coreResponse(hostError('replay_store_unavailable'));
-        }
-        stillCurrent(gen);
-        if (swapped !== true) return coreResponse(hostError('refresh_conflict'));
-      }
       owned = false; // issuing takes ownership of `prepared` (frees it in wasm)
       // The clock is read again: claiming may have taken a while.
-      return await this.#issue(prepared, gen);
+      const response = await this.#issue(prepared, gen);
+      if (write === undefined || response.status !== 200) return response;
+      let swapped;
+      try {
+        swapped = this.#families === undefined ? false : await this.#families.swap(write);
+      } catch (err) {
+        this.#report(err);
+        return coreResponse(hostError('replay_store_unavailable'));
+      }
+      if (swapped !== true) return coreResponse(hostError('refresh_conflict'));
+      return response;
     } finally {
       if (owned) freeIfCurrent(prepared, gen);
     }

@@ -285,7 +285,7 @@ export interface Config {
   config_refresh_secs?: number;
   /** DPoP (RFC 9449): how proofs are checked. A request with a valid proof always gets a DPoP-bound token. */
   dpop?: DpopConfig;
-  /** Refresh tokens (RFC 6749 §6): rotated on every use, reuse revokes the family. Issued only by hosts that store families (Rust: `handle_with_families`; the npm and Worker hosts do not yet). */
+  /** Refresh tokens (RFC 6749 §6): rotated on every use, reuse revokes the family. Issued only by hosts that store families (the Worker with its `FAMILIES` binding; npm with {@link TokenEndpointOptions.refreshTokens}; Rust `handle_with_families`). */
   refresh_token?: RefreshTokenConfig;
 }
 
@@ -506,6 +506,13 @@ export interface TokenEndpointOptions {
    * `dpop.require_nonce` (the constructor throws a ConfigError at `dpop.require_nonce` without it).
    */
   dpopNonceSecret?: string | Uint8Array | ArrayBuffer;
+  /**
+   * Refresh-token families (issued only when the configuration asks too): `{ store }` with a
+   * {@link FamilyStore} shared by every instance, or `{}` for a {@link MemoryFamilyStore} (one
+   * process). Also serves the RFC 7009 revocation endpoint (`issuer + "/revoke"`). Default false: no
+   * refresh tokens.
+   */
+  refreshTokens?: false | { store?: FamilyStore };
 }
 
 // ---------------------------------------------------------------------------
@@ -764,6 +771,34 @@ export type HostErrorKind =
  * bare `500 {"error":"server_error"}`.
  */
 export function errorResponse(kind: HostErrorKind): Response;
+
+/** A refresh-token family write: store `state` only if the stored version is `expectedVersion` (0: none). */
+export interface FamilyWrite {
+  family: string;
+  expectedVersion: number;
+  version: number;
+  /** The family record (JSON). */
+  state: string;
+  /** Keep it until then (seconds since the epoch). */
+  forgetAt: number;
+}
+
+/**
+ * Where refresh-token families live: `get` returns the record last written (unless past its
+ * `forgetAt`); `swap` writes only if the stored version is `write.expectedVersion`, atomically.
+ */
+export interface FamilyStore {
+  get(family: string): string | undefined | Promise<string | undefined>;
+  swap(write: FamilyWrite): boolean | Promise<boolean>;
+}
+
+/** Refresh-token families in memory, for one process; at most `maxFamilies` live ones. */
+export class MemoryFamilyStore implements FamilyStore {
+  constructor(options?: { maxFamilies?: number; now?: () => number });
+  get(family: string): string | undefined;
+  swap(write: FamilyWrite): boolean;
+  readonly size: number;
+}
 
 /** What {@link verifyAccessToken} checks a request's access token against. */
 export interface VerifyAccessTokenOptions {

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     /// The DPoP proof must carry the server nonce sent in `DPoP-Nonce`
     /// (RFC 9449 §8).
     UseDpopNonce,
+    /// The server cannot revoke this kind of token (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -71,6 +73,7 @@ impl ErrorCode {
             Self::InvalidAuthorizationDetails => "invalid_authorization_details",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 
@@ -381,6 +384,16 @@ impl From<GrantError> for OAuthError {
 }
 
 impl OAuthError {
+    /// RFC 7009 §2.2.1: the token is one of our access tokens, whose
+    /// revocation this server does not support (refresh tokens only).
+    pub(crate) fn unsupported_token_type() -> Self {
+        Self::new(
+            ErrorCode::UnsupportedTokenType,
+            Reason::RevocationUnsupportedTokenType,
+            "only refresh tokens can be revoked here",
+        )
+    }
+
     /// A refused refresh (RFC 6749 §5.2): `invalid_scope` for a widened
     /// scope, `invalid_grant` otherwise — the same terse description for
     /// every unknown, foreign or guessed token.

@@ -262,6 +262,9 @@ reasons! {
     /// The family's issuer is no longer trusted for refreshes (removed from
     /// the configuration, or `allow_refresh_tokens` turned off).
     RefreshIssuerWithdrawn = "refresh.issuer_withdrawn",
+    /// A revocation request presented an access token: only refresh tokens
+    /// can be revoked (RFC 7009 §2.2.1 `unsupported_token_type`).
+    RevocationUnsupportedTokenType = "refresh.revocation_unsupported_token_type",
 
     // ---- saml: the SAML 2.0 assertion (RFC 7522 §3, SAML core)
     /// The assertion is longer than the limit.

@@ -312,7 +312,10 @@ pub fn refresh(
                 return Ok(RefreshOutcome::Refused(RefreshError::Revoked));
             }
             let mut revoked = state.clone();
-            revoked.version += 1;
+            let Some(version) = state.version.checked_add(1) else {
+                return Ok(RefreshOutcome::Refused(RefreshError::Conflict));
+            };
+            revoked.version = version;
             revoked.revoked = Some((now, "reuse".into()));
             return Ok(RefreshOutcome::ReuseDetected { state: revoked });
         }
@@ -340,9 +343,12 @@ pub fn refresh(
             return refuse(RefreshError::ScopeWidened);
         }
     }
+    let Some(version) = state.version.checked_add(1) else {
+        return refuse(RefreshError::Conflict);
+    };
     let secret = random_b64(32)?;
     let mut next = state.clone();
-    next.version += 1;
+    next.version = version;
     next.used.push(std::mem::replace(
         &mut next.current,
         token_hash(&state.family, &secret),
@@ -365,9 +371,29 @@ pub fn revoke(state: &FamilyState, now: i64) -> Option<FamilyState> {
         return None;
     }
     let mut next = state.clone();
-    next.version += 1;
+    next.version = state.version.checked_add(1)?;
     next.revoked = Some((now, "revoked".into()));
     Some(next)
+}
+
+/// The family revoked at `now` on a revocation request (RFC 7009 §2.1) by
+/// `client_id` presenting `token`: only if the token is one of the
+/// family's (current, or a remembered rotated one) and the family is that
+/// client's; `None` (nothing to write) otherwise — the request is answered
+/// the same either way.
+pub fn revoke_presented(
+    state: &FamilyState,
+    token: &PresentedToken,
+    client_id: &str,
+    now: i64,
+) -> Option<FamilyState> {
+    let hash = token.hash();
+    let ours = state.family == token.family
+        && (same_hash(&state.current, &hash) || state.used.iter().any(|u| same_hash(u, &hash)));
+    if !ours || state.grant.client_id != client_id {
+        return None;
+    }
+    revoke(state, now)
 }
 
 /// Whether `token` is the family's current token, unrevoked and unexpired
@@ -444,6 +470,10 @@ pub struct MemoryFamilyStore {
 }
 
 impl MemoryFamilyStore {
+    /// The most live families it keeps (a new family beyond that is
+    /// `Unavailable`; a live one is never dropped).
+    pub const MAX_FAMILIES: usize = 100_000;
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -470,10 +500,23 @@ impl FamilyStore for MemoryFamilyStore {
     }
 
     fn swap(&mut self, write: &FamilyWrite, now: i64) -> SwapOutcome {
-        self.records.retain(|_, (_, _, forget_at)| now < *forget_at);
+        if self
+            .records
+            .get(&write.family)
+            .is_some_and(|(_, _, forget_at)| now >= *forget_at)
+        {
+            self.records.remove(&write.family);
+        }
         let stored = self.records.get(&write.family).map_or(0, |(v, _, _)| *v);
         if stored != write.expected_version {
             return SwapOutcome::Conflict;
+        }
+        if stored == 0 && self.records.len() >= Self::MAX_FAMILIES {
+            // Sweep only when full: amortised over the inserts before.
+            self.records.retain(|_, (_, _, forget_at)| now < *forget_at);
+            if self.records.len() >= Self::MAX_FAMILIES {
+                return SwapOutcome::Unavailable;
+            }
         }
         self.records.insert(
             write.family.clone(),

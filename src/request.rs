@@ -146,6 +146,9 @@ pub struct TokenRequest {
     pub credentials: Credentials,
     /// The `DPoP` header, if any (checked by [`crate::dpop`]).
     pub dpop: Option<String>,
+    /// A revocation request (RFC 7009): `refresh_token` is the token to
+    /// revoke.
+    pub revocation: bool,
 }
 
 /// Why a request was refused before any assertion was looked at.
@@ -247,7 +250,7 @@ impl fmt::Display for RequestError {
     }
 }
 
-const PARAMS: [&str; 9] = [
+const PARAMS: [&str; 11] = [
     "grant_type",
     "assertion",
     "scope",
@@ -257,11 +260,28 @@ const PARAMS: [&str; 9] = [
     "client_assertion_type",
     "authorization_details",
     "refresh_token",
+    "token",
+    "token_type_hint",
 ];
 
 /// Parses a token request. Unknown parameters are ignored (RFC 6749 §3.2);
 /// known ones may appear once, and an empty value counts as absent.
 pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError> {
+    parse_form_request(req, false)
+}
+
+/// Parses a revocation request (RFC 7009 §2.1): `token` (required),
+/// `token_type_hint` (a hint only), and the client's credentials as at the
+/// token endpoint. It becomes a [`TokenRequest`] with `revocation` set and
+/// the token as `refresh_token`.
+pub fn parse_revocation_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError> {
+    parse_form_request(req, true)
+}
+
+fn parse_form_request(
+    req: &HttpRequest<'_>,
+    revocation: bool,
+) -> Result<TokenRequest, RequestError> {
     if req.method != "POST" {
         return Err(RequestError::MethodNotAllowed);
     }
@@ -324,8 +344,18 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         client_assertion_type,
         authorization_details,
         refresh_token,
+        token,
+        _token_type_hint,
     ] = values.map(|v| v.filter(|s| !s.is_empty()));
 
+    let (grant_type, refresh_token) = if revocation {
+        // The token to revoke takes the refresh token's place; the grant
+        // type is what a client needs to hold refresh tokens at all.
+        let token = token.ok_or(RequestError::Missing("token"))?;
+        (Some(GRANT_REFRESH_TOKEN.to_owned()), Some(token))
+    } else {
+        (grant_type, refresh_token)
+    };
     let grant_type = match grant_type.as_deref() {
         None => return Err(RequestError::Missing("grant_type")),
         Some(GRANT_JWT_BEARER) => GrantType::JwtBearer,
@@ -390,6 +420,7 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
         },
     };
     Ok(TokenRequest {
+        revocation,
         grant_type,
         assertion,
         refresh_token,

@@ -582,6 +582,34 @@ impl Core {
         self.begin_with(method, headers, body, now_secs, false)
     }
 
+    /// Starts a revocation request (RFC 7009): answer it like a token
+    /// request (`signatureCheck`, `keySetNeed`, `familyNeed`), then
+    /// `finishExchange`: its `response` is the answer, sent after writing
+    /// its `familyWrite` (retry from the start if that swap is lost).
+    #[wasm_bindgen(js_name = beginRevocation)]
+    pub fn begin_revocation(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+    ) -> PendingExchange {
+        let state = with_request(method, headers, body, now_secs, |req, now| {
+            Ok(self.inner.begin_revocation(req, now))
+        });
+        PendingExchange {
+            state: Some(state),
+            sources: Some(std::rc::Rc::clone(&self.sources)),
+        }
+    }
+
+    /// The path of the revocation endpoint (served by hosts that store
+    /// refresh-token families).
+    #[wasm_bindgen(getter, js_name = revocationPath)]
+    pub fn revocation_path(&self) -> String {
+        self.inner.revocation_path()
+    }
+
     /// [`Core::begin`] for `explain`: every check is recorded.
     #[wasm_bindgen(js_name = beginExplain)]
     pub fn begin_explain(
@@ -758,6 +786,18 @@ impl Core {
     #[wasm_bindgen(js_name = finishExchange)]
     pub fn finish_exchange(&self, mut exchange: PendingExchange) -> Prepared {
         let (result, refused_write) = match exchange.state.take() {
+            Some(Ok(ex)) if ex.answer().is_some() => {
+                // A revocation's answer: sent as `response`, after the write.
+                let answer = ex
+                    .answer()
+                    .cloned()
+                    .unwrap_or_else(|| OAuthError::server_error().to_http());
+                let write = ex.family_write().cloned();
+                return Prepared {
+                    result: Err(answer),
+                    refused_write: write,
+                };
+            }
             Some(Ok(ex)) => {
                 let write = ex.family_write().cloned();
                 let outcome = ex.outcome();

@@ -382,7 +382,11 @@ fn a_withdrawn_issuer_ends_its_families() {
     ));
     after.families = std::mem::take(&mut host.families);
     let (status, body) = after.refresh(&t0, None, BASIC, None, NOW + 5);
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
 }
 
 #[test]
@@ -396,7 +400,10 @@ fn a_refresh_may_narrow_the_resources_only() {
         enc("https://evil.example.com")
     );
     let (status, refused) = host.post(&body, BASIC, None, NOW + 5);
-    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_target")));
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
     let body = format!(
         "grant_type=refresh_token&refresh_token={}&resource={}",
         enc(&t0),
@@ -406,4 +413,172 @@ fn a_refresh_may_narrow_the_resources_only() {
     assert_eq!(status, 200, "{ok}");
     let (_, claims) = verify_access_token(&host.ep, ok["access_token"].as_str().unwrap());
     assert_eq!(claims["aud"], "https://api.example.com");
+}
+
+impl Host {
+    fn revoke(&mut self, token: &str, auth: &str, now: i64) -> (u16, Value) {
+        let body = format!("token={}&token_type_hint=refresh_token", enc(token));
+        let req = HttpRequest {
+            method: "POST",
+            content_type: Some(FORM),
+            authorization: Some(auth),
+            dpop: None,
+            body: body.as_bytes(),
+        };
+        let r =
+            self.ep
+                .handle_revocation(&req, now, &mut self.families, &mut |_, _| unreachable!());
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+}
+
+#[test]
+fn revocation_kills_the_family_and_answers_200_for_anything_else() {
+    let mut host = Host::new(endpoint());
+    let (_, first) = host.grant("j8", "offline_access read", None);
+    let t0 = first["refresh_token"].as_str().unwrap().to_owned();
+    let (_, second) = host.refresh(&t0, None, BASIC, None, NOW + 1);
+    let t1 = second["refresh_token"].as_str().unwrap().to_owned();
+    // Another client's revocation does nothing (and says nothing).
+    let other = "Basic b3RoZXI6b3RoZXItc2VjcmV0";
+    assert_eq!(host.revoke(&t1, other, NOW + 2).0, 200);
+    assert_eq!(
+        host.refresh(&t1, None, BASIC, None, NOW + 3).0,
+        200,
+        "still alive"
+    );
+    let (_, third) = host.refresh(&t1, None, BASIC, None, NOW + 3);
+    assert_eq!(
+        third["error"], "invalid_grant",
+        "t1 was rotated by the line above"
+    );
+    // Garbage and unknown tokens: 200, nothing happens.
+    assert_eq!(host.revoke("garbage", BASIC, NOW + 4).0, 200);
+    assert_eq!(
+        host.revoke(
+            &format!("agrt1.{}.{}", "Q".repeat(22), "R".repeat(43)),
+            BASIC,
+            NOW + 4
+        )
+        .0,
+        200
+    );
+    // An access token: unsupported_token_type (refresh tokens only).
+    let (status, body) = host.revoke(second["access_token"].as_str().unwrap(), BASIC, NOW + 4);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_token_type"))
+    );
+    // Bad client credentials: invalid_client.
+    let (status, body) = host.revoke(&t0, "Basic YXBwOndyb25n", NOW + 4);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // A fresh family, revoked by its client with its current token.
+    let (_, fresh) = host.grant("j9", "offline_access read", None);
+    let f0 = fresh["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(host.revoke(&f0, BASIC, NOW + 5), (200, json!({})));
+    let (status, body) = host.refresh(&f0, None, BASIC, None, NOW + 6);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // The metadata names the endpoint.
+    let m: Value = serde_json::from_str(host.ep.metadata_json()).unwrap();
+    assert_eq!(m["revocation_endpoint"], "https://as.example.com/revoke");
+    assert_eq!(host.ep.revocation_path(), "/revoke");
+}
+
+/// A store that loses the first compare and swap (a concurrent writer came
+/// first), then behaves.
+struct ConflictOnce(MemoryFamilyStore, bool);
+
+impl FamilyStore for ConflictOnce {
+    fn load(&mut self, family: &str, now: i64) -> Result<Option<String>, ()> {
+        self.0.load(family, now)
+    }
+    fn swap(&mut self, write: &assertion_grant::FamilyWrite, now: i64) -> SwapOutcome {
+        if !self.1 && write.expected_version > 0 {
+            self.1 = true;
+            return SwapOutcome::Conflict;
+        }
+        self.0.swap(write, now)
+    }
+}
+
+#[test]
+fn a_reuse_revocation_that_loses_a_race_is_retried() {
+    let mut host = Host::new(endpoint());
+    let (_, first) = host.grant("j10", "offline_access read", None);
+    let t0 = first["refresh_token"].as_str().unwrap().to_owned();
+    let (_, second) = host.refresh(&t0, None, BASIC, None, NOW + 1);
+    let t1 = second["refresh_token"].as_str().unwrap().to_owned();
+    let mut store = ConflictOnce(std::mem::take(&mut host.families), false);
+    let body = format!("grant_type=refresh_token&refresh_token={}", enc(&t0));
+    let req = HttpRequest {
+        method: "POST",
+        content_type: Some(FORM),
+        authorization: Some(BASIC),
+        dpop: None,
+        body: body.as_bytes(),
+    };
+    let r = host.ep.handle_with_families(
+        &req,
+        NOW + 2,
+        &mut host.replay,
+        &mut store,
+        &mut |_, _| unreachable!(),
+    );
+    assert_eq!(r.status, 400);
+    assert!(store.1, "the first revoking write lost");
+    host.families = store.0;
+    let (status, body) = host.refresh(&t1, None, BASIC, None, NOW + 3);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the retry revoked the family"
+    );
+}
+
+#[test]
+fn refreshed_tokens_never_outlive_the_family_and_need_a_client() {
+    let mut c: Value =
+        serde_json::from_str(&config(true, json!([GRANT_JWT_BEARER, "refresh_token"]))).unwrap();
+    c["refresh_token"] = json!({"lifetime_secs": 600});
+    let mut host = Host::new(endpoint_with(&c.to_string(), true));
+    let (_, first) = host.grant("j11", "offline_access read", None);
+    let t0 = first["refresh_token"].as_str().unwrap().to_owned();
+    let (status, second) = host.refresh(&t0, None, BASIC, None, NOW + 100);
+    assert_eq!(status, 200, "{second}");
+    let (_, claims) = verify_access_token(&host.ep, second["access_token"].as_str().unwrap());
+    assert!(
+        claims["exp"].as_i64().unwrap() <= NOW + 600,
+        "{}",
+        claims["exp"]
+    );
+    // No client at all: invalid_client, before any family is read.
+    let t1 = second["refresh_token"].as_str().unwrap().to_owned();
+    let body = format!("grant_type=refresh_token&refresh_token={}", enc(&t1));
+    let req = HttpRequest {
+        method: "POST",
+        content_type: Some(FORM),
+        authorization: None,
+        dpop: None,
+        body: body.as_bytes(),
+    };
+    let r = host.ep.handle_with_families(
+        &req,
+        NOW + 101,
+        &mut host.replay,
+        &mut host.families,
+        &mut |_, _| unreachable!(),
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        host.refresh(&t1, None, BASIC, None, NOW + 102).0,
+        200,
+        "the family was untouched"
+    );
 }

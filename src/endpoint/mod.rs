@@ -265,6 +265,9 @@ pub struct PendingToken {
     family_write: Option<FamilyWrite>,
     /// The refresh token to hand out with the access token.
     refresh_token: Option<String>,
+    /// Cap the token at `assertion_expires_at` whatever the policy says
+    /// (a refreshed token never outlives its family).
+    always_cap: bool,
 }
 
 impl PendingToken {
@@ -397,7 +400,11 @@ impl TokenEndpoint {
     /// compare and swap): only then are refresh tokens issued.
     pub fn enable_refresh_tokens(&mut self) {
         self.refresh_families = true;
-        self.metadata_json = metadata::metadata_document(&self.config, true).to_string();
+        let mut doc = metadata::metadata_document(&self.config, true);
+        doc["revocation_endpoint"] = serde_json::json!(self.revocation_endpoint());
+        doc["revocation_endpoint_auth_methods_supported"] =
+            doc["token_endpoint_auth_methods_supported"].clone();
+        self.metadata_json = doc.to_string();
     }
 
     /// The answer when a family write lost its compare and swap (another
@@ -469,6 +476,60 @@ impl TokenEndpoint {
     /// The path of the JWKS URL.
     pub fn jwks_path(&self) -> &str {
         url_path(self.config.jwks_uri())
+    }
+
+    /// The path of the revocation endpoint (RFC 7009): the issuer's path
+    /// and `/revoke`. Served by hosts that store refresh-token families.
+    pub fn revocation_path(&self) -> String {
+        url_path(&self.revocation_endpoint()).to_owned()
+    }
+
+    /// The revocation endpoint's URL (the issuer and `/revoke`).
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}/revoke", self.config.issuer())
+    }
+
+    /// Revokes the refresh-token family a request names (RFC 7009), with
+    /// families kept in `families`: the client authenticates as at the
+    /// token endpoint; one of its refresh tokens revokes the whole family;
+    /// anything else is answered 200 and changes nothing; an access token
+    /// is `unsupported_token_type`. A write that loses its compare and swap
+    /// (a concurrent rotation) is retried on the family as it is now.
+    #[cfg(feature = "rust-crypto")]
+    pub fn handle_revocation(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        families: &mut dyn FamilyStore,
+        fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
+    ) -> HttpResponse {
+        for _ in 0..3 {
+            let mut exchange =
+                self.run_fetching(self.begin_revocation(req, now), &RustBackend, fetch);
+            if let Some(family) = exchange.family_need().map(str::to_owned) {
+                match families.load(&family, now) {
+                    Ok(stored) => exchange = exchange.resume_family(self, stored.as_deref()),
+                    Err(()) => return OAuthError::replay_store_unavailable().to_http(),
+                }
+            }
+            if let Some(w) = exchange.family_write() {
+                match families.swap(w, now) {
+                    SwapOutcome::Swapped => {}
+                    SwapOutcome::Conflict => continue,
+                    SwapOutcome::Unavailable => {
+                        return OAuthError::replay_store_unavailable().to_http();
+                    }
+                }
+            }
+            return match exchange.answer() {
+                Some(answer) => answer.clone(),
+                None => match exchange.outcome() {
+                    Err(e) => e.to_http(),
+                    Ok(_) => OAuthError::server_error().to_http(),
+                },
+            };
+        }
+        OAuthError::replay_store_unavailable().to_http()
     }
 
     /// The RFC 8414 §3.1 path of the metadata document.
@@ -592,7 +653,7 @@ impl TokenEndpoint {
         let exp = policy::token_expiry(
             now,
             policy.lifetime,
-            policy.cap_at_assertion_expiry,
+            policy.cap_at_assertion_expiry || pending.always_cap,
             pending.assertion_expires_at,
         )
         .ok_or(GrantError::Time(TimeError::Expired))?;
@@ -729,23 +790,33 @@ impl TokenEndpoint {
         families: &mut dyn FamilyStore,
         fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
     ) -> HttpResponse {
-        let mut exchange = self.run_fetching(self.begin(req, now), &RustBackend, fetch);
-        if let Some(family) = exchange.family_need().map(str::to_owned) {
-            match families.load(&family, now) {
-                Ok(stored) => exchange = exchange.resume_family(self, stored.as_deref()),
-                Err(()) => return OAuthError::replay_store_unavailable().to_http(),
-            }
-        }
-        let write = exchange.family_write().cloned();
-        let pending = match exchange.outcome() {
-            Ok(p) => p,
-            Err(e) => {
-                // A reused refresh token revokes its family before the
-                // refusal goes out (a lost swap: someone changed it first).
-                if let Some(w) = write {
-                    let _ = families.swap(&w, now);
+        // A refusal that must write (reuse revoking the family) and loses
+        // its swap to a concurrent rotation runs again on the family as it
+        // is now: the reused token is still remembered, so the revocation
+        // happens. Nothing is claimed before that point.
+        let mut attempts = 0;
+        let pending = loop {
+            attempts += 1;
+            let mut exchange = self.run_fetching(self.begin(req, now), &RustBackend, fetch);
+            if let Some(family) = exchange.family_need().map(str::to_owned) {
+                match families.load(&family, now) {
+                    Ok(stored) => exchange = exchange.resume_family(self, stored.as_deref()),
+                    Err(()) => return OAuthError::replay_store_unavailable().to_http(),
                 }
-                return e.to_http();
+            }
+            let write = exchange.family_write().cloned();
+            match exchange.outcome() {
+                Ok(p) => break p,
+                Err(e) => {
+                    let Some(w) = write else { return e.to_http() };
+                    match families.swap(&w, now) {
+                        SwapOutcome::Swapped => return e.to_http(),
+                        SwapOutcome::Conflict if attempts < 3 => continue,
+                        SwapOutcome::Conflict | SwapOutcome::Unavailable => {
+                            return OAuthError::replay_store_unavailable().to_http();
+                        }
+                    }
+                }
             }
         };
         if !self.signs_locally() {
@@ -762,8 +833,15 @@ impl TokenEndpoint {
                 }
             }
         }
-        if let Some(w) = pending.family_write() {
-            match families.swap(w, now) {
+        // Signed first, then the family written: a token that could not be
+        // minted never costs the client its family.
+        let write = pending.family_write().cloned();
+        let token = match self.issue(pending, now) {
+            Ok(token) => token,
+            Err(e) => return e.to_http(),
+        };
+        if let Some(w) = write {
+            match families.swap(&w, now) {
                 SwapOutcome::Swapped => {}
                 SwapOutcome::Conflict => return Self::family_conflict().to_http(),
                 SwapOutcome::Unavailable => {
@@ -771,9 +849,6 @@ impl TokenEndpoint {
                 }
             }
         }
-        match self.issue(pending, now) {
-            Ok(token) => token.to_http(),
-            Err(e) => e.to_http(),
-        }
+        token.to_http()
     }
 }

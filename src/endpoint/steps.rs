@@ -32,6 +32,7 @@ use crate::refresh::{
 };
 use crate::replay::{self, ReplayKey, ReplayKind, Replayed};
 use crate::request::{self, GrantType, HttpRequest, TokenRequest};
+use crate::response::HttpResponse;
 
 impl TokenEndpoint {
     pub(super) fn begin_traced(
@@ -503,6 +504,7 @@ impl TokenEndpoint {
         Ok(PendingToken {
             family_write,
             refresh_token,
+            always_cap: false,
             audience,
             authentication,
             jkt,
@@ -703,6 +705,12 @@ enum Stage {
         error: OAuthError,
         write: FamilyWrite,
     },
+    /// A request that is not a token request (revocation) answered, with
+    /// a family record to write first, if any.
+    Answered {
+        response: HttpResponse,
+        write: Option<FamilyWrite>,
+    },
 }
 
 /// The step that stopped for a key set, to run again from its start.
@@ -751,7 +759,8 @@ impl Exchange {
             Stage::Keys { .. }
             | Stage::Family { .. }
             | Stage::Done(_)
-            | Stage::RefusedWriting { .. } => None,
+            | Stage::RefusedWriting { .. }
+            | Stage::Answered { .. } => None,
         }
     }
 
@@ -883,7 +892,8 @@ impl Exchange {
             other @ (Stage::Done(_)
             | Stage::Keys { .. }
             | Stage::Family { .. }
-            | Stage::RefusedWriting { .. }) => Self {
+            | Stage::RefusedWriting { .. }
+            | Stage::Answered { .. }) => Self {
                 endpoint: began_with,
                 now,
                 trace,
@@ -1021,6 +1031,17 @@ impl TokenEndpoint {
                     Err(RefreshError::ClientMismatch)
                 }
             });
+        if !confidential && !request.revocation {
+            // Refresh tokens are only ever issued to confidential clients.
+            let e = ClientAuthError::Required;
+            trace.fail(CheckId::RefreshToken, e.reason(), || {
+                "a refresh needs an authenticated (confidential) client".into()
+            });
+            return self.exchange_done(Err(e.into()), now, trace);
+        }
+        if request.revocation {
+            return self.revocation_step(request, client, token, now, trace, carried);
+        }
         let token = trace.check(CheckId::RefreshToken, token, |t| {
             format!("a refresh token of family {}", t.family())
         });
@@ -1109,6 +1130,16 @@ fn refresh_error(e: RefreshError) -> OAuthError {
 }
 
 impl Exchange {
+    /// The answer of a decided request that is not a token request (a
+    /// revocation, RFC 7009): send it (after writing [`Self::family_write`],
+    /// if any) instead of asking for [`Self::outcome`].
+    pub fn answer(&self) -> Option<&HttpResponse> {
+        match &self.stage {
+            Stage::Answered { response, .. } => Some(response),
+            _ => None,
+        }
+    }
+
     /// The refresh-token family the host must read next (its id: one
     /// Durable Object per family in the Worker), or `None`. Answer with
     /// [`Self::resume_family`].
@@ -1128,6 +1159,7 @@ impl Exchange {
         match &self.stage {
             Stage::Done(Ok(p)) => p.family_write.as_ref(),
             Stage::RefusedWriting { write, .. } => Some(write),
+            Stage::Answered { write, .. } => write.as_ref(),
             _ => None,
         }
     }
@@ -1165,6 +1197,9 @@ impl Exchange {
             .and_then(|json| crate::json::parse(json.as_bytes()).ok())
             .and_then(|value| serde_json::from_value::<FamilyState>(value).ok());
         let Some(state) = state else {
+            if request.revocation {
+                return endpoint.answered(now, trace, None);
+            }
             trace.fail(CheckId::RefreshFamily, Reason::RefreshUnknown, || {
                 "no such family".into()
             });
@@ -1174,14 +1209,27 @@ impl Exchange {
         let Some(client_ref) = client.client.map(|i| &config.clients[i]) else {
             return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
         };
-        let proof = carried.proof;
-        if client_ref.dpop_bound && proof.is_none() {
-            trace.fail(CheckId::DpopRequired, Reason::DpopRequired, || {
-                format!("{:?} must use DPoP", client_ref.client_id)
+        if request.revocation {
+            let revoked = refresh::revoke_presented(&state, &token, &client_ref.client_id, now);
+            let write = match revoked
+                .map(|r| FamilyWrite::of(&r, state.version))
+                .transpose()
+            {
+                Ok(w) => w,
+                Err(_) => {
+                    return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
+                }
+            };
+            trace.pass(CheckId::RefreshFamily, || {
+                if write.is_some() {
+                    "the family is revoked".into()
+                } else {
+                    "nothing to revoke (not this client's, or already revoked)".into()
+                }
             });
-            let e = endpoint.dpop_refusal(DpopError::Required, now);
-            return endpoint.exchange_done(Err(e), now, trace);
+            return endpoint.answered(now, trace, write);
         }
+        let proof = carried.proof;
         let who = Presenter {
             client_id: &client_ref.client_id,
             auth_class: auth_class(client_ref).unwrap_or("none"),
@@ -1221,10 +1269,21 @@ impl Exchange {
                     Err(e) => endpoint.exchange_done(Err(e), now, trace),
                 };
             }
+            // The checks below run only once the token matched the family's
+            // current one (so reuse is always detected first), and write
+            // nothing.
+            Ok(RefreshOutcome::Rotated { .. }) if client_ref.dpop_bound && proof.is_none() => {
+                trace.fail(CheckId::DpopRequired, Reason::DpopRequired, || {
+                    format!("{:?} must use DPoP", client_ref.client_id)
+                });
+                Err(endpoint.dpop_refusal(DpopError::Required, now))
+            }
             Ok(RefreshOutcome::Rotated { .. })
                 if !config
                     .trusted_issuer(&state.grant.idp)
-                    .is_some_and(|(_, i)| i.allow_refresh_tokens) =>
+                    .is_some_and(|(index, i)| {
+                        i.allow_refresh_tokens && binding(Some(client_ref), index, i).is_ok()
+                    }) =>
             {
                 // Checked after the token matched, so a withdrawn issuer's
                 // family still detects reuse; nothing is written.
@@ -1250,7 +1309,14 @@ impl Exchange {
                     )
                 });
                 endpoint.refreshed(
-                    &request, client_ref, &state, next, new_token, proof, &mut trace,
+                    &request,
+                    client_ref,
+                    client.replay.clone(),
+                    &state,
+                    next,
+                    new_token,
+                    proof,
+                    &mut trace,
                 )
             }
         };
@@ -1266,6 +1332,7 @@ impl TokenEndpoint {
         &self,
         request: &TokenRequest,
         client: &Client,
+        client_assertion: Option<ReplayKey>,
         before: &FamilyState,
         after: FamilyState,
         token: String,
@@ -1284,7 +1351,11 @@ impl TokenEndpoint {
             granted = granted.intersect(ceiling);
         }
         let report = request.scope.is_none() || !granted.same_as(&base);
-        if request.scope.is_some() && granted.is_empty() {
+        if request.scope.is_some()
+            && (granted.is_empty()
+                || (self.config.scope_policy == policy::ScopePolicy::Reject
+                    && !granted.same_as(&base)))
+        {
             return Err(OAuthError::refresh(RefreshError::ScopeWidened));
         }
         // RFC 8707 on a refresh: only resources the family was for.
@@ -1292,12 +1363,22 @@ impl TokenEndpoint {
             .resources
             .clone()
             .unwrap_or_else(|| vec![self.config.access_token.audience.clone()]);
-        let audience = if request.resources.is_empty() {
+        let served = |r: &String| {
+            *r == self.config.access_token.audience
+                || self.config.access_token.resources.contains(r)
+        };
+        let audience = if request.resources.is_empty()
+            && grant
+                .resources
+                .as_ref()
+                .is_none_or(|rs| rs.iter().all(served))
+        {
             grant.resources.clone()
-        } else if request
-            .resources
-            .iter()
-            .all(|r| family_resources.contains(r))
+        } else if !request.resources.is_empty()
+            && request
+                .resources
+                .iter()
+                .all(|r| family_resources.contains(r) && served(r))
         {
             Some(request.resources.clone())
         } else {
@@ -1315,8 +1396,10 @@ impl TokenEndpoint {
             None => (None, None),
         };
         let partition = replay::partition(Some(&client.client_id), &grant.idp, None);
+        // The proof, then the client assertion: one-time on a refresh too.
         let replay_keys = proof_key
             .into_iter()
+            .chain(client_assertion)
             .map(|key| ReplayKey {
                 partition: partition.clone(),
                 ..key
@@ -1331,7 +1414,9 @@ impl TokenEndpoint {
             scope,
             report_scope: report,
             mapped_claims: grant.claims.clone(),
-            assertion_expires_at: i64::MAX,
+            // A refreshed token never outlives its family.
+            assertion_expires_at: after.expires_at,
+            always_cap: true,
             audience,
             authentication: serde_json::Map::new(),
             jkt,
@@ -1340,5 +1425,99 @@ impl TokenEndpoint {
             ),
             refresh_token: Some(token),
         })
+    }
+}
+
+impl TokenEndpoint {
+    /// RFC 7009 §2.2: 200 with an empty JSON object, whatever was (or was
+    /// not) revoked.
+    fn answered(&self, now: i64, trace: Trace, write: Option<FamilyWrite>) -> Exchange {
+        Exchange {
+            endpoint: self.id,
+            now,
+            trace,
+            carried: Carried::default(),
+            stage: Stage::Answered {
+                response: HttpResponse::json(200, "{}".into()),
+                write,
+            },
+        }
+    }
+
+    /// A revocation request once the client is authenticated: one of our
+    /// refresh tokens → read its family; one of our access tokens (a JWT)
+    /// → `unsupported_token_type` (RFC 7009 §2.2.1); anything else → 200,
+    /// nothing done (§2.2: invalid tokens are no error).
+    fn revocation_step(
+        &self,
+        request: TokenRequest,
+        client: ClientOutcome,
+        token: Result<PresentedToken, RefreshError>,
+        now: i64,
+        mut trace: Trace,
+        carried: Carried,
+    ) -> Exchange {
+        match token {
+            Ok(token) => {
+                trace.pass(CheckId::RefreshToken, || {
+                    format!("revoke: a refresh token of family {}", token.family())
+                });
+                Exchange {
+                    endpoint: self.id,
+                    now,
+                    trace,
+                    carried,
+                    stage: Stage::Family {
+                        request,
+                        client,
+                        token,
+                    },
+                }
+            }
+            Err(_) => {
+                let presented = request.refresh_token.as_deref().unwrap_or_default();
+                if presented.split('.').count() == 3
+                    && !presented.starts_with(refresh::TOKEN_PREFIX)
+                {
+                    trace.fail(
+                        CheckId::RefreshToken,
+                        Reason::RevocationUnsupportedTokenType,
+                        || "revoke: an access token (not supported)".into(),
+                    );
+                    return self.exchange_done(
+                        Err(OAuthError::unsupported_token_type()),
+                        now,
+                        trace,
+                    );
+                }
+                trace.skip(CheckId::RefreshToken, || {
+                    "revoke: not a token of this server (or not this client's): nothing to do"
+                        .into()
+                });
+                self.answered(now, trace, None)
+            }
+        }
+    }
+
+    /// Starts a revocation request (RFC 7009 §2.1) at `now`: the client is
+    /// authenticated as at the token endpoint (answer its
+    /// [`Exchange::signature_check`] and key-set needs), then a refresh
+    /// token's family is read ([`Exchange::family_need`]) and, if it is the
+    /// client's, revoked ([`Exchange::family_write`]); the answer is
+    /// [`Exchange::answer`] (or the error of [`Exchange::outcome`]).
+    pub fn begin_revocation(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
+        let mut trace = Trace::off();
+        let request = trace.check(
+            CheckId::Request,
+            request::parse_revocation_request(req),
+            |_| "POST form with a token to revoke".into(),
+        );
+        match request {
+            Ok(mut r) => {
+                r.dpop = None;
+                self.client_step(r, now, trace, Carried::default())
+            }
+            Err(e) => self.exchange_done(Err(e.into()), now, trace),
+        }
     }
 }

@@ -150,4 +150,38 @@ describe('refresh tokens on the Worker (RefreshFamily Durable Objects)', () => {
     assert.match(result.refresh_token, /^agrt1\./);
     assert.notEqual(result.refresh_token, first.body.refresh_token);
   });
+
+  test('revocation (RFC 7009): the family dies; other tokens get 200 and change nothing', async () => {
+    const metadata = await (await mf.dispatchFetch(`${AS}/.well-known/oauth-authorization-server`)).json();
+    assert.equal(metadata.revocation_endpoint, `${AS}/revoke`);
+    assert.ok(metadata.grant_types_supported.includes('refresh_token'));
+    const revoke = async (token, auth = CLIENT) => {
+      const response = await mf.dispatchFetch(`${AS}/revoke`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(...auth) },
+        body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }).toString(),
+      });
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      return { status: response.status, body: await response.json() };
+    };
+    const first = await grant();
+    const second = await refresh(first.body.refresh_token);
+    assert.equal(second.status, 200);
+    assert.equal((await revoke('not-a-token')).status, 200);
+    const access = await revoke(second.body.access_token);
+    assert.equal(access.status, 400);
+    assert.equal(access.body.error, 'unsupported_token_type');
+    const wrongSecret = await revoke(second.body.refresh_token, [CLIENT[0], 'wrong']);
+    assert.equal(wrongSecret.status, 401);
+    const third = await refresh(second.body.refresh_token);
+    assert.equal(third.status, 200, 'nothing was revoked so far');
+    // An unknown client is refused before anything is looked at.
+    assert.equal((await revoke(third.body.refresh_token, ['both-idp-nobody', 'x'])).status, 401);
+    // A fresh family, revoked by its client: its token stops working.
+    const fresh = await grant();
+    assert.deepEqual(await revoke(fresh.body.refresh_token), { status: 200, body: {} });
+    const after = await refresh(fresh.body.refresh_token);
+    assert.equal(after.status, 400);
+    assert.equal(after.body.error, 'invalid_grant');
+  });
 });
