@@ -155,6 +155,8 @@ export class TokenEndpoint {
       jwks: core.jwksPath,
       // RFC 7009 revocation, where refresh-token families are stored.
       revoke: this.#families === undefined ? undefined : core.revocationPath,
+      // RFC 7662 introspection, beside it.
+      introspect: this.#families === undefined ? undefined : core.introspectionPath,
     };
   }
 
@@ -269,7 +271,7 @@ export class TokenEndpoint {
       return this.#token(method, coreHeaders(request.headers), body);
     }
 
-    if (path === paths.revoke) {
+    if (path === paths.revoke || path === paths.introspect) {
       if (method !== 'POST') return this.#methodNotAllowed(method, request);
       let body;
       try {
@@ -278,7 +280,7 @@ export class TokenEndpoint {
         if (err instanceof BodyTooLarge) return coreResponse(hostError('body_too_large'));
         throw err;
       }
-      return this.#revoke(method, coreHeaders(request.headers), body);
+      return this.#revoke(method, coreHeaders(request.headers), body, path === paths.introspect);
     }
 
     if (path === paths.metadata || path === paths.jwks) {
@@ -385,9 +387,14 @@ export class TokenEndpoint {
   }
 
   /** Runs every check of a token request; resolves with the core's `Prepared`. */
-  async #decide(method, headers, body, now, gen, revocation = false) {
+  async #decide(method, headers, body, now, gen, kind = 'token') {
     const core = this.#core;
-    const exchange = revocation ? core.beginRevocation(method, headers, body, now) : core.begin(method, headers, body, now);
+    const exchange =
+      kind === 'revoke'
+        ? core.beginRevocation(method, headers, body, now)
+        : kind === 'introspect'
+          ? core.beginIntrospection(method, headers, body, now)
+          : core.begin(method, headers, body, now);
     try {
       await this.#answer(core, exchange, gen);
       const family = exchange.familyNeed;
@@ -407,6 +414,19 @@ export class TokenEndpoint {
         }
         core.resumeFamily(exchange, typeof stored === 'string' ? stored : undefined);
       }
+      const revokedKey = exchange.revokedNeed;
+      if (revokedKey !== undefined) {
+        // Introspection of an access token: was it revoked? A store that
+        // cannot say (no has()) or fails answers "revoked" (active: false).
+        let held = true;
+        try {
+          if (typeof this.#store.has === 'function') held = (await this.#store.has(revokedKey)) === true;
+        } catch (err) {
+          this.#report(err);
+        }
+        stillCurrent(gen);
+        core.resumeRevoked(exchange, held);
+      }
     } catch (err) {
       recoverFromTrap(err);
       freeIfCurrent(exchange, gen);
@@ -421,11 +441,22 @@ export class TokenEndpoint {
    * (compare and swap; a swap lost to a concurrent rotation is retried on the
    * family as it is now). The answer is the core's.
    */
-  async #revoke(method, headers, body) {
+  async #revoke(method, headers, body, introspection = false) {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const gen = generation;
-      const prepared = await this.#decide(method, headers, body, this.#nowSecs(), gen, true);
+      const prepared = await this.#decide(method, headers, body, this.#nowSecs(), gen, introspection ? 'introspect' : 'revoke');
       try {
+        // An access token revoked: its mark in the replay store until exp.
+        const mark = prepared.revocationMark;
+        if (mark !== undefined) {
+          try {
+            await this.#store.claim(mark.key, mark.expiresAt, mark.partition);
+          } catch (err) {
+            this.#report(err);
+            return coreResponse(hostError('replay_store_unavailable'));
+          }
+          stillCurrent(gen);
+        }
         const write = prepared.familyWrite;
         if (write !== undefined) {
           let swapped;

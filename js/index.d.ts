@@ -247,6 +247,8 @@ export interface ClientConfig {
   legacy_client_assertion_audience?: boolean;
   /** Every token request of this client must carry a DPoP proof (RFC 9449 §5.2). Default false (a proof is still honoured). */
   dpop_bound_access_tokens?: boolean;
+  /** May use the introspection endpoint (RFC 7662; a confidential client). Default false. */
+  allow_introspection?: boolean;
 }
 
 /**

@@ -30,7 +30,7 @@ impl KeyLookup for Config {
 pub fn key_for(config: &Config, key: KeyRef) -> Option<&PublicKey> {
     match key {
         KeyRef::Decoy(kind) => Some(decoy_key(kind)),
-        KeyRef::Fetched { .. } | KeyRef::Proof => None,
+        KeyRef::Fetched { .. } | KeyRef::Proof | KeyRef::Own(_) => None,
         KeyRef::Configured {
             owner: KeyOwner::Issuer(i),
             index,

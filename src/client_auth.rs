@@ -43,6 +43,8 @@ pub enum ClientAuthError {
     /// The client may not present assertions from this issuer
     /// (`invalid_grant`).
     IssuerNotAllowed,
+    /// The client may not introspect (`allow_introspection` is off).
+    IntrospectionNotAllowed,
     /// The client's `jwks_uri` must be fetched first, or yields nothing
     /// usable (503).
     KeySet(crate::keyset::KeySetError),
@@ -67,6 +69,7 @@ impl ClientAuthError {
             Self::Required => Reason::ClientRequired,
             Self::UnauthorizedGrantType => Reason::ClientGrantType,
             Self::IssuerNotAllowed => Reason::ClientIssuerNotAllowed,
+            Self::IntrospectionNotAllowed => Reason::ClientIntrospectionNotAllowed,
             Self::KeySet(e) => crate::reason::Refusal::reason(e),
         }
     }
@@ -89,6 +92,9 @@ impl fmt::Display for ClientAuthError {
             Self::Assertion(_, why) => write!(f, "client assertion rejected: {why}"),
             Self::Required => f.write_str("assertions from this issuer need an identified client"),
             Self::UnauthorizedGrantType => f.write_str("this client may not use this grant type"),
+            Self::IntrospectionNotAllowed => {
+                f.write_str("this client may not use the introspection endpoint")
+            }
             Self::IssuerNotAllowed => {
                 f.write_str("this client may not present assertions from this issuer")
             }
@@ -142,7 +148,7 @@ pub(crate) enum ClientBegun {
 pub(crate) fn begin(
     config: &Config,
     credentials: &Credentials,
-    grant_type: GrantType,
+    grant_type: Option<GrantType>,
     remote: &dyn RemoteKeys,
 ) -> Result<ClientBegun, ClientAuthError> {
     let client = match credentials {
@@ -210,7 +216,7 @@ pub(crate) fn finish(
     config: &Config,
     pending: ClientPending,
     verified: bool,
-    grant_type: GrantType,
+    grant_type: Option<GrantType>,
     now: i64,
 ) -> Result<ClientOutcome, ClientAuthError> {
     let (client, key) = match pending {
@@ -230,13 +236,16 @@ pub(crate) fn finish(
 fn authorized(
     config: &Config,
     client: usize,
-    grant_type: GrantType,
+    grant_type: Option<GrantType>,
     replay: Option<ReplayKey>,
 ) -> Result<ClientOutcome, ClientAuthError> {
-    if !config.clients[client]
-        .grant_types
-        .iter()
-        .any(|g| g == grant_type.as_str())
+    // `None`: not a token request (introspection decides on its own
+    // allowance).
+    if let Some(grant_type) = grant_type
+        && !config.clients[client]
+            .grant_types
+            .iter()
+            .any(|g| g == grant_type.as_str())
     {
         return Err(ClientAuthError::UnauthorizedGrantType);
     }

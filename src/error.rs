@@ -384,16 +384,6 @@ impl From<GrantError> for OAuthError {
 }
 
 impl OAuthError {
-    /// RFC 7009 §2.2.1: the token is one of our access tokens, whose
-    /// revocation this server does not support (refresh tokens only).
-    pub(crate) fn unsupported_token_type() -> Self {
-        Self::new(
-            ErrorCode::UnsupportedTokenType,
-            Reason::RevocationUnsupportedTokenType,
-            "only refresh tokens can be revoked here",
-        )
-    }
-
     /// A refused refresh (RFC 6749 §5.2): `invalid_scope` for a widened
     /// scope, `invalid_grant` otherwise — the same terse description for
     /// every unknown, foreign or guessed token.
@@ -424,6 +414,7 @@ impl From<Replayed> for OAuthError {
             ReplayKind::DpopProof => {
                 Self::new(ErrorCode::InvalidDpopProof, e.reason(), e.to_string())
             }
+            ReplayKind::RevokedAccessToken => Self::server_error(),
         }
     }
 }

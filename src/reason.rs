@@ -109,6 +109,9 @@ reasons! {
     ClientGrantType = "client.grant_type_not_allowed",
     /// The client may not present assertions from this issuer.
     ClientIssuerNotAllowed = "client.issuer_not_allowed",
+    /// The client may not use the introspection endpoint
+    /// (`allow_introspection`).
+    ClientIntrospectionNotAllowed = "client.introspection_not_allowed",
 
     // ---- assertion: rules every assertion format shares (RFC 7521 §5.2)
     /// The issuer is not a trusted issuer (RFC 7521 §5.2 item 1).
@@ -262,9 +265,6 @@ reasons! {
     /// The family's issuer is no longer trusted for refreshes (removed from
     /// the configuration, or `allow_refresh_tokens` turned off).
     RefreshIssuerWithdrawn = "refresh.issuer_withdrawn",
-    /// A revocation request presented an access token: only refresh tokens
-    /// can be revoked (RFC 7009 §2.2.1 `unsupported_token_type`).
-    RevocationUnsupportedTokenType = "refresh.revocation_unsupported_token_type",
 
     // ---- saml: the SAML 2.0 assertion (RFC 7522 §3, SAML core)
     /// The assertion is longer than the limit.

@@ -21,6 +21,9 @@ pub enum ReplayKind {
     ClientAssertion,
     /// The request's DPoP proof (RFC 9449 §11.1), by key and `jti`.
     DpopProof,
+    /// A revoked access token (RFC 7009), by `jti`: claimed when revoked,
+    /// read by introspection.
+    RevokedAccessToken,
 }
 
 /// An opaque key to claim once, and when the claim may be forgotten.
@@ -57,6 +60,16 @@ impl ReplayKey {
 }
 
 impl ReplayKey {
+    /// The mark of our access token `jti` revoked, kept until its `exp`.
+    pub(crate) fn revoked_access_token(jti: &str, exp: i64) -> Self {
+        Self {
+            key: hex(&tagged_hash(b"revoked-access-token/v1", &[jti])),
+            expires_at: exp,
+            kind: ReplayKind::RevokedAccessToken,
+            partition: String::new(),
+        }
+    }
+
     /// The key for DPoP proof `jti` made with the key whose thumbprint is
     /// `jkt` (RFC 9449 §11.1: the same `jti` from another key is another
     /// proof).
@@ -314,6 +327,7 @@ impl Replayed {
             ReplayKind::Grant => crate::reason::Reason::AssertionReplayed,
             ReplayKind::ClientAssertion => crate::reason::Reason::ClientAssertionReplayed,
             ReplayKind::DpopProof => crate::reason::Reason::DpopReplayed,
+            ReplayKind::RevokedAccessToken => crate::reason::Reason::ServerError,
         }
     }
 }
@@ -326,6 +340,7 @@ impl std::fmt::Display for Replayed {
             ReplayKind::Grant => "the assertion has already been used",
             ReplayKind::ClientAssertion => "the client assertion has already been used",
             ReplayKind::DpopProof => "the DPoP proof has already been used",
+            ReplayKind::RevokedAccessToken => "the access token was revoked",
         })
     }
 }

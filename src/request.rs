@@ -149,6 +149,17 @@ pub struct TokenRequest {
     /// A revocation request (RFC 7009): `refresh_token` is the token to
     /// revoke.
     pub revocation: bool,
+    /// An introspection request (RFC 7662): `refresh_token` is the token to
+    /// describe.
+    pub introspection: bool,
+}
+
+impl TokenRequest {
+    /// The grant type client authentication checks the client may use:
+    /// none for introspection (its own allowance decides).
+    pub(crate) fn client_grant_type(&self) -> Option<GrantType> {
+        (!self.introspection).then_some(self.grant_type)
+    }
 }
 
 /// Why a request was refused before any assertion was looked at.
@@ -276,6 +287,15 @@ pub fn parse_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError
 /// the token as `refresh_token`.
 pub fn parse_revocation_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError> {
     parse_form_request(req, true)
+}
+
+/// Parses an introspection request (RFC 7662 §2.1): as a revocation
+/// request, marked `introspection`.
+pub fn parse_introspection_request(req: &HttpRequest<'_>) -> Result<TokenRequest, RequestError> {
+    let mut r = parse_form_request(req, true)?;
+    r.revocation = false;
+    r.introspection = true;
+    Ok(r)
 }
 
 fn parse_form_request(
@@ -421,6 +441,7 @@ fn parse_form_request(
     };
     Ok(TokenRequest {
         revocation,
+        introspection: false,
         grant_type,
         assertion,
         refresh_token,

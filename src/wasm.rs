@@ -188,6 +188,16 @@ impl PendingExchange {
         }
     }
 
+    /// The replay key an introspection needs read (is it held?), or
+    /// `undefined`.
+    #[wasm_bindgen(getter, js_name = revokedNeed)]
+    pub fn revoked_need(&self) -> Option<String> {
+        match &self.state {
+            Some(Ok(exchange)) => exchange.revoked_need().map(|k| k.key.clone()),
+            _ => None,
+        }
+    }
+
     /// The replay keys of a decided, successful exchange (for `explain`).
     #[wasm_bindgen(getter, js_name = replayKeys, unchecked_return_type = "string[]")]
     pub fn replay_keys(&self) -> JsValue {
@@ -420,6 +430,8 @@ pub struct Prepared {
     /// A family record to write although the request was refused (a
     /// reused refresh token revokes its family).
     refused_write: Option<crate::refresh::FamilyWrite>,
+    /// A revocation mark to claim before answering (RFC 7009).
+    mark: Option<ReplayKey>,
 }
 
 #[derive(Serialize)]
@@ -601,6 +613,41 @@ impl Core {
             state: Some(state),
             sources: Some(std::rc::Rc::clone(&self.sources)),
         }
+    }
+
+    /// Starts an introspection request (RFC 7662): answer it like a
+    /// revocation (`signatureCheck`, `keySetNeed`, `familyNeed`, and
+    /// `revokedNeed` → `Core.resumeRevoked`), then `finishExchange`.
+    #[wasm_bindgen(js_name = beginIntrospection)]
+    pub fn begin_introspection(
+        &self,
+        method: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+    ) -> PendingExchange {
+        let state = with_request(method, headers, body, now_secs, |req, now| {
+            Ok(self.inner.begin_introspection(req, now))
+        });
+        PendingExchange {
+            state: Some(state),
+            sources: Some(std::rc::Rc::clone(&self.sources)),
+        }
+    }
+
+    /// Continues an introspection with whether its `revokedNeed` key is
+    /// held in the replay store.
+    #[wasm_bindgen(js_name = resumeRevoked)]
+    pub fn resume_revoked(&self, exchange: &mut PendingExchange, revoked: bool) {
+        if let Some(Ok(ex)) = exchange.state.take() {
+            exchange.state = Some(Ok(ex.resume_revoked(&self.inner, revoked)));
+        }
+    }
+
+    /// The path of the introspection endpoint.
+    #[wasm_bindgen(getter, js_name = introspectionPath)]
+    pub fn introspection_path(&self) -> String {
+        self.inner.introspection_path()
     }
 
     /// The path of the revocation endpoint (served by hosts that store
@@ -793,9 +840,11 @@ impl Core {
                     .cloned()
                     .unwrap_or_else(|| OAuthError::server_error().to_http());
                 let write = ex.family_write().cloned();
+                let mark = ex.revocation_mark().cloned();
                 return Prepared {
                     result: Err(answer),
                     refused_write: write,
+                    mark,
                 };
             }
             Some(Ok(ex)) => {
@@ -810,6 +859,7 @@ impl Core {
         Prepared {
             result: result.map_err(|e| e.to_http()),
             refused_write,
+            mark: None,
         }
     }
 
@@ -900,6 +950,7 @@ impl Core {
         Prepared {
             result: result.map_err(|e| e.to_http()),
             refused_write: None,
+            mark: None,
         }
     }
 
@@ -1027,6 +1078,21 @@ impl Prepared {
         }
     }
 
+    /// The revocation mark to claim (`{key, expiresAt, partition}`) before
+    /// sending `response`, or `undefined`.
+    #[wasm_bindgen(getter, js_name = revocationMark, unchecked_return_type = "{ key: string; expiresAt: number; partition: string } | undefined")]
+    pub fn revocation_mark(&self) -> JsValue {
+        match &self.mark {
+            Some(k) => to_js(&KeyClaim {
+                key: &k.key,
+                expires_at: k.expires_at,
+                kind: "revoked_access_token",
+                partition: &k.partition,
+            }),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
     /// The finished response when the request failed; `undefined` otherwise.
     #[wasm_bindgen(getter, unchecked_return_type = "HttpResponse | undefined")]
     pub fn response(&self) -> JsValue {
@@ -1050,6 +1116,7 @@ impl Prepared {
                         ReplayKind::Grant => "grant",
                         ReplayKind::ClientAssertion => "client_assertion",
                         ReplayKind::DpopProof => "dpop_proof",
+                        ReplayKind::RevokedAccessToken => "revoked_access_token",
                     },
                     partition: &k.partition,
                 })

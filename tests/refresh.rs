@@ -44,6 +44,9 @@ fn config(allow: bool, grant_types: Value) -> String {
             {"client_id": "other", "token_endpoint_auth_method": "client_secret_basic",
              "client_secret_sha256": assertion_grant::hash_client_secret("other-secret"),
              "scope": "offline_access read write", "grant_types": grant_types},
+            {"client_id": "rs", "token_endpoint_auth_method": "client_secret_basic",
+             "client_secret_sha256": assertion_grant::hash_client_secret("rs-secret"),
+             "allow_introspection": true},
         ],
     })
     .to_string()
@@ -425,9 +428,13 @@ impl Host {
             dpop: None,
             body: body.as_bytes(),
         };
-        let r =
-            self.ep
-                .handle_revocation(&req, now, &mut self.families, &mut |_, _| unreachable!());
+        let r = self.ep.handle_revocation(
+            &req,
+            now,
+            &mut self.replay,
+            &mut self.families,
+            &mut |_, _| unreachable!(),
+        );
         assert_eq!(r.header("cache-control"), Some("no-store"));
         (r.status, serde_json::from_str(&r.body).unwrap())
     }
@@ -464,12 +471,10 @@ fn revocation_kills_the_family_and_answers_200_for_anything_else() {
         .0,
         200
     );
-    // An access token: unsupported_token_type (refresh tokens only).
-    let (status, body) = host.revoke(second["access_token"].as_str().unwrap(), BASIC, NOW + 4);
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("unsupported_token_type"))
-    );
+    // An access token of another client: 200, and still active.
+    let access = second["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(host.revoke(&access, other, NOW + 4).0, 200);
+    assert_eq!(host.introspect(&access, NOW + 4)["active"], true);
     // Bad client credentials: invalid_client.
     let (status, body) = host.revoke(&t0, "Basic YXBwOndyb25n", NOW + 4);
     assert_eq!(
@@ -580,5 +585,90 @@ fn refreshed_tokens_never_outlive_the_family_and_need_a_client() {
         host.refresh(&t1, None, BASIC, None, NOW + 102).0,
         200,
         "the family was untouched"
+    );
+}
+
+const RS: &str = "Basic cnM6cnMtc2VjcmV0"; // rs:rs-secret
+
+impl Host {
+    fn introspect_as(&mut self, token: &str, auth: &str, now: i64) -> (u16, Value) {
+        let body = format!("token={}", enc(token));
+        let req = HttpRequest {
+            method: "POST",
+            content_type: Some(FORM),
+            authorization: Some(auth),
+            dpop: None,
+            body: body.as_bytes(),
+        };
+        let replay = &self.replay;
+        let r = self.ep.handle_introspection(
+            &req,
+            now,
+            &mut self.families,
+            &|key| replay.contains(key, now),
+            &mut |_, _| unreachable!(),
+        );
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    fn introspect(&mut self, token: &str, now: i64) -> Value {
+        let (status, body) = self.introspect_as(token, RS, now);
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+#[test]
+fn introspection_and_access_token_revocation() {
+    let mut host = Host::new(endpoint());
+    let (_, first) = host.grant("j12", "offline_access read", None);
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    let t0 = first["refresh_token"].as_str().unwrap().to_owned();
+    // Access token: active, with what it carries.
+    let a = host.introspect(&access, NOW + 1);
+    assert_eq!(a["active"], true);
+    assert_eq!(a["sub"], "alice");
+    assert_eq!(a["client_id"], "app");
+    assert_eq!(a["token_type"], "Bearer");
+    assert_eq!(a["scope"], "offline_access read");
+    // Refresh token: active until rotated.
+    let r = host.introspect(&t0, NOW + 1);
+    assert_eq!(
+        (r["active"].as_bool(), r["token_type"].as_str()),
+        (Some(true), Some("refresh_token"))
+    );
+    let (_, second) = host.refresh(&t0, None, BASIC, None, NOW + 2);
+    assert_eq!(host.introspect(&t0, NOW + 3), json!({"active": false}));
+    let t1 = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(host.introspect(&t1, NOW + 3)["active"], true);
+    // Revoking the access token by its client: inactive from then on.
+    assert_eq!(host.revoke(&access, BASIC, NOW + 4).0, 200);
+    assert_eq!(host.introspect(&access, NOW + 5), json!({"active": false}));
+    // Expired, forged, foreign and garbage tokens: inactive.
+    let later = host.introspect(second["access_token"].as_str().unwrap(), NOW + 99_999);
+    assert_eq!(later, json!({"active": false}));
+    let mut forged = second["access_token"].as_str().unwrap().to_owned();
+    forged.pop();
+    forged.push(if forged.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(host.introspect(&forged, NOW + 5), json!({"active": false}));
+    assert_eq!(
+        host.introspect("garbage", NOW + 5),
+        json!({"active": false})
+    );
+    assert_eq!(
+        host.introspect(&assertion("j13"), NOW + 5),
+        json!({"active": false})
+    );
+    // Only clients allowed to introspect.
+    let (status, body) = host.introspect_as(&t1, BASIC, NOW + 5);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let m: Value = serde_json::from_str(host.ep.metadata_json()).unwrap();
+    assert_eq!(
+        m["introspection_endpoint"],
+        "https://as.example.com/introspect"
     );
 }

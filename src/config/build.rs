@@ -939,6 +939,7 @@ fn build_client(
     }
     Ok(Client {
         dpop_bound: rc.dpop_bound_access_tokens,
+        allow_introspection: rc.allow_introspection,
         legacy_client_assertion_audience: rc.legacy_client_assertion_audience,
         saml_name_id_format: rc
             .saml_name_id_format

@@ -224,6 +224,8 @@ pub(crate) struct Client {
     pub remote: Option<usize>,
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
     pub dpop_bound: bool,
+    /// May introspect tokens (RFC 7662).
+    pub allow_introspection: bool,
 }
 
 impl Config {

@@ -305,6 +305,13 @@ pub struct ClientSettings {
     /// Default: false (a proof is still honoured when sent).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// May use the introspection endpoint (RFC 7662): a resource server
+    /// asking whether a token is active, and what it carries. Must be a
+    /// confidential client. Default: false.
+    /// Risk: the client learns the subject and scope of every token it
+    /// presents.
+    #[serde(default)]
+    pub allow_introspection: bool,
 }
 
 /// `key_cache`: how the host caches fetched key sets and metadata. The

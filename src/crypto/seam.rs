@@ -58,6 +58,9 @@ pub enum KeyRef {
     /// proof of possession of exactly that key. The check holds it
     /// ([`SignatureCheck::proof_key`]); it never verifies anything else.
     Proof,
+    /// Access-token signing key `index` of the endpoint itself: verifying
+    /// one of our own tokens (revocation, introspection).
+    Own(usize),
 }
 
 impl fmt::Display for KeyRef {
@@ -82,6 +85,7 @@ impl fmt::Display for KeyRef {
             Self::Decoy(KeyType::Rsa) => f.write_str("decoy-rsa"),
             Self::Decoy(KeyType::EcP256) => f.write_str("decoy-ec"),
             Self::Proof => f.write_str("proof"),
+            Self::Own(i) => write!(f, "o{i}"),
         }
     }
 }
@@ -96,6 +100,9 @@ impl KeyRef {
             _ => {}
         }
         let (kind, rest) = id.split_at_checked(1)?;
+        if kind == "o" {
+            return Some(Self::Own(number(rest)?));
+        }
         if kind == "f" {
             let (source, rest) = rest.split_once('.')?;
             let (generation, index) = rest.split_once('.')?;
@@ -223,6 +230,7 @@ mod tests {
             KeyRef::Decoy(KeyType::Rsa),
             KeyRef::Decoy(KeyType::EcP256),
             KeyRef::Proof,
+            KeyRef::Own(2),
         ] {
             assert_eq!(KeyRef::parse(&r.to_string()), Some(r));
         }

@@ -81,6 +81,10 @@ impl KeyLookup for TokenEndpoint {
                 let set = states.get(source)?.generation(generation)?;
                 set.keys.get(index).map(|k| Cow::Owned(k.key().clone()))
             }
+            KeyRef::Own(index) => {
+                let k = &self.keys.get(index)?.public;
+                PublicKey::p256(&k.x, &k.y).ok().map(Cow::Owned)
+            }
             other => self.config.public_key(other),
         }
     }
@@ -404,6 +408,9 @@ impl TokenEndpoint {
         doc["revocation_endpoint"] = serde_json::json!(self.revocation_endpoint());
         doc["revocation_endpoint_auth_methods_supported"] =
             doc["token_endpoint_auth_methods_supported"].clone();
+        doc["introspection_endpoint"] = serde_json::json!(self.introspection_endpoint());
+        doc["introspection_endpoint_auth_methods_supported"] =
+            doc["token_endpoint_auth_methods_supported"].clone();
         self.metadata_json = doc.to_string();
     }
 
@@ -484,6 +491,50 @@ impl TokenEndpoint {
         url_path(&self.revocation_endpoint()).to_owned()
     }
 
+    /// The path of the introspection endpoint (RFC 7662): the issuer's
+    /// path and `/introspect`.
+    pub fn introspection_path(&self) -> String {
+        url_path(&self.introspection_endpoint()).to_owned()
+    }
+
+    /// The introspection endpoint's URL (the issuer and `/introspect`).
+    pub fn introspection_endpoint(&self) -> String {
+        format!("{}/introspect", self.config.issuer())
+    }
+
+    /// Answers an introspection request (RFC 7662) with families in
+    /// `families` and revocation marks read through `is_revoked` (a read of
+    /// the replay store, never a claim).
+    #[cfg(feature = "rust-crypto")]
+    pub fn handle_introspection(
+        &self,
+        req: &HttpRequest<'_>,
+        now: i64,
+        families: &mut dyn FamilyStore,
+        is_revoked: &dyn Fn(&str) -> bool,
+        fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
+    ) -> HttpResponse {
+        let mut exchange =
+            self.run_fetching(self.begin_introspection(req, now), &RustBackend, fetch);
+        if let Some(family) = exchange.family_need().map(str::to_owned) {
+            match families.load(&family, now) {
+                Ok(stored) => exchange = exchange.resume_family(self, stored.as_deref()),
+                Err(()) => return OAuthError::replay_store_unavailable().to_http(),
+            }
+        }
+        if let Some(key) = exchange.revoked_need().map(|k| k.key.clone()) {
+            let revoked = is_revoked(&key);
+            exchange = exchange.resume_revoked(self, revoked);
+        }
+        match exchange.answer() {
+            Some(answer) => answer.clone(),
+            None => match exchange.outcome() {
+                Err(e) => e.to_http(),
+                Ok(_) => OAuthError::server_error().to_http(),
+            },
+        }
+    }
+
     /// The revocation endpoint's URL (the issuer and `/revoke`).
     pub fn revocation_endpoint(&self) -> String {
         format!("{}/revoke", self.config.issuer())
@@ -492,14 +543,16 @@ impl TokenEndpoint {
     /// Revokes the refresh-token family a request names (RFC 7009), with
     /// families kept in `families`: the client authenticates as at the
     /// token endpoint; one of its refresh tokens revokes the whole family;
-    /// anything else is answered 200 and changes nothing; an access token
-    /// is `unsupported_token_type`. A write that loses its compare and swap
+    /// one of its access tokens is marked revoked in `store` until its
+    /// `exp` (introspection then says `active: false`); anything else is
+    /// answered 200 and changes nothing. A write that loses its compare and swap
     /// (a concurrent rotation) is retried on the family as it is now.
     #[cfg(feature = "rust-crypto")]
     pub fn handle_revocation(
         &self,
         req: &HttpRequest<'_>,
         now: i64,
+        store: &mut dyn ReplayStore,
         families: &mut dyn FamilyStore,
         fetch: &mut dyn FnMut(&KeySource, &KeySetNeed) -> FetchResult,
     ) -> HttpResponse {
@@ -520,6 +573,11 @@ impl TokenEndpoint {
                         return OAuthError::replay_store_unavailable().to_http();
                     }
                 }
+            }
+            if let Some(mark) = exchange.revocation_mark()
+                && store.claim(mark, now) == ClaimOutcome::Unavailable
+            {
+                return OAuthError::replay_store_unavailable().to_http();
             }
             return match exchange.answer() {
                 Some(answer) => answer.clone(),

@@ -126,7 +126,7 @@ impl TokenEndpoint {
         let begun = client_auth::begin(
             &self.config,
             &request.credentials,
-            request.grant_type,
+            request.client_grant_type(),
             &remote,
         );
         match begun {
@@ -705,11 +705,27 @@ enum Stage {
         error: OAuthError,
         write: FamilyWrite,
     },
-    /// A request that is not a token request (revocation) answered, with
-    /// a family record to write first, if any.
+    /// A request that is not a token request (revocation, introspection)
+    /// answered, with a family record to write and a revocation mark to
+    /// claim first, if any.
     Answered {
         response: HttpResponse,
         write: Option<FamilyWrite>,
+        mark: Option<ReplayKey>,
+    },
+    /// Revocation or introspection of one of our access tokens: waiting for
+    /// its signature check.
+    Own {
+        request: TokenRequest,
+        client: ClientOutcome,
+        own: Box<crate::token::OwnToken>,
+        check: SignatureCheck,
+    },
+    /// Introspection of a verified, unexpired access token: waiting for the
+    /// host to say whether it was revoked.
+    Revoked {
+        key: ReplayKey,
+        active: HttpResponse,
     },
 }
 
@@ -755,12 +771,14 @@ impl Exchange {
         match &self.stage {
             Stage::Proof { check, .. }
             | Stage::Client { check, .. }
-            | Stage::Grant { check, .. } => Some(check),
+            | Stage::Grant { check, .. }
+            | Stage::Own { check, .. } => Some(check),
             Stage::Keys { .. }
             | Stage::Family { .. }
             | Stage::Done(_)
             | Stage::RefusedWriting { .. }
-            | Stage::Answered { .. } => None,
+            | Stage::Answered { .. }
+            | Stage::Revoked { .. } => None,
         }
     }
 
@@ -860,13 +878,24 @@ impl Exchange {
                     endpoint.exchange_done(Err(e), now, trace)
                 }
             },
+            Stage::Own {
+                request,
+                client,
+                own,
+                check: _,
+            } => endpoint.own_token_verified(request, client, *own, verified, now, trace),
             Stage::Client {
                 request,
                 pending,
                 check: _,
             } => {
-                let client =
-                    client_auth::finish(config, *pending, verified, request.grant_type, now);
+                let client = client_auth::finish(
+                    config,
+                    *pending,
+                    verified,
+                    request.client_grant_type(),
+                    now,
+                );
                 endpoint.client_authenticated(request, client, now, trace, carried)
             }
             Stage::Grant {
@@ -893,7 +922,8 @@ impl Exchange {
             | Stage::Keys { .. }
             | Stage::Family { .. }
             | Stage::RefusedWriting { .. }
-            | Stage::Answered { .. }) => Self {
+            | Stage::Answered { .. }
+            | Stage::Revoked { .. }) => Self {
                 endpoint: began_with,
                 now,
                 trace,
@@ -941,6 +971,7 @@ impl Exchange {
                     ReplayKind::Grant => "the assertion",
                     ReplayKind::ClientAssertion => "the client assertion",
                     ReplayKind::DpopProof => "the DPoP proof",
+                    ReplayKind::RevokedAccessToken => "the revoked access token",
                 };
                 let outcome: Result<(), Replayed> = if used {
                     Err(Replayed(key.kind))
@@ -1031,16 +1062,16 @@ impl TokenEndpoint {
                     Err(RefreshError::ClientMismatch)
                 }
             });
-        if !confidential && !request.revocation {
+        if request.revocation || request.introspection {
+            return self.management_step(request, client, token, now, trace, carried);
+        }
+        if !confidential {
             // Refresh tokens are only ever issued to confidential clients.
             let e = ClientAuthError::Required;
             trace.fail(CheckId::RefreshToken, e.reason(), || {
                 "a refresh needs an authenticated (confidential) client".into()
             });
             return self.exchange_done(Err(e.into()), now, trace);
-        }
-        if request.revocation {
-            return self.revocation_step(request, client, token, now, trace, carried);
         }
         let token = trace.check(CheckId::RefreshToken, token, |t| {
             format!("a refresh token of family {}", t.family())
@@ -1140,6 +1171,48 @@ impl Exchange {
         }
     }
 
+    /// The revocation mark to claim before sending [`Self::answer`] (an
+    /// access token revoked until its `exp`, RFC 7009): claim it in the
+    /// replay store; an entry already there is fine.
+    pub fn revocation_mark(&self) -> Option<&ReplayKey> {
+        match &self.stage {
+            Stage::Answered { mark, .. } => mark.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The revocation mark an introspection needs read (is this key held in
+    /// the replay store?); answer with [`Self::resume_revoked`].
+    pub fn revoked_need(&self) -> Option<&ReplayKey> {
+        match &self.stage {
+            Stage::Revoked { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Continues an introspection with whether [`Self::revoked_need`] is
+    /// held in the host's store.
+    pub fn resume_revoked(self, endpoint: &TokenEndpoint, revoked: bool) -> Self {
+        match self.stage {
+            Stage::Revoked { active, .. } if self.endpoint == endpoint.id => {
+                let response = if revoked {
+                    HttpResponse::json(200, r#"{"active":false}"#.into())
+                } else {
+                    active
+                };
+                Self {
+                    stage: Stage::Answered {
+                        response,
+                        write: None,
+                        mark: None,
+                    },
+                    ..self
+                }
+            }
+            stage => Self { stage, ..self },
+        }
+    }
+
     /// The refresh-token family the host must read next (its id: one
     /// Durable Object per family in the Worker), or `None`. Answer with
     /// [`Self::resume_family`].
@@ -1200,6 +1273,9 @@ impl Exchange {
             if request.revocation {
                 return endpoint.answered(now, trace, None);
             }
+            if request.introspection {
+                return endpoint.answered_json(now, trace, serde_json::json!({"active": false}));
+            }
             trace.fail(CheckId::RefreshFamily, Reason::RefreshUnknown, || {
                 "no such family".into()
             });
@@ -1209,6 +1285,25 @@ impl Exchange {
         let Some(client_ref) = client.client.map(|i| &config.clients[i]) else {
             return endpoint.exchange_done(Err(OAuthError::server_error()), now, trace);
         };
+        if request.introspection {
+            let response = if refresh::is_active(&state, &token, now) {
+                let g = &state.grant;
+                serde_json::json!({
+                    "active": true,
+                    "token_type": "refresh_token",
+                    "client_id": g.client_id,
+                    "sub": g.subject,
+                    "scope": g.scope,
+                    "iss": config.issuer(),
+                    "iat": state.created_at,
+                    "exp": state.expires_at.min(state.idle_until),
+                    crate::protocol::IDP_CLAIM: g.idp,
+                })
+            } else {
+                serde_json::json!({"active": false})
+            };
+            return endpoint.answered_json(now, trace, response);
+        }
         if request.revocation {
             let revoked = refresh::revoke_presented(&state, &token, &client_ref.client_id, now);
             let write = match revoked
@@ -1440,15 +1535,16 @@ impl TokenEndpoint {
             stage: Stage::Answered {
                 response: HttpResponse::json(200, "{}".into()),
                 write,
+                mark: None,
             },
         }
     }
 
-    /// A revocation request once the client is authenticated: one of our
-    /// refresh tokens → read its family; one of our access tokens (a JWT)
-    /// → `unsupported_token_type` (RFC 7009 §2.2.1); anything else → 200,
-    /// nothing done (§2.2: invalid tokens are no error).
-    fn revocation_step(
+    /// A revocation or introspection request once the client is
+    /// authenticated: one of our refresh tokens → read its family; one of
+    /// our access tokens → check its signature; anything else → 200
+    /// (revocation, RFC 7009 §2.2) or `active: false` (RFC 7662 §2.2).
+    fn management_step(
         &self,
         request: TokenRequest,
         client: ClientOutcome,
@@ -1457,45 +1553,178 @@ impl TokenEndpoint {
         mut trace: Trace,
         carried: Carried,
     ) -> Exchange {
-        match token {
-            Ok(token) => {
-                trace.pass(CheckId::RefreshToken, || {
-                    format!("revoke: a refresh token of family {}", token.family())
-                });
-                Exchange {
-                    endpoint: self.id,
-                    now,
-                    trace,
-                    carried,
-                    stage: Stage::Family {
-                        request,
-                        client,
-                        token,
-                    },
-                }
+        let client_ref = client.client.map(|i| &self.config.clients[i]);
+        if request.introspection
+            && !client_ref.is_some_and(|c| c.allow_introspection && auth_class(c).is_some())
+        {
+            let e = ClientAuthError::IntrospectionNotAllowed;
+            trace.fail(CheckId::RefreshToken, e.reason(), || e.to_string());
+            return self.exchange_done(Err(e.into()), now, trace);
+        }
+        if let Ok(token) = token {
+            trace.pass(CheckId::RefreshToken, || {
+                format!("a refresh token of family {}", token.family())
+            });
+            return Exchange {
+                endpoint: self.id,
+                now,
+                trace,
+                carried,
+                stage: Stage::Family {
+                    request,
+                    client,
+                    token,
+                },
+            };
+        }
+        let presented = request.refresh_token.as_deref().unwrap_or_default();
+        let kids: Vec<&str> = self.keys.iter().map(|k| k.public.kid.as_str()).collect();
+        if let Some(own) = crate::token::parse_own(presented, &kids) {
+            let check = SignatureCheck::new(
+                crate::crypto::Algorithm::ES256,
+                [crate::crypto::seam::KeyRef::Own(own.key)],
+                own.signing_input.clone().into_bytes(),
+                own.signature.clone(),
+            );
+            return Exchange {
+                endpoint: self.id,
+                now,
+                trace,
+                carried,
+                stage: Stage::Own {
+                    request,
+                    client,
+                    own: Box::new(own),
+                    check,
+                },
+            };
+        }
+        trace.skip(CheckId::RefreshToken, || {
+            "not a token of this server: nothing to do".into()
+        });
+        if request.introspection {
+            self.answered_json(now, trace, serde_json::json!({"active": false}))
+        } else {
+            self.answered(now, trace, None)
+        }
+    }
+
+    /// An answer with a JSON body (introspection).
+    fn answered_json(&self, now: i64, trace: Trace, body: serde_json::Value) -> Exchange {
+        Exchange {
+            endpoint: self.id,
+            now,
+            trace,
+            carried: Carried::default(),
+            stage: Stage::Answered {
+                response: HttpResponse::json(200, body.to_string()),
+                write: None,
+                mark: None,
+            },
+        }
+    }
+
+    /// One of our access tokens, its signature answered: revocation marks
+    /// its `jti` revoked until `exp` (if it is the client's); introspection
+    /// asks the host whether it was revoked.
+    fn own_token_verified(
+        &self,
+        request: TokenRequest,
+        client: ClientOutcome,
+        own: crate::token::OwnToken,
+        verified: bool,
+        now: i64,
+        trace: Trace,
+    ) -> Exchange {
+        let claims = &own.claims;
+        let exp = claims.get("exp").and_then(serde_json::Value::as_i64);
+        let jti = claims.get("jti").and_then(serde_json::Value::as_str);
+        let (Some(exp), Some(jti), true) = (exp, jti, verified) else {
+            return self.inactive(&request, now, trace);
+        };
+        if exp <= now {
+            return self.inactive(&request, now, trace);
+        }
+        let client_ref = client.client.map(|i| &self.config.clients[i]);
+        let partition = replay::partition(client_ref.map(|c| c.client_id.as_str()), "", None);
+        let mut key = ReplayKey::revoked_access_token(jti, exp);
+        key.partition = partition;
+        if request.revocation {
+            let theirs = client_ref.is_some_and(|c| {
+                claims.get("client_id").and_then(serde_json::Value::as_str)
+                    == Some(c.client_id.as_str())
+            });
+            let mut exchange = self.answered(now, trace, None);
+            if theirs && let Stage::Answered { mark, .. } = &mut exchange.stage {
+                *mark = Some(key);
             }
-            Err(_) => {
-                let presented = request.refresh_token.as_deref().unwrap_or_default();
-                if presented.split('.').count() == 3
-                    && !presented.starts_with(refresh::TOKEN_PREFIX)
-                {
-                    trace.fail(
-                        CheckId::RefreshToken,
-                        Reason::RevocationUnsupportedTokenType,
-                        || "revoke: an access token (not supported)".into(),
-                    );
-                    return self.exchange_done(
-                        Err(OAuthError::unsupported_token_type()),
-                        now,
-                        trace,
-                    );
-                }
-                trace.skip(CheckId::RefreshToken, || {
-                    "revoke: not a token of this server (or not this client's): nothing to do"
-                        .into()
-                });
-                self.answered(now, trace, None)
+            return exchange;
+        }
+        let mut body = serde_json::Map::new();
+        body.insert("active".into(), serde_json::json!(true));
+        body.insert(
+            "token_type".into(),
+            serde_json::json!(if claims.contains_key("cnf") {
+                "DPoP"
+            } else {
+                "Bearer"
+            }),
+        );
+        for name in [
+            "scope",
+            "client_id",
+            "sub",
+            "aud",
+            "iss",
+            "exp",
+            "iat",
+            "jti",
+            "cnf",
+            crate::protocol::IDP_CLAIM,
+        ] {
+            if let Some(v) = claims.get(name) {
+                body.insert(name.into(), v.clone());
             }
+        }
+        Exchange {
+            endpoint: self.id,
+            now,
+            trace,
+            carried: Carried::default(),
+            stage: Stage::Revoked {
+                key,
+                active: HttpResponse::json(200, serde_json::Value::Object(body).to_string()),
+            },
+        }
+    }
+
+    fn inactive(&self, request: &TokenRequest, now: i64, trace: Trace) -> Exchange {
+        if request.introspection {
+            self.answered_json(now, trace, serde_json::json!({"active": false}))
+        } else {
+            self.answered(now, trace, None)
+        }
+    }
+
+    /// Starts an introspection request (RFC 7662 §2.1) at `now`: the client
+    /// authenticates as at the token endpoint and must have
+    /// `allow_introspection`; then one of our refresh tokens' family is read
+    /// ([`Exchange::family_need`]), or one of our access tokens' signature
+    /// checked and its revocation mark read ([`Exchange::revoked_need`]);
+    /// the answer is [`Exchange::answer`].
+    pub fn begin_introspection(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
+        let mut trace = Trace::off();
+        let request = trace.check(
+            CheckId::Request,
+            request::parse_introspection_request(req),
+            |_| "POST form with a token to introspect".into(),
+        );
+        match request {
+            Ok(mut r) => {
+                r.dpop = None;
+                self.client_step(r, now, trace, Carried::default())
+            }
+            Err(e) => self.exchange_done(Err(e.into()), now, trace),
         }
     }
 

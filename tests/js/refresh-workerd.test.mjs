@@ -28,6 +28,7 @@ const TOKEN_URL = `${AS}/token`;
 const IDP = 'https://both-idp.example';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const CLIENT = ['agent-app', 'agent-secret'];
+const RS = ['resource-server', 'rs-secret'];
 
 let mf;
 let idpKey;
@@ -41,6 +42,13 @@ function config() {
   const client = c.clients.find((x) => x.client_id === CLIENT[0]);
   client.grant_types = [JWT_BEARER, 'refresh_token'];
   client.scope += ' offline_access';
+  c.clients.push({
+    client_id: RS[0],
+    token_endpoint_auth_method: 'client_secret_basic',
+    // SHA-256 of "rs-secret"
+    client_secret_sha256: '95b763d8e90d5624b50490d9ba78000d4385bd24a60e26fc3de36cabf682f652',
+    allow_introspection: true,
+  });
   return c;
 }
 
@@ -168,9 +176,25 @@ describe('refresh tokens on the Worker (RefreshFamily Durable Objects)', () => {
     const second = await refresh(first.body.refresh_token);
     assert.equal(second.status, 200);
     assert.equal((await revoke('not-a-token')).status, 200);
-    const access = await revoke(second.body.access_token);
-    assert.equal(access.status, 400);
-    assert.equal(access.body.error, 'unsupported_token_type');
+    // Introspection (a client with allow_introspection), and an access
+    // token revoked by its client: inactive from then on.
+    const introspect = async (token) => {
+      const response = await mf.dispatchFetch(`${AS}/introspect`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(...RS) },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      return response.json();
+    };
+    const before = await introspect(second.body.access_token);
+    assert.equal(before.active, true);
+    assert.equal(before.sub, 'both|alice');
+    assert.equal((await introspect(second.body.refresh_token)).active, true);
+    assert.equal((await introspect(first.body.refresh_token)).active, false, 'rotated');
+    assert.equal((await revoke(second.body.access_token)).status, 200);
+    assert.deepEqual(await introspect(second.body.access_token), { active: false });
     const wrongSecret = await revoke(second.body.refresh_token, [CLIENT[0], 'wrong']);
     assert.equal(wrongSecret.status, 401);
     const third = await refresh(second.body.refresh_token);
