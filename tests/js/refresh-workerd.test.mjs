@@ -208,4 +208,27 @@ describe('refresh tokens on the Worker (RefreshFamily Durable Objects)', () => {
     assert.equal(after.status, 400);
     assert.equal(after.body.error, 'invalid_grant');
   });
+
+  test('revoke racing a refresh: whichever lands first, the family ends revoked', async () => {
+    const revoke = (token) =>
+      mf.dispatchFetch(`${AS}/revoke`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(...CLIENT) },
+        body: new URLSearchParams({ token }).toString(),
+      });
+    for (let round = 0; round < 5; round += 1) {
+      const first = await grant();
+      const [refreshed, revoked] = await Promise.all([refresh(first.body.refresh_token), revoke(first.body.refresh_token)]);
+      assert.equal(revoked.status, 200);
+      if (refreshed.status === 200) {
+        // The refresh won: the revocation (of a now rotated token of the
+        // family) still killed the family, new token included.
+        const after = await refresh(refreshed.body.refresh_token);
+        assert.equal(after.status, 400, `round ${round}: the new token outlived the revocation`);
+      } else {
+        assert.equal(refreshed.body.error, 'invalid_grant');
+      }
+      assert.equal((await refresh(first.body.refresh_token)).status, 400);
+    }
+  });
 });
