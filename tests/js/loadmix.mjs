@@ -14,7 +14,10 @@
 //   replay   an assertion that already got a token, sent again → invalid_grant
 //            (plus a reused private_key_jwt client assertion → invalid_client)
 // then, per burst, 50 concurrent copies of one fresh JWT / SAML request:
-// exactly one 200, 49 × invalid_grant.
+// exactly one 200, 49 × invalid_grant; then, per burst, a refresh-token
+// family: 50 concurrent refreshes with one token (exactly one new pair), the
+// winner's token (200, or 400 if a loser saw the rotation and revoked the
+// family as reuse), a revocation (200), and a refresh after it (400).
 import { performance } from 'node:perf_hooks';
 import {
   CLIENT_ASSERTION_TYPE,
@@ -89,6 +92,14 @@ export const CLASSES = {
 export function serverConfig() {
   const config = loadConfig();
   config.trusted_issuers.push(samlIssuerEntry());
+  // Refresh tokens for the basic client's grants from the JWT IdP, when it
+  // asks for offline_access (the refresh phase; the main phase never does).
+  const idp = config.trusted_issuers.find((i) => i.issuer === IDP);
+  idp.allow_refresh_tokens = true;
+  idp.scope = `${idp.scope} offline_access`;
+  const basic = config.clients.find((c) => c.client_id === CLIENTS.basic.id);
+  basic.grant_types = [JWT_BEARER, SAML2_BEARER, 'refresh_token'];
+  basic.scope = `${basic.scope} offline_access`;
   return config;
 }
 
@@ -724,6 +735,63 @@ export async function runLoad({
     }
   }
 
+  // --- refresh and revoke: per round, a family from a fresh grant; a burst of
+  // concurrent refreshes with its token (exactly one new pair); rotation of
+  // the winner; revocation; then nothing of the family works.
+  const refreshResults = [];
+  const formSend = async (path, fields, headers) => {
+    const response = await send(path, post(fields, headers));
+    const text = await response.text();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = {};
+    }
+    return { status: response.status, body };
+  };
+  const basicHeaders = { Authorization: basicAuth(CLIENTS.basic.id, CLIENTS.basic.secret) };
+  const revokePath = `${new URL(config.issuer).pathname.replace(/\/$/, '')}/revoke`;
+  for (let round = 0; round < bursts && !signal?.aborted; round++) {
+    const cls = 'refresh';
+    const { jwt } = await mintJwt();
+    const granted = await formSend(paths.token, [['grant_type', JWT_BEARER], ['assertion', jwt], ['scope', 'read offline_access']], basicHeaders);
+    if (granted.status !== 200 || typeof granted.body.refresh_token !== 'string') {
+      violate('refresh', { cls, input: 'grant with offline_access', expected: '200 with a refresh_token', got: JSON.stringify(granted) });
+      continue;
+    }
+    const token = granted.body.refresh_token;
+    const answers = await Promise.all(
+      Array.from({ length: burstSize }, () => formSend(paths.token, [['grant_type', 'refresh_token'], ['refresh_token', token]], basicHeaders)),
+    );
+    const tally = {};
+    for (const a of answers) {
+      const k = `${a.status} ${a.body.error ?? (a.status === 200 ? 'token' : '(no error)')}`;
+      tally[k] = (tally[k] ?? 0) + 1;
+      histogram.set(k, (histogram.get(k) ?? 0) + 1);
+    }
+    const expected = { '200 token': 1, '400 invalid_grant': burstSize - 1 };
+    const same = JSON.stringify(Object.entries(tally).sort()) === JSON.stringify(Object.entries(expected).sort());
+    if (!same) violate('refresh burst', { cls, input: `${burstSize} concurrent refreshes with one token`, expected: JSON.stringify(expected), got: JSON.stringify(tally) });
+    const winner = answers.find((a) => a.status === 200);
+    const reused = answers.some((a) => a.status === 400 && /revoked/.test(a.body.error_description ?? ''));
+    if (winner !== undefined) {
+      const next = await formSend(paths.token, [['grant_type', 'refresh_token'], ['refresh_token', winner.body.refresh_token]], basicHeaders);
+      // A loser that saw the rotation counted as reuse and revoked the family.
+      if (next.status !== (reused ? 400 : 200)) {
+        violate('refresh', { cls, input: "the burst winner's token", expected: reused ? '400 (family revoked by reuse)' : '200', got: JSON.stringify(next) });
+      }
+      const live = next.status === 200 ? next.body.refresh_token : winner.body.refresh_token;
+      const revoked = await formSend(revokePath, [['token', live]], basicHeaders);
+      if (revoked.status !== 200) violate('revoke', { cls: 'revoke', input: 'revoke the family', expected: '200', got: JSON.stringify(revoked) });
+      const after = await formSend(paths.token, [['grant_type', 'refresh_token'], ['refresh_token', live]], basicHeaders);
+      if (after.status !== 400 || after.body.error !== 'invalid_grant') {
+        violate('revoke', { cls: 'revoke', input: 'refresh after revocation', expected: '400 invalid_grant', got: JSON.stringify(after) });
+      }
+    }
+    refreshResults.push({ round: round + 1, tally, ok: same, reused });
+  }
+
   // --- end-of-run checks ------------------------------------------------------
   for (const [assertion, t] of tokensPer) {
     if (t.expected === 1 && t.tokens !== 1) {
@@ -761,6 +829,7 @@ export async function runLoad({
     verified,
     skipped,
     bursts: burstResults,
+    refresh: refreshResults,
     mainMs,
     mainSent,
     rps: mainSent / (mainMs / 1000),
@@ -800,6 +869,8 @@ export function formatReport(r, { maxViolations = 15 } = {}) {
 
   out.push('', 'bursts (concurrent copies of one fresh assertion):');
   for (const b of r.bursts) out.push(`  ${b.kind.padEnd(4)} round ${b.round}: ${JSON.stringify(Object.fromEntries(Object.entries(b.tally).sort()))} in ${b.wallMs.toFixed(0)} ms ${b.ok ? 'OK' : 'VIOLATION'}`);
+  out.push('', 'refresh bursts (concurrent refreshes of one token, then rotate, revoke):');
+  for (const b of r.refresh ?? []) out.push(`  round ${b.round}: ${JSON.stringify(Object.fromEntries(Object.entries(b.tally).sort()))}${b.reused ? ' (a loser saw the rotation: family revoked)' : ''} ${b.ok ? 'OK' : 'VIOLATION'}`);
 
   out.push(
     '',
