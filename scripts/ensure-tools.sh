@@ -106,3 +106,16 @@ else
   touch "$marker"
   say node_modules "installed"
 fi
+
+# --- Python: Authlib + requests, a real refresh_token client for the Worker tests
+if command -v python3 >/dev/null; then
+  if python3 -c 'import authlib, requests' 2>/dev/null; then
+    say authlib "present"
+  else
+    python3 -m pip install --quiet --disable-pip-version-check 'authlib==1.9.10' 'requests==2.34.2' \
+      || die "pip install authlib requests failed (PyPI unreachable?)"
+    say authlib "installed"
+  fi
+else
+  die "python3 not found (the Python client tests need it)"
+fi

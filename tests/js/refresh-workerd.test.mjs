@@ -14,7 +14,9 @@
 // Independent tools: jose (the IdP's JWT assertions), oauth4webapi (a real
 // client's refresh_token grant). Real clock, no sleeps, nothing timed.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, importJWK } from 'jose';
@@ -23,6 +25,7 @@ import { ROOT, basicAuth, importPkg, requireFile } from './helpers.mjs';
 import { createMiniflare, tokenWorker } from './miniflare.mjs';
 
 const IDJAG = join(ROOT, 'tests/vectors/idjag');
+const execFileAsync = promisify(execFile);
 const AS = 'https://as.example.com';
 const TOKEN_URL = `${AS}/token`;
 const IDP = 'https://both-idp.example';
@@ -57,7 +60,12 @@ before(async () => {
   const pkg = await importPkg();
   idpKey = await importJWK(JSON.parse(readFileSync(join(IDJAG, 'keys/both-ec-1.json'), 'utf8')), 'ES256');
   mf = createMiniflare(
-    tokenWorker({ bindings: { AG_CONFIG: JSON.stringify(config()), AG_SIGNING_KEY: pkg.generateSigningKey('refresh-test') } }),
+    {
+      ...tokenWorker({ bindings: { AG_CONFIG: JSON.stringify(config()), AG_SIGNING_KEY: pkg.generateSigningKey('refresh-test') } }),
+      // A loopback port too, for the Python client.
+      host: '127.0.0.1',
+      port: 0,
+    },
   );
   await mf.ready;
 });
@@ -230,5 +238,18 @@ describe('refresh tokens on the Worker (RefreshFamily Durable Objects)', () => {
       }
       assert.equal((await refresh(first.body.refresh_token)).status, 400);
     }
+  });
+
+  test("Python Authlib's OAuth2Session.refresh_token refreshes (over loopback HTTP)", async () => {
+    const first = await grant();
+    const url = new URL('/token', await mf.ready);
+    const script = join(ROOT, 'tests/js/python/authlib_refresh.py');
+    const { stdout } = await execFileAsync('python3', [script, url.href, ...CLIENT, first.body.refresh_token], { timeout: 30_000 });
+    const token = JSON.parse(stdout);
+    assert.equal(token.token_type.toLowerCase(), 'bearer');
+    assert.match(token.refresh_token, /^agrt1\./);
+    assert.notEqual(token.refresh_token, first.body.refresh_token);
+    assert.equal((await refresh(token.refresh_token)).status, 200, "Authlib's new token works");
+    assert.equal((await refresh(first.body.refresh_token)).status, 400, 'the old token is spent');
   });
 });
