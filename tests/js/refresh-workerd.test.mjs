@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, importJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
+import * as openid from 'openid-client';
 import { ROOT, basicAuth, importPkg, requireFile } from './helpers.mjs';
 import { createMiniflare, tokenWorker } from './miniflare.mjs';
 
@@ -251,5 +252,16 @@ describe('refresh tokens on the Worker (RefreshFamily Durable Objects)', () => {
     assert.notEqual(token.refresh_token, first.body.refresh_token);
     assert.equal((await refresh(token.refresh_token)).status, 200, "Authlib's new token works");
     assert.equal((await refresh(first.body.refresh_token)).status, 400, 'the old token is spent');
+  });
+
+  test("openid-client's refreshTokenGrant refreshes", async () => {
+    const first = await grant();
+    const config = new openid.Configuration({ issuer: AS, token_endpoint: TOKEN_URL }, CLIENT[0], undefined, openid.ClientSecretBasic(CLIENT[1]));
+    config[openid.customFetch] = (url, init) => mf.dispatchFetch(url, init);
+    const tokens = await openid.refreshTokenGrant(config, first.body.refresh_token);
+    assert.equal(tokens.token_type, 'bearer');
+    assert.match(tokens.refresh_token, /^agrt1\./);
+    assert.notEqual(tokens.refresh_token, first.body.refresh_token);
+    assert.equal((await refresh(tokens.refresh_token)).status, 200);
   });
 });
