@@ -76,7 +76,7 @@ export class TokenEndpoint {
    * @param {object | string} config configuration (object or JSON text)
    * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void, keySets?: { fetch?: typeof fetch, cache?: { get(url: string): Promise<object | undefined>, put(url: string, entry: object): Promise<void> }, onKeySet?: (report: object) => void } }} [options]
    */
-  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = false } = {}) {
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = {} } = {}) {
     assertReady('new TokenEndpoint()');
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
@@ -107,7 +107,8 @@ export class TokenEndpoint {
     }
     this.#now = now ?? (() => Date.now() / 1000);
     if (refreshTokens !== false) {
-      // Opt-in: a per-process store would strand families on one instance.
+      // The default store shares the endpoint's clock; like the default
+      // replay store it is per process (several instances: pass a shared one).
       this.#families = refreshTokens.store ?? new MemoryFamilyStore({ now: this.#now });
       if (typeof this.#families.get !== 'function' || typeof this.#families.swap !== 'function') {
         throw new TypeError('assertion-grant: refreshTokens.store must have get(family) and swap(write) methods');

@@ -352,6 +352,10 @@ export interface TokenResponse {
   expires_in: number;
   /** Granted scope; present when it differs from the request. */
   scope?: string;
+  /** A refresh token (`agrt1.…`), when the grant may be refreshed (see the `refresh_token` configuration). */
+  refresh_token?: string;
+  /** The resource(s) the token is for, when the request (or its ID-JAG) named some (RFC 8707). */
+  resource?: string | string[];
 }
 
 /** RFC 6749 §5.2 error codes, plus what the endpoint itself may answer. */
@@ -362,6 +366,10 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_authorization_details'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'temporarily_unavailable'
   | 'server_error';
 
@@ -509,10 +517,12 @@ export interface TokenEndpointOptions {
    */
   dpopNonceSecret?: string | Uint8Array | ArrayBuffer;
   /**
-   * Refresh-token families (issued only when the configuration asks too): `{ store }` with a
-   * {@link FamilyStore} shared by every instance, or `{}` for a {@link MemoryFamilyStore} (one
-   * process). Also serves the RFC 7009 revocation endpoint (`issuer + "/revoke"`). Default false: no
-   * refresh tokens.
+   * Refresh-token families (issued only when the configuration asks for refresh tokens):
+   * `{ store }` with a {@link FamilyStore} shared by every instance. Default `{}`: a
+   * {@link MemoryFamilyStore} for this process (like the default replay store; with several
+   * instances, a family only refreshes where it was made — pass a shared store). `false`: no refresh
+   * tokens. Also serves revocation (`issuer + "/revoke"`, RFC 7009) and introspection
+   * (`issuer + "/introspect"`, RFC 7662).
    */
   refreshTokens?: false | { store?: FamilyStore };
 }
@@ -645,8 +655,8 @@ export type ClientAuth = 'basic' | 'post';
 export interface ExchangeParams {
   /** Default `urn:ietf:params:oauth:grant-type:jwt-bearer`. */
   grantType?: GrantType | string;
-  /** The assertion: a compact JWS, or a base64url SAML assertion. */
-  assertion: string;
+  /** The assertion: a compact JWS, or a base64url SAML assertion (not for a refresh). */
+  assertion?: string;
   /** Requested scope, space-separated or as a list. */
   scope?: string | string[];
   clientId?: string;
@@ -661,6 +671,8 @@ export interface ExchangeParams {
   resource?: string | string[];
   /** A DPoP proof (RFC 9449) for `POST` to the token endpoint: the token comes back DPoP-bound. */
   dpop?: string;
+  /** The refresh token of a `grantType: 'refresh_token'` request (then no `assertion`). */
+  refreshToken?: string;
 }
 
 /** RFC 8414 authorization server metadata as served by the endpoint. */
