@@ -260,7 +260,7 @@ export class TokenEndpoint {
     const method = request.method.toUpperCase();
     const paths = this.#paths;
 
-    if (path === paths.token) {
+    if (path === paths.token || path === paths.revoke || path === paths.introspect) {
       if (method !== 'POST') return this.#methodNotAllowed(method, request);
       let body;
       try {
@@ -269,19 +269,9 @@ export class TokenEndpoint {
         if (err instanceof BodyTooLarge) return coreResponse(hostError('body_too_large'));
         throw err;
       }
-      return this.#token(method, coreHeaders(request.headers), body);
-    }
-
-    if (path === paths.revoke || path === paths.introspect) {
-      if (method !== 'POST') return this.#methodNotAllowed(method, request);
-      let body;
-      try {
-        body = await readBody(request, MAX_BODY_BYTES);
-      } catch (err) {
-        if (err instanceof BodyTooLarge) return coreResponse(hostError('body_too_large'));
-        throw err;
-      }
-      return this.#revoke(method, coreHeaders(request.headers), body, path === paths.introspect);
+      const headers = coreHeaders(request.headers);
+      if (path === paths.token) return this.#token(method, headers, body);
+      return this.#revoke(method, headers, body, path === paths.introspect);
     }
 
     if (path === paths.metadata || path === paths.jwks) {

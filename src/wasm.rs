@@ -606,13 +606,13 @@ impl Core {
         body: &[u8],
         now_secs: f64,
     ) -> PendingExchange {
-        let state = with_request(method, headers, body, now_secs, |req, now| {
-            Ok(self.inner.begin_revocation(req, now))
-        });
-        PendingExchange {
-            state: Some(state),
-            sources: Some(std::rc::Rc::clone(&self.sources)),
-        }
+        self.begin_exchange(
+            method,
+            headers,
+            body,
+            now_secs,
+            TokenEndpoint::begin_revocation,
+        )
     }
 
     /// Starts an introspection request (RFC 7662): answer it like a
@@ -626,8 +626,26 @@ impl Core {
         body: &[u8],
         now_secs: f64,
     ) -> PendingExchange {
+        self.begin_exchange(
+            method,
+            headers,
+            body,
+            now_secs,
+            TokenEndpoint::begin_introspection,
+        )
+    }
+
+    /// Starts an exchange of any kind (`begin` is the core's starter).
+    fn begin_exchange(
+        &self,
+        method: &str,
+        headers: JsValue,
+        body: &[u8],
+        now_secs: f64,
+        begin: fn(&TokenEndpoint, &HttpRequest<'_>, i64) -> Exchange,
+    ) -> PendingExchange {
         let state = with_request(method, headers, body, now_secs, |req, now| {
-            Ok(self.inner.begin_introspection(req, now))
+            Ok(begin(&self.inner, req, now))
         });
         PendingExchange {
             state: Some(state),

@@ -1713,12 +1713,20 @@ impl TokenEndpoint {
     /// checked and its revocation mark read ([`Exchange::revoked_need`]);
     /// the answer is [`Exchange::answer`].
     pub fn begin_introspection(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
+        self.begin_management(request::parse_introspection_request(req), now)
+    }
+
+    /// A revocation or introspection request, parsed: the client step
+    /// next (no DPoP: these endpoints issue nothing to bind).
+    fn begin_management(
+        &self,
+        request: Result<TokenRequest, request::RequestError>,
+        now: i64,
+    ) -> Exchange {
         let mut trace = Trace::off();
-        let request = trace.check(
-            CheckId::Request,
-            request::parse_introspection_request(req),
-            |_| "POST form with a token to introspect".into(),
-        );
+        let request = trace.check(CheckId::Request, request, |_| {
+            "POST form with a token".into()
+        });
         match request {
             Ok(mut r) => {
                 r.dpop = None;
@@ -1735,18 +1743,6 @@ impl TokenEndpoint {
     /// client's, revoked ([`Exchange::family_write`]); the answer is
     /// [`Exchange::answer`] (or the error of [`Exchange::outcome`]).
     pub fn begin_revocation(&self, req: &HttpRequest<'_>, now: i64) -> Exchange {
-        let mut trace = Trace::off();
-        let request = trace.check(
-            CheckId::Request,
-            request::parse_revocation_request(req),
-            |_| "POST form with a token to revoke".into(),
-        );
-        match request {
-            Ok(mut r) => {
-                r.dpop = None;
-                self.client_step(r, now, trace, Carried::default())
-            }
-            Err(e) => self.exchange_done(Err(e.into()), now, trace),
-        }
+        self.begin_management(request::parse_revocation_request(req), now)
     }
 }
