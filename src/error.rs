@@ -252,6 +252,7 @@ impl OAuthError {
         })
         .to_string();
         let mut response = HttpResponse::json(self.status, body);
+        response.reason = Some(self.reason.code());
         if self.www_authenticate {
             response.push_header(
                 "WWW-Authenticate",

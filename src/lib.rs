@@ -91,7 +91,10 @@ pub use config::{Config, ConfigError, public_signing_keys_from_json};
 pub use crypto::Algorithm;
 #[cfg(feature = "rust-crypto")]
 pub use crypto::SigningKey;
-pub use endpoint::{Exchange, PendingToken, PublicSigningKey, TokenEndpoint, UnsignedToken};
+pub use endpoint::{
+    Exchange, LabelledRoute, PendingToken, PublicSigningKey, RequestLabels, TokenEndpoint,
+    UnsignedToken,
+};
 pub use error::{ErrorCode, OAuthError};
 pub use json::JsonError;
 pub use reason::Reason;

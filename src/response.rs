@@ -3,7 +3,10 @@
 use serde::Serialize;
 
 /// An HTTP response for the host to send as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Two responses are equal when what is sent is equal (status, headers,
+/// body): the `reason`, which never leaves the host, does not count.
+#[derive(Debug, Clone, Serialize)]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,
@@ -11,7 +14,20 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body (JSON).
     pub body: String,
+    /// For an error response: the stable reason code of the rule that
+    /// refused the request (`docs/reasons.md`), for the host's log line.
+    /// Never sent to the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
+
+impl PartialEq for HttpResponse {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && self.headers == other.headers && self.body == other.body
+    }
+}
+
+impl Eq for HttpResponse {}
 
 impl HttpResponse {
     /// A token-endpoint JSON response with the headers RFC 6749 §5.1
@@ -28,6 +44,7 @@ impl HttpResponse {
                 ("Pragma".to_owned(), "no-cache".to_owned()),
             ],
             body,
+            reason: None,
         }
     }
 

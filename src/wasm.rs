@@ -23,7 +23,7 @@ use crate::response::HttpResponse;
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** An HTTP response to send as it is. */
-export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string; }
+export interface HttpResponse { status: number; headers: Array<[string, string]>; body: string; reason?: string; }
 /** A signature the core needs checked: does `signature` over `message` verify under `alg` with one of `keys` (ids for `Core.verificationKey`, tried in order)? */
 export interface SignatureCheck { alg: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "RS1"; keys: string[]; message: Uint8Array; signature: Uint8Array; /** The public JWK of key id "proof" (a DPoP proof's own key); absent otherwise. */ jwk?: JsonWebKey; }
 /** A DPoP proof that passed every rule. */
@@ -580,6 +580,29 @@ impl Core {
             })
             .collect();
         to_js(&entries)
+    }
+
+    /// For a log line: the configured client and trusted issuer a request
+    /// names (`{grantType?, clientId?, issuer?}`, **unverified**, values
+    /// the configuration does not know left out). `route`: `"token"`,
+    /// `"revoke"` or `"introspect"`.
+    #[wasm_bindgen(js_name = requestLabels, unchecked_return_type = "{ grant_type?: string; client_id?: string; issuer?: string }")]
+    pub fn request_labels(
+        &self,
+        route: &str,
+        #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] headers: JsValue,
+        body: &[u8],
+    ) -> JsValue {
+        let route = match route {
+            "revoke" => crate::LabelledRoute::Revocation,
+            "introspect" => crate::LabelledRoute::Introspection,
+            _ => crate::LabelledRoute::Token,
+        };
+        let labels = with_request("POST", headers, body, 0.0, |req, _| {
+            Ok(self.inner.request_labels(req, route))
+        })
+        .unwrap_or_default();
+        to_js(&labels)
     }
 
     /// Starts a token request: every check the core can run before a
@@ -1238,6 +1261,47 @@ pub fn generate_signing_key(kid: Option<String>) -> Result<String, JsValue> {
 #[wasm_bindgen(js_name = hashClientSecret)]
 pub fn hash_client_secret(secret: &str) -> String {
     crate::hash_client_secret(secret)
+}
+
+/// Validates a configuration document completely (`assertion-grant
+/// check-config`): `{valid: true, effective}` — the document with every
+/// default filled in — or `{valid: false, errors: [{path, reason}]}` with
+/// every error found, in document order.
+#[wasm_bindgen(js_name = checkConfig, unchecked_return_type = "{ valid: boolean; errors?: Array<{ path: string; reason: string }>; effective?: object }")]
+#[cfg(feature = "operator-tools")]
+pub fn check_config(text: &str) -> JsValue {
+    #[derive(Serialize)]
+    struct Report {
+        valid: bool,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<ErrorEntry>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        effective: Option<serde_json::Value>,
+    }
+    #[derive(Serialize)]
+    struct ErrorEntry {
+        path: String,
+        reason: String,
+    }
+    let report = match crate::Config::check_json(text) {
+        Ok(config) => Report {
+            valid: true,
+            errors: Vec::new(),
+            effective: config.effective_json(text),
+        },
+        Err(errors) => Report {
+            valid: false,
+            errors: errors
+                .into_iter()
+                .map(|e| ErrorEntry {
+                    path: e.path,
+                    reason: e.reason,
+                })
+                .collect(),
+            effective: None,
+        },
+    };
+    to_js(&report)
 }
 
 /// The built-in demo configuration (JSON text).

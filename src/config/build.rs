@@ -4,8 +4,8 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 use super::schema::{
-    ClientSettings, ConfigDocument, DpopSettings, IssuerSettings, KeyCacheSettings,
-    RefreshTokenSettings,
+    AccessTokenSettings, ClientSettings, ConfigDocument, DpopSettings, IssuerSettings,
+    KeyCacheSettings, RefreshTokenSettings,
 };
 use super::{
     AccessTokenPolicy, AssertionFormat, AuthMethod, Client, Config, ConfigError, DpopPolicy,
@@ -23,120 +23,114 @@ use crate::protocol::{
     NAME_ID_FORMAT_ENTITY, RESERVED_CLAIMS,
 };
 
-pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
-    check_url(&raw.issuer, "issuer")?;
-    let issuer = raw.issuer.trim_end_matches('/').to_owned();
-    if issuer.contains('?') {
-        return Err(ConfigError::new(
-            "issuer",
-            "must not have a query (RFC 8414 §2)",
-        ));
+/// Errors collected while building: each section stops at its own first
+/// error, and the others are still checked, so one run reports them all.
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    /// The value, or `None` with its error recorded.
+    fn take<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
     }
-    let token_endpoint = match raw.token_endpoint {
-        Some(url) => {
-            check_url(&url, "token_endpoint")?;
-            url
-        }
-        None => format!("{issuer}/token"),
-    };
-    let jwks_uri = match raw.jwks_uri {
-        Some(url) => {
-            check_url(&url, "jwks_uri")?;
-            url
-        }
-        None => format!("{issuer}/.well-known/jwks.json"),
-    };
-    let mut accepted_audiences = vec![raw.issuer.clone(), token_endpoint.clone()];
-    if issuer != raw.issuer {
+}
+
+/// Every check, every default. Each independent part (the server's own
+/// fields, each section, each trusted issuer, each client) is checked even
+/// when an earlier one failed; the checks across issuers and clients run
+/// only when every entry is valid. The errors come in document order.
+pub(super) fn build(raw: ConfigDocument) -> Result<Config, Vec<ConfigError>> {
+    let mut errors = Errors::default();
+    let issuer = errors.take(own_issuer(&raw.issuer));
+    let token_endpoint = errors.take(match raw.token_endpoint {
+        Some(url) => check_url(&url, "token_endpoint").map(|()| url),
+        None => Ok(format!("{}/token", raw.issuer.trim_end_matches('/'))),
+    });
+    let jwks_uri = errors.take(match raw.jwks_uri {
+        Some(url) => check_url(&url, "jwks_uri").map(|()| url),
+        None => Ok(format!(
+            "{}/.well-known/jwks.json",
+            raw.issuer.trim_end_matches('/')
+        )),
+    });
+    let mut accepted_audiences = vec![raw.issuer.clone()];
+    accepted_audiences.extend(token_endpoint.clone());
+    if let Some(issuer) = issuer.as_ref().filter(|i| **i != raw.issuer) {
         accepted_audiences.push(issuer.clone());
     }
     for (i, aud) in raw.audiences.iter().enumerate() {
         if aud.is_empty() {
-            return Err(ConfigError::new(
+            errors.0.push(ConfigError::new(
                 format!("audiences[{i}]"),
                 "must not be empty",
             ));
         }
         accepted_audiences.push(aud.clone());
     }
-    let clock_skew = bounded(
-        raw.clock_skew_secs,
-        DEFAULT_CLOCK_SKEW_SECS,
-        0,
-        MAX_CLOCK_SKEW_SECS,
-        "clock_skew_secs",
-    )?;
-
-    let access_token = AccessTokenPolicy {
-        audience: nonempty(raw.access_token.audience, "access_token.audience")?,
-        lifetime: bounded(
-            raw.access_token.lifetime_secs,
-            DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
-            1,
-            MAX_ACCESS_TOKEN_LIFETIME_SECS,
-            "access_token.lifetime_secs",
-        )?,
-        cap_at_assertion_expiry: raw.access_token.cap_at_assertion_expiry,
-        max_subject_bytes: bounded(
-            raw.access_token.max_subject_bytes,
-            DEFAULT_MAX_SUBJECT_BYTES,
-            1,
-            MAX_SUBJECT_BYTES,
-            "access_token.max_subject_bytes",
-        )? as usize,
-        max_claims_bytes: bounded(
-            raw.access_token.max_claims_bytes,
-            DEFAULT_MAX_CLAIMS_BYTES,
+    let clock_skew = errors
+        .take(bounded(
+            raw.clock_skew_secs,
+            DEFAULT_CLOCK_SKEW_SECS,
             0,
-            MAX_CLAIMS_BYTES,
-            "access_token.max_claims_bytes",
-        )? as usize,
-        resources: resources(&raw.access_token.resources)?,
-    };
-    let dpop = dpop_policy(&raw.dpop)?;
-    let refresh = refresh_config(&raw.refresh_token)?;
+            MAX_CLOCK_SKEW_SECS,
+            "clock_skew_secs",
+        ))
+        .unwrap_or(DEFAULT_CLOCK_SKEW_SECS);
+    let access_token = errors.take(access_token_policy(raw.access_token));
+    let dpop = errors.take(dpop_policy(&raw.dpop));
+    let refresh = errors.take(refresh_config(&raw.refresh_token));
 
-    let key_cache = cache_policy(&raw.key_cache, &CachePolicy::default(), "key_cache")?;
-    let config_refresh_secs = match raw.config_refresh_secs {
-        None => 60,
-        Some(s) if s <= 86_400 => s,
-        Some(_) => {
-            return Err(ConfigError::new(
-                "config_refresh_secs",
-                "must be between 0 and 86400",
-            ));
-        }
-    };
+    let key_cache = errors.take(cache_policy(
+        &raw.key_cache,
+        &CachePolicy::default(),
+        "key_cache",
+    ));
+    let config_refresh_secs = errors.take(match raw.config_refresh_secs {
+        None => Ok(60),
+        Some(s) if s <= 86_400 => Ok(s),
+        Some(_) => Err(ConfigError::new(
+            "config_refresh_secs",
+            "must be between 0 and 86400",
+        )),
+    });
+    // Entries are checked against the document's cache policy, or the
+    // defaults when it is itself in error (that error is already recorded).
+    let base_cache = key_cache.clone().unwrap_or_default();
     let mut key_sources = Vec::new();
     let mut issuers = Vec::with_capacity(raw.trusted_issuers.len());
     let mut issuer_index = HashMap::new();
     for (i, ri) in raw.trusted_issuers.into_iter().enumerate() {
         let path = format!("trusted_issuers[{i}]");
-        let remote = remote_source(
-            ri.jwks_uri
-                .as_deref()
-                .map(|u| (u, SourceKind::Jwks, "jwks_uri")),
-            ri.saml_metadata_url
-                .as_deref()
-                .map(|u| (u, SourceKind::SamlMetadata, "saml_metadata_url")),
-            ri.key_cache.as_ref(),
-            &key_cache,
-            KeyOwner::Issuer(i),
-            &path,
-        )?;
-        let mut ti = build_issuer(ri, &path, clock_skew, remote.is_some())?;
+        // An entry in error still reserves its name, so clients that
+        // name it are not reported as well.
+        let named = ri.issuer.clone();
+        let Some((ti, remote)) = errors.take(issuer_entry(ri, &path, clock_skew, &base_cache, i))
+        else {
+            if let Some(name) = named {
+                issuer_index.entry(name).or_insert(i);
+            }
+            continue;
+        };
+        if issuer_index.insert(ti.issuer.clone(), i).is_some() {
+            errors.0.push(ConfigError::new(
+                format!("{path}.issuer"),
+                "duplicate trusted issuer",
+            ));
+            continue;
+        }
+        let mut ti = ti;
         if let Some(mut source) = remote {
             if source.kind == SourceKind::SamlMetadata {
                 source.entity_id = Some(ti.issuer.clone());
             }
             ti.remote = Some(key_sources.len());
             key_sources.push(source);
-        }
-        if issuer_index.insert(ti.issuer.clone(), i).is_some() {
-            return Err(ConfigError::new(
-                format!("{path}.issuer"),
-                "duplicate trusted issuer",
-            ));
         }
         issuers.push(ti);
     }
@@ -145,32 +139,62 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
     let mut client_index = HashMap::new();
     for (i, rc) in raw.clients.into_iter().enumerate() {
         let path = format!("clients[{i}]");
-        let remote = remote_source(
+        let named = rc.client_id.clone();
+        let has_remote = rc.jwks_uri.is_some();
+        let remote = errors.take(remote_source(
             rc.jwks_uri
                 .as_deref()
                 .map(|u| (u, SourceKind::Jwks, "jwks_uri")),
             None,
             rc.key_cache.as_ref(),
-            &key_cache,
+            &base_cache,
             KeyOwner::Client(i),
             &path,
-        )?;
-        let mut client = build_client(rc, &path, &issuer_index, remote.is_some())?;
+        ));
+        let client = errors.take(build_client(rc, &path, &issuer_index, has_remote));
+        if client_index.insert(named, i).is_some() {
+            errors.0.push(ConfigError::new(
+                format!("{path}.client_id"),
+                "duplicate client_id",
+            ));
+            continue;
+        }
+        let (Some(mut client), Some(remote)) = (client, remote) else {
+            continue;
+        };
         if let Some(source) = remote {
             client.remote = Some(key_sources.len());
             key_sources.push(source);
         }
-        if client_index.insert(client.client_id.clone(), i).is_some() {
-            return Err(ConfigError::new(
-                format!("{path}.client_id"),
-                "duplicate client_id",
-            ));
-        }
         clients.push(client);
     }
+    let (
+        Some(issuer),
+        Some(token_endpoint),
+        Some(jwks_uri),
+        Some(access_token),
+        Some(dpop),
+        Some(refresh),
+        Some(key_cache),
+        Some(config_refresh_secs),
+        true,
+    ) = (
+        issuer,
+        token_endpoint,
+        jwks_uri,
+        access_token,
+        dpop,
+        refresh,
+        key_cache,
+        config_refresh_secs,
+        errors.0.is_empty(),
+    )
+    else {
+        return Err(errors.0);
+    };
     mark_self_issued(&mut issuers, &clients, &key_sources);
-    shared_keys(&issuers, &key_sources)?;
-    subject_namespaces(&issuers)?;
+    shared_keys(&issuers, &key_sources).map_err(|e| vec![e])?;
+    subject_namespaces(&issuers).map_err(|e| vec![e])?;
 
     Ok(Config {
         aliases: raw.audiences.clone(),
@@ -186,10 +210,79 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, ConfigError> {
         issuer_index,
         client_index,
         key_sources,
+        key_cache,
         config_refresh_secs,
         dpop,
         refresh,
     })
+}
+
+/// `issuer`: an `https` URL (or `http` on localhost), no query; the
+/// identifier without a trailing slash.
+fn own_issuer(raw: &str) -> Result<String, ConfigError> {
+    check_url(raw, "issuer")?;
+    let issuer = raw.trim_end_matches('/').to_owned();
+    if issuer.contains('?') {
+        return Err(ConfigError::new(
+            "issuer",
+            "must not have a query (RFC 8414 §2)",
+        ));
+    }
+    Ok(issuer)
+}
+
+/// `access_token`: how tokens are minted.
+fn access_token_policy(raw: AccessTokenSettings) -> Result<AccessTokenPolicy, ConfigError> {
+    Ok(AccessTokenPolicy {
+        audience: nonempty(raw.audience, "access_token.audience")?,
+        lifetime: bounded(
+            raw.lifetime_secs,
+            DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
+            1,
+            MAX_ACCESS_TOKEN_LIFETIME_SECS,
+            "access_token.lifetime_secs",
+        )?,
+        cap_at_assertion_expiry: raw.cap_at_assertion_expiry,
+        max_subject_bytes: bounded(
+            raw.max_subject_bytes,
+            DEFAULT_MAX_SUBJECT_BYTES,
+            1,
+            MAX_SUBJECT_BYTES,
+            "access_token.max_subject_bytes",
+        )? as usize,
+        max_claims_bytes: bounded(
+            raw.max_claims_bytes,
+            DEFAULT_MAX_CLAIMS_BYTES,
+            0,
+            MAX_CLAIMS_BYTES,
+            "access_token.max_claims_bytes",
+        )? as usize,
+        resources: resources(&raw.resources)?,
+    })
+}
+
+/// One `trusted_issuers` entry and its remote key source, if any.
+fn issuer_entry(
+    ri: IssuerSettings,
+    path: &str,
+    clock_skew: i64,
+    base_cache: &CachePolicy,
+    index: usize,
+) -> Result<(TrustedIssuer, Option<KeySource>), ConfigError> {
+    let remote = remote_source(
+        ri.jwks_uri
+            .as_deref()
+            .map(|u| (u, SourceKind::Jwks, "jwks_uri")),
+        ri.saml_metadata_url
+            .as_deref()
+            .map(|u| (u, SourceKind::SamlMetadata, "saml_metadata_url")),
+        ri.key_cache.as_ref(),
+        base_cache,
+        KeyOwner::Issuer(index),
+        path,
+    )?;
+    let ti = build_issuer(ri, path, clock_skew, remote.is_some())?;
+    Ok((ti, remote))
 }
 
 /// `refresh_token`: lifetimes and the `offline_access` rule.

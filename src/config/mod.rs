@@ -19,6 +19,7 @@ use crate::policy::ScopeSet;
 pub mod schema;
 
 mod build;
+mod effective;
 mod signing;
 
 pub use crate::policy::ScopePolicy;
@@ -119,6 +120,8 @@ pub struct Config {
     /// the issuers' and clients' `remote`.
     pub(crate) key_sources: Vec<KeySource>,
     pub(crate) config_refresh_secs: u64,
+    /// The document's `key_cache` (each source holds its own, over it).
+    pub(crate) key_cache: crate::keyset::CachePolicy,
     pub(crate) dpop: DpopPolicy,
     pub(crate) refresh: RefreshConfig,
 }
@@ -229,35 +232,43 @@ pub(crate) struct Client {
 }
 
 impl Config {
-    /// Parses and validates a configuration document.
+    /// Parses and validates a configuration document; the first error
+    /// (in document order) when it is not valid. [`Config::check_json`]
+    /// reports every error.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        if text.len() > MAX_CONFIG_BYTES {
-            return Err(ConfigError::new("", "configuration is larger than 1 MiB"));
-        }
-        let value = json::parse(text.as_bytes())
-            .map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
-        let raw: schema::ConfigDocument = serde_path_to_error::deserialize(value).map_err(|e| {
-            let mut path = e.path().to_string();
-            if path == "." {
-                path.clear();
+        Self::check_json(text).map_err(|mut errors| {
+            if errors.is_empty() {
+                ConfigError::new("", "configuration is not valid")
+            } else {
+                errors.swap_remove(0)
             }
-            let reason = e.into_inner().to_string();
-            // serde reports a missing field at its parent; point at the field.
-            if let Some(field) = reason
-                .strip_prefix("missing field `")
-                .and_then(|r| r.strip_suffix('`'))
-            {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(field);
-                return ConfigError::new(path, "missing");
-            }
-            ConfigError::new(path, reason)
-        })?;
-        build::build(raw)
+        })
     }
 
+    /// Parses and validates a configuration document, reporting every
+    /// error it finds (never an empty list): a document that is not JSON
+    /// gives one; otherwise each trusted issuer, each client and the rest
+    /// of the document are checked separately, so one broken entry does
+    /// not hide another.
+    pub fn check_json(text: &str) -> Result<Self, Vec<ConfigError>> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(vec![ConfigError::new(
+                "",
+                "configuration is larger than 1 MiB",
+            )]);
+        }
+        let value = json::parse(text.as_bytes()).map_err(|e| {
+            vec![ConfigError::new(
+                "",
+                format!("configuration is not valid JSON: {e}"),
+            )]
+        })?;
+        let raw: schema::ConfigDocument = match deserialize(value.clone(), "") {
+            Ok(raw) => raw,
+            Err(first) => return Err(schema_errors(value, first)),
+        };
+        build::build(raw)
+    }
     /// This server's issuer identifier.
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -322,6 +333,69 @@ impl Config {
     pub(crate) fn is_our_recipient(&self, recipient: &str) -> bool {
         recipient == self.token_endpoint || self.aliases.iter().any(|a| a == recipient)
     }
+}
+
+/// Deserializes `value` as `T`; an error names its field path under `prefix`.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let mut path = prefix.to_owned();
+        if inner != "." {
+            if !path.is_empty() && !inner.starts_with('[') {
+                path.push('.');
+            }
+            path.push_str(&inner);
+        }
+        let reason = e.into_inner().to_string();
+        // serde reports a missing field at its parent; point at the field.
+        if let Some(field) = reason
+            .strip_prefix("missing field `")
+            .and_then(|r| r.strip_suffix('`'))
+        {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(field);
+            return ConfigError::new(path, "missing");
+        }
+        ConfigError::new(path, reason)
+    })
+}
+
+/// Every schema error of a document whose first error is `first`: each
+/// `trusted_issuers` and `clients` entry on its own, then the document
+/// with those lists emptied.
+fn schema_errors(value: serde_json::Value, first: ConfigError) -> Vec<ConfigError> {
+    let serde_json::Value::Object(mut doc) = value else {
+        return vec![first];
+    };
+    let mut errors = Vec::new();
+    for (list, check) in [
+        (
+            "trusted_issuers",
+            (|v, p: &str| deserialize::<schema::IssuerSettings>(v, p).err())
+                as fn(serde_json::Value, &str) -> Option<ConfigError>,
+        ),
+        ("clients", |v, p: &str| {
+            deserialize::<schema::ClientSettings>(v, p).err()
+        }),
+    ] {
+        if let Some(serde_json::Value::Array(entries)) = doc.get_mut(list) {
+            for (i, entry) in std::mem::take(entries).into_iter().enumerate() {
+                errors.extend(check(entry, &format!("{list}[{i}]")));
+            }
+        }
+    }
+    if let Err(e) = deserialize::<schema::ConfigDocument>(serde_json::Value::Object(doc), "") {
+        errors.insert(0, e);
+    }
+    if errors.is_empty() {
+        errors.push(first);
+    }
+    errors
 }
 
 #[cfg(test)]

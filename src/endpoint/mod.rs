@@ -40,7 +40,9 @@ pub use crate::token::PublicSigningKey;
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
+mod labels;
 mod steps;
+pub use labels::{LabelledRoute, RequestLabels};
 pub use steps::Exchange;
 
 /// The family store of hosts that keep none: no family is ever found, and

@@ -138,6 +138,12 @@ impl UnverifiedJws {
         self.payload.get("iss").and_then(Value::as_str)
     }
 
+    /// The `sub` claim as the token states it, **unverified**: for log
+    /// labels only.
+    pub fn unverified_subject(&self) -> Option<&str> {
+        self.payload.get("sub").and_then(Value::as_str)
+    }
+
     /// The algorithm named in the header (already known to be supported).
     pub fn alg(&self) -> Algorithm {
         self.alg
