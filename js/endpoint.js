@@ -4,7 +4,7 @@
 
 import { CLIENT_ASSERTION_JWT_BEARER, JWT_BEARER, MAX_BODY_BYTES } from './constants.js';
 import { Core, assertReady, freeIfCurrent, generation, hasRustCrypto, hostError, recoverFromTrap, stillCurrent } from './runtime.js';
-import { BodyTooLarge, PUBLIC_JSON_HEADERS, base64, coreHeaders, coreResponse, formUrlEncode, jsonResponse, readBody, toJsonText } from './http.js';
+import { BodyTooLarge, PUBLIC_JSON_HEADERS, base64, coreHeaders, coreResponse, formUrlEncode, jsonResponse, readBody, refusalOf, toJsonText } from './http.js';
 import { ConfigError, OAuthError, toConfigError } from './errors.js';
 import { MemoryReplayStore } from './replay.js';
 import { MemoryFamilyStore } from './families.js';
@@ -71,12 +71,13 @@ export class TokenEndpoint {
   #keySets;
   #dpopNonceSecret;
   #families;
+  #log;
 
   /**
    * @param {object | string} config configuration (object or JSON text)
    * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void, keySets?: { fetch?: typeof fetch, cache?: { get(url: string): Promise<object | undefined>, put(url: string, entry: object): Promise<void> }, onKeySet?: (report: object) => void } }} [options]
    */
-  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = {} } = {}) {
+  constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = {}, log } = {}) {
     assertReady('new TokenEndpoint()');
     const configText = toJsonText(config, 'config');
     const keysText = signingKeys === undefined || signingKeys === null ? undefined : toJsonText(signingKeys, 'signingKeys');
@@ -102,6 +103,10 @@ export class TokenEndpoint {
     const coreKeysText = split?.publicText ?? keysText;
     const hostSigns = split !== undefined;
     this.#dpopNonceSecret = nonceSecretBytes(dpopNonceSecret);
+    if (log !== undefined && log !== false && log !== true && typeof log !== 'function') {
+      throw new TypeError('assertion-grant: log must be true, false or a function (entry) => void');
+    }
+    this.#log = log === true ? (entry) => console.log(JSON.stringify(entry)) : typeof log === 'function' ? log : undefined;
     if (refreshTokens !== false && (refreshTokens === null || typeof refreshTokens !== 'object')) {
       throw new TypeError('assertion-grant: refreshTokens must be false or { store? }');
     }
@@ -220,14 +225,59 @@ export class TokenEndpoint {
    * @returns {Promise<Response>}
    */
   async handle(request) {
+    const started = Date.now();
+    // What the log line needs, filled in on the way (only when logging).
+    const seen = this.#log === undefined ? undefined : { route: undefined, headers: undefined, body: undefined, signatureChecks: 0, keySetFetches: 0, replayClaims: 0 };
+    let response;
     try {
-      return await this.#route(request);
+      response = await this.#route(request, seen);
     } catch (err) {
       // Unexpected failures (a bug, a broken clock, a wasm trap) are masked
       // as server_error; a trap also retires the wasm instance.
       recoverFromTrap(err);
       this.#report(err);
-      return coreResponse(hostError('server_error'));
+      response = coreResponse(hostError('server_error'));
+    }
+    if (seen !== undefined && seen.route !== undefined) this.#logRequest(request, response, seen, started);
+    return response;
+  }
+
+  /**
+   * One log line for a token, revocation or introspection request: what
+   * happened and why, never a secret, an assertion, a token or a subject.
+   * The client and issuer are named only when the configuration knows them.
+   */
+  #logRequest(request, response, seen, started) {
+    try {
+      const entry = {
+        time: new Date(started).toISOString(),
+        event: 'token_endpoint',
+        request_id: requestId(request),
+        route: seen.route,
+        status: response.status,
+        outcome: response.status === 200 ? 'ok' : response.status >= 500 ? 'error' : 'refused',
+      };
+      const refusal = refusalOf(response);
+      if (refusal !== undefined) {
+        if (refusal.error !== undefined) entry.error = refusal.error;
+        entry.reason = refusal.reason;
+      }
+      if (seen.body !== undefined) {
+        const labels = this.#core.requestLabels(seen.route, seen.headers, seen.body);
+        if (labels.grant_type !== undefined) entry.grant_type = labels.grant_type;
+        if (labels.issuer !== undefined) entry.issuer = labels.issuer;
+        if (labels.client_id !== undefined) entry.client_id = labels.client_id;
+      }
+      entry.dpop = seen.headers?.some(([name]) => name === 'dpop') ?? false;
+      entry.latency_ms = Date.now() - started;
+      entry.signature_checks = seen.signatureChecks;
+      entry.key_set_fetches = seen.keySetFetches;
+      entry.replay_claims = seen.replayClaims;
+      this.#log(entry);
+    } catch (err) {
+      // A log hook (or a label) that fails never changes the answer.
+      recoverFromTrap(err);
+      this.#report(err);
     }
   }
 
@@ -255,12 +305,13 @@ export class TokenEndpoint {
     else console.warn(err.message);
   }
 
-  async #route(request) {
+  async #route(request, seen) {
     const path = new URL(request.url).pathname;
     const method = request.method.toUpperCase();
     const paths = this.#paths;
 
     if (path === paths.token || path === paths.revoke || path === paths.introspect) {
+      if (seen !== undefined) seen.route = path === paths.token ? 'token' : path === paths.revoke ? 'revoke' : 'introspect';
       if (method !== 'POST') return this.#methodNotAllowed(method, request);
       let body;
       try {
@@ -270,8 +321,12 @@ export class TokenEndpoint {
         throw err;
       }
       const headers = coreHeaders(request.headers);
-      if (path === paths.token) return this.#token(method, headers, body);
-      return this.#revoke(method, headers, body, path === paths.introspect);
+      if (seen !== undefined) {
+        seen.headers = headers;
+        seen.body = body;
+      }
+      if (path === paths.token) return this.#token(method, headers, body, 0, seen);
+      return this.#revoke(method, headers, body, path === paths.introspect, seen);
     }
 
     if (path === paths.metadata || path === paths.jwks) {
@@ -350,7 +405,7 @@ export class TokenEndpoint {
    * checks (WebCrypto, or in wasm) and key-set needs (fetched by the
    * KeySetHost, recorded in the core, then the exchange resumes).
    */
-  async #answer(core, exchange, gen) {
+  async #answer(core, exchange, gen, seen) {
     const verifier = this.#verifier;
     let check = verifier === undefined ? undefined : exchange.signatureCheck;
     for (let needs = 0; ; ) {
@@ -359,6 +414,7 @@ export class TokenEndpoint {
         core.resumeInWasm(exchange);
       } else {
         while (check !== undefined) {
+          if (seen !== undefined) seen.signatureChecks += 1;
           const verified = await verifier.verify(check);
           stillCurrent(gen);
           check = core.resume(exchange, verified);
@@ -367,6 +423,7 @@ export class TokenEndpoint {
       const need = exchange.keySetNeed;
       if (need === undefined) return;
       needs += 1;
+      if (seen !== undefined) seen.keySetFetches += 1;
       if (needs > MAX_KEY_SET_NEEDS) {
         throw new Error(`assertion-grant: more than ${MAX_KEY_SET_NEEDS} key-set needs in one exchange (last: ${need.owner} ${need.url})`);
       }
@@ -378,7 +435,7 @@ export class TokenEndpoint {
   }
 
   /** Runs every check of a token request; resolves with the core's `Prepared`. */
-  async #decide(method, headers, body, now, gen, kind = 'token') {
+  async #decide(method, headers, body, now, gen, kind = 'token', seen = undefined) {
     const core = this.#core;
     const exchange =
       kind === 'revoke'
@@ -387,7 +444,7 @@ export class TokenEndpoint {
           ? core.beginIntrospection(method, headers, body, now)
           : core.begin(method, headers, body, now);
     try {
-      await this.#answer(core, exchange, gen);
+      await this.#answer(core, exchange, gen, seen);
       const family = exchange.familyNeed;
       if (family !== undefined) {
         // A refresh: read its family (without a store, it finds none).
@@ -432,10 +489,10 @@ export class TokenEndpoint {
    * (compare and swap; a swap lost to a concurrent rotation is retried on the
    * family as it is now). The answer is the core's.
    */
-  async #revoke(method, headers, body, introspection = false) {
+  async #revoke(method, headers, body, introspection = false, seen = undefined) {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const gen = generation;
-      const prepared = await this.#decide(method, headers, body, this.#nowSecs(), gen, introspection ? 'introspect' : 'revoke');
+      const prepared = await this.#decide(method, headers, body, this.#nowSecs(), gen, introspection ? 'introspect' : 'revoke', seen);
       try {
         // An access token revoked: its mark in the replay store until exp.
         const mark = prepared.revocationMark;
@@ -563,10 +620,10 @@ export class TokenEndpoint {
     return coreResponse(hostError('token_method_not_allowed'));
   }
 
-  async #token(method, headers, body, attempt = 0) {
+  async #token(method, headers, body, attempt = 0, seen = undefined) {
     const gen = generation;
     const now = this.#nowSecs();
-    const prepared = await this.#decide(method, headers, body, now, gen);
+    const prepared = await this.#decide(method, headers, body, now, gen, 'token', seen);
     let owned = true;
     try {
       const early = prepared.response;
@@ -588,7 +645,7 @@ export class TokenEndpoint {
             if (attempt < 2) {
               freeIfCurrent(prepared, gen);
               owned = false;
-              return this.#token(method, headers, body, attempt + 1);
+              return this.#token(method, headers, body, attempt + 1, seen);
             }
             return coreResponse(hostError('replay_store_unavailable'));
           }
@@ -607,6 +664,7 @@ export class TokenEndpoint {
       // a spent grant never leaves an entry for a fresh client assertion.
       for (const { key, expiresAt, partition } of prepared.replayKeys) {
         let claimed;
+        if (seen !== undefined) seen.replayClaims += 1;
         try {
           claimed = await this.#store.claim(key, expiresAt, partition);
         } catch (err) {
@@ -648,3 +706,16 @@ export class TokenEndpoint {
     return Math.floor(now);
   }
 }
+
+/**
+ * The request's id for the log line: Cloudflare's `cf-ray`, else an
+ * `x-request-id` of at most 64 safe characters, else a fresh UUID.
+ */
+function requestId(request) {
+  for (const name of ['cf-ray', 'x-request-id']) {
+    const value = request.headers.get(name);
+    if (value !== null && /^[A-Za-z0-9._:-]{1,64}$/.test(value)) return value;
+  }
+  return typeof crypto?.randomUUID === 'function' ? crypto.randomUUID() : undefined;
+}
+

@@ -16,7 +16,32 @@ export function jsonResponse(status, body, headers, extraHeaders = []) {
 }
 
 export function coreResponse(http) {
-  return new Response(http.body, { status: http.status, headers: http.headers });
+  const response = new Response(http.body, { status: http.status, headers: http.headers });
+  if (http.reason !== undefined) OUTCOMES.set(response, { reason: http.reason, body: http.body });
+  return response;
+}
+
+// What the core said about the error responses it built (the stable reason
+// code and the body), for the endpoint's log line: never sent.
+const OUTCOMES = new WeakMap();
+
+/**
+ * The RFC error code and stable reason code of an error response the core
+ * built, or undefined (a success, or a response from elsewhere).
+ * @param {Response} response
+ * @returns {{ error: string | undefined, reason: string } | undefined}
+ */
+export function refusalOf(response) {
+  const outcome = OUTCOMES.get(response);
+  if (outcome === undefined) return undefined;
+  let error;
+  try {
+    const parsed = JSON.parse(outcome.body);
+    if (typeof parsed?.error === 'string') error = parsed.error;
+  } catch {
+    // not JSON: no code
+  }
+  return { error, reason: outcome.reason };
 }
 
 /**

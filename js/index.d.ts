@@ -525,6 +525,46 @@ export interface TokenEndpointOptions {
    * (`issuer + "/introspect"`, RFC 7662).
    */
   refreshTokens?: false | { store?: FamilyStore };
+  /**
+   * One structured log line per token, revocation and introspection request. `true`: each
+   * {@link RequestLogEntry} as one JSON line on `console.log`; a function: receives each entry
+   * (send it to your logger). Default: off. Never carries secrets, assertions, tokens or subjects.
+   */
+  log?: boolean | ((entry: RequestLogEntry) => void);
+}
+
+/**
+ * What one token-endpoint request did, for an operator's log (option `log`).
+ * `client_id` and `issuer` are the ones the request *names* (unverified), and only when the
+ * configuration knows them: a made-up value never reaches a log or a metric.
+ */
+export interface RequestLogEntry {
+  /** ISO 8601 time the request arrived. */
+  time: string;
+  event: 'token_endpoint';
+  /** `cf-ray` on Cloudflare, else a safe `x-request-id`, else a random UUID. */
+  request_id: string | undefined;
+  route: 'token' | 'revoke' | 'introspect';
+  status: number;
+  /** `ok` (200), `refused` (4xx), `error` (5xx). */
+  outcome: 'ok' | 'refused' | 'error';
+  /** The RFC error code of a refusal (`invalid_grant`, …). */
+  error?: string;
+  /** The stable reason code of a refusal (docs/reasons.md; `assertion.expired`, …). */
+  reason?: string;
+  grant_type?: string;
+  issuer?: string;
+  client_id?: string;
+  /** Whether the request carried a DPoP header. */
+  dpop: boolean;
+  /** Wall time from arrival to answer, in milliseconds (on Workers: I/O waits only). */
+  latency_ms: number;
+  /** Signatures verified in WebCrypto for this request (0 with `crypto: 'wasm'`). */
+  signature_checks: number;
+  /** Key sets fetched (or read from the cache) for this request. */
+  key_set_fetches: number;
+  /** One-time-use keys claimed in the replay store. */
+  replay_claims: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -975,6 +1015,24 @@ export interface Explanation {
   /** The access token's claims (not signed) when one would be issued. */
   token_claims?: Record<string, unknown>;
 }
+
+/** One configuration error: the field path (`clients[0].scope`) and what is wrong. */
+export interface ConfigCheckError {
+  path: string;
+  reason: string;
+}
+
+/**
+ * Validates a configuration completely (full build; what `assertion-grant check-config` runs):
+ * every error with its field path — each trusted issuer, each client and the rest of the document
+ * are checked separately — or, when valid, the effective configuration: the document with every
+ * omitted field filled in with the value the server uses. Never throws on a bad document.
+ */
+export function checkConfig(config: Config | string): {
+  valid: boolean;
+  errors?: ConfigCheckError[];
+  effective?: Config;
+};
 
 /** A test assertion for {@link mintTestAssertion}. */
 export interface TestAssertionSpec {

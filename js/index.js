@@ -24,4 +24,4 @@ export { errorResponse } from './http.js';
 export { TokenEndpoint } from './endpoint.js';
 export { fetchKeySet } from './keysets.js';
 export { AccessTokenError, verifyAccessToken } from './resource.js';
-export { createSigningKey, demoConfig, generateSigningKey, hashClientSecret, importSamlMetadata, mintTestAssertion, testIdpTrustEntry } from './tools.js';
+export { checkConfig, createSigningKey, demoConfig, generateSigningKey, hashClientSecret, importSamlMetadata, mintTestAssertion, testIdpTrustEntry } from './tools.js';

@@ -32,6 +32,19 @@ export function hashClientSecret(secret) {
 }
 
 /**
+ * Validates a configuration completely (full build): every error with its
+ * field path, or — when valid — the effective configuration (every default
+ * filled in). Never throws on a bad document.
+ * @param {object | string} config
+ * @returns {{ valid: boolean, errors?: Array<{ path: string, reason: string }>, effective?: object }}
+ */
+export function checkConfig(config) {
+  assertReady('checkConfig()');
+  const check = fullBuild('checkConfig');
+  return guarded(() => check(toJsonText(config, 'config')));
+}
+
+/**
  * The built-in demo configuration (JSON text).
  * @returns {string}
  */

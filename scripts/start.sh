@@ -53,4 +53,6 @@ Stop with Ctrl-C.
 
 MSG
 
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port 8787 "$@"
+# AG_DEMO=1: the demo configuration may serve when none is set. Only here:
+# a deployed Worker without configuration answers 500 instead.
+exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port 8787 --var AG_DEMO:1 "$@"

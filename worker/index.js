@@ -14,10 +14,15 @@
 // env.AG_DPOP_NONCE_SECRET  secret (≥ 32 characters): the key of stateless DPoP
 //                     server nonces; required when the configuration sets
 //                     dpop.require_nonce (the same value on every isolate)
+// env.AG_METRICS      optional Workers Analytics Engine dataset: one data point
+//                     per token-endpoint request (see README, "Logs and metrics")
+// env.AG_DEMO         "1": serve the public demo configuration when no
+//                     configuration is set (npm start sets it; a deployment
+//                     must not: anyone can mint demo assertions)
 //
 // Precedence: AG_CONFIG_KV (bound, and the key present) > AG_CONFIG >
-// ag.config.json > the built-in demo (only when none is set, and never with a
-// real AG_SIGNING_KEY). worker/config-source.js decides which one serves and
+// ag.config.json > the built-in demo (only with AG_DEMO=1 when none is set,
+// and never with a real AG_SIGNING_KEY). worker/config-source.js decides which one serves and
 // when KV is read again: the request that finds a re-read due waits for it;
 // requests arriving meanwhile are served by the current endpoint; a new KV
 // value replaces the running configuration only once an endpoint is built
@@ -34,6 +39,7 @@ import { initSync, TokenEndpoint, demoConfig, errorResponse } from '../pkg/slim/
 import bundledConfig from './bundled-config.js';
 import { ConfigSource } from './config-source.js';
 import { cacheApiKeySetCache } from './keyset-cache.js';
+import { writeMetric } from './metrics.js';
 
 const REPLAY_MARGIN_SECS = 60;
 
@@ -127,6 +133,16 @@ async function buildEndpoint({ env, configText, keyText }) {
       { path: 'AG_CONFIG' },
     );
   }
+  if (config === undefined && !demoOptIn(env)) {
+    // An unconfigured deployment must not serve the public demo trust (its
+    // IdP key and client secret are published): only `npm start` opts in.
+    throw Object.assign(
+      new Error(
+        'AG_CONFIG: no configuration (set AG_CONFIG, AG_CONFIG_KV or ag.config.json; AG_DEMO=1 serves the public demo, for local development only)',
+      ),
+      { path: 'AG_CONFIG' },
+    );
+  }
   if (config === undefined) {
     config = demoConfig();
     if (!demoWarned) {
@@ -152,6 +168,12 @@ async function buildEndpoint({ env, configText, keyText }) {
     // let a rotated token live on in another isolate.
     refreshTokens: env.FAMILIES === undefined ? false : { store: new DurableObjectFamilyStore(env.FAMILIES) },
     onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
+    // One JSON line per token, revocation and introspection request (Workers
+    // Logs / wrangler tail), and a data point when AG_METRICS is bound.
+    log: (entry) => {
+      console.log(JSON.stringify(entry));
+      writeMetric(env.AG_METRICS, entry);
+    },
     // Key sets named by jwks_uri / saml_metadata_url: global fetch, cached per
     // isolate by the endpoint and shared across the colo's isolates through
     // the Cache API, so a colo fetches a key set once, not once per isolate.
@@ -176,12 +198,48 @@ function logKeySet(report) {
   console.warn(JSON.stringify(line));
 }
 
+/** Whether the environment opts in to the public demo: AG_DEMO is "1" or "true". */
+function demoOptIn(env) {
+  const value = env.AG_DEMO;
+  return value === '1' || value === 'true' || value === 1 || value === true;
+}
+
 /** The demo's per-isolate signing key, made by WebCrypto (local development only). */
 async function ephemeralSigningKey() {
   const { privateKey } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const { kty, crv, x, y, d } = await crypto.subtle.exportKey('jwk', privateKey);
   // No kid: the thumbprint, different for every isolate's key.
   return { kty, crv, x, y, d, alg: 'ES256' };
+}
+
+const issuerHosts = new WeakMap();
+let workersDevWarned = false;
+
+/**
+ * Whether `url` reaches the Worker on a *.workers.dev hostname (or preview
+ * URL) while its issuer lives elsewhere (a custom domain): such requests get
+ * the 404 of an unknown path. With `workers_dev = true` left on beside a
+ * custom domain, production would otherwise answer on a second hostname
+ * that bypasses the zone's WAF, rate limiting and access rules.
+ */
+function offIssuerWorkersDev(url, endpoint) {
+  if (!url.hostname.endsWith('.workers.dev')) return false;
+  let host = issuerHosts.get(endpoint);
+  if (host === undefined) {
+    host = new URL(endpoint.metadata().issuer).hostname;
+    issuerHosts.set(endpoint, host);
+  }
+  if (url.hostname === host) return false;
+  if (!workersDevWarned) {
+    workersDevWarned = true;
+    console.warn(
+      JSON.stringify({
+        event: 'workers_dev_refused',
+        message: `requests to ${url.hostname} get 404: the issuer is ${host}; set workers_dev = false in wrangler.toml`,
+      }),
+    );
+  }
+  return true;
 }
 
 /** Constant-time comparison of the presented admin token with the secret. */
@@ -237,7 +295,9 @@ export default {
   async fetch(request, env, ctx) {
     const endpoint = await configs.endpoint(env, { bundledText: bundledConfig, waitUntil: (p) => ctx?.waitUntil(p) });
     if (endpoint === undefined) return serverError();
-    const path = new URL(request.url).pathname;
+    const url = new URL(request.url);
+    if (offIssuerWorkersDev(url, endpoint)) return errorResponse('not_found');
+    const path = url.pathname;
     const { token, metadata, jwks } = endpoint.paths;
     if (path === token || path === metadata || path === jwks) return endpoint.handle(request);
     // Every other path: the admin check runs (same cost everywhere); only an

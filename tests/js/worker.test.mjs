@@ -387,13 +387,13 @@ describe('Worker with AG_CONFIG (tests/vectors/jwt/config.json)', () => {
   });
 });
 
-describe('Worker without AG_CONFIG (demo mode)', () => {
+describe('Worker without AG_CONFIG, with AG_DEMO=1 (demo mode, as npm start runs it)', () => {
   let mf;
   const logs = [];
 
   before(async () => {
     requireFile(join(ROOT, 'pkg/assertion_grant_bg.wasm'), 'build it first: npm run build:pkg');
-    mf = miniflare({ logs, bindings: {} });
+    mf = miniflare({ logs, bindings: { AG_DEMO: '1' } });
     await mf.ready;
   });
 
@@ -427,6 +427,31 @@ describe('Worker without AG_CONFIG (demo mode)', () => {
     const warnings = logs.filter((l) => /DEMO configuration/.test(l.message));
     assert.equal(warnings.length, 1, JSON.stringify(logs));
     assert.equal(warnings[0].level, 'warn');
+  });
+});
+
+describe('Worker without any configuration and without AG_DEMO (a deployment by accident)', () => {
+  test('500 and a log line naming AG_CONFIG and AG_DEMO; the demo trust gets no token', async () => {
+    for (const bindings of [{}, { AG_DEMO: '0' }, { AG_DEMO: 'yes please' }]) {
+      const logs = [];
+      const mf = miniflare({ logs, bindings });
+      try {
+        const response = await mf.dispatchFetch('http://127.0.0.1:8787/token', {
+          method: 'POST',
+          headers: { Authorization: basicAuth('demo-client', 'demo-secret'), 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await mintDemoAssertion(), scope: 'read' }).toString(),
+        });
+        assert.equal(response.status, 500, JSON.stringify(bindings));
+        assert.doesNotMatch(await response.text(), /access_token/);
+        const metadata = await mf.dispatchFetch('http://127.0.0.1:8787/.well-known/oauth-authorization-server');
+        assert.equal(metadata.status, 500);
+        await metadata.arrayBuffer();
+        assert.ok(logs.some((l) => l.level === 'error' && /AG_CONFIG.*AG_DEMO=1/.test(l.message)), JSON.stringify(logs));
+        assert.ok(!logs.some((l) => /DEMO configuration/.test(l.message)));
+      } finally {
+        await mf.dispose();
+      }
+    }
   });
 });
 
