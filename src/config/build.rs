@@ -101,7 +101,7 @@ pub(super) fn build(raw: ConfigDocument) -> Result<Config, Vec<ConfigError>> {
     });
     // Entries are checked against the document's cache policy, or the
     // defaults when it is itself in error (that error is already recorded).
-    let base_cache = key_cache.clone().unwrap_or_default();
+    let base_cache = key_cache.unwrap_or_default();
     let mut key_sources = Vec::new();
     let mut issuers = Vec::with_capacity(raw.trusted_issuers.len());
     let mut issuer_index = HashMap::new();
