@@ -924,10 +924,16 @@ export function verifyAccessToken(
 // ---------------------------------------------------------------------------
 // Initialisation and helpers
 
+/**
+ * A compiled `WebAssembly.Module` (what a Worker's `.wasm` import gives) or the module's bytes.
+ * Typed without the DOM library's `WebAssembly` and `BufferSource`, so that Node-only TypeScript
+ * projects (`@types/node`, no `"DOM"` in `lib`) check too.
+ */
+export type WasmModuleOrBytes = object | ArrayBuffer | ArrayBufferView;
+
 /** Anything {@link ready} can load the wasm from. */
 export type WasmSource =
-  | WebAssembly.Module
-  | BufferSource
+  | WasmModuleOrBytes
   | Response
   | Promise<Response>
   | URL
@@ -951,7 +957,7 @@ export function ready(wasmSource?: WasmSource): Promise<void>;
  * import wasm from 'assertion-grant/assertion_grant_bg.wasm';
  * initSync(wasm);
  */
-export function initSync(module: WebAssembly.Module | BufferSource | { module: WebAssembly.Module | BufferSource }): void;
+export function initSync(module: WasmModuleOrBytes | { module: WasmModuleOrBytes }): void;
 
 /**
  * Generate a private EC P-256 JWK (JSON text) for access-token signing.

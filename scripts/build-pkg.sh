@@ -68,41 +68,89 @@ cp "${js_files[@]}" pkg/
 # The same JS layer over the slim module.
 cp "${js_files[@]}" pkg/slim/
 
+# The package's README: the repository README's sections for package users
+# (the command-line tool, using the package, the npm API), and the licences.
+{
+  echo '# assertion-grant'
+  echo
+  echo 'An OAuth 2.0 token endpoint for assertion grants — RFC 7523 JWT bearer (and ID-JAG),'
+  echo 'RFC 7522 SAML 2.0 bearer, DPoP, refresh tokens — issuing RFC 9068 access tokens: a'
+  echo 'Rust core compiled to WebAssembly for Node, browsers and Cloudflare Workers.'
+  echo
+  awk '/^## Command-line tool/{on=1} /^## Rust API/{on=0} on' README.md
+} > pkg/README.md
+cp LICENSE-MIT LICENSE-APACHE pkg/
+
+# pkg/package.json: everything a published package needs. Checked by
+# tests/js/package-projects.test.mjs (npm pack / npm publish --dry-run, and the
+# tarball installed into fresh Node, TypeScript, Worker, browser and Hono projects).
 node --input-type=module - "${js_files[@]}" <<'NODE'
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
-const extra = process.argv.slice(2).map((f) => basename(f));
-const file = 'pkg/package.json';
+const fail = (message) => {
+  console.error(`build-pkg: ${message}`);
+  process.exit(1);
+};
 const cargo = readFileSync('Cargo.toml', 'utf8');
-const field = (name) => cargo.match(new RegExp(`^${name} = "([^"]*)"`, 'm'))?.[1];
+const field = (name) => cargo.match(new RegExp(`^${name} = "([^"]*)"`, 'm'))?.[1] ?? fail(`Cargo.toml has no ${name}`);
+
+// The JS layer (js/*.js, js/*.d.ts), in pkg/ and again over the slim module in
+// pkg/slim/. The command-line tool is the package's `bin` only: not in slim/.
+const BIN = 'cli.js';
+const js = process.argv.slice(2).map((f) => basename(f));
+if (!js.includes(BIN)) fail(`js/${BIN} is missing (it is the package's bin)`);
+if (!readFileSync(`pkg/${BIN}`, 'utf8').startsWith('#!/usr/bin/env node\n')) {
+  fail(`js/${BIN} must start with "#!/usr/bin/env node" (npm links it as the assertion-grant command)`);
+}
+chmodSync(`pkg/${BIN}`, 0o755);
+for (const f of ['index.js', 'index.d.ts']) if (!js.includes(f)) fail(`js/${f} is missing`);
+
+const core = ['assertion_grant_bg.wasm', 'assertion_grant.js', 'assertion_grant.d.ts'];
+const files = [
+  ...core, 'assertion_grant_bg.wasm.d.ts', ...js,
+  ...core.map((f) => `slim/${f}`), ...js.filter((f) => f !== BIN).map((f) => `slim/${f}`),
+];
+// wasm-bindgen writes snippets/ only for inline JS (none today); they would
+// be the one part with side effects at import.
+const snippets = ['snippets', 'slim/snippets'].filter((d) => existsSync(`pkg/${d}`));
+for (const f of files) if (!existsSync(`pkg/${f}`)) fail(`pkg/${f} is missing`);
+
+// In every conditional export `types` comes first (TypeScript takes the first
+// condition that matches) and `default` last.
+const entry = (base) => ({ types: `./${base}.d.ts`, import: `./${base}.js`, default: `./${base}.js` });
 const pkg = {
+  name: 'assertion-grant',
   version: field('version'),
-  description: field('description'),
+  description:
+    'OAuth 2.0 token endpoint for assertion grants (RFC 7523 JWT bearer and ID-JAG, RFC 7522 SAML 2.0 bearer, DPoP, ' +
+    'refresh tokens) issuing RFC 9068 access tokens: a Rust core compiled to WebAssembly for Node, browsers and Cloudflare Workers',
+  keywords: [
+    'oauth', 'oauth2', 'token-endpoint', 'jwt-bearer', 'rfc7523', 'saml', 'saml2-bearer', 'rfc7522', 'id-jag',
+    'assertion-grant', 'dpop', 'rfc9068', 'webassembly', 'cloudflare-workers',
+  ],
   license: field('license'),
   repository: { type: 'git', url: field('repository') },
-  files: [
-    'assertion_grant_bg.wasm', 'assertion_grant.js', 'assertion_grant.d.ts', 'assertion_grant_bg.wasm.d.ts',
-    'slim/assertion_grant_bg.wasm', 'slim/assertion_grant.js', 'slim/assertion_grant.d.ts',
-    ...extra.map((f) => `slim/${f}`),
-  ],
+  type: 'module',
+  main: './index.js',
+  module: './index.js',
+  types: './index.d.ts',
+  exports: {
+    '.': entry('index'),
+    // The raw wasm-bindgen core, for hosts that drive the steps themselves.
+    './core': entry('assertion_grant'),
+    './assertion_grant_bg.wasm': './assertion_grant_bg.wasm',
+    // Workers and other hosts that have WebCrypto: no pure-Rust signature code.
+    './worker': entry('slim/index'),
+    './worker/assertion_grant_bg.wasm': './slim/assertion_grant_bg.wasm',
+    './package.json': './package.json',
+  },
+  bin: { 'assertion-grant': BIN },
+  // Anchored: a bare "cli.js" would also match slim/cli.js (gitignore rules).
+  files: [...new Set([...files, ...snippets])].map((f) => `/${f}`).sort(),
+  sideEffects: snippets.length === 0 ? false : snippets.map((d) => `./${d}/*`),
+  engines: { node: '>=20.3.0' },
 };
-pkg.name = 'assertion-grant';
-pkg.type = 'module';
-pkg.main = 'index.js';
-pkg.module = 'index.js';
-pkg.types = 'index.d.ts';
-pkg.exports = {
-  '.': { types: './index.d.ts', import: './index.js', default: './index.js' },
-  './core': { types: './assertion_grant.d.ts', import: './assertion_grant.js', default: './assertion_grant.js' },
-  './assertion_grant_bg.wasm': './assertion_grant_bg.wasm',
-  // Workers and other hosts that have WebCrypto: no pure-Rust signature code.
-  './worker': { types: './slim/index.d.ts', import: './slim/index.js', default: './slim/index.js' },
-  './worker/assertion_grant_bg.wasm': './slim/assertion_grant_bg.wasm',
-  './package.json': './package.json',
-};
-pkg.files = [...new Set([...(pkg.files ?? []), ...extra])].sort();
-pkg.sideEffects = pkg.sideEffects ?? ['./snippets/*'];
-writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n');
+writeFileSync('pkg/package.json', JSON.stringify(pkg, null, 2) + '\n');
 console.log(`build-pkg: pkg/package.json -> ${pkg.name}@${pkg.version}, files: ${pkg.files.join(', ')}`);
 NODE
