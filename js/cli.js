@@ -15,7 +15,7 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { checkConfig, createSigningKey, hashClientSecret, importSamlMetadata, mintTestAssertion, ready, TokenEndpoint } from './index.js';
+import { CONFIG_RISKS, checkConfig, createSigningKey, hashClientSecret, importSamlMetadata, mintTestAssertion, ready, TokenEndpoint } from './index.js';
 
 const EXIT = { ok: 0, no: 1, usage: 2, input: 3 };
 
@@ -84,9 +84,12 @@ The request (one of):
   --request FILE         a form body (grant_type=...&assertion=...), or JSON
                          {"body": "<form body>", "headers": {...}} as the Worker's /explain takes
   -d, --data NAME=VALUE  a form field (repeatable; the value is form-encoded for you;
-                         VALUE "@FILE" reads it from FILE)
+                         VALUE "@FILE" reads it from FILE — use it for assertions,
+                         which are bearer credentials until they expire)
   -H, --header "Name: value"  a request header (repeatable)
-  -u, --user CLIENT_ID:SECRET HTTP Basic client authentication
+  -u, --user CLIENT_ID    HTTP Basic client authentication; the secret from the
+                         AG_CLIENT_SECRET environment variable, else stdin (a
+                         terminal prompts without echo) — never the command line
 
 Where to run the checks:
   --config FILE          locally, against this configuration (keys at URLs are fetched)
@@ -157,11 +160,13 @@ function readText(path, what) {
   }
 }
 
-function parseJson(text, what) {
+/** JSON.parse, or an input error; `secret`: never quote the text (a key file). */
+function parseJson(text, what, { secret = false } = {}) {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw input(`${what} is not valid JSON: ${err.message}`);
+    const position = /position \d+/.exec(err.message)?.[0];
+    throw input(`${what} is not valid JSON${secret ? (position ? ` (at ${position})` : '') : `: ${err.message}`}`);
   }
 }
 
@@ -186,6 +191,9 @@ function checkedUrl(text, name) {
   return url;
 }
 
+const MAX_FETCH_BYTES = 1024 * 1024;
+
+/** GET `url` (no redirects, 10 s, at most 1 MiB) as text. */
 async function fetchText(url) {
   let response;
   try {
@@ -194,7 +202,33 @@ async function fetchText(url) {
     throw input(`cannot fetch ${url}: ${err.cause?.code ?? err.message}`);
   }
   if (!response.ok) throw input(`cannot fetch ${url}: HTTP ${response.status}`);
-  return response.text();
+  const chunks = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body ?? []) {
+      size += chunk.byteLength;
+      if (size > MAX_FETCH_BYTES) throw input(`${url}: larger than ${MAX_FETCH_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw input(`cannot fetch ${url}: ${err.cause?.code ?? err.message}`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The issuer a metadata URL names (RFC 8414 §3, OpenID Connect Discovery
+ * §4): the part before `/.well-known/openid-configuration`, or the origin
+ * plus the part after `/.well-known/oauth-authorization-server`; else none.
+ */
+function issuerOfMetadataUrl(url) {
+  const path = url.pathname;
+  const oidc = '/.well-known/openid-configuration';
+  const oauth = '/.well-known/oauth-authorization-server';
+  if (path.endsWith(oidc)) return url.origin + path.slice(0, -oidc.length);
+  if (path === oauth || path.startsWith(`${oauth}/`)) return url.origin + path.slice(oauth.length);
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -271,8 +305,10 @@ async function hashSecret({ options, positional }, out, io) {
 
 async function importMetadata({ options, positional }, out) {
   if (positional.length !== 1) throw usage('import-metadata needs one FILE or URL');
+  const warnings = [];
   const source = positional[0];
-  const text = /^https?:\/\//i.test(source) ? await fetchText(checkedUrl(source, 'URL')) : readText(source, 'metadata file');
+  const url = /^https?:\/\//i.test(source) ? checkedUrl(source, 'URL') : undefined;
+  const text = url !== undefined ? await fetchText(url) : readText(source, 'metadata file');
   let entry;
   if (text.trimStart().startsWith('<')) {
     try {
@@ -284,15 +320,32 @@ async function importMetadata({ options, positional }, out) {
     const doc = parseJson(text, 'metadata');
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw input('metadata must be a JSON object or SAML XML');
     if (typeof doc.issuer !== 'string' || doc.issuer === '') throw input('metadata has no issuer');
+    // RFC 8414 §3.3, OpenID Connect Discovery §4.3: the issuer in the
+    // document must be the one its URL was formed from, or a server could
+    // claim to be another issuer and name its own keys.
+    const expected = url === undefined ? undefined : issuerOfMetadataUrl(url);
+    if (url !== undefined && expected === undefined) {
+      throw input(`${url.href} is not a metadata URL (…/.well-known/openid-configuration or /.well-known/oauth-authorization-server/…): its issuer cannot be checked`);
+    }
+    if (expected !== undefined && doc.issuer !== expected) {
+      throw input(`metadata at ${url.href} names issuer ${JSON.stringify(doc.issuer)}, not ${JSON.stringify(expected)} (RFC 8414 §3.3): refusing`);
+    }
+    if (url === undefined) warnings.push(`the issuer ${JSON.stringify(doc.issuer)} comes from a file: check it is the IdP you mean (fetching its metadata URL checks it)`);
     if (typeof doc.jwks_uri !== 'string' || doc.jwks_uri === '') {
       throw input(`metadata of ${doc.issuer} has no jwks_uri: no signing keys to trust`);
     }
-    checkedUrl(doc.jwks_uri, 'jwks_uri');
+    try {
+      checkedUrl(doc.jwks_uri, 'jwks_uri');
+    } catch (err) {
+      throw input(err.message);
+    }
+
     entry = { issuer: doc.issuer, format: 'jwt', jwks_uri: doc.jwks_uri };
     const algs = Array.isArray(doc.id_token_signing_alg_values_supported) ? doc.id_token_signing_alg_values_supported : [];
     const known = algs.filter((a) => ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256'].includes(a));
     if (known.length > 0) entry.algorithms = known;
   }
+  for (const warning of warnings) out.note(`warning: ${warning}`);
   if (options.json) out.json(entry);
   else {
     out.line(JSON.stringify(entry, null, 2));
@@ -301,43 +354,83 @@ async function importMetadata({ options, positional }, out) {
   return EXIT.ok;
 }
 
-// Options that weaken a check when set (the schema's "Risk:" fields, and every
-// `dangerous` one), by where they live.
-const RISKY_TOP = ['audiences', 'clock_skew_secs', 'scope_policy'];
-const RISKY_ISSUER = ['max_lifetime_secs', 'clock_skew_secs', 'algorithms', 'allow_refresh_tokens', 'profiles'];
-const RISKY_CLIENT = ['legacy_client_assertion_audience', 'grant_types'];
-const DANGEROUS = ['allow_sha1', 'allow_inclusive_c14n', 'allow_missing_jti', 'allow_anonymous', 'allow_shared_keys', 'shared_subject_namespace'];
-const DEPRECATED_DANGEROUS = { require_jti: false, require_client: false, allow_sha1: true, allow_inclusive_c14n: true };
+/** Every concrete path of a CONFIG_RISKS pattern (`trusted_issuers[].x`) that `doc` sets, with its value. */
+function setPaths(doc, pattern) {
+  let found = [{ path: '', node: doc }];
+  for (const part of pattern.split('.')) {
+    const list = part.endsWith('[]');
+    const name = list ? part.slice(0, -2) : part;
+    const next = [];
+    for (const { path, node } of found) {
+      if (node === null || typeof node !== 'object' || !Object.hasOwn(node, name)) continue;
+      const here = path === '' ? name : `${path}.${name}`;
+      const value = node[name];
+      if (list) {
+        if (Array.isArray(value)) value.forEach((item, i) => next.push({ path: `${here}[${i}]`, node: item }));
+      } else next.push({ path: here, node: value });
+    }
+    found = next;
+  }
+  return found.filter(({ node }) => node !== undefined && node !== null);
+}
 
-/** The risky options a document sets explicitly (what an operator must mean). */
+/** The value at a concrete path (`clients[0].scope`), or undefined. */
+function valueAt(doc, path) {
+  let node = doc;
+  for (const part of path.match(/[^.[\]]+|\[\d+\]/g) ?? []) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = part.startsWith('[') ? node[Number(part.slice(1, -1))] : node[part];
+  }
+  return node;
+}
+
+/** `doc` without the field at a concrete path. */
+function without(doc, path) {
+  const copy = structuredClone(doc);
+  const parts = path.match(/[^.[\]]+|\[\d+\]/g);
+  const last = parts.pop();
+  const parent = valueAt(copy, parts.map((p) => (p.startsWith('[') ? p : `.${p}`)).join('').replace(/^\./, ''));
+  if (parent !== null && typeof parent === 'object') delete parent[last];
+  return copy;
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// Numeric risk fields where a smaller value is the weaker setting.
+const LOWER_IS_RISKIER = ['key_cache.min_cache_secs', 'key_cache.refetch_cooldown_secs'];
+
+/**
+ * The risky options a valid document sets: every field the schema marks with
+ * `Risk:` (CONFIG_RISKS) that is set to something other than what leaving it
+ * out gives — compared on the effective configuration, so `audiences: []` is
+ * not called out and `refetch_cooldown_secs: 0` is — plus what the
+ * configuration leaves open (no scope ceiling, public clients).
+ */
 function risksOf(doc, effective) {
   const risks = [];
-  const set = (obj, key) => obj !== null && typeof obj === 'object' && Object.hasOwn(obj, key);
-  for (const key of RISKY_TOP) if (set(doc, key)) risks.push({ path: key, value: doc[key], note: 'set explicitly (weaker than the default when widened)' });
-  if (effective.scope_policy === 'narrow') risks.push({ path: 'scope_policy', value: 'narrow', note: 'over-asking clients get a smaller token instead of invalid_scope' });
-  if (set(doc.access_token, 'cap_at_assertion_expiry') && doc.access_token.cap_at_assertion_expiry === false) {
-    risks.push({ path: 'access_token.cap_at_assertion_expiry', value: false, note: 'tokens may outlive the assertion' });
+  for (const [pattern, risk] of Object.entries(CONFIG_RISKS)) {
+    for (const { path, node: value } of setPaths(doc, pattern)) {
+      const fallback = checkConfig(without(doc, path));
+      const byDefault = fallback.valid ? valueAt(fallback.effective, path) : undefined;
+      const now = valueAt(effective, path);
+      if (fallback.valid && same(byDefault, now)) continue;
+      // A number is a risk only past its default in the risky direction
+      // (a shorter lifetime is safer; a shorter cooldown is not).
+      if (typeof now === 'number' && typeof byDefault === 'number') {
+        const lowerIsRiskier = LOWER_IS_RISKIER.some((p) => pattern === p);
+        if (lowerIsRiskier ? now >= byDefault : now <= byDefault) continue;
+      }
+      risks.push({ path, value, ...(byDefault === undefined ? {} : { default: byDefault }), note: risk });
+    }
   }
   (effective.trusted_issuers ?? []).forEach((issuer, i) => {
-    const raw = doc.trusted_issuers?.[i] ?? {};
-    for (const name of DANGEROUS) {
-      if (issuer.dangerous?.[name] === true) risks.push({ path: `trusted_issuers[${i}].dangerous.${name}`, value: true, note: `dangerous: ${issuer.issuer}` });
-    }
-    for (const [name, weak] of Object.entries(DEPRECATED_DANGEROUS)) {
-      if (set(raw, name) && raw[name] === weak) risks.push({ path: `trusted_issuers[${i}].${name}`, value: weak, note: 'deprecated spelling of a dangerous option' });
-    }
-    for (const name of RISKY_ISSUER) if (set(raw, name)) risks.push({ path: `trusted_issuers[${i}].${name}`, value: raw[name], note: 'set explicitly' });
-    if (raw.scope === undefined) risks.push({ path: `trusted_issuers[${i}].scope`, value: null, note: `no scope ceiling for ${issuer.issuer}: its grants get whatever the client may have` });
-    if (raw.subjects === undefined && issuer.dangerous?.allow_anonymous === true) {
-      risks.push({ path: `trusted_issuers[${i}].subjects`, value: null, note: 'anonymous grants from every subject' });
+    if (issuer.scope === undefined) {
+      risks.push({ path: `trusted_issuers[${i}].scope`, value: null, note: `no scope ceiling for ${issuer.issuer}: its grants get whatever the client may have.` });
     }
   });
   (effective.clients ?? []).forEach((client, i) => {
-    const raw = doc.clients?.[i] ?? {};
-    if (client.token_endpoint_auth_method === 'none') risks.push({ path: `clients[${i}].token_endpoint_auth_method`, value: 'none', note: `public client ${client.client_id}: anyone can use its id` });
-    for (const name of RISKY_CLIENT) if (set(raw, name) && raw[name] !== false) risks.push({ path: `clients[${i}].${name}`, value: raw[name], note: 'set explicitly' });
-    if (raw.trusted_issuers === undefined && (effective.trusted_issuers ?? []).length > 1) {
-      risks.push({ path: `clients[${i}].trusted_issuers`, value: null, note: `${client.client_id} may present grants from every trusted issuer` });
+    if (client.token_endpoint_auth_method === 'none') {
+      risks.push({ path: `clients[${i}].token_endpoint_auth_method`, value: 'none', note: `public client ${client.client_id}: anyone can use its id.` });
     }
   });
   return risks;
@@ -364,14 +457,14 @@ async function checkConfigCommand({ options, positional }, out) {
     if (risks.length === 0) out.note('risky options: none');
     else {
       out.note(`risky options (${risks.length}):`);
-      for (const r of risks) out.note(`  ! ${r.path} = ${JSON.stringify(r.value)}: ${r.note}`);
+      for (const r of risks) out.note(`  ! ${r.path} = ${JSON.stringify(r.value)}${r.default === undefined ? '' : ` (default ${JSON.stringify(r.default)})`}: ${r.note}`);
     }
   }
   return EXIT.ok;
 }
 
 /** The token request to explain: {body, headers} from --request, -d, -H, -u. */
-function explainInput(options) {
+async function explainInput(options, io) {
   const headers = { 'content-type': 'application/x-www-form-urlencoded' };
   let body;
   if (options.request !== undefined) {
@@ -393,9 +486,11 @@ function explainInput(options) {
     for (const field of options.data) {
       const eq = field.indexOf('=');
       if (eq <= 0) throw usage(`-d needs NAME=VALUE, got ${JSON.stringify(field)}`);
+      const name = field.slice(0, eq);
       let value = field.slice(eq + 1);
       if (value.startsWith('@')) value = readText(value.slice(1), 'field file').trim();
-      form.append(field.slice(0, eq), value);
+      else if (name === 'client_secret') throw usage('-d client_secret=@FILE only (or -u CLIENT_ID with AG_CLIENT_SECRET): a secret on the command line stays in shell history and process listings');
+      form.append(name, value);
     }
     body = form.toString();
   } else {
@@ -404,13 +499,19 @@ function explainInput(options) {
   for (const header of options.header ?? []) {
     const colon = header.indexOf(':');
     if (colon <= 0) throw usage(`-H needs "Name: value", got ${JSON.stringify(header)}`);
-    headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
+    const name = header.slice(0, colon).trim().toLowerCase();
+    if (name === 'authorization') throw usage('-H Authorization: use -u CLIENT_ID (the secret from AG_CLIENT_SECRET or stdin) or a --request file; never a credential on the command line');
+    headers[name] = header.slice(colon + 1).trim();
   }
   if (options.user !== undefined) {
-    const colon = options.user.indexOf(':');
-    if (colon <= 0) throw usage('-u needs CLIENT_ID:SECRET');
-    const enc = (s) => encodeURIComponent(s).replace(/%20/g, '+');
-    headers.authorization = `Basic ${Buffer.from(`${enc(options.user.slice(0, colon))}:${enc(options.user.slice(colon + 1))}`).toString('base64')}`;
+    if (options.user.includes(':') || options.user === '') {
+      throw usage('-u takes the CLIENT_ID only: the secret comes from AG_CLIENT_SECRET or stdin, never from the command line');
+    }
+    let secret = io.env.AG_CLIENT_SECRET;
+    if (typeof secret !== 'string' || secret === '') secret = await readSecret(io.stdin, io.stderr);
+    if (secret === '') throw input('no client secret (AG_CLIENT_SECRET or stdin)');
+    const enc = (text) => encodeURIComponent(text).replace(/%20/g, '+');
+    headers.authorization = `Basic ${Buffer.from(`${enc(options.user)}:${enc(secret)}`).toString('base64')}`;
   }
   return { body, headers };
 }
@@ -419,7 +520,7 @@ async function explain({ options, positional }, out, io) {
   if (positional.length > 0) throw usage(`explain takes no positional arguments, got ${positional[0]}`);
   if ((options.config === undefined) === (options.url === undefined)) throw usage('explain needs exactly one of --config FILE and --url ISSUER');
   const now = seconds(options.now, '--now');
-  const request = explainInput(options);
+  const request = await explainInput(options, io);
   let report;
   if (options.config !== undefined) {
     const text = readText(options.config, 'configuration');
@@ -478,7 +579,7 @@ async function mint({ options, positional }, out) {
   if (positional.length > 0) throw usage(`mint takes no positional arguments, got ${positional[0]}`);
   if (options.key === undefined) throw usage('mint needs --key FILE (a private EC P-256 JWK, e.g. from keygen)');
   if (options.issuer === undefined) throw usage('mint needs --issuer');
-  const key = parseJson(readText(options.key, 'key file'), 'the key file');
+  const key = parseJson(readText(options.key, 'key file'), 'the key file', { secret: true });
   if (key?.kty !== 'EC' || key?.crv !== 'P-256' || typeof key?.d !== 'string') throw input('--key must hold a private EC P-256 JWK (kty EC, crv P-256, d)');
   const format = options.format ?? 'jwt';
   if (format !== 'jwt' && format !== 'saml2') throw usage(`--format must be jwt or saml2, got ${format}`);

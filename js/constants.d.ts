@@ -187,3 +187,5 @@ export type CheckId =
   | "token.access_token";
 export declare const REASON_CODES: readonly ReasonCode[];
 export declare const CHECK_IDS: readonly CheckId[];
+/** Configuration fields that give something up when set (the schema's `Risk:`), by path (`trusted_issuers[].max_lifetime_secs`). */
+export declare const CONFIG_RISKS: Readonly<Record<string, string>>;

@@ -273,7 +273,10 @@ export class TokenEndpoint {
       entry.signature_checks = seen.signatureChecks;
       entry.key_set_fetches = seen.keySetFetches;
       entry.replay_claims = seen.replayClaims;
-      this.#log(entry);
+      const result = this.#log(entry);
+      // An async hook that rejects (a log backend down) is reported, never
+      // an unhandled rejection that would end the process.
+      if (typeof result?.then === 'function') result.then(undefined, (err) => this.#report(err));
     } catch (err) {
       // A log hook (or a label) that fails never changes the answer.
       recoverFromTrap(err);
@@ -283,7 +286,9 @@ export class TokenEndpoint {
 
   #report(err) {
     try {
-      this.#onError?.(err);
+      const result = this.#onError?.(err);
+      // An async hook that rejects must not become an unhandled rejection.
+      if (typeof result?.then === 'function') result.then(undefined, () => {});
     } catch {
       // the hook must not change the answer
     }

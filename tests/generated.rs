@@ -69,11 +69,28 @@ const STRUCTS: [(&str, &str); 6] = [
     ("KeyCacheSettings", "key_cache."),
 ];
 
+/// Every schema struct whose fields can carry a `Risk:` (the document's
+/// sections as well as the structs the reference lists).
+const RISK_STRUCTS: [(&str, &str); 8] = [
+    ("ConfigDocument", ""),
+    ("AccessTokenSettings", "access_token."),
+    ("IssuerSettings", "trusted_issuers[]."),
+    ("Dangerous", "trusted_issuers[].dangerous."),
+    ("ClientSettings", "clients[]."),
+    ("KeyCacheSettings", "key_cache."),
+    ("DpopSettings", "dpop."),
+    ("RefreshTokenSettings", "refresh_token."),
+];
+
 /// Reads `pub struct X { /// docs \n pub field: Type, … }` from schema.rs
 /// (rustfmt's layout; a field without docs fails the test).
 fn schema_fields() -> Vec<(String, String, Vec<Field>)> {
+    fields_of(&STRUCTS)
+}
+
+fn fields_of(structs: &[(&str, &str)]) -> Vec<(String, String, Vec<Field>)> {
     let mut out = Vec::new();
-    for (name, prefix) in STRUCTS {
+    for &(name, prefix) in structs {
         let start = SCHEMA_RS
             .find(&format!("pub struct {name} {{"))
             .unwrap_or_else(|| panic!("schema.rs has no struct {name}"));
@@ -251,7 +268,23 @@ fn js_string_list(items: impl Iterator<Item = String>) -> String {
     format!("[\n{}]", items.concat())
 }
 
+/// `{ "path": "what setting it gives up", … }` for every schema field whose
+/// doc comment has a `Risk:` (the CLI's check-config calls them out).
+fn config_risks_js() -> String {
+    let mut out = String::from("{");
+    for f in fields_of(&RISK_STRUCTS).into_iter().flat_map(|s| s.2) {
+        if let Some((_, risk)) = f.doc.split_once("Risk:") {
+            // The risk is the text after "Risk:", up to the next "Default:".
+            let risk = risk.split("Default:").next().unwrap_or(risk).trim();
+            out.push_str(&format!("\n  {:?}: {:?},", f.path, risk));
+        }
+    }
+    out.push_str("\n}");
+    out
+}
+
 fn constants_js() -> String {
+    let risks = config_risks_js();
     let reasons = js_string_list(Reason::ALL.iter().map(|r| r.code().to_owned()));
     let checks = js_string_list(CheckId::ALL.iter().map(|c| c.id().to_owned()));
     let reserved = js_string_list(RESERVED_CLAIMS.iter().map(|c| (*c).to_owned()));
@@ -273,7 +306,9 @@ fn constants_js() -> String {
          /** Every stable reason code (docs/reasons.md). */\n\
          export const REASON_CODES = Object.freeze({reasons});\n\
          /** Every explain check id. */\n\
-         export const CHECK_IDS = Object.freeze({checks});\n"
+         export const CHECK_IDS = Object.freeze({checks});\n\
+         /** Configuration fields that give something up when set (the schema's `Risk:`), by path. */\n\
+         export const CONFIG_RISKS = Object.freeze({risks});\n"
     )
 }
 
@@ -298,7 +333,9 @@ fn constants_dts() -> String {
          /** An explain check id. */\n\
          export type CheckId ={};\n\
          export declare const REASON_CODES: readonly ReasonCode[];\n\
-         export declare const CHECK_IDS: readonly CheckId[];\n",
+         export declare const CHECK_IDS: readonly CheckId[];\n\
+         /** Configuration fields that give something up when set (the schema's `Risk:`), by path (`trusted_issuers[].max_lifetime_secs`). */\n\
+         export declare const CONFIG_RISKS: Readonly<Record<string, string>>;\n",
         union(Reason::ALL.iter().map(|r| r.code().to_owned()).collect()),
         union(CheckId::ALL.iter().map(|c| c.id().to_owned()).collect()),
     )

@@ -200,3 +200,54 @@ fn log_labels_name_only_configured_clients_and_trusted_issuers() {
         Default::default()
     );
 }
+
+#[test]
+fn the_effective_configuration_of_every_test_configuration_loads_again_unchanged() {
+    for text in [
+        CONFIG,
+        include_str!("vectors/saml/config.json"),
+        include_str!("vectors/idjag/config.json"),
+        assertion_grant::DEMO_CONFIG,
+    ] {
+        let config = Config::from_json(text).unwrap();
+        let e = config.effective_json(text).unwrap();
+        let again = Config::from_json(&e.to_string())
+            .unwrap_or_else(|err| panic!("effective configuration refused: {err:?}"));
+        assert_eq!(again.effective_json(&e.to_string()).unwrap(), e);
+    }
+}
+
+#[test]
+fn null_fields_show_the_value_the_server_uses() {
+    let mut d = doc();
+    d["clock_skew_secs"] = Value::Null;
+    d["dpop"] = json!({"max_age_secs": null});
+    d["trusted_issuers"][0]["max_lifetime_secs"] = Value::Null;
+    let text = d.to_string();
+    let e = Config::from_json(&text)
+        .unwrap()
+        .effective_json(&text)
+        .unwrap();
+    assert_eq!(e["clock_skew_secs"], 60);
+    assert_eq!(e["dpop"]["max_age_secs"], 300);
+    assert!(e["trusted_issuers"][0]["max_lifetime_secs"].is_i64());
+}
+
+#[test]
+fn a_plain_secret_client_and_a_jwks_uri_client_still_load() {
+    let minimal = json!({
+        "issuer": "https://as.example.com",
+        "access_token": {"audience": "https://api.example.com"},
+        "clients": [
+            {"client_id": "a", "token_endpoint_auth_method": "client_secret_basic",
+             "client_secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf"},
+            {"client_id": "b", "token_endpoint_auth_method": "private_key_jwt",
+             "jwks_uri": "https://b.example.com/jwks.json"}
+        ]
+    });
+    Config::from_json(&minimal.to_string()).expect("valid");
+    // jwks_uri on a secret client is still refused, by path.
+    let mut bad = minimal.clone();
+    bad["clients"][0]["jwks_uri"] = json!("https://a.example.com/jwks.json");
+    assert_eq!(paths(&bad), vec!["clients[0].jwks_uri"]);
+}

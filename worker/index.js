@@ -223,13 +223,15 @@ let workersDevWarned = false;
  * that bypasses the zone's WAF, rate limiting and access rules.
  */
 function offIssuerWorkersDev(url, endpoint) {
-  if (!url.hostname.endsWith('.workers.dev')) return false;
+  // A fully qualified name (trailing dot) is the same host.
+  const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
+  if (!hostname.endsWith('.workers.dev')) return false;
   let host = issuerHosts.get(endpoint);
   if (host === undefined) {
-    host = new URL(endpoint.metadata().issuer).hostname;
+    host = new URL(endpoint.metadata().issuer).hostname.toLowerCase().replace(/\.$/, '');
     issuerHosts.set(endpoint, host);
   }
-  if (url.hostname === host) return false;
+  if (hostname === host) return false;
   if (!workersDevWarned) {
     workersDevWarned = true;
     console.warn(

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{AssertionFormat, AuthMethod, Config};
+use crate::crypto::Algorithm;
 use crate::keyset::CachePolicy;
 use crate::policy::ScopePolicy;
 
@@ -49,8 +50,11 @@ impl Config {
         fill_cache(object(top, "key_cache")?, &self.key_cache);
 
         let dpop = object(top, "dpop")?;
-        let names: Vec<&str> = self.dpop.algorithms.iter().map(|a| a.as_jose()).collect();
-        put(dpop, "algorithms", json!(names));
+        put(
+            dpop,
+            "algorithms",
+            json!(algorithm_names(&self.dpop.algorithms)),
+        );
         put(dpop, "max_age_secs", json!(self.dpop.max_age));
         put(dpop, "require_nonce", json!(self.dpop.require_nonce));
         put(dpop, "nonce_lifetime_secs", json!(self.dpop.nonce_lifetime));
@@ -80,8 +84,7 @@ impl Config {
         for (entry, ti) in issuers.iter_mut().zip(&self.issuers) {
             let obj = entry.as_object_mut()?;
             put(obj, "issuer", json!(ti.issuer));
-            let names: Vec<&str> = ti.algorithms.iter().map(|a| a.as_jose()).collect();
-            put(obj, "algorithms", json!(names));
+            put(obj, "algorithms", json!(algorithm_names(&ti.algorithms)));
             put(obj, "max_lifetime_secs", json!(ti.max_lifetime));
             put(obj, "clock_skew_secs", json!(ti.clock_skew));
             put(obj, "require_jti", json!(ti.require_jti));
@@ -142,23 +145,45 @@ impl Config {
     }
 }
 
-/// Sets `key` unless the document already has it.
+/// Sets `key` unless the document already gives it a value (`null` is
+/// "not given": the server uses its default there too).
 fn put(obj: &mut Map<String, Value>, key: &str, value: Value) {
-    obj.entry(key).or_insert(value);
+    match obj.get_mut(key) {
+        Some(existing) if !existing.is_null() => {}
+        Some(existing) => *existing = value,
+        None => {
+            obj.insert(key.to_owned(), value);
+        }
+    }
+}
+
+/// Algorithm names as the configuration spells them: `RS1` (RSA-SHA1, SAML
+/// only) is not a configurable algorithm but what `dangerous.allow_sha1`
+/// adds, so it is left out (the `dangerous` block shows it).
+fn algorithm_names(algorithms: &[Algorithm]) -> Vec<&'static str> {
+    algorithms
+        .iter()
+        .filter(|a| **a != Algorithm::RS1)
+        .map(|a| a.as_jose())
+        .collect()
 }
 
 /// The object at `key`, created empty when absent; `None` if it is not one.
 fn object<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
-    obj.entry(key)
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
+    let slot = obj.entry(key).or_insert(Value::Null);
+    if slot.is_null() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut()
 }
 
 /// The array at `key`, created empty when absent.
 fn array<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
-    obj.entry(key)
-        .or_insert_with(|| Value::Array(Vec::new()))
-        .as_array_mut()
+    let slot = obj.entry(key).or_insert(Value::Null);
+    if slot.is_null() {
+        *slot = Value::Array(Vec::new());
+    }
+    slot.as_array_mut()
 }
 
 fn fill_cache(obj: &mut Map<String, Value>, policy: &CachePolicy) {

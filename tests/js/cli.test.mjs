@@ -14,6 +14,7 @@ import { createMiniflare, tokenWorker } from './miniflare.mjs';
 
 const CLI = join(PKG, 'cli.js');
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const SECRET = { AG_CLIENT_SECRET: 'demo-secret' };
 
 /** Runs the CLI; resolves with { code, stdout, stderr }. */
 function run(args, { stdin = '', env = {} } = {}) {
@@ -147,7 +148,16 @@ describe('assertion-grant import-metadata', () => {
     server = createServer((req, res) => {
       if (req.url === '/.well-known/openid-configuration') {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ issuer: 'https://idp.example.com', jwks_uri: 'https://idp.example.com/keys', id_token_signing_alg_values_supported: ['RS256', 'HS256'] }));
+        res.end(JSON.stringify({ issuer: base, jwks_uri: 'https://idp.example.com/keys', id_token_signing_alg_values_supported: ['RS256', 'HS256'] }));
+      } else if (req.url === '/.well-known/oauth-authorization-server/impostor') {
+        // Claims to be another issuer, with its own keys (RFC 8414 §3.3).
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ issuer: 'https://accounts.example.com', jwks_uri: 'https://attacker.example/jwks.json' }));
+      } else if (req.url === '/metadata.json') {
+        res.end(JSON.stringify({ issuer: base, jwks_uri: 'https://idp.example.com/keys' }));
+      } else if (req.url === '/huge/.well-known/openid-configuration') {
+        res.write('{"issuer": "');
+        res.end('x'.repeat(2 * 1024 * 1024));
       } else if (req.url === '/saml') {
         res.end(readFileSync(join(ROOT, 'tests/vectors/saml/metadata/idp-metadata.xml')));
       } else {
@@ -176,7 +186,7 @@ describe('assertion-grant import-metadata', () => {
   test('OpenID discovery over HTTP → a jwt entry with jwks_uri (HMAC algorithms dropped); SAML by URL too', async () => {
     const r = await run(['import-metadata', `${base}/.well-known/openid-configuration`, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { issuer: 'https://idp.example.com', format: 'jwt', jwks_uri: 'https://idp.example.com/keys', algorithms: ['RS256'] });
+    assert.deepEqual(JSON.parse(r.stdout), { issuer: base, format: 'jwt', jwks_uri: 'https://idp.example.com/keys', algorithms: ['RS256'] });
     const saml = await run(['import-metadata', `${base}/saml`, '--json']);
     assert.equal(saml.code, 0, saml.stderr);
     assert.equal(JSON.parse(saml.stdout).format, 'saml2');
@@ -199,6 +209,19 @@ describe('assertion-grant import-metadata', () => {
     assert.equal((await run(['import-metadata', `${base}/missing`])).code, 3);
   });
 
+  test('a document naming another issuer than its URL, a URL that is no metadata URL, a body over 1 MiB: exit 3', async () => {
+    const impostor = await run(['import-metadata', `${base}/.well-known/oauth-authorization-server/impostor`]);
+    assert.equal(impostor.code, 3);
+    assert.match(impostor.stderr, /names issuer "https:\/\/accounts\.example\.com", not "http:\/\/127\.0\.0\.1:\d+\/impostor"/);
+    assert.equal(impostor.stdout, '');
+    const plain = await run(['import-metadata', `${base}/metadata.json`]);
+    assert.equal(plain.code, 3);
+    assert.match(plain.stderr, /not a metadata URL/);
+    const huge = await run(['import-metadata', `${base}/huge/.well-known/openid-configuration`]);
+    assert.equal(huge.code, 3);
+    assert.match(huge.stderr, /larger than 1048576 bytes/);
+  });
+
   test('plain http to another host is refused (exit 2); no argument is exit 2', async () => {
     assert.equal((await run(['import-metadata', 'http://idp.example.com/metadata'])).code, 2);
     assert.equal((await run(['import-metadata'])).code, 2);
@@ -213,7 +236,8 @@ describe('assertion-grant check-config', () => {
     assert.equal(valid, true);
     assert.equal(effective.clock_skew_secs, 60);
     assert.equal(effective.token_endpoint, `${demo.issuer}/token`);
-    assert.equal(effective.access_token.lifetime_secs, demo.access_token.lifetime_secs ?? 300);
+    assert.equal(effective.access_token.lifetime_secs, 600, 'a written value is kept');
+    assert.equal(effective.access_token.max_subject_bytes, 255, 'a default is filled in');
     assert.equal(effective.dpop.max_age_secs, 300);
     assert.equal(effective.refresh_token.require_offline_access, true);
     assert.equal(typeof effective.key_cache.min_cache_secs, 'number');
@@ -231,15 +255,26 @@ describe('assertion-grant check-config', () => {
 
   test('a dangerous option is called out', async () => {
     const risky = structuredClone(demo);
-    risky.trusted_issuers[0].dangerous = { allow_missing_jti: true };
-    risky.scope_policy = 'narrow';
+    risky.trusted_issuers[0].dangerous = { allow_missing_jti: true, allow_shared_keys: false };
+    risky.access_token.lifetime_secs = 86400;
+    risky.key_cache = { refetch_cooldown_secs: 0 };
+    risky.refresh_token = { require_offline_access: false };
+    risky.audiences = [];
+    risky.clients[0].allow_introspection = true;
     const file = join(dir, 'risky.json');
     writeFileSync(file, JSON.stringify(risky));
     const r = await run(['check-config', file, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const paths = JSON.parse(r.stdout).risks.map((x) => x.path);
-    assert.ok(paths.includes('trusted_issuers[0].dangerous.allow_missing_jti'), paths.join());
-    assert.ok(paths.includes('scope_policy'), paths.join());
+    for (const want of ['trusted_issuers[0].dangerous.allow_missing_jti', 'access_token.lifetime_secs', 'key_cache.refetch_cooldown_secs', 'refresh_token.require_offline_access', 'clients[0].allow_introspection']) {
+      assert.ok(paths.includes(want), `${want} not in ${paths.join(', ')}`);
+    }
+    // Set to what leaving it out gives: not a risk.
+    assert.ok(!paths.includes('audiences'), paths.join());
+    assert.ok(!paths.includes('trusted_issuers[0].dangerous.allow_shared_keys'), paths.join());
+    // A shorter lifetime than the default (the demo's 600 s) is not a risk.
+    const plain = JSON.parse((await run(['check-config', join(dir, 'demo.json'), '--json'])).stdout).risks.map((x) => x.path);
+    assert.ok(!plain.includes('access_token.lifetime_secs'), plain.join());
     const text = await run(['check-config', file]);
     assert.match(text.stderr, /! trusted_issuers\[0\]\.dangerous\.allow_missing_jti = true/);
   });
@@ -308,22 +343,26 @@ describe('assertion-grant check-config', () => {
 describe('assertion-grant explain and mint', () => {
   test('locally: a demo assertion would get a token (exit 0); with the clock later, assertion.expired (exit 1)', async () => {
     const assertion = await mintDemoAssertion();
-    const args = ['explain', '--config', join(dir, 'demo.json'), '-d', `grant_type=${JWT_BEARER}`, '-d', `assertion=${assertion}`, '-d', 'scope=read', '-u', 'demo-client:demo-secret'];
-    const ok = await run([...args, '--json']);
+    const args = ['explain', '--config', join(dir, 'demo.json'), '-d', `grant_type=${JWT_BEARER}`, '-d', `assertion=${assertion}`, '-d', 'scope=read', '-u', 'demo-client'];
+    const ok = await run([...args, '--json'], { env: SECRET });
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
     const report = JSON.parse(ok.stdout);
     assert.equal(report.would_issue, true);
     assert.ok(report.checks.length > 3);
-    const text = await run(args);
+    // The secret from stdin when AG_CLIENT_SECRET is unset.
+    const text = await run(args, { stdin: 'demo-secret\n' });
     assert.match(text.stdout, /=> a token would be issued/);
+    const wrongSecret = await run([...args, '--json'], { env: { AG_CLIENT_SECRET: 'not-it' } });
+    assert.equal(wrongSecret.code, 1);
+    assert.equal(JSON.parse(wrongSecret.stdout).error.error, 'invalid_client');
 
-    const later = await run([...args, '--now', String(Math.floor(Date.now() / 1000) + 86400)]);
+    const later = await run([...args, '--now', String(Math.floor(Date.now() / 1000) + 86400)], { env: SECRET });
     assert.equal(later.code, 1);
     assert.match(later.stdout, /FAIL .*\[assertion\.expired\]/);
     assert.match(later.stdout, /=> refused: 400 invalid_grant \[assertion\.expired\]/);
   });
 
-  test('a request file (form body or the Worker JSON) with -H; a wrong secret is invalid_client', async () => {
+  test('a request file (form body or the Worker JSON) with -u and -H; a wrong secret is invalid_client', async () => {
     const assertion = await mintDemoAssertion();
     const body = new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString();
     const file = join(dir, 'request.json');
@@ -333,8 +372,11 @@ describe('assertion-grant explain and mint', () => {
     assert.equal(JSON.parse(r.stdout).error.error, 'invalid_client');
     const form = join(dir, 'request.txt');
     writeFileSync(form, `${body}\n`);
-    const h = await run(['explain', '--request', form, '-H', `Authorization: Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`, '--config', join(dir, 'demo.json'), '--json']);
+    const h = await run(['explain', '--request', form, '-u', 'demo-client', '-H', 'X-Trace: 1', '--config', join(dir, 'demo.json'), '--json'], { env: SECRET });
     assert.equal(h.code, 0, h.stdout);
+    // A credential header on the command line is refused.
+    const header = await run(['explain', '--request', form, '-H', `Authorization: Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`, '--config', join(dir, 'demo.json')]);
+    assert.equal(header.code, 2);
   });
 
   test('usage errors: no request, both or neither of --config/--url, a bad -d, a bad --now', async () => {
@@ -345,6 +387,11 @@ describe('assertion-grant explain and mint', () => {
     assert.equal((await run(['explain', '-d', 'novalue', ...config])).code, 2);
     assert.equal((await run(['explain', '-d', 'grant_type=x', ...config, '--now', 'yesterday'])).code, 2);
     assert.equal((await run(['explain', '-d', 'grant_type=x', '--url', 'https://a.example'])).code, 2, 'no AG_ADMIN_TOKEN');
+    // Secrets never on the command line.
+    const colon = await run(['explain', '-d', 'grant_type=x', ...config, '-u', 'demo-client:demo-secret']);
+    assert.equal(colon.code, 2);
+    assert.match(colon.stderr, /never from the command line/);
+    assert.equal((await run(['explain', '-d', 'grant_type=x', '-d', 'client_secret=s3cret', ...config])).code, 2);
   });
 
   test('mint: a JWT and a SAML assertion from keygen keys get a token per explain; --trust-entry; bad input', async () => {
@@ -369,12 +416,12 @@ describe('assertion-grant explain and mint', () => {
       assert.equal(minted.code, 0, minted.stderr);
       const assertion = minted.stdout.trim();
       const grant = format === 'jwt' ? JWT_BEARER : 'urn:ietf:params:oauth:grant-type:saml2-bearer';
-      const r = await run(['explain', '--config', configFile, '-d', `grant_type=${grant}`, '-d', `assertion=${assertion}`, '-u', 'demo-client:demo-secret', '--json']);
+      const r = await run(['explain', '--config', configFile, '-d', `grant_type=${grant}`, '-d', `assertion=${assertion}`, '-u', 'demo-client', '--json'], { env: SECRET });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.equal(JSON.parse(r.stdout).would_issue, true, format);
       // Signed by another key: the signature check fails.
       const other = await run(['mint', '--key', keyFiles[format === 'jwt' ? 'saml2' : 'jwt'], '--issuer', `https://test-idp.local/${format}`, '--format', format, '--subject', 'alice', '--audience', demo.issuer, ...recipient]);
-      const bad = await run(['explain', '--config', configFile, '-d', `grant_type=${grant}`, '-d', `assertion=${other.stdout.trim()}`, '-u', 'demo-client:demo-secret', '--json']);
+      const bad = await run(['explain', '--config', configFile, '-d', `grant_type=${grant}`, '-d', `assertion=${other.stdout.trim()}`, '-u', 'demo-client', '--json'], { env: SECRET });
       assert.equal(bad.code, 1, format);
       assert.equal(JSON.parse(bad.stdout).error.error, 'invalid_grant');
     }
@@ -403,11 +450,11 @@ describe('assertion-grant explain --url (a deployed Worker, in workerd)', () => 
 
   test('with AG_ADMIN_TOKEN from the environment: the Worker explains (exit 0); a wrong token is exit 3', async () => {
     const assertion = await mintDemoAssertion();
-    const args = ['explain', '--url', url, '-d', `grant_type=${JWT_BEARER}`, '-d', `assertion=${assertion}`, '-u', 'demo-client:demo-secret', '--json'];
-    const ok = await run(args, { env: { AG_ADMIN_TOKEN: ADMIN } });
+    const args = ['explain', '--url', url, '-d', `grant_type=${JWT_BEARER}`, '-d', `assertion=${assertion}`, '-u', 'demo-client', '--json'];
+    const ok = await run(args, { env: { AG_ADMIN_TOKEN: ADMIN, ...SECRET } });
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
     assert.equal(JSON.parse(ok.stdout).would_issue, true);
-    const wrong = await run(args, { env: { AG_ADMIN_TOKEN: 'not-the-admin-token-at-all' } });
+    const wrong = await run(args, { env: { AG_ADMIN_TOKEN: 'not-the-admin-token-at-all', ...SECRET } });
     assert.equal(wrong.code, 3);
     assert.match(wrong.stderr, /404/);
     // explain consumed nothing: the same assertion still gets a token.

@@ -179,6 +179,34 @@ describe('npm: TokenEndpoint({ log })', () => {
     assert.ok(ok.access_token);
     assert.equal(errors.length, 1);
     assert.throws(() => new pkg.TokenEndpoint(pkg.demoConfig(), { log: 'yes' }), TypeError);
+
+    // An async hook that rejects (a log backend down) is reported to onError,
+    // never an unhandled rejection; an async onError that rejects neither.
+    const reported = [];
+    const rejecting = new pkg.TokenEndpoint(pkg.demoConfig(), {
+      log: async () => {
+        throw new Error('log backend down');
+      },
+      onError: async (e) => {
+        reported.push(e.message);
+        throw new Error('onError down too');
+      },
+    });
+    let unhandled = 0;
+    const onUnhandled = () => {
+      unhandled += 1;
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const answer = await rejecting.exchange({ assertion: await mintDemoAssertion(), clientId: 'demo-client', clientSecret: 'demo-secret', scope: 'read' });
+      assert.ok(answer.access_token);
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.deepEqual(reported, ['log backend down']);
+    assert.equal(unhandled, 0);
   });
 });
 

@@ -455,6 +455,44 @@ describe('Worker without any configuration and without AG_DEMO (a deployment by 
   });
 });
 
+describe('Worker on *.workers.dev beside a custom-domain issuer', () => {
+  test('404 on a workers.dev hostname (also with a trailing dot) that is not the issuer; 200 on the issuer; logged once', async () => {
+    const pkg = await importPkg();
+    const config = loadConfig();
+    const logs = [];
+    const mf = miniflare({ logs, bindings: { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: pkg.generateSigningKey('wd-1') } });
+    try {
+      const jwksPath = endpointPaths(config).jwks;
+      for (const host of ['assertion-grant.acct.workers.dev', 'assertion-grant.acct.workers.dev.', 'v2-assertion-grant.acct.WORKERS.dev']) {
+        const response = await mf.dispatchFetch(`https://${host}${jwksPath}`);
+        assert.equal(response.status, 404, host);
+        assert.equal((await json(response)).error, 'not_found');
+      }
+      const token = await mf.dispatchFetch(`https://assertion-grant.acct.workers.dev${endpointPaths(config).token}`, { method: 'POST', body: 'grant_type=x' });
+      assert.equal(token.status, 404);
+      await token.arrayBuffer();
+      const ok = await mf.dispatchFetch(new URL(jwksPath, config.issuer).href);
+      assert.equal(ok.status, 200);
+      await ok.arrayBuffer();
+      assert.equal(logs.filter((l) => /workers_dev_refused/.test(l.message)).length, 1, JSON.stringify(logs));
+    } finally {
+      await mf.dispose();
+    }
+    // An issuer on workers.dev is served there.
+    const onDev = { ...config, issuer: 'https://assertion-grant.acct.workers.dev' };
+    delete onDev.token_endpoint;
+    delete onDev.jwks_uri;
+    const dev = miniflare({ logs: [], bindings: { AG_CONFIG: JSON.stringify(onDev), AG_SIGNING_KEY: pkg.generateSigningKey('wd-2') } });
+    try {
+      const response = await dev.dispatchFetch('https://assertion-grant.acct.workers.dev/.well-known/jwks.json');
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+    } finally {
+      await dev.dispose();
+    }
+  });
+});
+
 describe('Worker with a broken AG_CONFIG', () => {
   let mf;
   let secret;
