@@ -110,6 +110,8 @@ const core = ['assertion_grant_bg.wasm', 'assertion_grant.js', 'assertion_grant.
 const files = [
   ...core, 'assertion_grant_bg.wasm.d.ts', ...js,
   ...core.map((f) => `slim/${f}`), ...js.filter((f) => f !== BIN).map((f) => `slim/${f}`),
+  // npm adds README and LICENSE on its own, but not LICENSE-MIT / LICENSE-APACHE.
+  'README.md', 'LICENSE-MIT', 'LICENSE-APACHE',
 ];
 // wasm-bindgen writes snippets/ only for inline JS (none today); they would
 // be the one part with side effects at import.

@@ -275,6 +275,9 @@ function expectedFiles() {
     'constants.js',
     'constants.d.ts',
     'cli.js',
+    'README.md',
+    'LICENSE-MIT',
+    'LICENSE-APACHE',
     ...['index.js', 'index.d.ts', 'constants.js', 'constants.d.ts', ...core].map((f) => `slim/${f}`),
   ];
   const allowed = new Set([
