@@ -8,7 +8,14 @@
 // ag.config.json      configuration bundled at deploy (./bundled-config.js,
 //                     written by scripts/bundle-config.mjs; see wrangler.toml)
 // env.AG_SIGNING_KEY  secret: private EC P-256 JWK or {"keys":[...]}
-// env.REPLAY          Durable Object namespace bound to ReplayGuard
+// env.REPLAY_SHARDS   Durable Object namespace bound to ReplayShard: the
+//                     replay store, 32 objects holding many keys each
+//                     (worker/replay-shards.js)
+// env.REPLAY          Durable Object namespace bound to ReplayGuard, one object
+//                     per key: the previous layout, read only during an
+//                     upgrade (AG_REPLAY_TRANSITION_UNTIL)
+// env.AG_REPLAY_TRANSITION_UNTIL  seconds since the epoch: until then, claims
+//                     go to both layouts (see README, "Upgrading")
 // env.FAMILIES        Durable Object namespace bound to RefreshFamily: one object
 //                     per refresh-token family (without it, no refresh tokens)
 // env.AG_DPOP_NONCE_SECRET  secret (≥ 32 characters): the key of stateless DPoP
@@ -40,6 +47,10 @@ import bundledConfig from './bundled-config.js';
 import { ConfigSource } from './config-source.js';
 import { cacheApiKeySetCache } from './keyset-cache.js';
 import { writeMetric } from './metrics.js';
+import { ReplayShard, ShardedReplayStore, TransitionReplayStore } from './replay-shards.js';
+
+// The replay store's Durable Object class (wrangler.toml: REPLAY_SHARDS).
+export { ReplayShard };
 
 const REPLAY_MARGIN_SECS = 60;
 
@@ -81,6 +92,24 @@ class DurableObjectReplayStore {
 }
 
 /**
+ * The replay store: the ReplayShard objects; during an upgrade from the
+ * per-key layout (AG_REPLAY_TRANSITION_UNTIL in the future and REPLAY bound),
+ * claims go to both, so a key claimed by the previous version is still
+ * refused. Decided per call: the transition ends on time in a running isolate.
+ */
+function replayStoreOf(env) {
+  const shards = new ShardedReplayStore(env.REPLAY_SHARDS);
+  const until = Number(env.AG_REPLAY_TRANSITION_UNTIL);
+  if (env.REPLAY === undefined || !Number.isFinite(until)) return shards;
+  const both = new TransitionReplayStore(new DurableObjectReplayStore(env.REPLAY), shards);
+  const current = () => (Date.now() / 1000 < until ? both : shards);
+  return {
+    claim: (key, expiresAt, partition) => current().claim(key, expiresAt, partition),
+    has: (key) => current().has(key),
+  };
+}
+
+/**
  * Refresh-token families, one Durable Object per family (the family id is the
  * object's name): reads, and compare-and-swap writes that the object runs
  * one at a time — so two isolates refreshing one token at once cannot both win.
@@ -117,8 +146,8 @@ const configs = new ConfigSource({ build: buildEndpoint });
  * key text. Throws an error with `.path` when either is unusable.
  */
 async function buildEndpoint({ env, configText, keyText }) {
-  if (env.REPLAY === undefined) {
-    throw Object.assign(new Error('REPLAY: Durable Object binding missing (see wrangler.toml)'), { path: 'REPLAY' });
+  if (env.REPLAY_SHARDS === undefined) {
+    throw Object.assign(new Error('REPLAY_SHARDS: Durable Object binding missing (see wrangler.toml)'), { path: 'REPLAY_SHARDS' });
   }
   initSync(wasm);
   let config = configText;
@@ -162,7 +191,7 @@ async function buildEndpoint({ env, configText, keyText }) {
   }
   const endpoint = new TokenEndpoint(config, {
     signingKeys: keyText ?? (await ephemeralSigningKey()),
-    replayStore: new DurableObjectReplayStore(env.REPLAY),
+    replayStore: replayStoreOf(env),
     dpopNonceSecret: typeof env.AG_DPOP_NONCE_SECRET === 'string' ? env.AG_DPOP_NONCE_SECRET : undefined,
     // Refresh tokens only with the FAMILIES binding: a per-isolate store would
     // let a rotated token live on in another isolate.
@@ -317,7 +346,8 @@ export default {
 };
 
 /**
- * One instance per replay key. A Durable Object processes one event at a time
+ * The previous replay layout: one instance per replay key (kept for upgrades,
+ * see replayStoreOf; new deployments create none). A Durable Object processes one event at a time
  * and its storage calls hold the input gate, so get → put cannot interleave
  * with another claim of the same key: exactly one concurrent claim wins.
  */

@@ -1,7 +1,7 @@
 // Bench Worker "ag-cpu": our Worker (worker/index.js — its real routing,
 // configuration cache and TokenEndpoint) called in-process by the bench
-// harness, with one change: env.REPLAY is an in-memory namespace with the
-// Durable Object's interface (idFromName → get → claim(expiresAt) / has()),
+// harness, with one change: env.REPLAY_SHARDS is an in-memory namespace with the
+// ReplayShard interface (idFromName → get → claim(key, expiresAt) / has(key)),
 // so the CPU number is the Worker's own work and not the Durable Object's.
 // It is a real one-time store (a second claim of a key fails); the runner
 // gives every request of a batch a different assertion and empties the store
@@ -10,6 +10,7 @@
 import worker from '../../worker/index.js';
 import { benchHandler } from './harness.js';
 
+/** ReplayShard's interface in memory: get(id) → claim(key, expiresAt, partition) / has(key). */
 class MemoryReplayNamespace {
   #claimed = new Map();
 
@@ -17,16 +18,16 @@ class MemoryReplayNamespace {
     return name;
   }
 
-  get(id) {
+  get() {
     const claimed = this.#claimed;
     return {
-      async claim(expiresAt) {
-        if (claimed.has(id)) return false;
-        claimed.set(id, expiresAt);
+      async claim(key, expiresAt) {
+        if (claimed.has(key)) return false;
+        claimed.set(key, expiresAt);
         return true;
       },
-      async has() {
-        return claimed.has(id);
+      async has(key) {
+        return claimed.has(key);
       },
     };
   }
@@ -38,7 +39,7 @@ class MemoryReplayNamespace {
 
 const replay = new MemoryReplayNamespace();
 let benchEnv;
-const envFor = (env) => (benchEnv ??= { ...env, REPLAY: replay });
+const envFor = (env) => (benchEnv ??= { ...env, REPLAY_SHARDS: replay });
 
 let currentEnv;
 const impls = {

@@ -9,7 +9,7 @@
 //                                     (the repository by default), *.wasm
 //                                     imported as compiled modules
 //   tokenWorker(options)              worker/index.js with wrangler.toml's
-//                                     REPLAY Durable Object
+//                                     Durable Objects
 //
 // The worker builders return Miniflare worker options: pass one as the whole
 // of createMiniflare's options (one Worker) or several in `workers: [...]`.
@@ -55,7 +55,7 @@ export function moduleWorker(script, { root = ROOT, ...options } = {}) {
 
 /**
  * The Worker as deployed (worker/index.js, wrangler.toml's `main`) with
- * wrangler.toml's Durable Object bindings REPLAY → ReplayGuard and FAMILIES →
+ * wrangler.toml's Durable Object bindings REPLAY_SHARDS → ReplayShard, REPLAY → ReplayGuard and FAMILIES →
  * RefreshFamily (SQLite classes, its [[migrations]]). Its configuration comes through `bindings` (AG_CONFIG,
  * AG_SIGNING_KEY, AG_ADMIN_TOKEN).
  */
@@ -63,6 +63,7 @@ export function tokenWorker({ root = ROOT, ...options } = {}) {
   return moduleWorker('worker/index.js', {
     root,
     durableObjects: {
+      REPLAY_SHARDS: { className: 'ReplayShard', useSQLite: true },
       REPLAY: { className: 'ReplayGuard', useSQLite: true },
       FAMILIES: { className: 'RefreshFamily', useSQLite: true },
     },

@@ -683,7 +683,7 @@ describe('Worker with ag.config.json', () => {
       moduleWorker('index.js', {
         root: out,
         bindings: { AG_SIGNING_KEY: signingKey },
-        durableObjects: { REPLAY: { className: 'ReplayGuard', useSQLite: true } },
+        durableObjects: { REPLAY_SHARDS: { className: 'ReplayShard', useSQLite: true } },
       }),
       logs,
     );
