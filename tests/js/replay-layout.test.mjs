@@ -263,3 +263,23 @@ describe('the replay keys the core produces (what the shard mapping assumes)', (
     }
   });
 });
+
+describe('TransitionReplayStore (upgrading from per-key objects to shards)', () => {
+  test('a key held by either layout is refused; a fresh key is claimed in both; 50 concurrent claims: one wins', async () => {
+    const exp = nowSecs() + 300;
+    const inOld = randomKey();
+    assert.deepEqual(await claim('key', [[inOld, exp, 'p']]), [true]);
+    assert.deepEqual(await claim('transition', [[inOld, exp, 'p']]), [false], 'claimed by the previous version');
+    const inNew = randomKey();
+    assert.deepEqual(await claim('shard', [[inNew, exp, 'p']]), [true]);
+    assert.deepEqual(await claim('transition', [[inNew, exp, 'p']]), [false], 'claimed by the new version');
+    const fresh = randomKey();
+    assert.deepEqual(await claim('transition', [[fresh, exp, 'p']]), [true]);
+    assert.deepEqual(await has('key', [fresh]), [true]);
+    assert.deepEqual(await has('shard', [fresh]), [true]);
+    const raced = randomKey();
+    const results = await claim('transition', Array.from({ length: 50 }, () => [raced, exp, 'p']), { concurrency: 50 });
+    assert.deepEqual(tally(results), { true: 1, false: 49 });
+  });
+});
+

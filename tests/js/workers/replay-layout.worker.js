@@ -16,7 +16,7 @@
 //   /stats  {layout: "shard" | "test-shard", shards} → ReplayShard stats summed over the shards
 //   /shard  {shards, index, method, args} → what TEST_SHARDS' shard `index` answers to method(...args)
 export { ReplayGuard } from '../../../worker/index.js';
-import { ReplayShard, ShardedReplayStore } from '../../../worker/replay-shards.js';
+import { ReplayShard, ShardedReplayStore, TransitionReplayStore } from '../../../worker/replay-shards.js';
 
 export { ReplayShard };
 
@@ -78,6 +78,8 @@ function store(env, layout, shards) {
   if (layout === 'shard') return new ShardedReplayStore(env.SHARDS, shards === undefined ? {} : { shards });
   if (layout === 'test-shard') return new ShardedReplayStore(env.TEST_SHARDS, shards === undefined ? {} : { shards });
   if (layout === 'none') return NO_STORE;
+  // An upgrade from per-key objects to shards (worker/index.js replayStoreOf).
+  if (layout === 'transition') return new TransitionReplayStore(new PerKeyReplayStore(env.REPLAY), new ShardedReplayStore(env.SHARDS));
   throw new Error(`unknown layout ${layout}`);
 }
 
