@@ -15,7 +15,17 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { CONFIG_RISKS, checkConfig, createSigningKey, hashClientSecret, importSamlMetadata, mintTestAssertion, ready, TokenEndpoint } from './index.js';
+import {
+  CONFIG_RISKS,
+  checkConfig,
+  createSigningKey,
+  hashClientSecret,
+  importSamlMetadata,
+  mintTestAssertion,
+  ready,
+  testIdpTrustEntry,
+  TokenEndpoint,
+} from './index.js';
 
 const EXIT = { ok: 0, no: 1, usage: 2, input: 3 };
 
@@ -584,7 +594,6 @@ async function mint({ options, positional }, out) {
   const format = options.format ?? 'jwt';
   if (format !== 'jwt' && format !== 'saml2') throw usage(`--format must be jwt or saml2, got ${format}`);
   if (options['trust-entry']) {
-    const { testIdpTrustEntry } = await import('./index.js');
     const entry = testIdpTrustEntry(format, options.issuer, key);
     if (options.json) out.json(entry);
     else out.line(JSON.stringify(entry, null, 2));

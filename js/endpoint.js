@@ -75,7 +75,7 @@ export class TokenEndpoint {
 
   /**
    * @param {object | string} config configuration (object or JSON text)
-   * @param {{ signingKeys?: object | string, replayStore?: { claim(key: string, expiresAt: number): boolean | Promise<boolean> }, now?: () => number, onError?: (error: unknown) => void, keySets?: { fetch?: typeof fetch, cache?: { get(url: string): Promise<object | undefined>, put(url: string, entry: object): Promise<void> }, onKeySet?: (report: object) => void } }} [options]
+   * @param {import('./index.d.ts').TokenEndpointOptions} [options] (index.d.ts documents each: signingKeys, replayStore, now, onError, crypto, keySets, dpopNonceSecret, refreshTokens, log)
    */
   constructor(config, { signingKeys, replayStore, now, onError, crypto: backend, keySets = {}, dpopNonceSecret, refreshTokens = {}, log } = {}) {
     assertReady('new TokenEndpoint()');
