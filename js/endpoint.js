@@ -388,6 +388,13 @@ export class TokenEndpoint {
       let used;
       try {
         await this.#answer(core, exchange, gen);
+        // A refresh: its family, read (never written) from the store.
+        const family = exchange.familyNeed;
+        if (family !== undefined) {
+          const stored = this.#families === undefined ? undefined : await this.#families.get(family);
+          stillCurrent(gen);
+          core.resumeFamily(exchange, typeof stored === 'string' ? stored : undefined);
+        }
         used = [];
         for (const key of exchange.replayKeys) {
           if (typeof this.#store.has === 'function' && (await this.#store.has(key)) === true) used.push(key);

@@ -61,3 +61,30 @@ test('a custom store sees compare-and-swap writes; refreshTokens: false issues n
   assert.equal(token.refresh_token, undefined);
   assert.ok(!none.metadata().grant_types_supported.includes('refresh_token'));
 });
+
+test('explain of a refresh reads the family, writes nothing: issuable, then a rotated token is reuse', async () => {
+  const writes = [];
+  const inner = new pkg.MemoryFamilyStore();
+  const store = { get: (f) => inner.get(f), swap: (w) => (writes.push(w.expectedVersion), inner.swap(w)) };
+  const endpoint = new pkg.TokenEndpoint(config, { refreshTokens: { store } });
+  const first = await endpoint.exchange({ assertion: await assertion(), scope: 'offline_access calendar.read', ...CLIENT });
+  const request = (token) => ({
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('agent-app:agent-secret').toString('base64')}` },
+  });
+  const before = writes.length;
+  const report = await endpoint.explain(request(first.refresh_token));
+  assert.equal(report.would_issue, true, JSON.stringify(report.error));
+  assert.ok(report.checks.some((c) => c.id === 'refresh.family' && c.outcome === 'pass'), JSON.stringify(report.checks));
+  assert.equal(writes.length, before, 'explain wrote the family');
+  // The token still refreshes once (explain rotated nothing) …
+  const second = await endpoint.exchange({ grantType: 'refresh_token', refreshToken: first.refresh_token, ...CLIENT });
+  assert.ok(second.refresh_token);
+  // … and explaining the rotated one now names the reuse, without revoking the family.
+  const reuse = await endpoint.explain(request(first.refresh_token));
+  assert.equal(reuse.would_issue, false);
+  assert.equal(reuse.error.error, 'invalid_grant');
+  assert.match(reuse.error.reason, /^refresh\./);
+  const third = await endpoint.exchange({ grantType: 'refresh_token', refreshToken: second.refresh_token, ...CLIENT });
+  assert.ok(third.access_token, 'explain of a reuse revoked the family');
+});
