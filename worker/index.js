@@ -16,6 +16,9 @@
 //                     upgrade (AG_REPLAY_TRANSITION_UNTIL)
 // env.AG_REPLAY_TRANSITION_UNTIL  seconds since the epoch: until then, claims
 //                     go to both layouts (see README, "Upgrading")
+// env.AG_REPLAY_SHARD_SECRET  secret (≥ 32 characters): replay keys are placed
+//                     in shards by HMAC under it, so no client can aim its
+//                     keys at one shard (recommended; changing it moves keys)
 // env.FAMILIES        Durable Object namespace bound to RefreshFamily: one object
 //                     per refresh-token family (without it, no refresh tokens)
 // env.AG_DPOP_NONCE_SECRET  secret (≥ 32 characters): the key of stateless DPoP
@@ -44,7 +47,7 @@ import { initSync, TokenEndpoint, demoConfig, errorResponse } from '../pkg/slim/
 // undefined; wrangler builds replace it (wrangler.toml [alias]) with the
 // module scripts/bundle-config.mjs writes ([build] command).
 import bundledConfig from './bundled-config.js';
-import { ConfigSource } from './config-source.js';
+import { ConfigSource, textOf } from './config-source.js';
 import { cacheApiKeySetCache } from './keyset-cache.js';
 import { writeMetric } from './metrics.js';
 import { ReplayShard, ShardedReplayStore, TransitionReplayStore } from './replay-shards.js';
@@ -98,9 +101,26 @@ class DurableObjectReplayStore {
  * refused. Decided per call: the transition ends on time in a running isolate.
  */
 function replayStoreOf(env) {
-  const shards = new ShardedReplayStore(env.REPLAY_SHARDS);
-  const until = Number(env.AG_REPLAY_TRANSITION_UNTIL);
-  if (env.REPLAY === undefined || !Number.isFinite(until)) return shards;
+  const secret = textOf(env.AG_REPLAY_SHARD_SECRET);
+  if (secret !== undefined && secret.length < 32) {
+    throw Object.assign(new Error('AG_REPLAY_SHARD_SECRET: at least 32 characters (openssl rand -base64 48)'), { path: 'AG_REPLAY_SHARD_SECRET' });
+  }
+  const shards = new ShardedReplayStore(env.REPLAY_SHARDS, { secret });
+  const untilText = textOf(env.AG_REPLAY_TRANSITION_UNTIL);
+  if (untilText === undefined) return shards;
+  const until = Number(untilText);
+  // Seconds since the epoch, at most 30 days ahead: anything else is a typo
+  // that would silently end (or never end) the transition.
+  if (!/^\d{9,11}$/.test(untilText.trim()) || until > Date.now() / 1000 + 30 * 86400) {
+    throw Object.assign(new Error('AG_REPLAY_TRANSITION_UNTIL: seconds since the epoch, at most 30 days ahead'), {
+      path: 'AG_REPLAY_TRANSITION_UNTIL',
+    });
+  }
+  if (env.REPLAY === undefined) {
+    throw Object.assign(new Error('AG_REPLAY_TRANSITION_UNTIL: needs the REPLAY binding (the previous layout) in wrangler.toml'), {
+      path: 'AG_REPLAY_TRANSITION_UNTIL',
+    });
+  }
   const both = new TransitionReplayStore(new DurableObjectReplayStore(env.REPLAY), shards);
   const current = () => (Date.now() / 1000 < until ? both : shards);
   return {

@@ -57,12 +57,19 @@
 // Bounds (per shard; static fields, so a subclass can change them):
 // MAX_ROWS 500,000 live entries (≈ 65 MB of SQLite; an object may hold
 // 10 GB), MAX_ROWS_PER_PARTITION 125,000 (a quarter). A row lives for the
-// assertion's lifetime + 60 s + up to SWEEP_DELAY_SECS, so one shard sustains
+// assertion's lifetime + 60 s + up to 2 × SWEEP_DELAY_SECS, so one shard sustains
 // MAX_ROWS / that many claims/s: ≈ 1,000/s for 5-minute assertions, ≈ 130/s
 // for 1-hour ones (32 shards: ≈ 4,200/s). One client alone can hold a
-// quarter of every shard; others are unaffected until four clients fill a
-// shard together. The counts live in memory, rebuilt by one scan when the
-// object starts.
+// quarter of every shard. Unkeyed, a key's shard is public (its first hex
+// digits), so clients that choose their jtis can aim at one shard: four
+// partitions could fill it, or one could push it towards the per-object
+// request limit. With a secret (AG_REPLAY_SHARD_SECRET) the shard is an HMAC
+// of the key and cannot be aimed at: filling one means filling all. At a
+// bound, a claim first deletes its own partition's expired rows, then one
+// batch of anyone's (at most once a second), so expired entries never count.
+// The counts live in memory, rebuilt by one scan when the object starts
+// (≈ 200 bytes per distinct partition: a shard's partitions are bounded by
+// its rows).
 //
 // Shard count: 32 by default. A Durable Object is single-threaded and
 // Cloudflare's soft limit is 1,000 requests/s per object; a claim here is two
@@ -72,7 +79,8 @@
 // 32 shards ≈ 8,000 claims/s ≈ 2,700–8,000 exchanges/s (1–3 claims each:
 // the grant, a private_key_jwt client assertion, a DPoP proof), 32,000
 // claims/s at the soft limit. Exactness needs all claims of a key in one
-// object, so a hot key cannot be spread; keys are uniform hashes, so load is.
+// object, so a hot key cannot be spread; keyed (or honest) keys are uniform,
+// so load is.
 // Locally (wrangler dev) 32 shards are at most 32 SQLite databases — each
 // with a write-ahead log that grows to ≈ 4 MB before SQLite reuses it, so
 // ≈ 130 MB of .wrangler/state at most, plus live rows — however many
@@ -94,8 +102,12 @@ export const DEFAULT_SHARDS = 32;
 
 const MAX_KEY_LENGTH = 512;
 const MAX_PARTITION_LENGTH = 256;
-// The latest time setAlarm accepts (the Date range), in seconds.
+// The latest expiresAt accepted, in seconds (the Date range; the core's are
+// minutes or hours from now).
 const MAX_TIME_SECS = 8.64e12;
+// The latest alarm set (ms): far enough for any retention, inside the range
+// the alarm API accepts (year 2100).
+const MAX_ALARM_MS = Date.UTC(2100, 0, 1);
 
 function checkKey(key, who) {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
@@ -183,6 +195,22 @@ export class ReplayShard extends DurableObject {
     return this.#rows >= MAX_ROWS || (this.#perPartition.get(partition) ?? 0) >= MAX_ROWS_PER_PARTITION;
   }
 
+  /**
+   * Deletes `partition`'s expired rows (at most `limit`); returns how many.
+   * Run at a bound, so a client whose own entries have expired is never
+   * refused for them.
+   */
+  #sweepPartition(now, partition, limit) {
+    const gone = this.#exec(
+      'DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE partition = ? AND keep_until <= ? LIMIT ?) RETURNING partition',
+      partition,
+      now,
+      limit,
+    );
+    for (const row of gone) this.#count(row.partition, -1);
+    return gone.length;
+  }
+
   /** Deletes at most `limit` rows expired at `now`; returns how many. */
   #sweep(now, limit) {
     const gone = this.#exec(
@@ -196,10 +224,13 @@ export class ReplayShard extends DurableObject {
 
   /** Sets the alarm to `at` (ms) unless one is already due no later than `at` + slack. */
   async #arm(at, slackMs = 0) {
-    if (this.#alarmAt !== null && this.#alarmAt <= at + slackMs) return;
-    this.#alarmAt = at;
+    // setAlarm takes a Date-range time; no entry needs one past MAX_ALARM_MS.
+    const when = Math.min(at, MAX_ALARM_MS);
+    if (this.#alarmAt !== null && this.#alarmAt <= when + slackMs) return;
     this.#alarmsSet += 1;
-    await this.ctx.storage.setAlarm(at);
+    await this.ctx.storage.setAlarm(when);
+    // Cached only once set: a failed call leaves the previous value.
+    this.#alarmAt = when;
   }
 
   /**
@@ -216,10 +247,14 @@ export class ReplayShard extends DurableObject {
     // Kept a minute past expiry: the isolate that accepted the assertion and
     // this object may disagree slightly about the time.
     const keepUntil = Math.ceil(expiresAt) + REPLAY_MARGIN_SECS;
-    if (this.#full(partition) && now - this.#lastForcedSweep >= 1) {
-      // At a bound: make room from expired rows (one batch, once a second).
-      this.#lastForcedSweep = now;
-      this.#sweep(now, this.constructor.SWEEP_BATCH);
+    if (this.#full(partition)) {
+      // At a bound: make room from expired rows — this partition's own
+      // first, then (one batch, once a second) anyone's.
+      this.#sweepPartition(now, partition, this.constructor.SWEEP_BATCH);
+      if (this.#full(partition) && now - this.#lastForcedSweep >= 1) {
+        this.#lastForcedSweep = now;
+        this.#sweep(now, this.constructor.SWEEP_BATCH);
+      }
     }
     let replaced; // the partition of an expired row this claim replaced
     const claimed = this.ctx.storage.transactionSync(() => {
@@ -233,7 +268,7 @@ export class ReplayShard extends DurableObject {
       if (this.#full(partition)) {
         // Throwing rolls the transaction back: restore the count too.
         if (replaced !== undefined) this.#count(replaced, +1);
-        throw new Error('ReplayShard: full of unexpired entries (for this partition or in all); refusing to claim');
+        throw new Error('ReplayShard: full (this partition or the shard holds its maximum of entries not yet expired or swept); refusing to claim');
       }
       this.#exec('INSERT INTO replay (key, keep_until, partition) VALUES (?, ?, ?)', key, keepUntil, partition);
       this.#count(partition, +1);
@@ -314,28 +349,52 @@ export class ShardedReplayStore {
   #namespace;
   #shards;
   #ids;
+  #hmacKey;
 
   /**
    * @param {DurableObjectNamespace} namespace bound to ReplayShard
-   * @param {{ shards?: number }} [options] number of shards (1…4096); changing it moves keys (see the header)
+   * @param {{ shards?: number, secret?: string }} [options] number of shards
+   *   (1…4096); `secret` (≥ 32 characters): shards chosen by HMAC-SHA-256
+   *   under it, so a client cannot aim its keys at one shard. Changing either
+   *   moves keys (see the header).
    */
-  constructor(namespace, { shards = DEFAULT_SHARDS } = {}) {
+  constructor(namespace, { shards = DEFAULT_SHARDS, secret } = {}) {
     if (namespace === undefined || typeof namespace.idFromName !== 'function') {
       throw new TypeError('ShardedReplayStore: a Durable Object namespace bound to ReplayShard is required');
     }
     if (!Number.isInteger(shards) || shards < 1 || shards > 4096) {
       throw new RangeError('ShardedReplayStore: shards must be an integer in 1…4096');
     }
+    if (secret !== undefined && (typeof secret !== 'string' || secret.length < 32)) {
+      throw new TypeError('ShardedReplayStore: secret must be a string of at least 32 characters');
+    }
     this.#namespace = namespace;
     this.#shards = shards;
     this.#ids = new Array(shards); // ids are plain values: cached; stubs are made per call
+    this.#hmacKey =
+      secret === undefined
+        ? undefined
+        : crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    // An unhandled rejection here would be reported twice; the claim reports it.
+    this.#hmacKey?.catch(() => {});
   }
 
-  /** The shard index of `key`: its first 8 hex digits (the core's keys are hex SHA-256), else FNV-1a. */
+  /**
+   * The unkeyed shard index of `key` (a store without `secret`): its first 8
+   * hex digits (the core's keys are hex SHA-256), else FNV-1a.
+   */
   shardOf(key) {
     checkKey(key, 'ShardedReplayStore');
     const h = HEX_PREFIX.test(key) ? parseInt(key.slice(0, 8), 16) : fnv1a(key);
     return h % this.#shards;
+  }
+
+  /** The shard index of `key` as this store chooses it (keyed when it has a secret). */
+  async shardIndex(key) {
+    if (this.#hmacKey === undefined) return this.shardOf(key);
+    checkKey(key, 'ShardedReplayStore');
+    const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await this.#hmacKey, new TextEncoder().encode(key)));
+    return (((mac[0] << 24) | (mac[1] << 16) | (mac[2] << 8) | mac[3]) >>> 0) % this.#shards;
   }
 
   /** The Durable Object name of shard `index`. */
@@ -343,8 +402,8 @@ export class ShardedReplayStore {
     return `replay/v1/${this.#shards}/${index}`;
   }
 
-  #stub(key) {
-    const index = this.shardOf(key);
+  async #stub(key) {
+    const index = await this.shardIndex(key);
     this.#ids[index] ??= this.#namespace.idFromName(this.shardName(index));
     return this.#namespace.get(this.#ids[index]);
   }
@@ -352,11 +411,11 @@ export class ShardedReplayStore {
   async claim(key, expiresAt, partition = '') {
     checkExpiresAt(expiresAt, 'ShardedReplayStore.claim');
     checkPartition(partition, 'ShardedReplayStore.claim');
-    return (await this.#stub(key).claim(key, expiresAt, partition)) === true;
+    return (await (await this.#stub(key)).claim(key, expiresAt, partition)) === true;
   }
 
   async has(key) {
-    return (await this.#stub(key).has(key)) === true;
+    return (await (await this.#stub(key)).has(key)) === true;
   }
 }
 
@@ -364,8 +423,10 @@ export class ShardedReplayStore {
  * For a change of replay layout (per-key objects → shards, or another shard
  * count): claims in both stores, so a key claimed before the change is still
  * refused after it, and Worker versions on either side of a gradual deploy
- * agree. Keep it for the longest retention (max assertion lifetime + 60 s)
- * after the last old version stopped, then use `next` alone.
+ * agree. Keep it for the longest retention after the last old version
+ * stopped — the longest of: an assertion's lifetime + twice the clock skew,
+ * an access token's lifetime (revocation marks), a DPoP proof's max age +
+ * skew; plus 60 s — then use `next` alone.
  */
 export class TransitionReplayStore {
   #old;
@@ -377,8 +438,11 @@ export class TransitionReplayStore {
   }
 
   async claim(key, expiresAt, partition) {
-    if ((await this.#old.claim(key, expiresAt, partition)) !== true) return false;
-    return (await this.#next.claim(key, expiresAt, partition)) === true;
+    // The new store first: if it fails, nothing is written anywhere (503,
+    // the key unspent); if the old one then fails, the key is spent in the
+    // new store — never left only in the store that is going away.
+    if ((await this.#next.claim(key, expiresAt, partition)) !== true) return false;
+    return (await this.#old.claim(key, expiresAt, partition)) === true;
   }
 
   async has(key) {

@@ -44,7 +44,7 @@ const claim = async (layout, claims, { concurrency = 1, shards } = {}) =>
 const has = async (layout, keys, shards) => (await post('/has', { layout, shards, keys })).results;
 const tally = (results) => results.reduce((t, r) => ((t[String(r)] = (t[String(r)] ?? 0) + 1), t), {});
 
-for (const layout of ['key', 'shard']) {
+for (const layout of ['key', 'shard', 'keyed-shard']) {
   describe(`layout "${layout}" in workerd`, () => {
     test('50 concurrent claims of one key: exactly one wins; 20 keys × 50 interleaved: one each', async () => {
       const key = randomKey();
@@ -212,6 +212,21 @@ describe('ReplayShard with a settable clock (TestReplayShard: 12 rows, 5 per par
     assert.equal(await claimAt(S, kept[0], T + 500, 'a'), true);
   });
 
+  test("at a bound, the client's own expired rows make room first (whatever else has expired)", async () => {
+    const S = 105;
+    await call(S, 'setNow', T);
+    // Others' rows, expiring first (the shard-wide sweep of 4 would take them first) …
+    for (let i = 0; i < 7; i++) assert.equal(await claimAt(S, shardKey(), T + 10, `o${i % 2}`), true);
+    // … then partition a at its bound of 5, expiring a little later.
+    for (let i = 0; i < 5; i++) assert.equal(await claimAt(S, shardKey(), T + 20, 'a'), true);
+    assert.match((await claimAt(S, shardKey(), T + 100, 'a')).error ?? '', /full/);
+    // Past a's keep-until, every row has expired: a's next claim succeeds at once,
+    // even though a one-batch shard-wide sweep would only have freed others' rows.
+    await call(S, 'setNow', T + 81);
+    assert.equal(await claimAt(S, shardKey(), T + 200, 'a'), true);
+    assert.equal(await claimAt(S, shardKey(), T + 200, 'a'), true);
+  });
+
   test('input validation', async () => {
     const S = 104;
     for (const [key, expiresAt, partition] of [
@@ -280,6 +295,20 @@ describe('TransitionReplayStore (upgrading from per-key objects to shards)', () 
     const raced = randomKey();
     const results = await claim('transition', Array.from({ length: 50 }, () => [raced, exp, 'p']), { concurrency: 50 });
     assert.deepEqual(tally(results), { true: 1, false: 49 });
+  });
+});
+
+describe('ShardedReplayStore with a secret (keyed shard choice)', () => {
+  test('keys a client aims at one unkeyed shard spread over the keyed ones; the choice is stable', async () => {
+    const keys = Array.from({ length: 64 }, () => `00000000${randomKey().slice(8)}`);
+    const unkeyed = (await post('/index', { shards: 32, keys })).results;
+    assert.deepEqual([...new Set(unkeyed)], [0], 'unkeyed: the first 8 hex digits pick the shard');
+    const secret = 'another-test-secret-0123456789abcdefghij';
+    const keyed = (await post('/index', { shards: 32, keys, secret })).results;
+    assert.ok(new Set(keyed).size >= 16, `keyed indices: ${[...new Set(keyed)].join(',')}`);
+    assert.deepEqual((await post('/index', { shards: 32, keys, secret })).results, keyed, 'stable');
+    const other = (await post('/index', { shards: 32, keys, secret: `${secret}!` })).results;
+    assert.notDeepEqual(other, keyed, 'another secret, another placement');
   });
 });
 

@@ -455,6 +455,74 @@ describe('Worker without any configuration and without AG_DEMO (a deployment by 
   });
 });
 
+describe('Worker replay store settings (REPLAY_SHARDS, the upgrade from per-key objects)', () => {
+  const post = (mf, assertion) =>
+    mf.dispatchFetch('http://127.0.0.1:8787/token', {
+      method: 'POST',
+      headers: { Authorization: basicAuth('demo-client', 'demo-secret'), 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion, scope: 'read' }).toString(),
+    });
+
+  test('during AG_REPLAY_TRANSITION_UNTIL a key the previous version claimed (ReplayGuard) is refused; without it, not', async () => {
+    const pkg = await importPkg();
+    const config = pkg.demoConfig();
+    const assertion = await mintDemoAssertion();
+    // The grant's replay key, as the core derives it (the npm endpoint, same configuration).
+    const keys = [];
+    const probe = new pkg.TokenEndpoint(config, { replayStore: { claim: (key, expiresAt) => (keys.push([key, expiresAt]), true) } });
+    await probe.exchange({ assertion, clientId: 'demo-client', clientSecret: 'demo-secret', scope: 'read' });
+    const [[key, expiresAt]] = keys;
+    const signingKey = pkg.generateSigningKey('transition-1');
+    for (const [until, want] of [[String(Math.floor(Date.now() / 1000) + 600), 400], [undefined, 200]]) {
+      const mf = miniflare({ logs: [], bindings: { AG_CONFIG: config, AG_SIGNING_KEY: signingKey, ...(until ? { AG_REPLAY_TRANSITION_UNTIL: until } : {}) } });
+      try {
+        const ns = await mf.getDurableObjectNamespace('REPLAY');
+        // The previous version (one ReplayGuard per key) used the assertion.
+        assert.equal(await ns.get(ns.idFromName(key)).claim(expiresAt), true);
+        const response = await post(mf, assertion);
+        const body = await json(response);
+        assert.equal(response.status, want, `transition ${until ?? 'off'}: ${JSON.stringify(body)}`);
+        if (want === 400) assert.equal(body.error, 'invalid_grant');
+      } finally {
+        await mf.dispose();
+      }
+    }
+  });
+
+  test('a malformed AG_REPLAY_TRANSITION_UNTIL or a short AG_REPLAY_SHARD_SECRET: 500, logged by name; a good secret serves', async () => {
+    const pkg = await importPkg();
+    const base = { AG_CONFIG: pkg.demoConfig(), AG_SIGNING_KEY: pkg.generateSigningKey('settings-1') };
+    for (const [name, value] of [
+      ['AG_REPLAY_TRANSITION_UNTIL', 'tomorrow'],
+      ['AG_REPLAY_TRANSITION_UNTIL', String(Math.floor(Date.now() / 1000) + 90 * 86400)],
+      ['AG_REPLAY_SHARD_SECRET', 'too-short'],
+    ]) {
+      const logs = [];
+      const mf = miniflare({ logs, bindings: { ...base, [name]: value } });
+      try {
+        const response = await post(mf, await mintDemoAssertion());
+        assert.equal(response.status, 500, `${name}=${value}`);
+        await response.arrayBuffer();
+        assert.ok(logs.some((l) => l.level === 'error' && l.message.includes(name)), JSON.stringify(logs));
+      } finally {
+        await mf.dispose();
+      }
+    }
+    const mf = miniflare({ logs: [], bindings: { ...base, AG_REPLAY_SHARD_SECRET: 'a-good-shard-secret-of-at-least-32-characters' } });
+    try {
+      const assertion = await mintDemoAssertion();
+      const first = await post(mf, assertion);
+      assert.equal(first.status, 200);
+      await first.arrayBuffer();
+      const replay = await post(mf, assertion);
+      assert.equal(replay.status, 400, 'keyed shards still refuse the replay');
+      await replay.arrayBuffer();
+    } finally {
+      await mf.dispose();
+    }
+  });
+});
+
 describe('Worker on *.workers.dev beside a custom-domain issuer', () => {
   test('404 on a workers.dev hostname (also with a trailing dot) that is not the issuer; 200 on the issuer; logged once', async () => {
     const pkg = await importPkg();

@@ -71,6 +71,8 @@ class PerKeyReplayStore {
   }
 }
 
+const KEYED_SECRET = 'replay-layout-test-secret-0123456789abcdef';
+
 const NO_STORE = { claim: async () => true, has: async () => false };
 
 function store(env, layout, shards) {
@@ -78,6 +80,7 @@ function store(env, layout, shards) {
   if (layout === 'shard') return new ShardedReplayStore(env.SHARDS, shards === undefined ? {} : { shards });
   if (layout === 'test-shard') return new ShardedReplayStore(env.TEST_SHARDS, shards === undefined ? {} : { shards });
   if (layout === 'none') return NO_STORE;
+  if (layout === 'keyed-shard') return new ShardedReplayStore(env.SHARDS, { shards, secret: KEYED_SECRET });
   // An upgrade from per-key objects to shards (worker/index.js replayStoreOf).
   if (layout === 'transition') return new TransitionReplayStore(new PerKeyReplayStore(env.REPLAY), new ShardedReplayStore(env.SHARDS));
   throw new Error(`unknown layout ${layout}`);
@@ -121,6 +124,11 @@ export default {
     if (path === '/has') {
       const s = store(env, input.layout, input.shards);
       return Response.json({ results: await pool(input.keys, input.concurrency ?? 1, (key) => s.has(key)) });
+    }
+    if (path === '/index') {
+      // Shard indices as a store chooses them (keyed: by HMAC under the secret).
+      const s = new ShardedReplayStore(env.SHARDS, { shards: input.shards, ...(input.secret ? { secret: input.secret } : {}) });
+      return Response.json({ results: await Promise.all(input.keys.map((k) => s.shardIndex(k))) });
     }
     if (path === '/stats') {
       const namespace = input.layout === 'test-shard' ? env.TEST_SHARDS : env.SHARDS;
