@@ -312,7 +312,10 @@ async function load(mf, host, payload) {
 }
 
 async function workerdPhase({ pools, generatedAt, config, signingKey, peerBundle, wopBundle }) {
-  const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey };
+  // AG_LOG off: the peers log nothing, and Miniflare ships every console.log
+  // line to this process through workerd; the log line's own cost is reported
+  // separately (docs/cost.md).
+  const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey, AG_LOG: 'off' };
   const wd = await startWorkerd({
     workers: [
       tokenWorker({ root: TREE, name: 'ag', routes: [`${HOSTS.ag}/*`], bindings }),
@@ -448,7 +451,10 @@ async function latencyPhase(mf, pid, pools, cpu, peerInputs = {}) {
 // Cold start: a fresh workerd with one Worker, then its first two requests.
 
 async function coldPhase({ pools, config, signingKey, peerBundle }) {
-  const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey };
+  // AG_LOG off: the peers log nothing, and Miniflare ships every console.log
+  // line to this process through workerd; the log line's own cost is reported
+  // separately (docs/cost.md).
+  const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey, AG_LOG: 'off' };
   const variants = [
     {
       key: 'hello',
@@ -594,7 +600,10 @@ function profilingTree() {
 
 async function profilePhase({ pools, config, signingKey }) {
   const port = await freePort();
-  const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey };
+  // AG_LOG off: the peers log nothing, and Miniflare ships every console.log
+  // line to this process through workerd; the log line's own cost is reported
+  // separately (docs/cost.md).
+  const bindings = { AG_CONFIG: JSON.stringify(config), AG_SIGNING_KEY: signingKey, AG_LOG: 'off' };
   const tree = profilingTree();
   const wd = await startWorkerd({
     inspectorPort: port,
