@@ -2,7 +2,7 @@
 // (client check, grant check, replay claims, signing), and the exchange()
 // client for tests and demos.
 
-import { CLIENT_ASSERTION_JWT_BEARER, JWT_BEARER, MAX_BODY_BYTES } from './constants.js';
+import { CLIENT_ASSERTION_JWT_BEARER, JWT_BEARER, MAX_BODY_BYTES, SAML2_BEARER } from './constants.js';
 import { Core, assertReady, freeIfCurrent, generation, hasRustCrypto, hostError, recoverFromTrap, stillCurrent } from './runtime.js';
 import { BodyTooLarge, PUBLIC_JSON_HEADERS, base64, coreHeaders, coreResponse, formUrlEncode, jsonResponse, readBody, refusalOf, toJsonText } from './http.js';
 import { ConfigError, OAuthError, toConfigError } from './errors.js';
@@ -227,7 +227,10 @@ export class TokenEndpoint {
   async handle(request) {
     const started = Date.now();
     // What the log line needs, filled in on the way (only when logging).
-    const seen = this.#log === undefined ? undefined : { route: undefined, headers: undefined, body: undefined, signatureChecks: 0, keySetFetches: 0, replayClaims: 0 };
+    const seen =
+      this.#log === undefined
+        ? undefined
+        : { route: undefined, headers: undefined, body: undefined, labels: undefined, signatureChecks: 0, keySetFetches: 0, replayClaims: 0 };
     let response;
     try {
       response = await this.#route(request, seen);
@@ -262,7 +265,15 @@ export class TokenEndpoint {
         if (refusal.error !== undefined) entry.error = refusal.error;
         entry.reason = refusal.reason;
       }
-      if (seen.body !== undefined) {
+      if (seen.labels !== undefined) {
+        // A token was issued: the verified issuer and client, as the core
+        // decided them (no second parse).
+        const grantType = grantTypeOf(seen.body);
+        if (grantType !== undefined) entry.grant_type = grantType;
+        entry.issuer = seen.labels.issuer;
+        if (seen.labels.client_id !== undefined) entry.client_id = seen.labels.client_id;
+      } else if (seen.body !== undefined) {
+        // A refusal: what the request names, when the configuration knows it.
         const labels = this.#core.requestLabels(seen.route, seen.headers, seen.body);
         if (labels.grant_type !== undefined) entry.grant_type = labels.grant_type;
         if (labels.issuer !== undefined) entry.issuer = labels.issuer;
@@ -664,6 +675,7 @@ export class TokenEndpoint {
         }
         return coreResponse(early);
       }
+      if (seen !== undefined) seen.labels = prepared.labels;
       // A signing key WebCrypto refused fails here, before any replay key
       // is spent on a token that could not be signed.
       if (this.#signer !== undefined) {
@@ -731,3 +743,17 @@ function requestId(request) {
   return typeof crypto?.randomUUID === 'function' ? crypto.randomUUID() : undefined;
 }
 
+const GRANT_TYPES = new Set([JWT_BEARER, SAML2_BEARER, 'refresh_token']);
+
+/** The request's grant_type for the log line, when it is one the endpoint serves. */
+function grantTypeOf(body) {
+  const match = /(?:^|&)grant_type=([^&]*)/.exec(new TextDecoder().decode(body));
+  if (match === null) return undefined;
+  let value;
+  try {
+    value = decodeURIComponent(match[1].replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+  return GRANT_TYPES.has(value) ? value : undefined;
+}

@@ -1097,6 +1097,26 @@ impl Core {
 
 #[wasm_bindgen]
 impl Prepared {
+    /// For the log line of a request that will get a token: the verified
+    /// trusted issuer and the authenticated client (`{issuer, client_id?}`),
+    /// read without parsing the request again; `undefined` for a refusal.
+    #[wasm_bindgen(getter, unchecked_return_type = "{ issuer: string; client_id?: string } | undefined")]
+    pub fn labels(&self) -> JsValue {
+        #[derive(Serialize)]
+        struct Labels<'a> {
+            issuer: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            client_id: Option<&'a str>,
+        }
+        match &self.result {
+            Ok(p) => to_js(&Labels {
+                issuer: p.idp(),
+                client_id: p.client_id(),
+            }),
+            Err(_) => JsValue::UNDEFINED,
+        }
+    }
+
     /// The refresh-token family record to write, or `undefined`: for a
     /// token, after the replay keys were claimed and before issuing (a
     /// lost compare and swap answers `hostErrorResponse("refresh_conflict")`

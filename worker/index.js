@@ -26,6 +26,7 @@
 //                     dpop.require_nonce (the same value on every isolate)
 // env.AG_METRICS      optional Workers Analytics Engine dataset: one data point
 //                     per token-endpoint request (see README, "Logs and metrics")
+// env.AG_LOG          "off": no JSON log line per request (default: on)
 // env.AG_DEMO         "1": serve the public demo configuration when no
 //                     configuration is set (npm start sets it; a deployment
 //                     must not: anyone can mint demo assertions)
@@ -219,10 +220,13 @@ async function buildEndpoint({ env, configText, keyText }) {
     onError: (err) => console.error('assertion-grant: unexpected error:', err instanceof Error ? err.message : String(err)),
     // One JSON line per token, revocation and introspection request (Workers
     // Logs / wrangler tail), and a data point when AG_METRICS is bound.
-    log: (entry) => {
-      console.log(JSON.stringify(entry));
-      writeMetric(env.AG_METRICS, entry);
-    },
+    log:
+      env.AG_LOG === 'off' && env.AG_METRICS === undefined
+        ? undefined
+        : (entry) => {
+            if (env.AG_LOG !== 'off') console.log(JSON.stringify(entry));
+            writeMetric(env.AG_METRICS, entry);
+          },
     // Key sets named by jwks_uri / saml_metadata_url: global fetch, cached per
     // isolate by the endpoint and shared across the colo's isolates through
     // the Cache API, so a colo fetches a key set once, not once per isolate.

@@ -293,3 +293,30 @@ describe('Analytics Engine data points (worker/metrics.js)', () => {
   });
 });
 
+describe('Worker with AG_LOG=off', () => {
+  test('no per-request line; the answer is the same', async () => {
+    const pkg = await importPkg();
+    const logs = [];
+    const mf = createMiniflare(
+      tokenWorker({
+        bindings: { AG_CONFIG: pkg.demoConfig(), AG_SIGNING_KEY: pkg.generateSigningKey('logs-off'), AG_LOG: 'off' },
+        handleStructuredLogs: (entry) => {
+          logs.push(entry);
+        },
+      }),
+    );
+    try {
+      const response = await mf.dispatchFetch('http://127.0.0.1:8787/token', {
+        method: 'POST',
+        headers: { Authorization: basicAuth('demo-client', 'demo-secret'), 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await mintDemoAssertion(), scope: 'read' }).toString(),
+      });
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+      assert.ok(!logs.some((l) => l.message.includes('"event":"token_endpoint"')), JSON.stringify(logs));
+    } finally {
+      await mf.dispose();
+    }
+  });
+});
+
