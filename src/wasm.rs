@@ -1100,7 +1100,10 @@ impl Prepared {
     /// For the log line of a request that will get a token: the verified
     /// trusted issuer and the authenticated client (`{issuer, client_id?}`),
     /// read without parsing the request again; `undefined` for a refusal.
-    #[wasm_bindgen(getter, unchecked_return_type = "{ issuer: string; client_id?: string } | undefined")]
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{ issuer: string; client_id?: string } | undefined"
+    )]
     pub fn labels(&self) -> JsValue {
         #[derive(Serialize)]
         struct Labels<'a> {
