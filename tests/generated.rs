@@ -69,15 +69,9 @@ const STRUCTS: [(&str, &str); 6] = [
     ("KeyCacheSettings", "key_cache."),
 ];
 
-/// Every schema struct whose fields can carry a `Risk:` (the document's
-/// sections as well as the structs the reference lists).
-const RISK_STRUCTS: [(&str, &str); 8] = [
-    ("ConfigDocument", ""),
-    ("AccessTokenSettings", "access_token."),
-    ("IssuerSettings", "trusted_issuers[]."),
-    ("Dangerous", "trusted_issuers[].dangerous."),
-    ("ClientSettings", "clients[]."),
-    ("KeyCacheSettings", "key_cache."),
+/// The schema structs the reference does not list, whose fields can carry a
+/// `Risk:` all the same.
+const MORE_RISK_STRUCTS: [(&str, &str); 2] = [
     ("DpopSettings", "dpop."),
     ("RefreshTokenSettings", "refresh_token."),
 ];
@@ -272,7 +266,11 @@ fn js_string_list(items: impl Iterator<Item = String>) -> String {
 /// doc comment has a `Risk:` (the CLI's check-config calls them out).
 fn config_risks_js() -> String {
     let mut out = String::from("{");
-    for f in fields_of(&RISK_STRUCTS).into_iter().flat_map(|s| s.2) {
+    let structs = STRUCTS.iter().chain(&MORE_RISK_STRUCTS).copied();
+    for f in fields_of(&structs.collect::<Vec<_>>())
+        .into_iter()
+        .flat_map(|s| s.2)
+    {
         if let Some((_, risk)) = f.doc.split_once("Risk:") {
             // The risk is the text after "Risk:", up to the next "Default:".
             let risk = risk.split("Default:").next().unwrap_or(risk).trim();

@@ -75,7 +75,7 @@ function serverError() {
 }
 
 /** Replay store backed by one ReplayGuard Durable Object per key. */
-class DurableObjectReplayStore {
+export class DurableObjectReplayStore {
   #namespace;
 
   constructor(namespace) {

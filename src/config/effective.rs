@@ -24,57 +24,57 @@ impl Config {
     pub fn effective_json(&self, text: &str) -> Option<Value> {
         let mut doc: Value = serde_json::from_str(text).ok()?;
         let top = doc.as_object_mut()?;
-        put(top, "token_endpoint", json!(self.token_endpoint));
-        put(top, "jwks_uri", json!(self.jwks_uri));
-        put(top, "audiences", json!(self.aliases));
-        put(top, "clock_skew_secs", json!(self.clock_skew));
         let policy = match self.scope_policy {
             ScopePolicy::Reject => "reject",
             ScopePolicy::Narrow => "narrow",
         };
-        put(top, "scope_policy", json!(policy));
-        put(top, "config_refresh_secs", json!(self.config_refresh_secs));
-
+        put_all(
+            top,
+            [
+                ("token_endpoint", json!(self.token_endpoint)),
+                ("jwks_uri", json!(self.jwks_uri)),
+                ("audiences", json!(self.aliases)),
+                ("clock_skew_secs", json!(self.clock_skew)),
+                ("scope_policy", json!(policy)),
+                ("config_refresh_secs", json!(self.config_refresh_secs)),
+            ],
+        );
         let at = &self.access_token;
-        let access = object(top, "access_token")?;
-        put(access, "resources", json!(at.resources));
-        put(access, "lifetime_secs", json!(at.lifetime));
-        put(
-            access,
-            "cap_at_assertion_expiry",
-            json!(at.cap_at_assertion_expiry),
+        put_all(
+            object(top, "access_token")?,
+            [
+                ("resources", json!(at.resources)),
+                ("lifetime_secs", json!(at.lifetime)),
+                ("cap_at_assertion_expiry", json!(at.cap_at_assertion_expiry)),
+                ("max_subject_bytes", json!(at.max_subject_bytes)),
+                ("max_claims_bytes", json!(at.max_claims_bytes)),
+            ],
         );
-        put(access, "max_subject_bytes", json!(at.max_subject_bytes));
-        put(access, "max_claims_bytes", json!(at.max_claims_bytes));
-
         fill_cache(object(top, "key_cache")?, &self.key_cache);
-
-        let dpop = object(top, "dpop")?;
-        put(
-            dpop,
-            "algorithms",
-            json!(algorithm_names(&self.dpop.algorithms)),
+        put_all(
+            object(top, "dpop")?,
+            [
+                ("algorithms", json!(algorithm_names(&self.dpop.algorithms))),
+                ("max_age_secs", json!(self.dpop.max_age)),
+                ("require_nonce", json!(self.dpop.require_nonce)),
+                ("nonce_lifetime_secs", json!(self.dpop.nonce_lifetime)),
+            ],
         );
-        put(dpop, "max_age_secs", json!(self.dpop.max_age));
-        put(dpop, "require_nonce", json!(self.dpop.require_nonce));
-        put(dpop, "nonce_lifetime_secs", json!(self.dpop.nonce_lifetime));
-
-        let refresh = object(top, "refresh_token")?;
-        put(
-            refresh,
-            "lifetime_secs",
-            json!(self.refresh.policy.lifetime),
-        );
-        put(refresh, "idle_secs", json!(self.refresh.policy.idle));
-        put(
-            refresh,
-            "cap_at_assertion_expiry",
-            json!(self.refresh.cap_at_assertion_expiry),
-        );
-        put(
-            refresh,
-            "require_offline_access",
-            json!(self.refresh.require_offline_access),
+        let refresh = &self.refresh;
+        put_all(
+            object(top, "refresh_token")?,
+            [
+                ("lifetime_secs", json!(refresh.policy.lifetime)),
+                ("idle_secs", json!(refresh.policy.idle)),
+                (
+                    "cap_at_assertion_expiry",
+                    json!(refresh.cap_at_assertion_expiry),
+                ),
+                (
+                    "require_offline_access",
+                    json!(refresh.require_offline_access),
+                ),
+            ],
         );
 
         let issuers = array(top, "trusted_issuers")?;
@@ -83,21 +83,26 @@ impl Config {
         }
         for (entry, ti) in issuers.iter_mut().zip(&self.issuers) {
             let obj = entry.as_object_mut()?;
-            put(obj, "issuer", json!(ti.issuer));
-            put(obj, "algorithms", json!(algorithm_names(&ti.algorithms)));
-            put(obj, "max_lifetime_secs", json!(ti.max_lifetime));
-            put(obj, "clock_skew_secs", json!(ti.clock_skew));
-            put(obj, "require_jti", json!(ti.require_jti));
-            put(obj, "require_client", json!(ti.require_client));
-            put(obj, "allow_refresh_tokens", json!(ti.allow_refresh_tokens));
+            put_all(
+                obj,
+                [
+                    ("issuer", json!(ti.issuer)),
+                    ("algorithms", json!(algorithm_names(&ti.algorithms))),
+                    ("max_lifetime_secs", json!(ti.max_lifetime)),
+                    ("clock_skew_secs", json!(ti.clock_skew)),
+                    ("require_jti", json!(ti.require_jti)),
+                    ("require_client", json!(ti.require_client)),
+                    ("allow_refresh_tokens", json!(ti.allow_refresh_tokens)),
+                ],
+            );
             if ti.format == AssertionFormat::Jwt {
-                let mut profiles = Vec::new();
-                if ti.profiles.jwt_bearer {
-                    profiles.push("jwt-bearer");
-                }
-                if ti.profiles.id_jag {
-                    profiles.push("id-jag");
-                }
+                let profiles: Vec<&str> = [
+                    (ti.profiles.jwt_bearer, "jwt-bearer"),
+                    (ti.profiles.id_jag, "id-jag"),
+                ]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect();
                 put(obj, "profiles", json!(profiles));
             }
             if let Some(source) = ti.remote.and_then(|i| self.key_sources.get(i)) {
@@ -105,18 +110,16 @@ impl Config {
             }
             let dangerous = object(obj, "dangerous")?;
             // The effective values, whichever spelling set them.
-            dangerous.insert("allow_sha1".into(), json!(ti.allow_sha1));
-            dangerous.insert(
-                "allow_inclusive_c14n".into(),
-                json!(ti.allow_inclusive_c14n),
-            );
-            dangerous.insert("allow_missing_jti".into(), json!(!ti.require_jti));
-            dangerous.insert("allow_anonymous".into(), json!(!ti.require_client));
-            dangerous.insert("allow_shared_keys".into(), json!(ti.allow_shared_keys));
-            dangerous.insert(
-                "shared_subject_namespace".into(),
-                json!(ti.shared_subject_namespace),
-            );
+            for (name, on) in [
+                ("allow_sha1", ti.allow_sha1),
+                ("allow_inclusive_c14n", ti.allow_inclusive_c14n),
+                ("allow_missing_jti", !ti.require_jti),
+                ("allow_anonymous", !ti.require_client),
+                ("allow_shared_keys", ti.allow_shared_keys),
+                ("shared_subject_namespace", ti.shared_subject_namespace),
+            ] {
+                dangerous.insert(name.into(), json!(on));
+            }
         }
 
         let clients = array(top, "clients")?;
@@ -125,18 +128,22 @@ impl Config {
         }
         for (entry, c) in clients.iter_mut().zip(&self.clients) {
             let obj = entry.as_object_mut()?;
-            put(obj, "grant_types", json!(c.grant_types));
-            put(obj, "scope", json!(c.scope.to_scope_string()));
+            put_all(
+                obj,
+                [
+                    ("grant_types", json!(c.grant_types)),
+                    ("scope", json!(c.scope.to_scope_string())),
+                    (
+                        "legacy_client_assertion_audience",
+                        json!(c.legacy_client_assertion_audience),
+                    ),
+                    ("dpop_bound_access_tokens", json!(c.dpop_bound)),
+                    ("allow_introspection", json!(c.allow_introspection)),
+                ],
+            );
             if c.auth_method == AuthMethod::Saml2Bearer {
                 put(obj, "saml_name_id_format", json!(c.saml_name_id_format));
             }
-            put(
-                obj,
-                "legacy_client_assertion_audience",
-                json!(c.legacy_client_assertion_audience),
-            );
-            put(obj, "dpop_bound_access_tokens", json!(c.dpop_bound));
-            put(obj, "allow_introspection", json!(c.allow_introspection));
             if let Some(source) = c.remote.and_then(|i| self.key_sources.get(i)) {
                 fill_cache(object(obj, "key_cache")?, &source.policy);
             }
@@ -154,6 +161,13 @@ fn put(obj: &mut Map<String, Value>, key: &str, value: Value) {
         None => {
             obj.insert(key.to_owned(), value);
         }
+    }
+}
+
+/// [`put`] for each field.
+fn put_all<const N: usize>(obj: &mut Map<String, Value>, fields: [(&str, Value); N]) {
+    for (key, value) in fields {
+        put(obj, key, value);
     }
 }
 
@@ -187,14 +201,15 @@ fn array<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<V
 }
 
 fn fill_cache(obj: &mut Map<String, Value>, policy: &CachePolicy) {
-    put(obj, "min_cache_secs", json!(policy.min_cache_secs));
-    put(obj, "max_cache_secs", json!(policy.max_cache_secs));
-    put(
+    put_all(
         obj,
-        "refetch_cooldown_secs",
-        json!(policy.refetch_cooldown_secs),
+        [
+            ("min_cache_secs", json!(policy.min_cache_secs)),
+            ("max_cache_secs", json!(policy.max_cache_secs)),
+            ("refetch_cooldown_secs", json!(policy.refetch_cooldown_secs)),
+            ("max_stale_secs", json!(policy.max_stale_secs)),
+            ("failure_cache_secs", json!(policy.failure_cache_secs)),
+            ("fetch_timeout_ms", json!(policy.fetch_timeout_ms)),
+        ],
     );
-    put(obj, "max_stale_secs", json!(policy.max_stale_secs));
-    put(obj, "failure_cache_secs", json!(policy.failure_cache_secs));
-    put(obj, "fetch_timeout_ms", json!(policy.fetch_timeout_ms));
 }

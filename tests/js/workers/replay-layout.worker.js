@@ -16,6 +16,8 @@
 //   /stats  {layout: "shard" | "test-shard", shards} → ReplayShard stats summed over the shards
 //   /shard  {shards, index, method, args} → what TEST_SHARDS' shard `index` answers to method(...args)
 export { ReplayGuard } from '../../../worker/index.js';
+// The previous layout as the Worker calls it: one ReplayGuard per key.
+import { DurableObjectReplayStore as PerKeyReplayStore } from '../../../worker/index.js';
 import { ReplayShard, ShardedReplayStore, TransitionReplayStore } from '../../../worker/replay-shards.js';
 
 export { ReplayShard };
@@ -49,25 +51,6 @@ export class TestReplayShard extends ReplayShard {
 
   async alarmAt() {
     return this.ctx.storage.getAlarm();
-  }
-}
-
-/** worker/index.js's DurableObjectReplayStore (module-private there): one ReplayGuard per key. */
-class PerKeyReplayStore {
-  #namespace;
-
-  constructor(namespace) {
-    this.#namespace = namespace;
-  }
-
-  async claim(key, expiresAt) {
-    const stub = this.#namespace.get(this.#namespace.idFromName(key));
-    return (await stub.claim(expiresAt)) === true;
-  }
-
-  async has(key) {
-    const stub = this.#namespace.get(this.#namespace.idFromName(key));
-    return (await stub.has()) === true;
   }
 }
 
